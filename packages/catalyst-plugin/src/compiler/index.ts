@@ -1,0 +1,2 @@
+export * from './api';
+export { compileService, renderDiagnostics } from './compile';
