@@ -1,0 +1,131 @@
+// The critical path a user walks, for real: a fresh Nx workspace, the packed plugin added with
+// `nx add`, a service generated, compiled (twice: the second is a cache hit), tested with pytest,
+// served by uvicorn and called over HTTP; then a broken edit and an `nx affected` check.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lib, type CommandResult, type Workspace } from './workspace';
+
+const CACHE_HIT = /Nx read the output from the cache instead of running the command for 1 out of 1 tasks/;
+
+function expectOk(result: CommandResult): CommandResult {
+  if (result.code !== 0) throw new Error(`command failed (exit ${result.code}):\n${result.output}`);
+  return result;
+}
+
+describe('a workflow service in a fresh Nx workspace', () => {
+  let ws: Workspace;
+  let packDir: string;
+  const generated = () => join(ws.root, 'apps/hello-svc/src/hello_svc/_generated');
+
+  beforeAll(() => {
+    packDir = mkdtempSync(join(tmpdir(), 'catalyst-pack-'));
+    const tarball = lib.packPlugin(packDir);
+    ws = lib.createWorkspace({ tarball });
+  });
+
+  afterAll(() => {
+    if (process.env.KEEP_E2E_WORKSPACE) {
+      console.log(`workspace kept at ${ws?.root}`);
+    } else {
+      ws?.remove();
+    }
+    rmSync(packDir, { recursive: true, force: true });
+  });
+
+  it('nx add registers the plugin and emits the runtime library', () => {
+    const nxJson = JSON.parse(readFileSync(join(ws.root, 'nx.json'), 'utf8'));
+    const plugins = (nxJson.plugins ?? []).map((p: string | { plugin: string }) => (typeof p === 'string' ? p : p.plugin));
+    expect(plugins).toContain('@catalyst/plugin');
+    expect(existsSync(join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py'))).toBe(true);
+    expect(readFileSync(join(ws.root, 'pyproject.toml'), 'utf8')).toContain('libs/catalyst-runtime');
+  });
+
+  it('nx g workflow scaffolds a service with inferred targets', () => {
+    expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'hello-svc', '--no-interactive'));
+    expect(existsSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'))).toBe(true);
+    const project = JSON.parse(expectOk(ws.nx('show', 'project', 'hello-svc', '--json')).stdout);
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['codegen', 'serve', 'test']));
+    expect(project.targets.codegen.cache).toBe(true);
+    ws.commit('add hello-svc');
+  });
+
+  it('a taken name is refused and writes nothing', () => {
+    const before = readFileSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'), 'utf8');
+    const result = ws.nx('g', '@catalyst/plugin:workflow', 'hello-svc', '--no-interactive');
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/hello-svc/);
+    expect(readFileSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'), 'utf8')).toBe(before);
+    expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
+  });
+
+  it('codegen compiles the definitions, and the second run is a cache hit', () => {
+    const first = expectOk(ws.nx('run', 'hello-svc:codegen'));
+    expect(first.output).not.toMatch(CACHE_HIT);
+    const module = readFileSync(join(generated(), 'hello.py'), 'utf8');
+    expect(module).toContain('async def run(');
+    expect(module).not.toMatch(/\b(eval|exec)\(/);
+
+    rmSync(generated(), { recursive: true, force: true });
+    const second = expectOk(ws.nx('run', 'hello-svc:codegen'));
+    expect(second.output).toMatch(CACHE_HIT);
+    // The cache restored the outputs it had stored, byte for byte.
+    expect(readFileSync(join(generated(), 'hello.py'), 'utf8')).toBe(module);
+  });
+
+  it("the service's own pytest suite passes through nx run test", () => {
+    const result = expectOk(ws.nx('run', 'hello-svc:test'));
+    expect(result.output).toMatch(/\d+ passed/);
+  });
+
+  it('nx run serve answers a real HTTP POST with JSON and Server-Timing', async () => {
+    const port = await lib.freePort();
+    const server = ws.spawnNx(['run', 'hello-svc:serve', `--port=${port}`]);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await lib.waitForHttp(`${base}/openapi.json`, { timeoutMs: 180_000, isAlive: () => server.child.exitCode === null });
+      const res = await fetch(`${base}/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Ada' }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ message: 'Hello, Ada!', shout: 'ADA', length: 3 });
+      expect(res.headers.get('server-timing')).toMatch(/(^|, )greet;dur=\d+(\.\d+)?/);
+      expect(res.headers.get('server-timing')).toMatch(/total;dur=\d+(\.\d+)?/);
+
+      const bad = await fetch(`${base}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(bad.status).toBe(422);
+      expect(JSON.stringify(await bad.json())).toContain('name');
+    } catch (err) {
+      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a broken definition fails codegen with file:line:col and keeps the previous output', () => {
+    const definition = join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml');
+    const original = readFileSync(definition, 'utf8');
+    const before = readFileSync(join(generated(), 'hello.py'), 'utf8');
+    writeFileSync(definition, original.replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'));
+    try {
+      const result = ws.nx('run', 'hello-svc:codegen', '--skip-nx-cache');
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/workflows\/hello\.workflow\.yaml:\d+:\d+: .*"gret".*did you mean "greet"/);
+      expect(readFileSync(join(generated(), 'hello.py'), 'utf8')).toBe(before);
+    } finally {
+      writeFileSync(definition, original);
+    }
+  });
+
+  it('nx affected names only the service whose definition changed', () => {
+    expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'other-svc', '--no-interactive'));
+    ws.commit('add other-svc');
+    const definition = join(ws.root, 'apps/other-svc/workflows/hello.workflow.yaml');
+    writeFileSync(definition, readFileSync(definition, 'utf8').replace('Hello, ', 'Hi, '));
+    const affected = expectOk(ws.nx('show', 'projects', '--affected', '-t', 'codegen', '--base=HEAD'));
+    expect(affected.stdout.trim().split('\n')).toEqual(['other-svc']);
+  });
+});

@@ -1,0 +1,39 @@
+// Typed access to tools/lib/workspace.cjs, the helper shared with `npm run demo`.
+import { join } from 'node:path';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  output: string;
+}
+
+export interface Background {
+  output(): string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  stop(): Promise<void>;
+  child: { exitCode: number | null; signalCode: string | null };
+}
+
+export interface Workspace {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  uv: string;
+  sh(cmd: string, args: string[], opts?: object): CommandResult;
+  must(cmd: string, args: string[], opts?: object): CommandResult;
+  nx(...args: string[]): CommandResult;
+  commit(message: string): void;
+  spawnNx(args: string[]): Background;
+  remove(): void;
+}
+
+interface WorkspaceLib {
+  createWorkspace(opts: { tarball?: string; log?: (line: string) => void; parent?: string }): Workspace;
+  packPlugin(dest: string): string;
+  freePort(): Promise<number>;
+  waitForHttp(url: string, opts?: { timeoutMs?: number; isAlive?: () => boolean }): Promise<void>;
+  repoRoot: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const lib: WorkspaceLib = require(join(__dirname, '..', '..', '..', 'tools', 'lib', 'workspace.cjs'));
