@@ -7,7 +7,10 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureNodeModules } from './lib/bootstrap.mjs';
 import { repoRoot } from './uv.mjs';
+
+ensureNodeModules(repoRoot);
 
 const reports = join(repoRoot, 'tmp', 'test-reports');
 rmSync(reports, { recursive: true, force: true });
