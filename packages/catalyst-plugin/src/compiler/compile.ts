@@ -1,10 +1,85 @@
-// Placeholder so dependants type-check; replaced by the real pipeline.
-import type { CompileOptions, CompileResult, DiagnosticLike, SourceFile } from './api';
+/**
+ * The compiler driver: definitions in, Python modules and diagnostics out. Each step is one
+ * pass in its own file; a file whose earlier steps fail stops there, other files go on.
+ */
+import type { CompileOptions, CompileResult, GeneratedFile, SourceFile } from './api';
+import { sortDiagnostics, type Diagnostic } from './diagnostics';
+import { emitInit } from './emit/init';
+import { emitMermaid } from './emit/mermaid';
+import { emitWorkflow } from './emit/workflow';
+import { planGraph } from './graph/graph';
+import { buildInputModel } from './input/model';
+import { parseSource, ParsedSource } from './parse/source';
+import { Reporter } from './report';
+import { resolve, type WorkflowIR } from './resolve';
+import { checkService } from './service';
+import { typecheck } from './typecheck';
+import { pascalCase } from './util/python-names';
+import { validate } from './validate/validate';
 
-export function compileService(_sources: SourceFile[], _options: CompileOptions): CompileResult {
-  throw new Error('compiler not implemented yet');
+export { renderDiagnostics } from './render';
+
+interface CompiledWorkflow {
+  ir: WorkflowIR;
+  reporter: Reporter;
+  files: GeneratedFile[];
 }
 
-export function renderDiagnostics(diagnostics: DiagnosticLike[], _sources: SourceFile[]): string {
-  return diagnostics.map((d) => `${d.file}:${d.position.line}:${d.position.column}: ${d.message}`).join('\n');
+export function compileService(sources: SourceFile[], _options: CompileOptions): CompileResult {
+  const diagnostics: Diagnostic[] = [];
+  const workflows: CompiledWorkflow[] = [];
+  for (const source of [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    const result = compileWorkflow(source, diagnostics);
+    if (result) workflows.push(result);
+  }
+  diagnostics.push(...checkService(workflows));
+  if (diagnostics.some((d) => d.severity === 'error')) return { files: [], diagnostics: sortDiagnostics(diagnostics) };
+  const files = [{ path: '__init__.py', contents: emitInit(workflows.map((w) => w.ir.id)) }, ...workflows.flatMap((w) => w.files)];
+  return { files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledWorkflow | undefined {
+  // 1. Parse YAML/JSON, keeping the source position of every key and value.
+  const { source, problems } = parseSource(file);
+  if (!source) {
+    diagnostics.push(...problems.map((p) => problemDiagnostic(file, p.code, p.offset, p.message)));
+    return undefined;
+  }
+  const reporter = new Reporter(source);
+  try {
+    // 2. Validate the shape against the zod schemas.
+    const definition = validate(source.value, reporter);
+    if (!definition) return done(reporter, diagnostics);
+    // 3. Build the input model; resolve ids, templates and dependencies.
+    const input = buildInputModel(definition.input, `${pascalCase(definition.id) || 'Workflow'}Input`, reporter);
+    const ir = resolve(definition, reporter);
+    // 4. Order nodes into ready sets; report cycles.
+    const plan = planGraph(ir.nodes, reporter);
+    // 5. Type-check every expression against the input and node output types.
+    const checked = typecheck(ir, plan, input, reporter);
+    if (reporter.hasErrors) return done(reporter, diagnostics, ir);
+    // 6. Emit the Python module and the Mermaid diagram.
+    const nodeLocation = (node: { path: readonly (string | number)[] }) => source.position(source.locate(node.path));
+    const python = emitWorkflow({ ir, plan, input, checked, sourcePath: file.path, nodeLocation });
+    const files = [
+      { path: `${ir.id}.py`, contents: python },
+      { path: `${ir.id}.mmd`, contents: emitMermaid(ir, plan, file.path) },
+    ];
+    diagnostics.push(...reporter.diagnostics);
+    return { ir, reporter, files };
+  } catch (err) {
+    // A compiler bug must still end as a diagnostic, never as a stack trace in the user's face.
+    reporter.error('internal', { path: [] }, `internal compiler error (${err instanceof Error ? err.message : String(err)}); please report it`);
+    return done(reporter, diagnostics);
+  }
+}
+
+function done(reporter: Reporter, diagnostics: Diagnostic[], ir?: WorkflowIR): CompiledWorkflow | undefined {
+  diagnostics.push(...reporter.diagnostics);
+  return ir ? { ir, reporter, files: [] } : undefined;
+}
+
+function problemDiagnostic(file: SourceFile, code: Diagnostic['code'], offset: number, message: string): Diagnostic {
+  const position = ParsedSource.positionIn(file.text, offset);
+  return { code, severity: 'error', file: file.path, message, position, path: [], offset };
 }

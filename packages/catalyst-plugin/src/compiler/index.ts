@@ -1,2 +1,4 @@
 export * from './api';
 export { compileService, renderDiagnostics } from './compile';
+export type { Diagnostic, DiagnosticCode, JsonPath } from './diagnostics';
+export { workflowJsonSchema, workflowJsonSchemaText } from './validate/json-schema';

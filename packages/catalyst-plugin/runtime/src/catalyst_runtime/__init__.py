@@ -1,0 +1,54 @@
+"""catalyst_runtime: the run-time library of Catalyst workflow services.
+
+Generated code imports only the names in ``__all__``. Drivers (asyncpg, redis, qdrant-client) are
+imported lazily, when a pool that needs them is built.
+"""
+
+from .app import WorkflowRouter, create_app
+from .bodies import input_body, json_response, read_input, to_json
+from .cache import LRUCache, RedisCache, cached
+from .config import Settings
+from .context import ExecutionContext
+from .errors import (
+    CatalystError,
+    ConfigError,
+    InputValidationError,
+    NodeError,
+    NodeTimeoutError,
+    RateLimitExceeded,
+    UpstreamError,
+    node_error,
+)
+from .pools import ConnectionPools
+from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .sse import done_event, error_event, format_sse, stream_response
+
+__all__ = [
+    "CatalystError",
+    "ConfigError",
+    "ConnectionPools",
+    "ExecutionContext",
+    "InMemoryRateLimiter",
+    "InputValidationError",
+    "LRUCache",
+    "NodeError",
+    "NodeTimeoutError",
+    "RateLimitExceeded",
+    "RateLimiter",
+    "RedisCache",
+    "RedisRateLimiter",
+    "Settings",
+    "UpstreamError",
+    "WorkflowRouter",
+    "cached",
+    "create_app",
+    "done_event",
+    "error_event",
+    "format_sse",
+    "input_body",
+    "json_response",
+    "node_error",
+    "read_input",
+    "stream_response",
+    "to_json",
+]

@@ -1,0 +1,185 @@
+"""Settings from the environment and an optional ``.env`` file, checked once at start-up.
+
+Every problem names the variable and the form it expects. Values that may hold a password (the
+database and Redis URLs, API keys) are never echoed in a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "read_env_file"]
+
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_HTTP_SCHEMES = ("http://", "https://")
+
+
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional ``export`` and quotes.
+
+    A missing file is an empty mapping. Single-quoted values are literal; double-quoted values
+    understand ``\\n``, ``\\"`` and ``\\\\``; unquoted values lose a trailing `` # comment``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{file.name}:{number}", "expected KEY=value")
+        values[key] = _unquote(value.strip())
+    return values
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        inner = value[1:-1]
+        return (
+            inner.replace("\\\\", "\0").replace("\\n", "\n").replace('\\"', '"').replace("\0", "\\")
+        )
+    comment = value.find(" #")
+    return value[:comment].rstrip() if comment >= 0 else value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            name, f"expected a whole number >= {minimum}, like {default}; got {raw!r}"
+        ) from None
+    if value < minimum:
+        raise ConfigError(name, f"expected a whole number >= {minimum}; got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            name, f"expected a number of seconds, like {default:g}; got {raw!r}"
+        ) from None
+    if not value > 0:
+        raise ConfigError(name, f"expected a positive number of seconds; got {raw!r}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...], example: str) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.startswith(schemes):
+        # Do not echo the value: a URL may carry a password.
+        expected = " or ".join(schemes)
+        raise ConfigError(name, f"expected a URL starting with {expected}, like {example}")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the pools need. Build with ``Settings.from_env()``; every field has a default.
+
+    =============================== ============================== =========
+    variable                        field                          default
+    =============================== ============================== =========
+    ``DATABASE_URL``                ``postgres_dsn``               none
+    ``CATALYST_POSTGRES_MIN_SIZE``  ``postgres_min_size``          1
+    ``CATALYST_POSTGRES_MAX_SIZE``  ``postgres_max_size``          10
+    ``REDIS_URL``                   ``redis_url``                  none
+    ``CATALYST_REDIS_MAX_CONNECTIONS`` ``redis_max_connections``   100
+    ``QDRANT_URL``                  ``qdrant_url`` (none: embedded ``:memory:``)
+    ``QDRANT_API_KEY``              ``qdrant_api_key``             none
+    ``CATALYST_HTTP_MAX_CONNECTIONS`` ``http_max_connections``     200
+    ``CATALYST_HTTP_MAX_KEEPALIVE`` ``http_max_keepalive``         100
+    ``CATALYST_HTTP_TIMEOUT``       ``http_timeout`` (s)           30
+    ``CATALYST_HTTP_CONNECT_TIMEOUT`` ``http_connect_timeout`` (s) 5
+    ``CATALYST_LLM_MAX_CONNECTIONS`` ``llm_max_connections``       50
+    ``CATALYST_LLM_TIMEOUT``        ``llm_timeout`` (s)            120
+    =============================== ============================== =========
+    """
+
+    postgres_dsn: str | None = None
+    postgres_min_size: int = 1
+    postgres_max_size: int = 10
+    redis_url: str | None = None
+    redis_max_connections: int = 100
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    http_max_connections: int = 200
+    http_max_keepalive: int = 100
+    http_timeout: float = 30.0
+    http_connect_timeout: float = 5.0
+    llm_max_connections: int = 50
+    llm_timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.postgres_min_size > self.postgres_max_size:
+            raise ConfigError(
+                "CATALYST_POSTGRES_MIN_SIZE",
+                f"must not exceed CATALYST_POSTGRES_MAX_SIZE ({self.postgres_max_size}); "
+                f"got {self.postgres_min_size}",
+            )
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+    ) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``) over the ``env_file`` values."""
+        env: dict[str, str] = dict(read_env_file(env_file)) if env_file is not None else {}
+        env.update(os.environ if environ is None else environ)
+        d = cls()
+        return cls(
+            postgres_dsn=_url(env, "DATABASE_URL", _POSTGRES_SCHEMES, "postgresql://user@host/db"),
+            postgres_min_size=_int(env, "CATALYST_POSTGRES_MIN_SIZE", d.postgres_min_size, 0),
+            postgres_max_size=_int(env, "CATALYST_POSTGRES_MAX_SIZE", d.postgres_max_size),
+            redis_url=_url(env, "REDIS_URL", _REDIS_SCHEMES, "redis://localhost:6379/0"),
+            redis_max_connections=_int(
+                env, "CATALYST_REDIS_MAX_CONNECTIONS", d.redis_max_connections
+            ),
+            qdrant_url=_url(env, "QDRANT_URL", _HTTP_SCHEMES, "http://localhost:6333"),
+            qdrant_api_key=env.get("QDRANT_API_KEY") or None,
+            http_max_connections=_int(env, "CATALYST_HTTP_MAX_CONNECTIONS", d.http_max_connections),
+            http_max_keepalive=_int(env, "CATALYST_HTTP_MAX_KEEPALIVE", d.http_max_keepalive, 0),
+            http_timeout=_seconds(env, "CATALYST_HTTP_TIMEOUT", d.http_timeout),
+            http_connect_timeout=_seconds(
+                env, "CATALYST_HTTP_CONNECT_TIMEOUT", d.http_connect_timeout
+            ),
+            llm_max_connections=_int(env, "CATALYST_LLM_MAX_CONNECTIONS", d.llm_max_connections),
+            llm_timeout=_seconds(env, "CATALYST_LLM_TIMEOUT", d.llm_timeout),
+        )
+
+    def __repr__(self) -> str:
+        # URLs and keys may hold passwords: show only whether they are set.
+        shown: list[str] = []
+        for field in fields(self):
+            value: Any = getattr(self, field.name)
+            if field.name in {"postgres_dsn", "redis_url", "qdrant_url", "qdrant_api_key"}:
+                value = "<set>" if value else None
+            shown.append(f"{field.name}={value!r}")
+        return f"Settings({', '.join(shown)})"

@@ -1,0 +1,162 @@
+"""The runtime's errors, and how foreign exceptions become them.
+
+Hierarchy (HTTP status in brackets)::
+
+    CatalystError                 [500] base; never raised bare by the runtime
+    ├── InputValidationError      [422] the request body is not valid JSON or not the input schema
+    ├── ConfigError               [500] a setting is missing or malformed (raised at start-up)
+    └── NodeError                 [500] a node failed; carries ``node_id``
+        ├── UpstreamError         [502] an HTTP service, PostgreSQL, Redis, Qdrant or LLM failed
+        ├── NodeTimeoutError      [504] a node or an upstream call ran out of time
+        └── RateLimitExceeded     [429] a rate-limit slot was not free within the timeout
+
+Every error renders as a FastAPI-style body, ``{"detail": [{"type", "loc", "msg"}]}``. The
+message is written by the runtime, never copied from a foreign exception, so it cannot echo an
+input value, a connection string or a secret; the foreign exception stays on ``__cause__`` for
+the server log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final
+
+__all__ = [
+    "CatalystError",
+    "ConfigError",
+    "INTERNAL_ERROR_BODY",
+    "InputValidationError",
+    "NodeError",
+    "NodeTimeoutError",
+    "RateLimitExceeded",
+    "UpstreamError",
+    "node_error",
+]
+
+ErrorDetail = dict[str, Any]
+
+INTERNAL_ERROR_BODY: Final[dict[str, Any]] = {
+    "detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]
+}
+"""The body of a 500 for an exception the runtime did not expect: it says nothing more."""
+
+
+class CatalystError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    error_type: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list[ErrorDetail]:
+        """The ``detail`` list of the HTTP body."""
+        return [{"type": self.error_type, "loc": [], "msg": self.message}]
+
+    def to_body(self) -> dict[str, Any]:
+        return {"detail": self.details()}
+
+
+class InputValidationError(CatalystError):
+    """The request body is not valid JSON, or does not match the workflow's input schema."""
+
+    status_code = 422
+    error_type = "input_invalid"
+
+    def __init__(self, errors: Sequence[ErrorDetail]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]["msg"] if self.errors else "invalid input"
+        super().__init__(f"invalid input: {first}")
+
+    def details(self) -> list[ErrorDetail]:
+        return self.errors
+
+
+class ConfigError(CatalystError):
+    """A setting is missing or malformed; the message names the variable and the expected form."""
+
+    error_type = "config_error"
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class NodeError(CatalystError):
+    """A node failed. The body names the node; the cause stays on ``__cause__``."""
+
+    error_type = "node_failed"
+
+    def __init__(self, node_id: str, message: str) -> None:
+        self.node_id = node_id
+        super().__init__(f'node "{node_id}": {message}')
+
+    def details(self) -> list[ErrorDetail]:
+        return [{"type": self.error_type, "loc": ["nodes", self.node_id], "msg": self.message}]
+
+
+class UpstreamError(NodeError):
+    """A service the node calls (HTTP, PostgreSQL, Redis, Qdrant, an LLM provider) failed."""
+
+    status_code = 502
+    error_type = "upstream_error"
+
+
+class NodeTimeoutError(NodeError):
+    """The node, or the call it was making, did not finish in time."""
+
+    status_code = 504
+    error_type = "timeout"
+
+
+class RateLimitExceeded(NodeError):
+    """No rate-limit slot for the key became free within the timeout."""
+
+    status_code = 429
+    error_type = "rate_limited"
+
+    def __init__(self, node_id: str, key: str, timeout: float) -> None:
+        self.key = key
+        self.timeout = timeout
+        super().__init__(node_id, f"rate limit: no slot within {timeout:g} s")
+
+
+def node_error(node_id: str, exc: BaseException) -> CatalystError:
+    """Map an exception raised inside node ``node_id`` to the runtime's own error.
+
+    Use at the node boundary: ``except Exception as exc: raise node_error("docs", exc) from exc``.
+    Drivers are looked up in ``sys.modules`` instead of imported: an exception can only come from
+    a driver that is already loaded, and a service that never uses asyncpg never imports it.
+    """
+    if isinstance(exc, CatalystError):
+        return exc
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return NodeTimeoutError(node_id, "timed out")
+    name = type(exc).__name__
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, httpx.TimeoutException):
+            return NodeTimeoutError(node_id, f"HTTP request timed out ({name})")
+        if isinstance(exc, httpx.HTTPStatusError):
+            status = exc.response.status_code
+            return UpstreamError(node_id, f"HTTP upstream answered {status}")
+        return UpstreamError(node_id, f"HTTP request failed ({name})")
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None and isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError)):
+        if isinstance(exc, asyncpg.QueryCanceledError):
+            return NodeTimeoutError(node_id, f"PostgreSQL query cancelled ({name})")
+        sqlstate = getattr(exc, "sqlstate", None)
+        suffix = f", SQLSTATE {sqlstate}" if sqlstate else ""
+        return UpstreamError(node_id, f"PostgreSQL error ({name}{suffix})")
+    redis_exceptions = sys.modules.get("redis.exceptions")
+    if redis_exceptions is not None and isinstance(exc, redis_exceptions.RedisError):
+        if isinstance(exc, redis_exceptions.TimeoutError):
+            return NodeTimeoutError(node_id, f"Redis command timed out ({name})")
+        return UpstreamError(node_id, f"Redis error ({name})")
+    if isinstance(exc, (ConnectionError, OSError)):
+        return UpstreamError(node_id, f"connection failed ({name})")
+    return NodeError(node_id, f"failed ({name})")

@@ -1,0 +1,247 @@
+"""ConnectionPools: every client a service needs, made once at start-up, closed at shutdown.
+
+Only the pools named in ``needs`` are built, and each driver is imported only when its pool is:
+a service without a ``postgres`` node never imports asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, get_args
+
+from .config import Settings
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import asyncpg
+    import httpx
+    from qdrant_client import AsyncQdrantClient
+    from redis.asyncio import Redis
+
+__all__ = ["ConnectionPools", "POOL_NAMES", "PoolName"]
+
+PoolName = Literal["http", "llm", "postgres", "redis", "qdrant"]
+POOL_NAMES: Final[frozenset[str]] = frozenset(get_args(PoolName))
+
+
+class ConnectionPools:
+    """The service's shared clients. Read them as attributes: ``pools.postgres``.
+
+    Asking for a pool that was not built raises ``ConfigError`` saying how to get it, instead of
+    creating a client during a request.
+    """
+
+    __slots__ = ("_clients", "_closed")
+
+    _current: ClassVar[ConnectionPools | None] = None
+
+    def __init__(self) -> None:
+        self._clients: dict[str, Any] = {}
+        self._closed = False
+
+    @classmethod
+    async def create(
+        cls, settings: Settings | None = None, needs: Iterable[str] = ("http",)
+    ) -> ConnectionPools:
+        """Build the pools in ``needs`` (a subset of ``POOL_NAMES``) from ``settings``.
+
+        If one pool fails to start, the ones already built are closed before the error
+        propagates, so a failed start-up leaks no connection.
+        """
+        settings = Settings.from_env() if settings is None else settings
+        wanted = set(needs)
+        unknown = wanted - POOL_NAMES
+        if unknown:
+            raise ValueError(f"unknown pools {sorted(unknown)}; known: {sorted(POOL_NAMES)}")
+        pools = cls()
+        try:
+            # A fixed order, so start-up and its log read the same way every time.
+            for name in ("http", "llm", "postgres", "redis", "qdrant"):
+                if name in wanted:
+                    pools._clients[name] = await _BUILDERS[name](settings)
+        except BaseException:
+            await pools.close()
+            raise
+        ConnectionPools._current = pools
+        return pools
+
+    @classmethod
+    def current(cls) -> ConnectionPools:
+        """The pools most recently created and not yet closed: the process's singleton, for
+        helpers built at import time (``RedisCache()``, ``RedisRateLimiter(...)``)."""
+        if cls._current is None:
+            raise ConfigError("pools", "no pools are open: the app's lifespan has not started")
+        return cls._current
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Names of the pools that were built."""
+        return frozenset(self._clients)
+
+    def _get(self, name: str) -> Any:
+        try:
+            return self._clients[name]
+        except KeyError:
+            state = "closed" if self._closed else "not created"
+            raise ConfigError(
+                f"pools.{name}",
+                f"pool is {state}: list {name!r} in the pools the app needs "
+                f"(create_app(..., pools=[..., {name!r}]))",
+            ) from None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """General HTTP client (``http`` nodes)."""
+        return self._get("http")  # type: ignore[no-any-return]
+
+    @property
+    def llm(self) -> httpx.AsyncClient:
+        """Dedicated HTTP client for LLM and embedding providers, so their long streams never
+        take connections from ordinary HTTP calls."""
+        return self._get("llm")  # type: ignore[no-any-return]
+
+    @property
+    def postgres(self) -> asyncpg.Pool[asyncpg.Record]:
+        return self._get("postgres")  # type: ignore[no-any-return]
+
+    @property
+    def redis(self) -> Redis:
+        return self._get("redis")  # type: ignore[no-any-return]
+
+    @property
+    def qdrant(self) -> AsyncQdrantClient:
+        return self._get("qdrant")  # type: ignore[no-any-return]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """Close every pool. Safe to call twice; one pool failing to close does not stop the
+        others from closing."""
+        if ConnectionPools._current is self:
+            ConnectionPools._current = None
+        clients, self._clients, self._closed = self._clients, {}, True
+        errors: list[BaseException] = []
+        for name, client in reversed(list(clients.items())):
+            try:
+                await _CLOSERS[name](client)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __repr__(self) -> str:
+        return f"ConnectionPools({sorted(self._clients)}, closed={self._closed})"
+
+
+async def _http(settings: Settings) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=settings.http_max_connections,
+            max_keepalive_connections=settings.http_max_keepalive,
+        ),
+        timeout=httpx.Timeout(settings.http_timeout, connect=settings.http_connect_timeout),
+    )
+
+
+async def _llm(settings: Settings) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=settings.llm_max_connections,
+            max_keepalive_connections=settings.llm_max_connections,
+        ),
+        timeout=httpx.Timeout(settings.llm_timeout, connect=settings.http_connect_timeout),
+    )
+
+
+def _unreachable(variable: str, exc: BaseException) -> ConfigError:
+    # The driver's message may quote the URL (and its password); name only the exception type.
+    return ConfigError(variable, f"could not connect to the server it names ({type(exc).__name__})")
+
+
+def _require(value: str | None, variable: str, node: str, example: str) -> str:
+    if value is None:
+        raise ConfigError(variable, f"required by {node} nodes; set it to a URL like {example}")
+    return value
+
+
+async def _postgres(settings: Settings) -> asyncpg.Pool[asyncpg.Record]:
+    import asyncpg
+
+    dsn = _require(settings.postgres_dsn, "DATABASE_URL", "postgres", "postgresql://user@host/db")
+    try:
+        return await asyncpg.create_pool(
+            dsn, min_size=settings.postgres_min_size, max_size=settings.postgres_max_size
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _unreachable("DATABASE_URL", exc) from exc
+
+
+async def _redis(settings: Settings) -> Redis:
+    from redis.asyncio import Redis
+
+    url = _require(settings.redis_url, "REDIS_URL", "redis", "redis://localhost:6379/0")
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, max_connections=settings.redis_max_connections)
+    try:
+        await client.ping()  # fail at start-up, not on the first request
+    except BaseException as exc:
+        await client.aclose()
+        if isinstance(exc, (OSError, RedisError)):
+            raise _unreachable("REDIS_URL", exc) from exc
+        raise
+    return client
+
+
+async def _qdrant(settings: Settings) -> AsyncQdrantClient:
+    from qdrant_client import AsyncQdrantClient
+
+    if settings.qdrant_url is None:
+        return AsyncQdrantClient(location=":memory:")
+    # No version check: the client would run it as a blocking request in a background thread.
+    return AsyncQdrantClient(
+        url=settings.qdrant_url, api_key=settings.qdrant_api_key, check_compatibility=False
+    )
+
+
+async def _close_http(client: httpx.AsyncClient) -> None:
+    await client.aclose()
+
+
+async def _close_postgres(pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    # A bounded wait: a connection stuck in a query must not hang shutdown forever.
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except TimeoutError:
+        pool.terminate()
+
+
+async def _close_redis(client: Redis) -> None:
+    await client.aclose()
+
+
+async def _close_qdrant(client: AsyncQdrantClient) -> None:
+    await client.close()
+
+
+_BUILDERS: Final[dict[str, Any]] = {
+    "http": _http,
+    "llm": _llm,
+    "postgres": _postgres,
+    "redis": _redis,
+    "qdrant": _qdrant,
+}
+_CLOSERS: Final[dict[str, Any]] = {
+    "http": _close_http,
+    "llm": _close_http,
+    "postgres": _close_postgres,
+    "redis": _close_redis,
+    "qdrant": _close_qdrant,
+}

@@ -1,0 +1,76 @@
+"""A service shaped like generated code, plus a probe that reports how it is being served."""
+
+from __future__ import annotations
+
+import asyncio
+from time import monotonic_ns
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    create_app,
+    input_body,
+    json_response,
+    read_input,
+)
+
+WORKFLOW_ID = "hello"
+
+
+class HelloInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    excited: bool = False
+
+
+async def run(ctx: ExecutionContext) -> dict[str, Any]:
+    inp: HelloInput = ctx.input
+    started = monotonic_ns()
+    ctx.set_output("greet", {"message": f"Hello, {inp.name}!", "shout": inp.name.upper()})
+    ctx.record_timing("greet", started)
+    return {"message": ctx.outputs["greet"]["message"], "shout": ctx.outputs["greet"]["shout"]}
+
+
+router = WorkflowRouter()
+
+
+@router.post("/hello", openapi_extra=input_body(HelloInput))
+async def hello(request: Request) -> Response:
+    ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, HelloInput))
+    return json_response(await run(ctx), ctx)
+
+
+def _qualified(obj: object) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+@router.get("/probe")
+async def probe() -> Response:
+    """Report the running loop, and the uvicorn protocol and parser serving this very request.
+
+    uvicorn runs each request in a task whose coroutine is ``RequestResponseCycle.run_asgi``; the
+    cycle holds the connection's transport, whose protocol is the one parsing this request.
+    """
+    ctx = ExecutionContext("probe", None)
+    task = asyncio.current_task()
+    assert task is not None
+    coro: Any = task.get_coro()
+    cycle = coro.cr_frame.f_locals["self"]
+    protocol = cycle.transport.get_protocol()
+    return json_response(
+        {
+            "loop": _qualified(asyncio.get_running_loop()),
+            "task": coro.__qualname__,
+            "protocol": _qualified(protocol),
+            "parser": _qualified(protocol.parser),
+        },
+        ctx,
+    )
+
+
+app = create_app(router, title="probe")

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from fastapi import FastAPI
+
+from catalyst_runtime import (
+    ConnectionPools,
+    NodeTimeoutError,
+    Settings,
+    UpstreamError,
+    WorkflowRouter,
+    create_app,
+)
+
+from .conftest import in_process
+
+
+def _app(**kwargs: object) -> FastAPI:
+    router = WorkflowRouter()
+
+    @router.get("/upstream")
+    async def upstream() -> None:
+        try:
+            raise ConnectionRefusedError("postgresql://user:hunter2@db/x refused")
+        except OSError as exc:
+            raise UpstreamError("docs", "PostgreSQL unreachable") from exc
+
+    @router.get("/slow")
+    async def slow() -> None:
+        raise NodeTimeoutError("reply", "timed out after 5 s")
+
+    @router.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("secret internals hunter2")
+
+    return create_app(router, title="t", settings=Settings(), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_errors_map_to_status_and_body(caplog: pytest.LogCaptureFixture) -> None:
+    async with in_process(_app()) as client:
+        with caplog.at_level(logging.WARNING, "catalyst_runtime"):
+            upstream = await client.get("/upstream")
+        slow = await client.get("/slow")
+        bug = await client.get("/bug")
+    assert upstream.status_code == 502
+    assert upstream.json() == {
+        "detail": [
+            {
+                "type": "upstream_error",
+                "loc": ["nodes", "docs"],
+                "msg": 'node "docs": PostgreSQL unreachable',
+            }
+        ]
+    }
+    assert slow.status_code == 504
+    assert slow.json()["detail"][0]["loc"] == ["nodes", "reply"]
+    assert bug.status_code == 500
+    assert bug.json() == {
+        "detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]
+    }
+    assert "hunter2" not in upstream.text + bug.text + caplog.text
+    assert '"docs"' in caplog.text
+
+
+@pytest.mark.anyio
+async def test_lifespan_builds_and_closes_pools() -> None:
+    seen: list[str] = []
+
+    @asynccontextmanager
+    async def user_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        seen.append(f"start {sorted(app.state.pools.names)}")
+        yield
+        seen.append("stop")
+
+    router = WorkflowRouter(pools=["http"])
+    inner = WorkflowRouter(pools=["llm"])
+    router.include_router(inner)
+    app = create_app(router, title="t", settings=Settings(), lifespan=user_lifespan)
+    async with in_process(app):
+        pools: ConnectionPools = app.state.pools
+        assert pools.names == {"http", "llm"}
+        assert not pools.http.is_closed
+    assert seen == ["start ['http', 'llm']", "stop"]
+    assert pools.closed
+    assert app.title == "t"
+
+
+@pytest.mark.anyio
+async def test_lifespan_reads_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALYST_HTTP_TIMEOUT", "7")
+    app = create_app(WorkflowRouter(), title="t", pools=["http"])
+    async with in_process(app):
+        assert app.state.settings.http_timeout == 7
+        assert app.state.pools.http.timeout.read == 7
+
+
+@pytest.mark.anyio
+async def test_openapi_shows_the_input_schema(apps_dir: object) -> None:
+    import sys
+
+    sys.path.insert(0, str(apps_dir))
+    try:
+        from probe_app import app  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(apps_dir))
+    async with in_process(app) as client:
+        spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/hello"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["required"] == ["name"]
+    assert schema["properties"]["name"]["minLength"] == 1

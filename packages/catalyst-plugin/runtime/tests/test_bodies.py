@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+
+from catalyst_runtime import (
+    ExecutionContext,
+    InputValidationError,
+    input_body,
+    json_response,
+    read_input,
+    to_json,
+)
+from catalyst_runtime.bodies import dumps
+
+
+class Address(BaseModel):
+    city: str
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    secret_token: str = "unset"
+    home: Address | None = None
+
+
+class Tree(BaseModel):
+    label: str
+    children: list[Tree] = []
+
+
+def _request(body: bytes) -> Request:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request({"type": "http", "method": "POST", "headers": []}, receive)
+
+
+@pytest.mark.anyio
+async def test_read_input_parses_and_validates() -> None:
+    person = await read_input(_request(b'{"name": "Ada", "home": {"city": "London"}}'), Person)
+    assert person == Person(name="Ada", home=Address(city="London"))
+
+
+@pytest.mark.anyio
+async def test_read_input_rejects_a_schema_violation_without_echoing_input() -> None:
+    body = b'{"name": "", "secret_token": 42}'
+    with pytest.raises(InputValidationError) as caught:
+        await read_input(_request(body), Person)
+    error = caught.value
+    assert error.status_code == 422
+    assert [d["loc"] for d in error.details()] == [["body", "name"], ["body", "secret_token"]]
+    assert {tuple(d) for d in error.details()} == {("type", "loc", "msg")}
+    assert "42" not in orjson.dumps(error.to_body()).decode()
+
+
+@pytest.mark.anyio
+async def test_read_input_rejects_invalid_json() -> None:
+    with pytest.raises(InputValidationError) as caught:
+        await read_input(_request(b'{"name": "Ada", password=hunter2}'), Person)
+    [detail] = caught.value.details()
+    assert detail["type"] == "json_invalid"
+    assert detail["loc"] == ["body"]
+    assert "hunter2" not in detail["msg"]
+
+
+@pytest.mark.anyio
+async def test_read_input_rejects_an_empty_body() -> None:
+    with pytest.raises(InputValidationError, match="invalid input"):
+        await read_input(_request(b""), Person)
+
+
+def test_input_error_without_details() -> None:
+    assert str(InputValidationError([])) == "invalid input: invalid input"
+
+
+def test_input_body_inlines_nested_models() -> None:
+    extra = input_body(Person)
+    schema = extra["requestBody"]["content"]["application/json"]["schema"]
+    assert extra["requestBody"]["required"] is True
+    assert "$defs" not in orjson.dumps(schema).decode()
+    assert "$ref" not in orjson.dumps(schema).decode()
+    assert schema["required"] == ["name"]
+    home = schema["properties"]["home"]["anyOf"][0]
+    assert home["properties"]["city"]["type"] == "string"
+
+
+def test_input_body_survives_recursive_models() -> None:
+    schema = input_body(Tree)["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["label"]["type"] == "string"
+    assert schema["properties"]["children"]["items"]["type"] == "object"
+    assert "$ref" not in orjson.dumps(schema).decode()
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+def test_dumps_handles_the_usual_types() -> None:
+    value = {
+        "model": Address(city="Paris"),
+        "integral": Decimal("3"),
+        "fraction": Decimal("1.5"),
+        "set": {1},
+        "tuple": (1, 2),
+        "mapping": MappingProxyType({"k": "v"}),
+        "point": Point(1),
+        "id": uuid.UUID(int=1),
+    }
+    assert orjson.loads(dumps(value)) == {
+        "model": {"city": "Paris"},
+        "integral": 3,
+        "fraction": 1.5,
+        "set": [1],
+        "tuple": [1, 2],
+        "mapping": {"k": "v"},
+        "point": {"x": 1},
+        "id": "00000000-0000-0000-0000-000000000001",
+    }
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps(object())
+
+
+def test_to_json_is_compact_text() -> None:
+    assert to_json({"a": [1, "é"]}) == '{"a":[1,"é"]}'
+
+
+def test_json_response_carries_server_timing() -> None:
+    ctx = ExecutionContext("wf", None)
+    ctx.record_timing("greet", ctx.started_ns)
+    response = json_response({"ok": True}, ctx, status_code=201)
+    assert response.status_code == 201
+    assert response.body == b'{"ok":true}'
+    assert response.media_type == "application/json"
+    assert response.headers["server-timing"].startswith("greet;dur=")
+    assert response.headers["content-length"] == "11"

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import time
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from catalyst_runtime import ConfigError, ExecutionContext
+from catalyst_runtime.context import EnvSecrets
+
+
+def test_outputs_are_stored_and_read_by_reference() -> None:
+    ctx = ExecutionContext("wf", {"q": "x"})
+    value = {"rows": [1, 2, 3]}
+    ctx.set_output("a", value)
+    assert ctx.get_output("a") is value
+    assert ctx.outputs == {"a": value}
+    assert ctx.workflow_id == "wf"
+    assert ctx.input == {"q": "x"}
+
+
+def test_execution_id_is_lazy_and_stable() -> None:
+    ctx = ExecutionContext("wf", None)
+    assert ctx._execution_id is None
+    first = ctx.execution_id
+    assert len(first) == 32
+    assert ctx.execution_id == first
+    assert ExecutionContext("wf", None, execution_id="given").execution_id == "given"
+
+
+def test_timings_and_server_timing() -> None:
+    ctx = ExecutionContext("wf", None, started_ns=time.monotonic_ns() - 2_000_000)
+    started = time.monotonic_ns() - 12_000
+    ctx.record_timing("greet", started)
+    assert ctx.timings["greet"] >= 12_000
+    header = ctx.server_timing()
+    node, total = header.split(", ")
+    assert node.startswith("greet;dur=0.0")
+    assert total.startswith("total;dur=")
+    assert float(total.removeprefix("total;dur=")) >= 2.0
+    assert ctx.elapsed_ms >= 2.0
+    summary = ctx.timings_ms()
+    assert set(summary) == {"greet", "total"}
+    assert summary["total"] >= 2.0
+
+
+def test_server_timing_without_nodes() -> None:
+    assert ExecutionContext("wf", None).server_timing().startswith("total;dur=")
+
+
+def test_clone_copies_only_branch_state() -> None:
+    shared_input = {"big": "x" * 1000}
+    parent = ExecutionContext("wf", shared_input, globals={"g": 1})
+    parent.set_output("a", [1, 2])
+    parent.record_timing("a", time.monotonic_ns())
+    branch = parent.clone()
+    assert branch.input is parent.input
+    assert branch.globals is parent.globals
+    assert branch.secrets is parent.secrets
+    assert branch.pools is parent.pools
+    assert branch.started_ns == parent.started_ns
+    assert branch.execution_id == parent.execution_id
+    assert branch.get_output("a") is parent.get_output("a")  # values shared, dict not
+    assert branch.timings == {}
+    branch.set_output("b", "only in branch")
+    branch.record_timing("b", time.monotonic_ns())
+    sibling = parent.clone()
+    assert "b" not in parent.outputs
+    assert "b" not in sibling.outputs
+    parent.merge(branch)
+    assert parent.get_output("b") == "only in branch"
+    assert set(parent.timings) == {"a", "b"}
+
+
+def test_ten_megabyte_input_through_ten_nodes_is_never_copied() -> None:
+    payload = {"blob": "x" * (10 * 1024 * 1024), "items": list(range(1000))}
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        ctx = ExecutionContext("wf", payload)
+        previous: Any = ctx.input
+        for node in range(10):
+            # Each node passes on what the one before produced, as generated code does.
+            ctx.set_output(f"n{node}", {"data": previous})
+            previous = ctx.get_output(f"n{node}")["data"]
+        branch = ctx.clone()
+        ctx.merge(branch)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert previous is payload
+    # Ten copies would be 100 MB; the whole run allocates a few kilobytes.
+    assert peak - before < 64 * 1024
+    assert after - before < 64 * 1024
+
+
+class _PlainContext:
+    def __init__(self) -> None:
+        self.workflow_id = "wf"
+        self.input: Any = None
+        self.outputs: dict[str, Any] = {}
+        self.timings: dict[str, int] = {}
+        self.globals: Any = None
+        self.secrets: Any = None
+        self.pools: Any = None
+        self.started_ns = 0
+        self._execution_id: str | None = None
+
+
+def _traced_size(factory: Any, count: int) -> int:
+    tracemalloc.start()
+    try:
+        objects = [factory() for _ in range(count)]
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del objects
+    return size
+
+
+def _plain_with_materialized_dict() -> _PlainContext:
+    plain = _PlainContext()
+    _ = plain.__dict__  # what vars(), pickling, copy or a debugger do to an instance
+    return plain
+
+
+def test_slots_use_less_memory_than_a_plain_class() -> None:
+    ctx = ExecutionContext("wf", None)
+    assert not hasattr(ctx, "__dict__")
+    with pytest.raises(AttributeError):
+        ctx.unknown = 1  # type: ignore[attr-defined]
+    count = 5000
+    slotted = _traced_size(lambda: ExecutionContext("wf", None), count) / count
+    plain = _traced_size(_PlainContext, count) / count
+    plain_dict = _traced_size(_plain_with_materialized_dict, count) / count
+    # Python 3.11+ stores a plain instance's attributes inline until its __dict__ is asked for,
+    # so the saving is small until then (about 16 of 280 bytes) and about a quarter after.
+    # Figures are recorded in docs/runtime.md.
+    assert slotted < plain, (slotted, plain)
+    assert slotted < plain_dict * 0.85, (slotted, plain_dict)
+
+
+def test_env_secrets_read_at_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = EnvSecrets()
+    monkeypatch.setenv("CATALYST_TEST_SECRET", "s3cret")
+    assert ExecutionContext("wf", None).secrets["CATALYST_TEST_SECRET"] == "s3cret"
+    assert "CATALYST_TEST_SECRET" in list(secrets)
+    assert len(secrets) == len(list(secrets))
+    assert "s3cret" not in repr(secrets)
+    monkeypatch.delenv("CATALYST_TEST_SECRET")
+    with pytest.raises(ConfigError, match="CATALYST_TEST_SECRET"):
+        secrets["CATALYST_TEST_SECRET"]
+
+
+def test_repr_names_outputs() -> None:
+    ctx = ExecutionContext("wf", None)
+    ctx.set_output("a", 1)
+    assert "outputs=['a']" in repr(ctx)

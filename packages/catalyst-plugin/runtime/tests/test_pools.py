@@ -1,0 +1,134 @@
+"""Pools against real PostgreSQL and Redis (started by tools/services) and embedded Qdrant."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from catalyst_runtime import ConfigError, ConnectionPools, Settings
+from catalyst_runtime.bodies import dumps
+from catalyst_runtime.testing import free_port
+
+
+@pytest.fixture
+def settings(postgres_dsn: str, redis_url: str) -> Settings:
+    return Settings(postgres_dsn=postgres_dsn, redis_url=redis_url, postgres_max_size=4)
+
+
+@pytest.mark.anyio
+async def test_builds_every_pool_and_closes_them(settings: Settings) -> None:
+    pools = await ConnectionPools.create(settings, ["http", "llm", "postgres", "redis", "qdrant"])
+    try:
+        assert ConnectionPools.current() is pools
+        assert pools.names == {"http", "llm", "postgres", "redis", "qdrant"}
+        assert pools.http is not pools.llm
+        assert pools.http.timeout.connect == settings.http_connect_timeout
+        assert pools.llm.timeout.read == settings.llm_timeout
+        assert await pools.postgres.fetchval("SELECT 40 + $1::int", 2) == 42
+        row = await pools.postgres.fetchrow("SELECT 1 AS id, 'a'::text AS name, 1.5::numeric AS n")
+        assert dumps(row) == b'{"id":1,"name":"a","n":1.5}'
+        assert await pools.redis.ping() is True
+        collections = await pools.qdrant.get_collections()
+        assert collections.collections == []
+        assert "postgres" in repr(pools)
+    finally:
+        await pools.close()
+    assert pools.closed
+    await pools.close()  # idempotent
+    with pytest.raises(ConfigError, match="pool is closed"):
+        pools.postgres
+    with pytest.raises(ConfigError, match="no pools are open"):
+        ConnectionPools.current()
+
+
+@pytest.mark.anyio
+async def test_builds_only_what_is_needed(settings: Settings) -> None:
+    pools = await ConnectionPools.create(settings, ["redis"])
+    try:
+        assert pools.names == {"redis"}
+        with pytest.raises(ConfigError, match=r"pools.http: pool is not created: list 'http'"):
+            pools.http
+        for name in ("llm", "postgres", "qdrant"):
+            with pytest.raises(ConfigError):
+                getattr(pools, name)
+    finally:
+        await pools.close()
+
+
+@pytest.mark.anyio
+async def test_settings_from_environment_by_default(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    pools = await ConnectionPools.create(needs=["redis"])
+    try:
+        assert await pools.redis.ping() is True
+    finally:
+        await pools.close()
+
+
+@pytest.mark.anyio
+async def test_missing_url_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL: required by postgres nodes"):
+        await ConnectionPools.create(Settings(), ["http", "postgres"])
+    with pytest.raises(ConfigError, match="REDIS_URL: required by redis nodes"):
+        await ConnectionPools.create(Settings(), ["redis"])
+    with pytest.raises(ValueError, match="unknown pools"):
+        await ConnectionPools.create(Settings(), ["mysql"])
+
+
+@pytest.mark.anyio
+async def test_unreachable_servers_name_the_variable() -> None:
+    port = free_port()
+    redis = Settings(redis_url=f"redis://:hunter2@127.0.0.1:{port}/0")
+    with pytest.raises(ConfigError, match="REDIS_URL: could not connect") as caught:
+        await ConnectionPools.create(redis, ["http", "redis"])
+    assert "hunter2" not in str(caught.value)
+    postgres = Settings(postgres_dsn=f"postgresql://u:hunter2@127.0.0.1:{port}/db")
+    with pytest.raises(ConfigError, match="DATABASE_URL: could not connect") as caught:
+        await ConnectionPools.create(postgres, ["postgres"])
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError, match="no pools are open"):
+        ConnectionPools.current()
+
+
+@pytest.mark.anyio
+async def test_qdrant_server_url_is_used() -> None:
+    settings = Settings(qdrant_url=f"http://127.0.0.1:{free_port()}", qdrant_api_key=None)
+    pools = await ConnectionPools.create(settings, ["qdrant"])
+    try:
+        assert pools.qdrant is not None  # connecting is lazy; no server is needed to build it
+    finally:
+        await pools.close()
+
+
+@pytest.mark.anyio
+async def test_close_goes_on_after_a_failure(settings: Settings) -> None:
+    pools = await ConnectionPools.create(settings, ["http", "redis"])
+    http = pools.http
+    redis = pools.redis
+
+    async def broken() -> None:
+        raise RuntimeError("close failed")
+
+    redis.aclose = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="close failed"):
+        await pools.close()
+    assert http.is_closed
+    await redis.connection_pool.disconnect()
+
+
+def test_a_service_without_postgres_never_imports_asyncpg() -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from catalyst_runtime import ConnectionPools, Settings\n"
+        "async def main():\n"
+        "    pools = await ConnectionPools.create(Settings(), ['http'])\n"
+        "    await pools.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('asyncpg', 'redis', 'qdrant_client') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

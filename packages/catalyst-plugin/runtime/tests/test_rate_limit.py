@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from catalyst_runtime import (
+    ConnectionPools,
+    InMemoryRateLimiter,
+    RateLimiter,
+    RateLimitExceeded,
+    RedisRateLimiter,
+    Settings,
+)
+
+# Sleeps wake late, never early, so lower bounds are exact; upper bounds are loose for slow CI.
+SLACK = 0.004
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def _factories(redis_client: Redis | None, unique: str) -> dict[str, Callable[..., RateLimiter]]:
+    factories: dict[str, Callable[..., RateLimiter]] = {"memory": InMemoryRateLimiter}
+    if redis_client is not None:
+        factories["redis"] = lambda **kw: RedisRateLimiter(redis_client, prefix=unique, **kw)
+    return factories
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make(
+    request: pytest.FixtureRequest, redis_url: str, unique: str
+) -> AsyncIterator[Callable[..., RateLimiter]]:
+    client = Redis.from_url(redis_url)
+    yield _factories(client, unique)[request.param]
+    await client.aclose()
+
+
+async def _timed(call: Awaitable[float]) -> tuple[float, float]:
+    started = time.monotonic()
+    waited = await call
+    return waited, time.monotonic() - started
+
+
+@pytest.mark.anyio
+async def test_minimum_interval_per_key(make: Callable[..., RateLimiter]) -> None:
+    limiter = make(interval=0.05)
+    started = time.monotonic()
+    assert await limiter.acquire("a") == 0.0
+    assert await limiter.acquire("b") == 0.0  # another key is independent
+    second = await limiter.acquire("a")
+    third = await limiter.acquire("a")
+    assert 0.05 - SLACK <= second <= 0.05 + SLACK
+    assert 0.05 - SLACK <= third <= 0.05 + SLACK
+    assert time.monotonic() - started >= 0.1 - SLACK
+
+
+@pytest.mark.anyio
+async def test_rate_with_burst(make: Callable[..., RateLimiter]) -> None:
+    limiter = make(rate=20, burst=3)
+    waits = [await limiter.acquire("k") for _ in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0.05 - SLACK <= waits[3] <= 0.05 + SLACK
+
+
+@pytest.mark.anyio
+async def test_waiters_are_served_in_order(make: Callable[..., RateLimiter]) -> None:
+    limiter = make(interval=0.02)
+    served: list[int] = []
+    # Order is the order requests reach the limiter; for Redis, open the connections first so
+    # that connecting does not reorder them.
+    await asyncio.gather(*(limiter.acquire(f"warm-up{n}") for n in range(6)))
+
+    async def caller(n: int) -> None:
+        await limiter.acquire("k")
+        served.append(n)
+
+    tasks = []
+    for n in range(6):
+        tasks.append(asyncio.create_task(caller(n)))
+        await asyncio.sleep(0.003)  # arrive in a known order
+    await asyncio.gather(*tasks)
+    assert served == list(range(6))
+
+
+@pytest.mark.anyio
+async def test_timeout_raises_without_taking_a_slot(make: Callable[..., RateLimiter]) -> None:
+    limiter = make(interval=0.1, name="throttle")
+    await limiter.acquire("user:1")
+    with pytest.raises(RateLimitExceeded) as caught:
+        await limiter.acquire("user:1", timeout=0.01)
+    assert caught.value.node_id == "throttle"
+    assert caught.value.key == "user:1"
+    assert caught.value.status_code == 429
+    # The refused caller reserved nothing: the next one waits one interval, not two.
+    waited, _ = await _timed(limiter.acquire("user:1", timeout=1))
+    assert 0.1 - 2 * SLACK <= waited <= 0.1 + SLACK
+
+
+@pytest.mark.anyio
+async def test_cancelled_waiter_gives_its_slot_back() -> None:
+    limiter = InMemoryRateLimiter(interval=0.1)
+    await limiter.acquire("k")
+    waiter = asyncio.create_task(limiter.acquire("k"))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    waited = await limiter.acquire("k")
+    assert waited <= 0.1  # not 0.2: the cancelled reservation was returned
+
+
+@pytest.mark.anyio
+async def test_cancelled_waiter_with_others_behind_keeps_the_queue() -> None:
+    limiter = InMemoryRateLimiter(interval=0.05)
+    await limiter.acquire("k")
+    first = asyncio.create_task(limiter.acquire("k"))
+    second = asyncio.create_task(limiter.acquire("k"))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert await second >= 0.09 - SLACK  # its reservation stands
+
+
+@pytest.mark.anyio
+async def test_idle_keys_are_forgotten() -> None:
+    limiter = InMemoryRateLimiter(interval=1e-6)
+    for n in range(10_050):
+        await limiter.acquire(f"key{n}")
+    assert len(limiter._tat) < 10_050
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "exactly one of interval"),
+        ({"interval": 1, "rate": 1}, "exactly one of interval"),
+        ({"interval": 0}, "interval must be a positive"),
+        ({"rate": -1}, "rate must be a positive"),
+        ({"rate": 1, "burst": 0}, "burst must be at least 1"),
+    ],
+)
+def test_bad_settings(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        InMemoryRateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_redis_limiter_uses_the_app_pool_by_default(redis_url: str, unique: str) -> None:
+    limiter = RedisRateLimiter(interval=0.05, prefix=unique)
+    pools = await ConnectionPools.create(Settings(redis_url=redis_url), ["redis"])
+    try:
+        assert await limiter.acquire("k") == 0.0
+        assert await limiter.acquire("k") > 0.04
+        assert await pools.redis.exists(f"{unique}k") == 1
+    finally:
+        await pools.close()
+
+
+def test_redis_limiter_holds_one_limit_across_two_processes(
+    apps_dir: Path, redis_url: str, unique: str
+) -> None:
+    interval, per_process = 0.05, 5
+    start_at = time.time() + 1.0  # both processes import, connect, then start together
+    command = [sys.executable, str(apps_dir / "worker.py"), "limit", redis_url, f"{unique}shared"]
+    workers = [
+        subprocess.Popen(
+            [*command, str(interval), str(per_process), str(start_at)], stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=30)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    times = sorted(t for out in outputs for t in orjson.loads(out))
+    assert len(times) == 2 * per_process
+    # One limit for both: the i-th slot overall cannot come before i intervals have passed.
+    # Two separate limits would let each process take its 5 slots in 4 intervals (0.2 s).
+    for i, t in enumerate(times):
+        assert t - times[0] >= i * interval - 0.01, (i, [round(x - times[0], 3) for x in times])
+    assert times[-1] - times[0] >= (2 * per_process - 1) * interval - 0.01

@@ -1,0 +1,55 @@
+/** Python literals for JSON values, byte-for-byte deterministic. */
+
+/** Escapes a character that must not appear raw in a Python string literal. */
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  switch (c) {
+    case '\\':
+      return '\\\\';
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+  }
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Characters escaped in literals: backslash, C0/C1 controls, DEL, line and paragraph separators
+ * (some tools treat them as line breaks), lone surrogates (not encodable as UTF-8) and the BOM.
+ * Everything else, unicode included, is written as itself.
+ */
+const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** The body of a Python string literal delimited by `quote`, without the quotes. */
+export function pyStringBody(s: string, quote: '"' | "'"): string {
+  return s.replace(NEEDS_ESCAPE, escapeChar).split(quote).join(`\\${quote}`);
+}
+
+/** A Python string literal; double quotes unless the text holds more of them than single quotes. */
+export function pyString(s: string): string {
+  const quote = s.includes('"') && !s.includes("'") ? "'" : '"';
+  return `${quote}${pyStringBody(s, quote)}${quote}`;
+}
+
+export function pyNumber(n: number, integer: boolean): string {
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'float("nan")' : n > 0 ? 'float("inf")' : '-float("inf")';
+  if (integer && Number.isInteger(n) && Math.abs(n) < 1e21) return BigInt(n).toString();
+  if (Number.isInteger(n) && Math.abs(n) < 1e16) return `${n}.0`;
+  return String(n);
+}
+
+/** A JSON value as a Python expression: dicts, lists, str, int/float, True/False/None. */
+export function pyValue(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return pyNumber(value, Number.isInteger(value));
+  if (typeof value === 'string') return pyString(value);
+  if (Array.isArray(value)) return `[${value.map(pyValue).join(', ')}]`;
+  const entries = Object.entries(value as Record<string, unknown>);
+  return `{${entries.map(([k, v]) => `${pyString(k)}: ${pyValue(v)}`).join(', ')}}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * Pass: typed expression AST → Python source. Every construct maps to plain Python with the
+ * same meaning; precedence decides parentheses. Nothing here ever produces eval/exec/compile.
+ */
+import type { Expr, Template } from './ast';
+import type { Checked } from './check';
+import { ATOM, CALL, FILTERS, tight, toText, type PyCode } from './filters';
+import { holdsModel, type Type } from './types';
+import { expressionsOf } from './value';
+import { nodeRefs } from '../graph/refs';
+import { pyNumber, pyString, pyStringBody } from '../emit/py-literal';
+
+/** Names the generated module must import when an expression uses them. */
+export type PyImport = 'to_json' | 'uuid4' | 'datetime';
+
+export interface EmitEnv {
+  checked: Checked;
+  /** Local holding the validated input model. */
+  inputVar: string;
+  use(name: PyImport | 'input'): void;
+  /**
+   * Outside nodes (the response), a value that needs a node that may have been skipped is
+   * null when it was: these are the nodes that may be skipped.
+   */
+  guardSkipped?: ReadonlySet<string>;
+}
+
+const PREC = { conditional: 1, or: 2, and: 3, not: 4, comparison: 5, additive: 10, multiplicative: 11, unary: 12 } as const;
+const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '<': 5, '<=': 5, '>': 5, '>=': 5, '+': 10, '-': 10, '*': 11, '/': 11, '%': 11 };
+
+const paren = (p: PyCode, min: number): string => (p.prec >= min ? p.code : `(${p.code})`);
+
+export class PyEmitter {
+  constructor(private readonly env: EmitEnv) {}
+
+  private typeOf(e: Expr): Type {
+    return this.env.checked.types.get(e) ?? { kind: 'any' };
+  }
+
+  /** A string value: one expression keeps its type; text becomes an f-string or a join. */
+  template(t: Template): PyCode {
+    const code = this.templateCode(t);
+    const skipped = this.env.guardSkipped;
+    if (!skipped) return code;
+    const needs = [...new Set(expressionsOf(t).flatMap((e) => nodeRefs(e)).filter((r) => !r.soft && skipped.has(r.nodeId)).map((r) => r.nodeId))];
+    if (needs.length === 0) return code;
+    const guards = needs.map((id) => `ctx.outputs[${pyString(id)}] is not None`).join(' and ');
+    return { code: `${paren(code, PREC.conditional + 1)} if ${guards} else None`, prec: PREC.conditional };
+  }
+
+  private templateCode(t: Template): PyCode {
+    if (t.kind === 'single') return this.value(t.expr);
+    const pieces = t.parts.map((p) => (p.kind === 'text' ? { text: p.text } : { code: this.textOf(p.expr) }));
+    if (!pieces.some((p) => 'code' in p)) return { code: pyString(pieces.map((p) => p.text ?? '').join('')), prec: ATOM };
+    const codes = pieces.flatMap((p) => ('code' in p && p.code ? [p.code.code] : []));
+    const quote = codes.some((c) => c.includes('"')) ? "'" : '"';
+    const fstringSafe = codes.every((c) => !/[\\\n\r{}#:!]/.test(c) && !c.includes(quote));
+    if (fstringSafe) {
+      const body = pieces.map((p) => ('code' in p && p.code ? `{${p.code.code}}` : pyStringBody(p.text ?? '', quote).replace(/[{}]/g, '$&$&'))).join('');
+      return { code: `f${quote}${body}${quote}`, prec: ATOM };
+    }
+    const items = pieces.map((p) => ('code' in p && p.code ? this.strCode(p.code) : pyString(p.text ?? '')));
+    return { code: `"".join((${items.join(', ')}))`, prec: CALL };
+  }
+
+  /** An expression inside text; numbers stay bare for f-strings (formatted like str()). */
+  private textOf(e: Expr): PyCode & { bare?: boolean } {
+    const t = this.typeOf(e);
+    const v = this.value(e);
+    if (t.kind === 'integer' || t.kind === 'number' || t.kind === 'any') return { ...v, bare: true };
+    return toText(v, t, (n) => this.env.use(n));
+  }
+
+  private strCode(p: PyCode & { bare?: boolean }): string {
+    return p.bare ? `str(${p.code})` : p.code;
+  }
+
+  /** An expression used as a value: pydantic models are dumped to plain dicts. */
+  value(e: Expr): PyCode {
+    const code = this.emit(e);
+    const t = this.typeOf(e);
+    return holdsModel(t) ? dump(code, t, 0) : code;
+  }
+
+  private emit(e: Expr): PyCode {
+    switch (e.kind) {
+      case 'literal':
+        if (e.value === null) return { code: 'None', prec: ATOM };
+        if (typeof e.value === 'boolean') return { code: e.value ? 'True' : 'False', prec: ATOM };
+        if (typeof e.value === 'number') return { code: pyNumber(e.value, e.integer), prec: e.value < 0 ? PREC.unary : ATOM };
+        return { code: pyString(e.value), prec: ATOM };
+      case 'list':
+        return { code: `[${e.items.map((i) => this.value(i).code).join(', ')}]`, prec: ATOM };
+      case 'root':
+        if (e.name === 'input') this.env.use('input');
+        return { code: e.name === 'input' ? this.env.inputVar : 'None', prec: ATOM };
+      case 'member':
+        return this.access(e, e.object, e.name);
+      case 'index':
+        if (e.index.kind === 'literal' && typeof e.index.value === 'string') return this.access(e, e.object, e.index.value);
+        return { code: `${tight(this.emit(e.object))}[${this.value(e.index).code}]`, prec: CALL };
+      case 'filter':
+        return this.filter(e);
+      case 'call':
+        if (e.name === 'uuid') {
+          this.env.use('uuid4');
+          return { code: 'str(uuid4())', prec: CALL };
+        }
+        this.env.use('datetime');
+        return { code: 'datetime.now(UTC).isoformat()', prec: CALL };
+      case 'unary':
+        if (e.op === 'not') return { code: `not ${paren(this.value(e.operand), PREC.not)}`, prec: PREC.not };
+        return { code: `${e.op}${paren(this.value(e.operand), PREC.unary)}`, prec: PREC.unary };
+      case 'binary':
+        return this.binary(e);
+      case 'conditional': {
+        const c = PREC.conditional;
+        return { code: `${paren(this.value(e.then), c + 1)} if ${paren(this.value(e.test), c + 1)} else ${paren(this.value(e.otherwise), c)}`, prec: c };
+      }
+    }
+  }
+
+  private access(e: Expr, object: Expr, name: string): PyCode {
+    if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${pyString(name)}]`, prec: CALL };
+    if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
+    const t = this.typeOf(object);
+    const obj = tight(this.emit(object));
+    const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;
+    if (field?.attr) return { code: `${obj}.${field.attr}`, prec: CALL };
+    void e;
+    return { code: `${obj}[${pyString(name)}]`, prec: CALL };
+  }
+
+  private filter(e: Expr & { kind: 'filter' }): PyCode {
+    if (e.name === 'default') return this.defaultFilter(e.input, e.args[0]);
+    const spec = FILTERS[e.name];
+    const input = this.value(e.input);
+    return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input), (n) => this.env.use(n));
+  }
+
+  /** `x | default(d)`: `x if <x and each nullable part of x> is not None else d`. */
+  private defaultFilter(operand: Expr, fallback: Expr): PyCode {
+    const guards: string[] = [];
+    const walk = (x: Expr): void => {
+      if (x.kind === 'member' || x.kind === 'index') walk(x.object);
+      if (x.kind === 'filter') walk(x.input);
+      if (this.env.checked.nullable.has(x)) guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
+    };
+    walk(operand);
+    const v = this.value(operand);
+    const whole = `${paren(v, PREC.comparison + 1)} is not None`;
+    if (!guards.includes(whole)) guards.push(whole);
+    const c = PREC.conditional;
+    return { code: `${paren(v, c + 1)} if ${guards.join(' and ')} else ${paren(this.value(fallback), c)}`, prec: c };
+  }
+
+  private binary(e: Expr & { kind: 'binary' }): PyCode {
+    const prec = BINARY_PREC[e.op];
+    const left = this.value(e.left);
+    const right = this.value(e.right);
+    let op: string = e.op;
+    const literal = (x: Expr): boolean => x.kind === 'literal' && (x.value === null || typeof x.value === 'boolean');
+    // `x == None` and `x == True` are lint errors and subtly wrong; identity is what is meant.
+    if ((op === '==' || op === '!=') && (literal(e.left) || literal(e.right))) op = op === '==' ? 'is' : 'is not';
+    const leftMin = prec === PREC.comparison ? prec + 1 : prec;
+    return { code: `${paren(left, leftMin)} ${op} ${paren(right, prec + 1)}`, prec };
+  }
+}
+
+function dump(code: PyCode, t: Type, depth: number): PyCode {
+  if (t.kind === 'object' && t.model !== undefined) {
+    const call = `${tight(code)}.model_dump(by_alias=True)`;
+    return t.nullable ? { code: `${call} if ${code.code} is not None else None`, prec: PREC.conditional } : { code: call, prec: CALL };
+  }
+  if (t.kind === 'array') {
+    const v = `_m${depth}`;
+    const inner = dump({ code: v, prec: ATOM }, t.items, depth + 1);
+    const comp = `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
+    return t.nullable ? { code: `${comp} if ${code.code} is not None else None`, prec: PREC.conditional } : { code: comp, prec: ATOM };
+  }
+  return code;
+}

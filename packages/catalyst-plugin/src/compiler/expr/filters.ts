@@ -1,0 +1,96 @@
+/**
+ * The closed set of filters: for each, the argument count, the result type for an input type
+ * (or why the input is wrong), and the Python it compiles to. Adding a filter is one entry here.
+ */
+import { ANY, INTEGER, NUMBER, STRING, isNumeric, join, joinAll, type Type } from './types';
+
+export interface PyCode {
+  code: string;
+  /** Python precedence of `code` (see emit-expr.ts); higher binds tighter. */
+  prec: number;
+}
+
+export interface FilterSpec {
+  /** Minimum and maximum number of arguments. */
+  args: [number, number];
+  /** Accepted input kinds ("any" input is always accepted). */
+  accepts: Type['kind'][];
+  result(input: Type, args: Type[]): Type;
+  /** Python code, given the input and argument code and the input's type. */
+  emit(input: PyCode, args: PyCode[], inputType: Type, use: (name: 'to_json') => void): PyCode;
+}
+
+export const ATOM = 16;
+export const CALL = 15;
+
+const call = (code: string): PyCode => ({ code, prec: CALL });
+/** Wraps code that is used as the object of `.method()` or `[i]`. */
+export const tight = (p: PyCode): string => (p.prec >= CALL ? p.code : `(${p.code})`);
+
+export const FILTERS: Record<string, FilterSpec> = {
+  length: { args: [0, 0], accepts: ['string', 'array', 'object'], result: () => INTEGER, emit: (x) => call(`len(${x.code})`) },
+  first: {
+    args: [0, 0],
+    accepts: ['array', 'string'],
+    result: (t) => (t.kind === 'array' ? { ...t.items, nullable: true } : { ...STRING, nullable: true }),
+    emit: (x) => call(`(${x.code} or [None])[0]`),
+  },
+  last: {
+    args: [0, 0],
+    accepts: ['array', 'string'],
+    result: (t) => (t.kind === 'array' ? { ...t.items, nullable: true } : { ...STRING, nullable: true }),
+    emit: (x) => call(`(${x.code} or [None])[-1]`),
+  },
+  // `default` is compiled by the expression emitter itself: it guards the operand's null parts.
+  default: { args: [1, 1], accepts: [], result: (t, [d]) => join({ ...t, nullable: undefined }, d), emit: (x) => x },
+  json: {
+    args: [0, 0],
+    accepts: [],
+    result: () => STRING,
+    emit: (x, _a, _t, use) => {
+      use('to_json');
+      return call(`to_json(${x.code})`);
+    },
+  },
+  upper: { args: [0, 0], accepts: ['string'], result: () => STRING, emit: (x) => call(`${tight(x)}.upper()`) },
+  lower: { args: [0, 0], accepts: ['string'], result: () => STRING, emit: (x) => call(`${tight(x)}.lower()`) },
+  trim: { args: [0, 0], accepts: ['string'], result: () => STRING, emit: (x) => call(`${tight(x)}.strip()`) },
+  join: {
+    args: [0, 1],
+    accepts: ['array'],
+    result: () => STRING,
+    emit: (x, [sep], t) => {
+      const items = t.kind === 'array' && t.items.kind === 'string' && !t.items.nullable ? x.code : `map(str, ${x.code})`;
+      return call(`${sep ? tight(sep) : '""'}.join(${items})`);
+    },
+  },
+  keys: { args: [0, 0], accepts: ['object'], result: () => ({ kind: 'array', items: STRING }), emit: (x) => call(`list(${x.code})`) },
+  values: {
+    args: [0, 0],
+    accepts: ['object'],
+    result: (t) => ({ kind: 'array', items: t.kind === 'object' && t.fields ? joinAll([...t.fields.values()].map((f) => f.type)) : ANY }),
+    emit: (x) => call(`list(${tight(x)}.values())`),
+  },
+  round: {
+    args: [0, 1],
+    accepts: ['integer', 'number'],
+    result: (_t, args) => (args.length === 0 ? INTEGER : NUMBER),
+    emit: (x, [digits]) => call(digits ? `round(${x.code}, ${digits.code})` : `round(${x.code})`),
+  },
+  int: { args: [0, 0], accepts: ['integer', 'number', 'string', 'boolean'], result: () => INTEGER, emit: (x) => call(`int(${x.code})`) },
+  float: { args: [0, 0], accepts: ['integer', 'number', 'string'], result: () => NUMBER, emit: (x) => call(`float(${x.code})`) },
+  string: { args: [0, 0], accepts: [], result: () => STRING, emit: (x, _a, t, use) => toText(x, t, use) },
+};
+
+/**
+ * A value as text, for `| string` and for expressions inside mixed text: strings as they are,
+ * numbers in Python's (and JSON's) notation, everything else as compact JSON (`true`, `null`, ...).
+ */
+export function toText(x: PyCode, t: Type, use: (name: 'to_json') => void): PyCode {
+  if (t.kind === 'string') return x;
+  if ((isNumeric(t) && !t.nullable) || t.kind === 'any') return call(`str(${x.code})`);
+  use('to_json');
+  return call(`to_json(${x.code})`);
+}
+
+export const FILTER_NAMES = Object.keys(FILTERS);

@@ -1,0 +1,77 @@
+/** Expression lexer: the characters between `{{` and `}}` become tokens with offsets. */
+import { ExprError } from './errors';
+
+export type Token =
+  | { kind: 'ident'; value: string; start: number; end: number }
+  | { kind: 'number'; value: number; integer: boolean; start: number; end: number }
+  | { kind: 'string'; value: string; start: number; end: number }
+  | { kind: 'op'; value: string; start: number; end: number }
+  | { kind: 'eof'; value: ''; start: number; end: number };
+
+const OPERATORS = ['==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '(', ')', '[', ']', ',', '.', '|'];
+/** Operators from other languages, with the spelling this language uses. */
+const FOREIGN: Record<string, string> = { '&&': 'and', '||': 'or', '!': 'not', '=': '==', '===': '==', '!==': '!=', '**': 'multiplication', '//': '/ and | int', '?': 'a if condition else b', '{': '[ ] lists (mappings are built with set:)' };
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
+
+/** Lexes `source` from `start` to `end` (offsets in the enclosing string). */
+export function lex(source: string, start: number, end: number): Token[] {
+  const tokens: Token[] = [];
+  let i = start;
+  while (i < end) {
+    const c = source[i];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+    } else if (/[A-Za-z_]/.test(c)) {
+      let j = i + 1;
+      while (j < end && /[A-Za-z0-9_]/.test(source[j])) j++;
+      tokens.push({ kind: 'ident', value: source.slice(i, j), start: i, end: j });
+      i = j;
+    } else if (/[0-9]/.test(c)) {
+      const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(source.slice(i, Math.min(end, i + 400)))!;
+      const text = m[0];
+      if (/[A-Za-z_]/.test(source[i + text.length] ?? '')) throw new ExprError(i + text.length, `unexpected "${source[i + text.length]}" after the number ${text}`);
+      tokens.push({ kind: 'number', value: Number(text), integer: m[1] === undefined && m[2] === undefined, start: i, end: i + text.length });
+      i += text.length;
+    } else if (c === '"' || c === "'") {
+      i = lexString(source, i, end, tokens);
+    } else {
+      const foreign = ['===', '!==', '&&', '||', '**', '//'].find((op) => source.startsWith(op, i) && i + op.length <= end);
+      if (foreign) throw new ExprError(i, `"${foreign}" is not an operator here; use ${FOREIGN[foreign]}`);
+      const op = OPERATORS.find((o) => source.startsWith(o, i) && i + o.length <= end);
+      if (op) {
+        tokens.push({ kind: 'op', value: op, start: i, end: i + op.length });
+        i += op.length;
+      } else if (FOREIGN[c]) {
+        throw new ExprError(i, `"${c}" is not an operator here; use ${FOREIGN[c]}`);
+      } else {
+        throw new ExprError(i, `unexpected character ${JSON.stringify(c)}`);
+      }
+    }
+  }
+  tokens.push({ kind: 'eof', value: '', start: end, end });
+  return tokens;
+}
+
+function lexString(source: string, start: number, end: number, tokens: Token[]): number {
+  const quote = source[start];
+  let value = '';
+  let i = start + 1;
+  while (i < end && source[i] !== quote) {
+    if (source[i] === '\\') {
+      const e = source[i + 1];
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(source.slice(i + 2, i + 6))) {
+        value += String.fromCharCode(parseInt(source.slice(i + 2, i + 6), 16));
+        i += 6;
+        continue;
+      }
+      if (i + 1 >= end || !(e in ESCAPES)) throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
+      value += ESCAPES[e];
+      i += 2;
+    } else {
+      value += source[i++];
+    }
+  }
+  if (i >= end) throw new ExprError(start, `unterminated string: add the closing ${quote}`);
+  tokens.push({ kind: 'string', value, start, end: i + 1 });
+  return i + 1;
+}

@@ -1,0 +1,25 @@
+/** What an expression can see: the input type, node output types, and where it sits. */
+import type { DiagnosticCode } from '../diagnostics';
+import type { ObjectType, Type } from './types';
+
+export const ROOTS = ['input', 'nodes', 'env', 'secrets', 'global', 'execution', 'item', 'index'] as const;
+
+export interface Scope {
+  input: ObjectType;
+  /** Output types of the nodes checked so far (all nodes, in dependency order). */
+  nodeOutputs: ReadonlyMap<string, Type>;
+  /** Every node id in the workflow, for unknown-node suggestions. */
+  nodeIds: readonly string[];
+  /** Nodes that may be skipped at run time (a `when` guard, or a skipped dependency). */
+  skippable: ReadonlySet<string>;
+  /** True inside a `map` node's sub-node, where `item` and `index` exist. */
+  inMap: boolean;
+}
+
+export interface ExprProblem {
+  code: DiagnosticCode;
+  /** Offset in the enclosing string value. */
+  offset: number;
+  message: string;
+  suggestion?: string;
+}

@@ -1,0 +1,78 @@
+/**
+ * Pass 4: the dependency graph. Orders nodes into ready sets (a node's set is one past the
+ * latest set it depends on; nodes in one set may run concurrently), reports every cycle with
+ * its path, and finds which nodes may be skipped at run time.
+ */
+import type { Reporter } from '../report';
+import type { NodeIR } from '../resolve';
+
+export interface Plan {
+  /** Ready sets, in order; nodes inside one set keep their source order. */
+  levels: NodeIR[][];
+  /** Nodes that may be skipped: a `when` guard, or a hard dependency that may be skipped. */
+  skippable: Set<string>;
+  /** True when a cycle was found (the nodes on it are missing from `levels`). */
+  hasCycle: boolean;
+}
+
+export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const dependants = new Map<string, NodeIR[]>(nodes.map((n) => [n.id, []]));
+  const waiting = new Map<string, number>();
+  for (const n of nodes) {
+    waiting.set(n.id, n.deps.length);
+    for (const d of n.deps) dependants.get(d.nodeId)?.push(n);
+  }
+  const level = new Map<string, number>();
+  let ready = nodes.filter((n) => n.deps.length === 0);
+  const levels: NodeIR[][] = [];
+  while (ready.length > 0) {
+    levels.push(ready);
+    const next: NodeIR[] = [];
+    for (const n of ready) {
+      level.set(n.id, levels.length - 1);
+      for (const m of dependants.get(n.id) ?? []) {
+        const left = waiting.get(m.id)! - 1;
+        waiting.set(m.id, left);
+        if (left === 0) next.push(m);
+      }
+    }
+    ready = next.sort((a, b) => a.index - b.index);
+  }
+  const stuck = nodes.filter((n) => !level.has(n.id));
+  reportCycles(stuck, byId, new Set(stuck.map((n) => n.id)), reporter);
+
+  const skippable = new Set<string>();
+  for (const n of levels.flat()) {
+    if (n.when || n.deps.some((d) => d.hard && skippable.has(d.nodeId))) skippable.add(n.id);
+  }
+  return { levels, skippable, hasCycle: stuck.length > 0 };
+}
+
+/** Walks stuck nodes along stuck dependencies until a node repeats: that loop is a cycle. */
+function reportCycles(stuck: NodeIR[], byId: Map<string, NodeIR>, stuckIds: Set<string>, reporter: Reporter): void {
+  const explained = new Set<string>();
+  for (const start of stuck) {
+    if (explained.has(start.id)) continue;
+    const walk: NodeIR[] = [];
+    const onWalk = new Map<string, number>();
+    let cur: NodeIR | undefined = start;
+    while (cur && !onWalk.has(cur.id) && !explained.has(cur.id)) {
+      onWalk.set(cur.id, walk.length);
+      walk.push(cur);
+      const dep: NodeIR['deps'][number] | undefined = cur.deps.find((d) => stuckIds.has(d.nodeId));
+      cur = dep ? byId.get(dep.nodeId) : undefined;
+    }
+    walk.forEach((n) => explained.add(n.id));
+    if (!cur || !onWalk.has(cur.id)) continue;
+    const cycle = walk.slice(onWalk.get(cur.id));
+    const names = [...cycle.map((n) => n.id), cycle[0].id].join(' → ');
+    const first = cycle[0];
+    const dep = first.deps.find((d) => d.nodeId === (cycle[1] ?? first).id)!;
+    const message =
+      cycle.length === 1
+        ? `node "${first.id}" depends on itself; a node cannot use its own output`
+        : `dependency cycle: ${names} (each node needs the next); remove one of these references or "after" entries`;
+    reporter.error('cycle', dep.at, message);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The node-kind table: one entry per `type` of the zod discriminated union, so adding a kind to
+ * the schema fails to type-check until it says which templates it holds, what it outputs and
+ * what Python it compiles to.
+ */
+import type { JsonPath } from '../diagnostics';
+import type { PyEmitter } from '../expr/emit';
+import type { Type } from '../expr/types';
+import type { ValueTemplate } from '../expr/value';
+import type { Reporter } from '../report';
+import type { Node, NodeType } from '../validate/schema';
+import { transform } from './transform';
+
+export interface NodeKind<N extends Node> {
+  /** The node's value templates (config holding expressions), keyed by field name. */
+  templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
+  /** The node's output type, from the types of its templates. */
+  outputType(node: N, types: Record<string, Type>): Type;
+  /** Python statements that compute the value and store it with `ctx.set_output`. */
+  emit(node: N, templates: Record<string, ValueTemplate>, emitter: PyEmitter, indent: number): string[];
+  /** True when the node awaits I/O (it then runs concurrently with its ready set). */
+  async: boolean;
+}
+
+export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
+
+export const NODE_KINDS: NodeKinds = { transform };
+
+export function kindOf<N extends Node>(node: N): NodeKind<N> {
+  return NODE_KINDS[node.type] as unknown as NodeKind<N>;
+}

@@ -1,0 +1,18 @@
+/** `transform`: builds its output object from the `set` mapping. Pure and synchronous. */
+import { pyString } from '../emit/py-literal';
+import { atom, callDoc, layout, valueDoc } from '../emit/value-code';
+import { parseValue } from '../expr/value';
+import type { Node } from '../validate/schema';
+import type { NodeKind } from './kinds';
+
+type Transform = Extract<Node, { type: 'transform' }>;
+
+export const transform: NodeKind<Transform> = {
+  async: false,
+  templates: (node, path, reporter) => ({ set: parseValue(node.set, [...path, 'set'], reporter) }),
+  outputType: (_node, types) => types.set,
+  emit(node, templates, emitter, indent) {
+    return [layout(callDoc('ctx.set_output', [atom(pyString(node.id)), valueDoc(templates.set, emitter)]), indent)];
+  },
+};
+

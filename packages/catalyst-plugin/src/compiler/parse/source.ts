@@ -1,0 +1,178 @@
+/**
+ * Pass 1: parse a YAML or JSON definition into a plain value plus a map from JSON paths to
+ * source offsets, so every later diagnostic can point at the exact key or value.
+ * JSON goes through the same YAML 1.2 parser (JSON is YAML), then is checked as strict JSON.
+ */
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { SourceFile, SourcePosition } from '../api';
+import type { JsonPath } from '../diagnostics';
+import { scalarOffset, type ScalarSource } from './scalar-offsets';
+
+/** Where one value sits in the source: its extent, its key (for mapping values), its raw scalar. */
+interface PosEntry {
+  start: number;
+  end: number;
+  keyStart?: number;
+  scalar?: ScalarSource;
+}
+
+export interface ParseProblem {
+  code: 'syntax' | 'not_json' | 'empty_file' | 'too_large' | 'too_deep';
+  offset: number;
+  message: string;
+}
+
+export const MAX_SOURCE_CHARS = 20 * 1024 * 1024;
+const MAX_DEPTH = 200;
+const MAX_ALIAS_EXPANSIONS = 10_000;
+
+const pathKey = (path: JsonPath): string => path.join('\u0000');
+
+export class ParsedSource {
+  constructor(
+    readonly file: SourceFile,
+    readonly value: unknown,
+    private readonly entries: Map<string, PosEntry>,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /**
+   * The source offset of a path: the value (or its key with `key: true`), or the character at
+   * `stringOffset` inside a string value. Paths that do not exist fall back to their nearest
+   * existing ancestor, so a missing field points at the object that lacks it.
+   */
+  locate(path: JsonPath, opts: { key?: boolean; stringOffset?: number } = {}): number {
+    for (let n = path.length; n >= 0; n--) {
+      const entry = this.entries.get(pathKey(path.slice(0, n)));
+      if (!entry) continue;
+      if (n < path.length) return entry.start;
+      if (opts.key && entry.keyStart !== undefined) return entry.keyStart;
+      if (opts.stringOffset !== undefined && entry.scalar) return scalarOffset(entry.scalar, opts.stringOffset);
+      return entry.start;
+    }
+    return 0;
+  }
+
+  /** Position of an offset in text that did not parse. */
+  static positionIn(text: string, offset: number): SourcePosition {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    return { line, column: offset - lineStart + 1 };
+  }
+
+  position(offset: number): SourcePosition {
+    const { line, col } = this.lines.linePos(offset);
+    return { line, column: col };
+  }
+}
+
+/** Parses one source file; returns the parsed source, or the problems that stopped it. */
+export function parseSource(file: SourceFile): { source?: ParsedSource; problems: ParseProblem[] } {
+  const text = file.text;
+  if (text.length > MAX_SOURCE_CHARS) {
+    return { problems: [{ code: 'too_large', offset: 0, message: `definition is ${text.length} characters; the limit is ${MAX_SOURCE_CHARS}. Split it into several workflows.` }] };
+  }
+  if (text.trim() === '') {
+    return { problems: [{ code: 'empty_file', offset: 0, message: 'the definition is empty; a workflow needs at least an "id"' }] };
+  }
+  const lines = new LineCounter();
+  let doc;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, keepSourceTokens: true, prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    // The YAML parser recurses; absurd nesting can exhaust the stack.
+    return { problems: [{ code: 'too_deep', offset: 0, message: `the definition could not be parsed (${err instanceof RangeError ? 'nested too deeply' : String(err)})` }] };
+  }
+  const problems: ParseProblem[] = doc.errors.map((e) => ({ code: 'syntax', offset: e.pos[0], message: cleanYamlMessage(e.message) }));
+  if (problems.length > 0) return { problems };
+
+  const entries = new Map<string, PosEntry>();
+  const builder = new Builder(text, entries, doc);
+  const value = builder.build(doc.contents as YamlNode | null, [], 0, undefined);
+  if (builder.problem) return { problems: [builder.problem] };
+  if (/\.json$/i.test(file.path)) {
+    const jsonProblem = checkStrictJson(text);
+    if (jsonProblem) return { problems: [jsonProblem] };
+  }
+  return { source: new ParsedSource(file, value, entries, lines), problems: [] };
+}
+
+function cleanYamlMessage(message: string): string {
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim();
+  return `invalid YAML: ${first}`;
+}
+
+/** YAML accepts more than JSON (comments, single quotes, trailing commas); a .json file must be JSON. */
+function checkStrictJson(text: string): ParseProblem | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const m = /position (\d+)/.exec(message);
+    return { code: 'not_json', offset: m ? Number(m[1]) : 0, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` };
+  }
+}
+
+class Builder {
+  problem?: ParseProblem;
+  private aliasCount = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly entries: Map<string, PosEntry>,
+    private readonly doc: Document,
+  ) {}
+
+  build(node: YamlNode | null, path: JsonPath, depth: number, keyStart: number | undefined): unknown {
+    if (this.problem) return null;
+    if (node === null || node === undefined) return null;
+    const [start, end] = node.range ?? [0, 0];
+    if (depth > MAX_DEPTH) {
+      this.problem = { code: 'too_deep', offset: start, message: `the definition is nested more than ${MAX_DEPTH} levels deep` };
+      return null;
+    }
+    const entry: PosEntry = { start, end, keyStart };
+    this.entries.set(pathKey(path), entry);
+    if (isAlias(node)) {
+      if (++this.aliasCount > MAX_ALIAS_EXPANSIONS) {
+        this.problem = { code: 'too_large', offset: start, message: 'too many alias expansions' };
+        return null;
+      }
+      const target = node.resolve(this.doc) as YamlNode | undefined;
+      return this.build(target ?? null, path, depth + 1, keyStart);
+    }
+    if (isScalar(node)) {
+      if (typeof node.value === 'string') {
+        entry.scalar = { type: node.type ?? 'PLAIN', raw: this.text.slice(start, end), value: node.value, start };
+      }
+      return node.value;
+    }
+    if (isSeq(node)) {
+      return node.items.map((item, i) => this.build(item as YamlNode | null, [...path, i], depth + 1, undefined));
+    }
+    if (isMap(node)) {
+      const out: Record<string, unknown> = {};
+      for (const pair of node.items) {
+        const keyNode = pair.key as YamlNode | null;
+        const key = isScalar(keyNode) ? String(keyNode.value) : keyNode === null ? '' : undefined;
+        const kStart = keyNode?.range?.[0] ?? start;
+        if (key === undefined) {
+          this.problem = { code: 'syntax', offset: kStart, message: 'keys must be plain strings' };
+          return null;
+        }
+        const childPath = [...path, key];
+        const value = pair.value === null ? null : this.build(pair.value as YamlNode, childPath, depth + 1, kStart);
+        if (pair.value === null) this.entries.set(pathKey(childPath), { start: kStart, end: kStart, keyStart: kStart });
+        // defineProperty, so a key named "__proto__" is data, not a prototype.
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return null;
+  }
+}

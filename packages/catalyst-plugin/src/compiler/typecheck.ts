@@ -1,0 +1,60 @@
+/**
+ * Pass 5: type-check every expression, nodes in dependency order so each node's output type
+ * is known before anything reads it. Annotations land in one shared `Checked` table.
+ */
+import type { Template } from './expr/ast';
+import { Checker, type Checked } from './expr/check';
+import type { Scope } from './expr/scope';
+import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, type Field, type Type } from './expr/types';
+import type { ValueTemplate } from './expr/value';
+import type { Plan } from './graph/graph';
+import type { InputModel } from './input/model';
+import { kindOf } from './nodes/kinds';
+import type { Reporter } from './report';
+import type { NodeIR, WorkflowIR } from './resolve';
+
+export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Checked {
+  const checked: Checked = { types: new Map(), nullable: new Set() };
+  const outputs = new Map<string, Type>();
+  const scope: Scope = { input: input.type, nodeOutputs: outputs, nodeIds: ir.nodes.map((n) => n.id), skippable: plan.skippable, inMap: false };
+  const ordered = plan.levels.flat();
+  const inOrder = new Set(ordered);
+  const rest = ir.nodes.filter((n) => !inOrder.has(n));
+  for (const node of [...ordered, ...rest]) {
+    const types: Record<string, Type> = {};
+    for (const [name, value] of Object.entries(node.templates)) types[name] = valueType(value, scope, checked, reporter);
+    if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
+    if (inOrder.has(node)) outputs.set(node.id, kindOf(node.def).outputType(node.def, types));
+  }
+  valueType(ir.output, scope, checked, reporter);
+  return checked;
+}
+
+function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: Reporter): Type {
+  switch (v.kind) {
+    case 'const':
+      return jsonType(v.value);
+    case 'template':
+      return templateType(v.template, v.path, scope, checked, reporter);
+    case 'list':
+      return { kind: 'array', items: joinAll(v.items.map((i) => valueType(i, scope, checked, reporter))) };
+    case 'object':
+      return { kind: 'object', fields: new Map(v.entries.map(([k, e]): [string, Field] => [k, { type: valueType(e, scope, checked, reporter) }])) };
+  }
+}
+
+function templateType(t: Template, path: NodeIR['path'], scope: Scope, checked: Checked, reporter: Reporter): Type {
+  const checker = new Checker(scope, checked);
+  const result = t.kind === 'single' ? checker.check(t.expr) : (t.parts.forEach((p) => p.kind === 'expr' && checker.check(p.expr)), STRING);
+  for (const p of checker.problems) reporter.error(p.code, { path, stringOffset: p.offset }, p.message, p.suggestion);
+  return result;
+}
+
+function jsonType(value: unknown): Type {
+  if (value === null) return NULL;
+  if (typeof value === 'string') return STRING;
+  if (typeof value === 'boolean') return BOOLEAN;
+  if (typeof value === 'number') return Number.isInteger(value) ? INTEGER : NUMBER;
+  if (Array.isArray(value)) return { kind: 'array', items: joinAll(value.map(jsonType)) };
+  return { kind: 'object', fields: new Map(Object.entries(value as object).map(([k, x]): [string, Field] => [k, { type: jsonType(x) }])) };
+}

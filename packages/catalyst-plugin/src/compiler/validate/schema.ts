@@ -1,0 +1,118 @@
+/**
+ * The definition format as zod schemas: the single source of truth for validation, for the
+ * TypeScript types of a validated definition, and for the exported JSON Schema editors use.
+ */
+import { z } from 'zod';
+
+type JsonType = z.core.util.JSONType;
+
+/** A recursive JSON value schema, named `id` in the exported JSON Schema. */
+function jsonSchema(id: string, description: string): z.ZodType<JsonType> {
+  const self: z.ZodType<JsonType> = z.lazy(() => inner);
+  const inner = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(self), z.record(z.string(), self)]).meta({ id, description });
+  return self;
+}
+
+/** Any JSON value; strings may hold `{{ }}` expressions. */
+export const Value = jsonSchema('Value', 'A JSON value; strings may contain {{ expressions }}.');
+
+/** Any JSON value (schema defaults and enum members). */
+const Json = jsonSchema('Json', 'Any JSON value.');
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+export const Trigger = z
+  .strictObject({
+    method: z.enum(HTTP_METHODS).optional().describe('HTTP method; POST by default.'),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'must start with "/" and contain only letters, digits and . _ ~ - /' })
+      .optional()
+      .describe('Route path; "/<workflow id>" by default.'),
+    stream: z.boolean().optional().describe('Stream the response as server-sent events (needs a streaming node).'),
+  })
+  .meta({ id: 'Trigger', description: 'How the workflow is called.' });
+
+export const INPUT_TYPES = ['string', 'integer', 'number', 'boolean', 'array', 'object'] as const;
+
+/** The JSON Schema subset accepted for `input` (and nested properties). */
+export interface InputSchema {
+  type?: (typeof INPUT_TYPES)[number];
+  title?: string;
+  description?: string;
+  default?: z.core.util.JSONType;
+  enum?: z.core.util.JSONType[];
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  items?: InputSchema;
+  minItems?: number;
+  maxItems?: number;
+  properties?: Record<string, InputSchema>;
+  required?: string[];
+  additionalProperties?: boolean;
+}
+
+const count = z.number().int().nonnegative();
+
+export const InputSchema: z.ZodType<InputSchema> = z.lazy(() =>
+  z.strictObject({
+      type: z.enum(INPUT_TYPES).optional(),
+      title: z.string().optional(),
+      description: z.string().optional(),
+      default: Json.optional(),
+      enum: z.array(Json).min(1).optional(),
+      minLength: count.optional(),
+      maxLength: count.optional(),
+      pattern: z.string().optional(),
+      minimum: z.number().optional(),
+      maximum: z.number().optional(),
+      exclusiveMinimum: z.number().optional(),
+      exclusiveMaximum: z.number().optional(),
+      items: InputSchema.optional(),
+      minItems: count.optional(),
+      maxItems: count.optional(),
+      properties: z.record(z.string(), InputSchema).optional(),
+      required: z.array(z.string()).optional(),
+      additionalProperties: z.boolean().optional().describe('Extra fields are rejected unless true.'),
+    }),
+).meta({ id: 'InputSchema', description: 'A JSON Schema subset describing the request body.' });
+
+const nodeBase = {
+  id: z.string().describe('Unique in the workflow; a Python identifier.'),
+  description: z.string().optional(),
+  after: z.array(z.string()).optional().describe('Nodes to run before this one, besides those it references.'),
+  when: z.string().optional().describe('Guard: "{{ expression }}"; when false the node is skipped and yields null.'),
+};
+
+export const TransformNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('transform'),
+    set: z.record(z.string(), Value).describe('The output object: each key is computed from its value template.'),
+  })
+  .meta({ id: 'TransformNode', description: 'Builds a value from expressions.' });
+
+export const Node = z.discriminatedUnion('type', [TransformNode]);
+
+export const Workflow = z
+  .strictObject({
+    $schema: z.string().optional(),
+    id: z.string().describe('Unique in the service; names the Python module and the default route.'),
+    description: z.string().optional(),
+    trigger: Trigger.optional(),
+    input: InputSchema.optional(),
+    nodes: z.array(Node).optional(),
+    output: z.record(z.string(), Value).optional().describe('The response body: each key is computed from its value template.'),
+  })
+  .meta({ title: 'Catalyst workflow', description: 'A Catalyst workflow definition (compiled to Python FastAPI code).' });
+
+export type Workflow = z.infer<typeof Workflow>;
+export type Node = z.infer<typeof Node>;
+export type NodeType = Node['type'];
+export type Trigger = z.infer<typeof Trigger>;
+export type JsonValue = z.core.util.JSONType;

@@ -1,0 +1,106 @@
+/**
+ * Pass 2: check the parsed value against the zod schemas and turn every issue into a
+ * diagnostic at the offending key or value, with a suggestion where one is close.
+ */
+import type { z } from 'zod';
+import { formatPath, type JsonPath } from '../diagnostics';
+import type { Reporter } from '../report';
+import { didYouMean, suggest } from '../util/suggest';
+import { knownKeysAt } from './known-keys';
+import { Workflow } from './schema';
+
+export function validate(value: unknown, reporter: Reporter): Workflow | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const got = describeValue(value);
+    reporter.error('invalid_type', { path: [] }, `a workflow definition must be a mapping with "id", "nodes" and "output", not ${got}`);
+    return undefined;
+  }
+  const result = Workflow.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) reportIssue(issue, value, reporter);
+  return undefined;
+}
+
+function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter): void {
+  const path = issue.path as JsonPath;
+  const where = formatPath(path);
+  const actual = valueAt(root, path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeysAt(root, path);
+      for (const key of issue.keys) {
+        const hint = didYouMean(key, known);
+        const list = hint === '' && known.length > 0 ? `; expected one of ${known.map((k) => `"${k}"`).join(', ')}` : '';
+        reporter.error('unknown_field', { path: [...path, key], key: true }, `unknown field "${key}" in ${describeObject(root, path)}${hint}${list}`, suggest(key, known));
+      }
+      return;
+    }
+    case 'invalid_union': {
+      if ('discriminator' in issue && issue.discriminator !== undefined && 'options' in issue) {
+        const kinds = (issue.options as unknown[]).map(String);
+        if (actual === undefined) {
+          reporter.error('missing_field', { path: path.slice(0, -1) }, `${describeObject(root, path.slice(0, -1))} needs a "type" (one of ${kinds.join(', ')})`);
+        } else {
+          const hint = didYouMean(String(actual), kinds);
+          reporter.error('unknown_node_kind', { path }, `unknown node type ${JSON.stringify(actual)}${hint}; known types: ${kinds.join(', ')}`, suggest(String(actual), kinds));
+        }
+        return;
+      }
+      reporter.error('invalid_value', { path }, `${where} must be a JSON value, not ${describeValue(actual)}`);
+      return;
+    }
+    case 'invalid_type':
+      if (actual === undefined) {
+        const field = path[path.length - 1];
+        reporter.error('missing_field', { path: path.slice(0, -1) }, `${describeObject(root, path.slice(0, -1))} is missing the required field "${String(field)}"`);
+      } else {
+        reporter.error('invalid_type', { path }, `${where} must be ${article(issue.expected)}, not ${describeValue(actual)}`);
+      }
+      return;
+    case 'invalid_value': {
+      const options = issue.values.map((v) => JSON.stringify(v));
+      const hint = typeof actual === 'string' ? didYouMean(actual, issue.values.map(String)) : '';
+      reporter.error('invalid_value', { path }, `${where} must be one of ${options.join(', ')}, not ${JSON.stringify(actual)}${hint}`);
+      return;
+    }
+    default:
+      reporter.error('invalid_value', { path }, `${where} ${lowerFirst(issue.message)}`);
+  }
+}
+
+function valueAt(root: unknown, path: JsonPath): unknown {
+  let cur: unknown = root;
+  for (const part of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
+    cur = (cur as Record<string | number, unknown>)[part];
+  }
+  return cur;
+}
+
+/** "the workflow", "node \"greet\"", "trigger", "input schema at input.properties.name". */
+export function describeObject(root: unknown, path: JsonPath): string {
+  if (path.length === 0) return 'the workflow';
+  if (path[0] === 'nodes' && path.length === 2) {
+    const id = valueAt(root, [...path, 'id']);
+    return typeof id === 'string' ? `node "${id}"` : `node #${Number(path[1]) + 1}`;
+  }
+  if (path[0] === 'input') return `the input schema at ${formatPath(path)}`;
+  return formatPath(path);
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function article(expected: string): string {
+  const names: Record<string, string> = { record: 'a mapping', object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'a boolean (true or false)', int: 'an integer' };
+  return names[expected] ?? `a ${expected}`;
+}
+
+function lowerFirst(s: string): string {
+  return s.length > 0 ? s[0].toLowerCase() + s.slice(1) : s;
+}

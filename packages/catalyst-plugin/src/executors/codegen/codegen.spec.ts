@@ -1,0 +1,214 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { CompileOptions, CompileResult, SourceFile } from '../../compiler';
+import codegenExecutor from './codegen';
+import { readDefinitions } from './lib/read-definitions';
+import { runCodegen } from './lib/run-codegen';
+
+// The executor is tested against a stand-in compiler whose answer each test sets, so these specs
+// pin the executor's behaviour (reading, reporting, atomic writing) whatever the compiler does.
+let compileImpl: (sources: SourceFile[], options: CompileOptions) => CompileResult;
+jest.mock('../../compiler', () => ({
+  ...jest.requireActual('../../compiler'),
+  compileService: (sources: SourceFile[], options: CompileOptions) => compileImpl(sources, options),
+}));
+
+const HELLO = 'id: hello\n';
+
+describe('codegen executor', () => {
+  let workspaceRoot: string;
+  let projectRoot: string;
+  let generated: string;
+  let logged: string[];
+
+  function write(rel: string, contents: string) {
+    mkdirSync(dirname(join(projectRoot, rel)), { recursive: true });
+    writeFileSync(join(projectRoot, rel), contents);
+  }
+
+  function context(): ExecutorContext {
+    return {
+      root: workspaceRoot,
+      cwd: workspaceRoot,
+      isVerbose: false,
+      projectName: 'hello-svc',
+      projectsConfigurations: { version: 2, projects: { 'hello-svc': { root: 'apps/hello-svc' } } },
+      nxJsonConfiguration: {},
+    } as unknown as ExecutorContext;
+  }
+
+  /** Relative path → contents and mtime of every file under `dir`. */
+  function readTree(dir: string, prefix = ''): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const entry of readdirSync(dir).sort()) {
+      const full = join(dir, entry);
+      const rel = prefix ? `${prefix}/${entry}` : entry;
+      if (statSync(full).isDirectory()) Object.assign(out, readTree(full, rel));
+      else out[rel] = `${readFileSync(full, 'utf8')}@${statSync(full).mtimeMs}`;
+    }
+    return out;
+  }
+
+  const succeed = (files: Record<string, string>) => () => ({
+    files: Object.entries(files).map(([path, contents]) => ({ path, contents })),
+    diagnostics: [],
+  });
+
+  beforeEach(() => {
+    workspaceRoot = mkdtempSync(join(tmpdir(), 'catalyst-codegen-'));
+    projectRoot = join(workspaceRoot, 'apps/hello-svc');
+    generated = join(projectRoot, 'src/hello_svc/_generated');
+    write('pyproject.toml', '[project]\nname = "hello-svc"\n');
+    write('workflows/hello.workflow.yaml', HELLO);
+    write('src/hello_svc/main.py', '# hand-owned\n');
+    logged = [];
+    jest.spyOn(console, 'info').mockImplementation((m: string) => void logged.push(m));
+    jest.spyOn(console, 'error').mockImplementation((m: string) => void logged.push(m));
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    rmSync(workspaceRoot, { recursive: true, force: true });
+  });
+
+  it('writes the compiled files into src/<pkg>/_generated', async () => {
+    let seen: { sources: SourceFile[]; options: CompileOptions } | undefined;
+    compileImpl = (sources, options) => {
+      seen = { sources, options };
+      return succeed({ '__init__.py': 'from .hello import router\n', 'hello.py': 'router = None\n' })();
+    };
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: true });
+    expect(seen).toEqual({
+      sources: [{ path: 'workflows/hello.workflow.yaml', text: HELLO }],
+      options: { packageName: 'hello_svc', serviceName: 'hello-svc' },
+    });
+    expect(readFileSync(join(generated, 'hello.py'), 'utf8')).toBe('router = None\n');
+    expect(readFileSync(join(generated, '__init__.py'), 'utf8')).toBe('from .hello import router\n');
+    expect(readFileSync(join(projectRoot, 'src/hello_svc/main.py'), 'utf8')).toBe('# hand-owned\n');
+    expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
+  });
+
+  it('replaces the whole folder: files no longer generated disappear', async () => {
+    compileImpl = succeed({ '__init__.py': '', 'old.py': '' });
+    await codegenExecutor({}, context());
+    compileImpl = succeed({ '__init__.py': '', 'new.py': '' });
+    await codegenExecutor({}, context());
+    expect(readdirSync(generated).sort()).toEqual(['__init__.py', 'new.py']);
+  });
+
+  it('on a compile error, reports file:line:col and leaves the previous output byte-identical', async () => {
+    compileImpl = succeed({ '__init__.py': 'x = 1\n', 'hello.py': 'y = 2\n' });
+    await codegenExecutor({}, context());
+    const before = readTree(generated);
+
+    compileImpl = () => ({
+      files: [{ path: 'hello.py', contents: 'broken' }],
+      diagnostics: [
+        { code: 'unknown_node', severity: 'error', file: 'workflows/hello.workflow.yaml', message: 'node "greet" references unknown node "gret"', position: { line: 14, column: 9 } },
+        { code: 'unused', severity: 'warning', file: 'workflows/hello.workflow.yaml', message: 'unused input', position: { line: 3, column: 1 } },
+      ],
+    });
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(readTree(generated)).toEqual(before);
+    const output = logged.join('\n');
+    expect(output).toContain('workflows/hello.workflow.yaml:14:9: node "greet" references unknown node "gret"');
+    expect(output).toContain('workflows/hello.workflow.yaml:3:1: unused input');
+    expect(output).toContain('1 error, 1 warning in apps/hello-svc; src/hello_svc/_generated was left untouched.');
+    expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
+  });
+
+  it('when the compiler crashes, fails and leaves the previous output untouched', async () => {
+    compileImpl = succeed({ '__init__.py': 'x = 1\n' });
+    await codegenExecutor({}, context());
+    const before = readTree(generated);
+    compileImpl = () => {
+      throw new Error('boom');
+    };
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(readTree(generated)).toEqual(before);
+    expect(logged.join('\n')).toContain('boom');
+  });
+
+  it('does not touch output that is already up to date', async () => {
+    compileImpl = succeed({ '__init__.py': 'x = 1\n' });
+    await codegenExecutor({}, context());
+    const before = readTree(generated);
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: true });
+    expect(readTree(generated)).toEqual(before);
+    expect(logged.at(-1)).toContain('Up to date');
+  });
+
+  it('fails clearly when there are no definitions', async () => {
+    rmSync(join(projectRoot, 'workflows'), { recursive: true });
+    compileImpl = succeed({});
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(logged.join('\n')).toContain('No workflow definitions in apps/hello-svc/workflows/');
+  });
+
+  it('cleans up what a crashed earlier run left behind', async () => {
+    mkdirSync(join(projectRoot, 'src/hello_svc/._generated.staging-abc123'), { recursive: true });
+    mkdirSync(join(projectRoot, 'src/hello_svc/._generated.retired-def456'), { recursive: true });
+    compileImpl = succeed({ '__init__.py': '' });
+    await codegenExecutor({}, context());
+    expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
+  });
+
+  it('refuses generated paths that leave the output folder', async () => {
+    compileImpl = succeed({ '../main.py': 'pwned' });
+    await expect(codegenExecutor({}, context())).rejects.toThrow('outside the output folder');
+    expect(readFileSync(join(projectRoot, 'src/hello_svc/main.py'), 'utf8')).toBe('# hand-owned\n');
+  });
+
+  describe('packageName', () => {
+    it('generates into the given package', async () => {
+      let packageName: string | undefined;
+      compileImpl = (_s, options) => {
+        packageName = options.packageName;
+        return succeed({ '__init__.py': '' })();
+      };
+      await codegenExecutor({ packageName: 'other_pkg' }, context());
+      expect(packageName).toBe('other_pkg');
+      expect(existsSync(join(projectRoot, 'src/other_pkg/_generated/__init__.py'))).toBe(true);
+    });
+  });
+});
+
+describe('readDefinitions', () => {
+  it('reads workflows/*.workflow.{yaml,yml,json} sorted, with project-relative paths', () => {
+    const root = mkdtempSync(join(tmpdir(), 'catalyst-defs-'));
+    try {
+      mkdirSync(join(root, 'workflows/nested'), { recursive: true });
+      for (const name of ['b.workflow.yml', 'a.workflow.json', 'c.workflow.yaml', 'notes.yaml', 'nested/d.workflow.yaml']) {
+        writeFileSync(join(root, 'workflows', name), name);
+      }
+      expect(readDefinitions(root).map((s) => s.path)).toEqual([
+        'workflows/a.workflow.json',
+        'workflows/b.workflow.yml',
+        'workflows/c.workflow.yaml',
+      ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runCodegen with the real compiler', () => {
+  const { compileService } = jest.requireActual('../../compiler') as typeof import('../../compiler');
+it('compiles the sample service', () => {
+    const root = mkdtempSync(join(tmpdir(), 'catalyst-real-'));
+    try {
+      const sample = readFileSync(join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'), 'utf8');
+      mkdirSync(join(root, 'workflows'));
+      writeFileSync(join(root, 'workflows/hello.workflow.yaml'), sample.replace('<%= schemaPath %>', 'x.json'));
+      const outcome = runCodegen({ projectRoot: root, displayRoot: 'apps/hello-svc', packageName: 'hello_svc', serviceName: 'hello-svc' }, compileService);
+      expect(outcome.report).toContain('Generated');
+      expect(outcome.success).toBe(true);
+      expect(existsSync(join(root, 'src/hello_svc/_generated/__init__.py'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { join, relative } from 'node:path';
+import { compileService, renderDiagnostics, type CompileResult, type CompileOptions, type SourceFile } from '../../../compiler';
+import { generatedDirOf } from '../../../utils/service';
+import { readDefinitions, WORKFLOWS_DIR } from './read-definitions';
+import { writeGeneratedAtomically } from './write-atomically';
+
+export interface CodegenRequest {
+  /** Absolute path of the service's project root. */
+  projectRoot: string;
+  packageName: string;
+  serviceName: string;
+  /** For messages: the project root relative to the workspace root. */
+  displayRoot?: string;
+}
+
+export interface CodegenOutcome {
+  success: boolean;
+  /** Diagnostics and a summary, ready to print. */
+  report: string;
+  /** Whether files on disk changed. */
+  changed: boolean;
+}
+
+export type Compile = (sources: SourceFile[], options: CompileOptions) => CompileResult;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Reads the definitions, compiles them and, only when there is no error, swaps the output in. */
+export function runCodegen(request: CodegenRequest, compile: Compile = compileService): CodegenOutcome {
+  const outputRel = generatedDirOf(request.packageName);
+  const outputDir = join(request.projectRoot, ...outputRel.split('/'));
+  const where = request.displayRoot ?? (relative(process.cwd(), request.projectRoot) || '.');
+  const sources = readDefinitions(request.projectRoot);
+  if (sources.length === 0) {
+    return {
+      success: false,
+      changed: false,
+      report: `No workflow definitions in ${where}/${WORKFLOWS_DIR}/ (expected *.workflow.yaml, *.workflow.yml or *.workflow.json).`,
+    };
+  }
+
+  let result: CompileResult;
+  try {
+    result = compile(sources, { packageName: request.packageName, serviceName: request.serviceName });
+  } catch (e) {
+    return {
+      success: false,
+      changed: false,
+      report: `The compiler failed on ${where} (this is a bug in @catalyst/plugin): ${(e as Error).stack ?? e}\n${outputRel} was left untouched.`,
+    };
+  }
+
+  const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = result.diagnostics.length - errors;
+  const lines: string[] = [];
+  if (result.diagnostics.length > 0) lines.push(renderDiagnostics(result.diagnostics, sources));
+  if (errors > 0) {
+    lines.push(`${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''} in ${where}; ${outputRel} was left untouched.`);
+    return { success: false, changed: false, report: lines.join('\n') };
+  }
+
+  const changed = writeGeneratedAtomically(outputDir, result.files);
+  lines.push(
+    `${changed ? 'Generated' : 'Up to date:'} ${plural(result.files.length, 'file')} in ${where}/${outputRel} from ${plural(sources.length, 'definition')}` +
+      (warnings ? ` (${plural(warnings, 'warning')})` : '') +
+      '.',
+  );
+  return { success: true, changed, report: lines.join('\n') };
+}

@@ -1,0 +1,3 @@
+export interface CodegenExecutorSchema {
+  packageName?: string;
+}

@@ -1,0 +1,84 @@
+import { logger, type ExecutorContext } from '@nx/devkit';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
+import { findUv } from '../../utils/uv';
+import { runForwardingSignals } from '../../utils/run-process';
+import { serviceFromContext } from '../codegen/codegen';
+import { WORKFLOWS_DIR } from '../codegen/lib/read-definitions';
+import { runCodegen } from '../codegen/lib/run-codegen';
+import type { ServeExecutorSchema } from './schema';
+
+/** The uv command line that serves a service (exported for tests and for the docs). */
+export function serveArgs(distributionName: string, app: string, options: { host: string; port: number; reloadDirs?: string[] }): string[] {
+  const args = ['run', '--package', distributionName, 'python', '-m', 'catalyst_runtime.serve', app];
+  args.push('--host', options.host, '--port', String(options.port));
+  if (options.reloadDirs) {
+    args.push('--reload', ...options.reloadDirs.flatMap((dir) => ['--reload-dir', dir]));
+  }
+  return args;
+}
+
+/** What uvicorn watches with --reload: the service's sources and the runtime library's. */
+function reloadDirsFor(projectRoot: string, context: ExecutorContext): string[] {
+  const dirs = [join(projectRoot, 'src')];
+  const runtime = context.projectsConfigurations?.projects[RUNTIME_PROJECT_NAME];
+  if (runtime) {
+    const runtimeSrc = join(context.root, runtime.root, 'src');
+    if (existsSync(runtimeSrc)) dirs.push(runtimeSrc);
+  }
+  return dirs;
+}
+
+/** Recompiles on definition edits (debounced); uvicorn's reloader then sees the new code. */
+function watchDefinitions(service: ReturnType<typeof serviceFromContext>): FSWatcher | undefined {
+  const dir = join(service.projectRoot, WORKFLOWS_DIR);
+  if (!existsSync(dir)) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const recompile = () => {
+    const outcome = runCodegen({
+      projectRoot: service.projectRoot,
+      displayRoot: service.displayRoot,
+      packageName: service.packageName,
+      serviceName: service.distributionName,
+    });
+    if (outcome.success) logger.info(outcome.report);
+    else logger.error(`${outcome.report}\nStill serving the last code that compiled.`);
+  };
+  return watch(dir, () => {
+    clearTimeout(timer);
+    timer = setTimeout(recompile, 150);
+  });
+}
+
+export default async function serveExecutor(
+  options: ServeExecutorSchema,
+  context: ExecutorContext,
+): Promise<{ success: boolean }> {
+  const service = serviceFromContext(context, options.packageName);
+  let uv: string;
+  try {
+    uv = findUv();
+  } catch (e) {
+    logger.error((e as Error).message);
+    return { success: false };
+  }
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 8000;
+  const app = options.app ?? `${service.packageName}.main:app`;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    logger.error(`--port=${port} is not a TCP port: use a whole number from 1 to 65535.`);
+    return { success: false };
+  }
+  const reloadDirs = options.reload ? reloadDirsFor(service.projectRoot, context) : undefined;
+  const args = serveArgs(service.distributionName, app, { host, port, reloadDirs });
+
+  logger.info(`Serving ${service.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
+  const watcher = options.reload ? watchDefinitions(service) : undefined;
+  try {
+    const code = await runForwardingSignals(uv, args, { cwd: context.root, env: process.env });
+    return { success: code === 0 };
+  } finally {
+    watcher?.close();
+  }
+}

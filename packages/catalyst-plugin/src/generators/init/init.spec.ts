@@ -1,0 +1,122 @@
+import { getProjects, readJson, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { parse } from 'smol-toml';
+import { initGenerator } from './init';
+import { uvLockTask } from '../../utils/uv-lock-task';
+
+// The lock step runs the real uv; here it is only observed.
+jest.mock('../../utils/uv-lock-task', () => ({ uvLockTask: jest.fn(() => () => undefined) }));
+
+function members(tree: Tree): unknown {
+  const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '') as { tool?: { uv?: { workspace?: { members?: unknown } } } };
+  return doc.tool?.uv?.workspace?.members;
+}
+
+describe('init generator', () => {
+  let tree: Tree;
+
+  beforeEach(() => {
+    tree = createTreeWithEmptyWorkspace({ formatter: 'none' });
+  });
+
+  describe('defaults', () => {
+    it('registers the plugin in nx.json', async () => {
+      await initGenerator(tree, {});
+      expect(readNxJson(tree)?.plugins).toEqual(['@catalyst/plugin']);
+    });
+
+    it('registers the plugin once, however often it runs', async () => {
+      await initGenerator(tree, {});
+      await initGenerator(tree, {});
+      expect(readNxJson(tree)?.plugins).toEqual(['@catalyst/plugin']);
+    });
+
+    it('keeps a registration that carries options', async () => {
+      const nxJson = readNxJson(tree) ?? {};
+      nxJson.plugins = [{ plugin: '@catalyst/plugin', options: { testTargetName: 'pytest' } }];
+      updateNxJson(tree, nxJson);
+      await initGenerator(tree, {});
+      expect(readNxJson(tree)?.plugins).toEqual([{ plugin: '@catalyst/plugin', options: { testTargetName: 'pytest' } }]);
+    });
+
+    it('creates a virtual uv workspace root listing the runtime library', async () => {
+      await initGenerator(tree, {});
+      const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '');
+      expect(doc['project']).toBeUndefined();
+      expect(members(tree)).toEqual(['libs/catalyst-runtime']);
+      expect(tree.read('pyproject.toml', 'utf-8')).toContain('# uv workspace root');
+    });
+
+    it('adds to an existing root pyproject.toml instead of replacing it', async () => {
+      tree.write('pyproject.toml', '# mine\n[tool.uv.workspace]\nmembers = ["tools/scripts"]\n\n[tool.ruff]\nline-length = 100\n');
+      await initGenerator(tree, {});
+      const text = tree.read('pyproject.toml', 'utf-8') ?? '';
+      expect(text).toContain('# mine');
+      expect(text).toContain('line-length = 100');
+      expect(members(tree)).toEqual(['tools/scripts', 'libs/catalyst-runtime']);
+    });
+
+    it('git-ignores generated code and Python environments, once', async () => {
+      tree.write('.gitignore', 'node_modules\n.venv\n');
+      await initGenerator(tree, {});
+      await initGenerator(tree, {});
+      const lines = (tree.read('.gitignore', 'utf-8') ?? '').split('\n');
+      expect(lines).toContain('**/_generated/');
+      expect(lines).toContain('__pycache__/');
+      expect(lines.filter((l) => l.replace(/\/$/, '') === '.venv')).toHaveLength(1);
+      expect(lines.filter((l) => l === '**/_generated/')).toHaveLength(1);
+    });
+
+    it('emits the runtime library as the project catalyst-runtime', async () => {
+      await initGenerator(tree, {});
+      const project = getProjects(tree).get('catalyst-runtime');
+      expect(project?.root).toBe('libs/catalyst-runtime');
+      expect(project?.projectType).toBe('library');
+      expect(tree.exists('libs/catalyst-runtime/src/catalyst_runtime/__init__.py')).toBe(true);
+    });
+
+    it('leaves an existing runtime library alone', async () => {
+      await initGenerator(tree, {});
+      tree.write('libs/catalyst-runtime/src/catalyst_runtime/__init__.py', '# edited\n');
+      await initGenerator(tree, {});
+      expect(tree.read('libs/catalyst-runtime/src/catalyst_runtime/__init__.py', 'utf-8')).toBe('# edited\n');
+    });
+
+    it('changes nothing on a second run', async () => {
+      await initGenerator(tree, {});
+      const snapshot = tree.listChanges().map((c) => [c.path, c.content?.toString()]);
+      await initGenerator(tree, {});
+      expect(tree.listChanges().map((c) => [c.path, c.content?.toString()])).toEqual(snapshot);
+    });
+  });
+
+  describe('runtimeDirectory', () => {
+    it('emits the runtime library where asked', async () => {
+      await initGenerator(tree, { runtimeDirectory: 'python/runtime' });
+      expect(getProjects(tree).get('catalyst-runtime')?.root).toBe('python/runtime');
+      expect(readJson(tree, 'python/runtime/project.json').name).toBe('catalyst-runtime');
+      expect(members(tree)).toEqual(['python/runtime']);
+    });
+  });
+
+  describe('skipUvLock', () => {
+    beforeEach(() => jest.mocked(uvLockTask).mockClear());
+
+    it('locks the uv workspace once, after generating', async () => {
+      await initGenerator(tree, {});
+      expect(uvLockTask).toHaveBeenCalledTimes(1);
+    });
+
+    it('does not lock when asked not to', async () => {
+      await initGenerator(tree, {skipUvLock: true });
+      expect(uvLockTask).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('skipFormat', () => {
+    it('runs with formatting skipped', async () => {
+      await expect(initGenerator(tree, { skipFormat: true })).resolves.toEqual(expect.any(Function));
+      expect(tree.exists('pyproject.toml')).toBe(true);
+    });
+  });
+});

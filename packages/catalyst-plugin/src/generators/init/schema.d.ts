@@ -1,0 +1,5 @@
+export interface InitGeneratorSchema {
+  runtimeDirectory?: string;
+  skipUvLock?: boolean;
+  skipFormat?: boolean;
+}

@@ -1,0 +1,6 @@
+export interface RuntimeGeneratorSchema {
+  directory?: string;
+  tags?: string;
+  skipUvLock?: boolean;
+  skipFormat?: boolean;
+}

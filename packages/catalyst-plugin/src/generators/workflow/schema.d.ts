@@ -1,0 +1,7 @@
+export interface WorkflowGeneratorSchema {
+  name: string;
+  directory?: string;
+  tags?: string;
+  skipUvLock?: boolean;
+  skipFormat?: boolean;
+}

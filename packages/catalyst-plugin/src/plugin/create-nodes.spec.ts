@@ -1,0 +1,112 @@
+import type { CreateNodesContext } from '@nx/devkit';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createNodes, createNodesV2, projectRootOf, WORKFLOW_GLOB } from './create-nodes';
+
+describe('createNodesV2', () => {
+  let workspaceRoot: string;
+  let context: CreateNodesContext;
+  const [glob, createNodesFunction] = createNodesV2;
+
+  function write(files: Record<string, string>) {
+    for (const [path, contents] of Object.entries(files)) {
+      mkdirSync(dirname(join(workspaceRoot, path)), { recursive: true });
+      writeFileSync(join(workspaceRoot, path), contents);
+    }
+  }
+
+  beforeEach(() => {
+    workspaceRoot = mkdtempSync(join(tmpdir(), 'catalyst-create-nodes-'));
+    context = { nxJsonConfiguration: {}, workspaceRoot };
+    write({
+      'package.json': JSON.stringify({ name: 'ws', devDependencies: { '@catalyst/plugin': '0.1.0' } }),
+      'apps/hello-svc/project.json': JSON.stringify({ name: 'hello-svc' }),
+      'apps/hello-svc/pyproject.toml': '[project]\nname = "hello-svc"\n',
+      'apps/hello-svc/workflows/hello.workflow.yaml': 'id: hello\n',
+      'apps/hello-svc/workflows/bye.workflow.json': '{"id": "bye"}',
+    });
+  });
+
+  afterEach(() => rmSync(workspaceRoot, { recursive: true, force: true }));
+
+  it('matches definition files only', () => {
+    expect(glob).toBe(WORKFLOW_GLOB);
+    expect(createNodes).toBe(createNodesV2);
+    expect(projectRootOf('apps/hello-svc/workflows/hello.workflow.yaml')).toBe('apps/hello-svc');
+    expect(projectRootOf('workflows/x.workflow.yml')).toBe('.');
+  });
+
+  it('infers codegen, serve and test for a service', async () => {
+    const results = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml', 'apps/hello-svc/workflows/bye.workflow.json'],
+      undefined,
+      context,
+    );
+    expect(results).toMatchSnapshot();
+  });
+
+  it('answers once per project however many definitions it has', async () => {
+    const results = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml', 'apps/hello-svc/workflows/bye.workflow.json'],
+      undefined,
+      context,
+    );
+    expect(results.map(([file]) => file)).toEqual(['apps/hello-svc/workflows/bye.workflow.json']);
+  });
+
+  it('honours the target name options', async () => {
+    const [[, result]] = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml'],
+      { codegenTargetName: 'generate', serveTargetName: 'dev', testTargetName: 'pytest' },
+      context,
+    );
+    const targets = result.projects?.['apps/hello-svc']?.targets ?? {};
+    expect(Object.keys(targets).sort()).toEqual(['dev', 'generate', 'pytest']);
+    expect(targets['dev'].dependsOn).toEqual(['generate']);
+    expect(targets['pytest'].dependsOn).toEqual(['generate']);
+  });
+
+  it('derives the generated package from pyproject [project].name', async () => {
+    write({
+      'apps/odd/project.json': JSON.stringify({ name: 'odd' }),
+      'apps/odd/pyproject.toml': '[project]\nname = "Odd.Service"\n',
+      'apps/odd/workflows/a.workflow.yml': 'id: a\n',
+    });
+    const [[, result]] = await createNodesFunction(['apps/odd/workflows/a.workflow.yml'], undefined, context);
+    expect(result.projects?.['apps/odd']?.targets?.['codegen'].outputs).toEqual(['{projectRoot}/src/odd_service/_generated']);
+  });
+
+  it('names a project that has only a pyproject.toml', async () => {
+    write({
+      'services/billing/pyproject.toml': '[project]\nname = "billing-svc"\n',
+      'services/billing/workflows/a.workflow.yaml': 'id: a\n',
+    });
+    const [[, result]] = await createNodesFunction(['services/billing/workflows/a.workflow.yaml'], undefined, context);
+    expect(result.projects?.['services/billing']?.name).toBe('billing-svc');
+    expect(result.projects?.['apps/hello-svc']).toBeUndefined();
+  });
+
+  it('ignores definitions outside a project, and a virtual uv workspace root', async () => {
+    write({
+      'pyproject.toml': '[tool.uv.workspace]\nmembers = []\n',
+      'workflows/stray.workflow.yaml': 'id: stray\n',
+      'docs/examples/workflows/x.workflow.yaml': 'id: x\n',
+    });
+    const results = await createNodesFunction(
+      ['workflows/stray.workflow.yaml', 'docs/examples/workflows/x.workflow.yaml'],
+      undefined,
+      context,
+    );
+    expect(results).toEqual([]);
+  });
+
+  it('leaves the plugin version out of the inputs when it is not an npm dependency', async () => {
+    write({ 'package.json': JSON.stringify({ name: 'ws' }) });
+    const [[, result]] = await createNodesFunction(['apps/hello-svc/workflows/hello.workflow.yaml'], undefined, context);
+    expect(result.projects?.['apps/hello-svc']?.targets?.['codegen'].inputs).toEqual([
+      '{projectRoot}/workflows/**/*',
+      '{projectRoot}/pyproject.toml',
+    ]);
+  });
+});

@@ -1,0 +1,170 @@
+import {
+  createNodesFromFiles,
+  type CreateNodes,
+  type CreateNodesContext,
+  type CreateNodesResult,
+  type TargetConfiguration,
+} from '@nx/devkit';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';
+import { readProjectName } from '../utils/pyproject';
+import { generatedDirOf, readProjectJsonName } from '../utils/service';
+import { toPythonPackageName } from '../utils/python-names';
+import { normalizePluginOptions, type CatalystPluginOptions, type NormalizedPluginOptions } from './options';
+
+/** Workflow definitions: `<projectRoot>/workflows/<name>.workflow.{yaml,yml,json}`. */
+export const WORKFLOW_GLOB = '**/workflows/*.workflow.{yaml,yml,json}';
+
+/** The project root that owns a definition file: the folder holding its `workflows/` folder. */
+export function projectRootOf(definitionFile: string): string {
+  const workflowsDir = posix.dirname(definitionFile.replace(/\\/g, '/'));
+  return posix.dirname(workflowsDir);
+}
+
+interface ServiceProject {
+  root: string;
+  /** Set when the project has no project.json, so the name comes from pyproject.toml. */
+  name?: string;
+  distributionName: string;
+  packageName: string;
+}
+
+function readPyprojectName(absoluteRoot: string): string | undefined {
+  const file = join(absoluteRoot, 'pyproject.toml');
+  if (!existsSync(file)) return undefined;
+  return readProjectName(readFileSync(file, 'utf8'));
+}
+
+/**
+ * A folder is a service project when it has a project.json, or a pyproject.toml naming a Python
+ * project (`[project].name`). A virtual uv workspace root has neither and is never a service.
+ */
+function readServiceProject(root: string, workspaceRoot: string): ServiceProject | undefined {
+  const absoluteRoot = join(workspaceRoot, root);
+  const pyprojectName = readPyprojectName(absoluteRoot);
+  const hasProjectJson = existsSync(join(absoluteRoot, 'project.json'));
+  if (!hasProjectJson && pyprojectName === undefined) return undefined;
+  const distributionName = pyprojectName ?? readProjectJsonName(absoluteRoot) ?? posix.basename(root);
+  return {
+    root,
+    name: hasProjectJson ? undefined : distributionName,
+    distributionName,
+    packageName: toPythonPackageName(distributionName),
+  };
+}
+
+/** Whether the workspace installs the plugin from npm, so Nx knows it as `npm:@catalyst/plugin`. */
+function pluginIsAnNpmDependency(workspaceRoot: string): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf8'));
+    return Boolean(manifest.dependencies?.[PLUGIN_PACKAGE_NAME] ?? manifest.devDependencies?.[PLUGIN_PACKAGE_NAME]);
+  } catch {
+    return false;
+  }
+}
+
+export function buildTargets(
+  service: ServiceProject,
+  options: NormalizedPluginOptions,
+  pluginIsExternal: boolean,
+): Record<string, TargetConfiguration> {
+  const { codegenTargetName, serveTargetName, testTargetName } = options;
+  const generated = `{projectRoot}/${generatedDirOf(service.packageName)}`;
+  return {
+    [codegenTargetName]: {
+      executor: '@catalyst/plugin:codegen',
+      cache: true,
+      inputs: [
+        '{projectRoot}/workflows/**/*',
+        // [project].name decides the package the code is generated into.
+        '{projectRoot}/pyproject.toml',
+        // A new plugin version may compile the same definitions differently.
+        ...(pluginIsExternal ? [{ externalDependencies: [PLUGIN_PACKAGE_NAME] }] : []),
+      ],
+      outputs: [generated],
+      metadata: {
+        technologies: ['python'],
+        description: `Compile the workflow definitions in workflows/ into Python (FastAPI) code in ${generatedDirOf(service.packageName)}`,
+      },
+    },
+    [serveTargetName]: {
+      executor: '@catalyst/plugin:serve',
+      continuous: true,
+      dependsOn: [codegenTargetName],
+      options: {},
+      metadata: {
+        technologies: ['python'],
+        description: `Serve ${service.distributionName} with uvicorn (uvloop, httptools) on 127.0.0.1`,
+      },
+    },
+    [testTargetName]: {
+      executor: '@catalyst/plugin:pytest',
+      cache: true,
+      dependsOn: [codegenTargetName],
+      inputs: [
+        '{projectRoot}/pyproject.toml',
+        '{projectRoot}/src/**/*.py',
+        '{projectRoot}/tests/**/*',
+        // The runtime library (and anything else the service depends on in the project graph).
+        '^default',
+        // Dependency versions and workspace membership.
+        '{workspaceRoot}/pyproject.toml',
+        '{workspaceRoot}/uv.lock',
+        // Generated code is git-ignored, and Nx does not hash git-ignored plain inputs: take it
+        // from the outputs of the codegen task instead.
+        { dependentTasksOutputFiles: '**/*.py', transitive: true },
+      ],
+      outputs: [],
+      metadata: {
+        technologies: ['python'],
+        description: `Run the pytest suite of ${service.distributionName} against its generated code`,
+      },
+    },
+  };
+}
+
+async function createNodesInternal(
+  definitionFiles: readonly string[],
+  rawOptions: CatalystPluginOptions | undefined,
+  context: CreateNodesContext,
+) {
+  const options = normalizePluginOptions(rawOptions);
+  const pluginIsExternal = pluginIsAnNpmDependency(context.workspaceRoot);
+
+  // Several definitions share one project: answer for the first file of each root only.
+  const firstFileOfRoot = new Map<string, string>();
+  for (const file of [...definitionFiles].sort()) {
+    const root = projectRootOf(file);
+    if (!firstFileOfRoot.has(root)) firstFileOfRoot.set(root, file);
+  }
+  const representatives = [...firstFileOfRoot.values()];
+
+  const results = await createNodesFromFiles(
+    (file, _options, ctx): CreateNodesResult => {
+      const service = readServiceProject(projectRootOf(file), ctx.workspaceRoot);
+      if (!service) return {};
+      return {
+        projects: {
+          [service.root]: {
+            ...(service.name ? { name: service.name } : {}),
+            targets: buildTargets(service, options, pluginIsExternal),
+          },
+        },
+      };
+    },
+    representatives,
+    options,
+    context,
+  );
+  return results.filter(([, result]) => result.projects !== undefined);
+}
+
+/**
+ * Inferred targets for Catalyst services. Registered in nx.json as `"@catalyst/plugin"` (or with
+ * options, see {@link CatalystPluginOptions}).
+ */
+export const createNodesV2: CreateNodes<CatalystPluginOptions> = [WORKFLOW_GLOB, createNodesInternal];
+
+/** Nx 23 reads `createNodes` first; both names point at the same implementation. */
+export const createNodes = createNodesV2;

@@ -1,0 +1,114 @@
+import type { Tree } from '@nx/devkit';
+import { parse, stringify, type TomlTable } from 'smol-toml';
+
+/** The root uv workspace file, relative to the Nx workspace root. */
+export const ROOT_PYPROJECT = 'pyproject.toml';
+
+function isTable(value: unknown): value is TomlTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** `[project].name` of a pyproject.toml, or undefined when it has none (or does not parse). */
+export function readProjectName(pyprojectText: string): string | undefined {
+  try {
+    const project = parse(pyprojectText)['project'];
+    const name = isTable(project) ? project['name'] : undefined;
+    return typeof name === 'string' && name.length > 0 ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `[tool.uv.workspace].members` of a parsed pyproject.toml (empty when there is no workspace). */
+function workspaceMembers(doc: TomlTable): string[] {
+  const tool = doc['tool'];
+  const uv = isTable(tool) ? tool['uv'] : undefined;
+  const workspace = isTable(uv) ? uv['workspace'] : undefined;
+  const members = isTable(workspace) ? workspace['members'] : undefined;
+  return Array.isArray(members) ? members.filter((m): m is string => typeof m === 'string') : [];
+}
+
+/** Whether a uv member glob (`*` within a segment, `**` across segments) matches a path. */
+export function memberGlobMatches(glob: string, path: string): boolean {
+  const normalize = (p: string) => p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  let pattern = '';
+  const g = normalize(glob);
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i];
+    if (c === '*' && g[i + 1] === '*') {
+      pattern += '.*';
+      i++;
+    } else if (c === '*') {
+      pattern += '[^/]*';
+    } else if (c === '?') {
+      pattern += '[^/]';
+    } else {
+      pattern += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(`^${pattern}$`).test(normalize(path));
+}
+
+function renderMembers(members: string[]): string {
+  return `members = [\n${members.map((m) => `  ${JSON.stringify(m)},\n`).join('')}]`;
+}
+
+/** A fresh virtual uv workspace root: no `[project]`, only the list of members. */
+export function rootPyprojectText(members: string[]): string {
+  return [
+    '# uv workspace root (virtual: it is not a package itself). Every Python project of this Nx',
+    '# workspace is a member; `nx g @catalyst/plugin:workflow` adds new services here.',
+    '[tool.uv.workspace]',
+    renderMembers(members),
+    '',
+  ].join('\n');
+}
+
+/** Creates the root pyproject.toml as a virtual uv workspace if there is none. */
+export function ensureRootPyproject(tree: Tree): void {
+  if (!tree.exists(ROOT_PYPROJECT)) {
+    tree.write(ROOT_PYPROJECT, rootPyprojectText([]));
+  }
+}
+
+/**
+ * Adds a project folder to `[tool.uv.workspace].members` of the root pyproject.toml (creating the
+ * file when missing). A member already listed, or matched by a listed glob, is left alone. The
+ * edit is textual when the members array can be found unambiguously (comments and layout are
+ * kept); otherwise the document is rewritten with smol-toml.
+ */
+export function addUvWorkspaceMember(tree: Tree, member: string): void {
+  if (!tree.exists(ROOT_PYPROJECT)) {
+    tree.write(ROOT_PYPROJECT, rootPyprojectText([member]));
+    return;
+  }
+  const text = tree.read(ROOT_PYPROJECT, 'utf-8') ?? '';
+  let doc: TomlTable;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new Error(`Cannot add "${member}" to the uv workspace: ${ROOT_PYPROJECT} is not valid TOML (${(e as Error).message}).`);
+  }
+  const members = workspaceMembers(doc);
+  if (members.some((glob) => memberGlobMatches(glob, member))) return;
+  const wanted = [...members, member];
+
+  const arrays = [...text.matchAll(/^[ \t]*members[ \t]*=[ \t]*\[[^\]]*\]/gm)];
+  if (arrays.length === 1) {
+    const match = arrays[0];
+    const edited = text.slice(0, match.index) + renderMembers(wanted) + text.slice(match.index + match[0].length);
+    try {
+      if (JSON.stringify(workspaceMembers(parse(edited))) === JSON.stringify(wanted)) {
+        tree.write(ROOT_PYPROJECT, edited);
+        return;
+      }
+    } catch {
+      // fall through to the structural rewrite
+    }
+  }
+  const tool = isTable(doc['tool']) ? doc['tool'] : (doc['tool'] = {});
+  const uv = isTable(tool['uv']) ? tool['uv'] : (tool['uv'] = {});
+  const workspace = isTable(uv['workspace']) ? uv['workspace'] : (uv['workspace'] = {});
+  workspace['members'] = wanted;
+  tree.write(ROOT_PYPROJECT, stringify(doc));
+}

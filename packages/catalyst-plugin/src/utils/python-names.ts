@@ -1,0 +1,58 @@
+/**
+ * Names shared by the generators, the executors and the inferred targets, so that the package a
+ * generator scaffolds is the package codegen writes into and the one `serve`/`test` import.
+ */
+
+/** Python keywords: a service whose package name is one of these could not be imported. */
+const PYTHON_KEYWORDS = new Set([
+  'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue',
+  'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in',
+  'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',
+]);
+
+/**
+ * Import names a service package must not take: they would shadow the runtime, the web stack the
+ * runtime imports, or the test tooling.
+ */
+const RESERVED_PACKAGES = new Set([
+  'catalyst_runtime', 'fastapi', 'starlette', 'pydantic', 'uvicorn', 'httpx', 'pytest', 'orjson',
+  'uvloop', 'httptools', 'test', 'tests',
+]);
+
+/** The runtime library's distribution and Nx project name. */
+export const RUNTIME_PROJECT_NAME = 'catalyst-runtime';
+
+/** The folder, inside the service's Python package, that codegen owns. */
+export const GENERATED_DIR = '_generated';
+
+/**
+ * The import name of a Python distribution, as uv_build derives it: PEP 503 normalisation
+ * (lower case, runs of `-`, `_`, `.` collapsed) with `_` as the separator.
+ * `hello-svc` → `hello_svc`.
+ */
+export function toPythonPackageName(distributionName: string): string {
+  return distributionName.toLowerCase().replace(/[-_.]+/g, '_');
+}
+
+const KEBAB_CASE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/**
+ * Checks a service name given to `nx g @catalyst/plugin:workflow`. Returns a message saying what
+ * to change, or undefined when the name is fine.
+ */
+export function checkServiceName(name: string): string | undefined {
+  if (!KEBAB_CASE.test(name)) {
+    return (
+      `"${name}" is not a valid service name: use kebab-case (lower-case letters and digits, ` +
+      `words joined by single hyphens, starting with a letter), e.g. "orders-svc".`
+    );
+  }
+  const pkg = toPythonPackageName(name);
+  if (PYTHON_KEYWORDS.has(pkg)) {
+    return `"${name}" cannot be a service name: its Python package "${pkg}" is a Python keyword. Choose another name, e.g. "${name}-svc".`;
+  }
+  if (RESERVED_PACKAGES.has(pkg)) {
+    return `"${name}" cannot be a service name: its Python package "${pkg}" would shadow a package the service imports. Choose another name, e.g. "${name}-svc".`;
+  }
+  return undefined;
+}

@@ -1,0 +1,24 @@
+import { logger, type GeneratorCallback } from '@nx/devkit';
+import { spawnSync } from 'node:child_process';
+import { findUv } from './uv';
+
+/**
+ * The generators' install step: `uv lock` at the workspace root, so uv.lock (an input of every
+ * test target) exists and matches the workspace before the first task runs. Never fails the
+ * generator: without uv, or offline, it says what to run later.
+ */
+export function uvLockTask(workspaceRoot: string): GeneratorCallback {
+  return () => {
+    let uv: string;
+    try {
+      uv = findUv();
+    } catch (e) {
+      logger.warn(`${(e as Error).message}\nThen run \`uv lock\` at the workspace root.`);
+      return;
+    }
+    const result = spawnSync(uv, ['lock'], { cwd: workspaceRoot, stdio: 'inherit', env: { UV_NO_PROGRESS: '1', ...process.env } });
+    if (result.status !== 0) {
+      logger.warn('`uv lock` did not succeed (see above). Fix the problem and run `uv lock` at the workspace root.');
+    }
+  };
+}
