@@ -171,7 +171,9 @@ async def test_redis_backend(redis: Redis, unique: str) -> None:
     assert await square(3) == {"n": 9}
     assert await square(3) == {"n": 9}
     assert (square.stats.hits, square.stats.misses) == (1, 1)
-    assert orjson.loads(await redis.get(f"{unique}3")) == {"n": 9}
+    raw = await redis.get(f"{unique}3")
+    assert isinstance(raw, bytes)
+    assert orjson.loads(raw) == {"n": 9}
     assert 0 < await redis.pttl(f"{unique}3") <= 200
 
 

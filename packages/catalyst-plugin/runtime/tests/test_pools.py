@@ -38,7 +38,7 @@ async def test_builds_every_pool_and_closes_them(settings: Settings) -> None:
     assert pools.closed
     await pools.close()  # idempotent
     with pytest.raises(ConfigError, match="pool is closed"):
-        pools.postgres
+        _ = pools.postgres
     with pytest.raises(ConfigError, match="no pools are open"):
         ConnectionPools.current()
 
@@ -49,7 +49,7 @@ async def test_builds_only_what_is_needed(settings: Settings) -> None:
     try:
         assert pools.names == {"redis"}
         with pytest.raises(ConfigError, match=r"pools.http: pool is not created: list 'http'"):
-            pools.http
+            _ = pools.http
         for name in ("llm", "postgres", "qdrant"):
             with pytest.raises(ConfigError):
                 getattr(pools, name)
@@ -113,7 +113,7 @@ async def test_close_goes_on_after_a_failure(settings: Settings) -> None:
     async def broken() -> None:
         raise RuntimeError("close failed")
 
-    redis.aclose = broken  # type: ignore[method-assign]
+    redis.aclose = broken  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError, match="close failed"):
         await pools.close()
     assert http.is_closed

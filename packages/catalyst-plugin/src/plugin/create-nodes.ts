@@ -96,6 +96,10 @@ export function buildTargets(
       metadata: {
         technologies: ['python'],
         description: `Serve ${service.distributionName} with uvicorn (uvloop, httptools) on 127.0.0.1`,
+        help: {
+          command: `uv run --package ${service.distributionName} python -m catalyst_runtime.serve --help`,
+          example: { options: { port: 8080, reload: true } },
+        },
       },
     },
     [testTargetName]: {
@@ -119,6 +123,10 @@ export function buildTargets(
       metadata: {
         technologies: ['python'],
         description: `Run the pytest suite of ${service.distributionName} against its generated code`,
+        help: {
+          command: `uv run --package ${service.distributionName} pytest --help`,
+          example: { options: { args: ['-k', 'hello', '-x'] } },
+        },
       },
     },
   };

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import update_wrapper
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 import orjson
 
@@ -143,6 +143,9 @@ class CacheStats:
 class CachedFunction(Generic[P, R]):
     """The wrapper ``@cached`` returns; ``stats`` counts hits and misses."""
 
+    __name__: str
+    __qualname__: str
+
     def __init__(
         self,
         fn: Callable[P, Awaitable[R]],
@@ -211,6 +214,30 @@ class CachedFunction(Generic[P, R]):
             return result
         finally:
             del self._inflight[key]
+
+
+class _Decorator(Protocol):
+    def __call__(self, fn: Callable[P, Awaitable[R]], /) -> CachedFunction[P, R]: ...
+
+
+@overload
+def cached(
+    *,
+    ttl: float,
+    key_fn: None = None,
+    backend: CacheBackend | None = None,
+    maxsize: int = 1024,
+) -> _Decorator: ...
+
+
+@overload
+def cached(
+    *,
+    ttl: float,
+    key_fn: Callable[P, str],
+    backend: CacheBackend | None = None,
+    maxsize: int = 1024,
+) -> Callable[[Callable[P, Awaitable[R]]], CachedFunction[P, R]]: ...
 
 
 def cached(

@@ -25,14 +25,24 @@ function escapeChar(c: string): string {
 const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The body of a Python string literal delimited by `quote`, without the quotes. */
-export function pyStringBody(s: string, quote: '"' | "'"): string {
+export function pyStringBody(s: string, quote: Quote): string {
   return s.replace(NEEDS_ESCAPE, escapeChar).split(quote).join(`\\${quote}`);
 }
 
-/** A Python string literal; double quotes unless the text holds more of them than single quotes. */
-export function pyString(s: string): string {
-  const quote = s.includes('"') && !s.includes("'") ? "'" : '"';
+/**
+ * A Python string literal in the `preferred` quotes, unless the text holds them and not the
+ * other kind (fewer escapes, as `ruff format` chooses).
+ */
+export function pyString(s: string, preferred: Quote = '"'): string {
+  const quote = quoteFor(s, preferred);
   return `${quote}${pyStringBody(s, quote)}${quote}`;
+}
+
+export type Quote = '"' | "'";
+
+export function quoteFor(s: string, preferred: Quote = '"'): Quote {
+  const other: Quote = preferred === '"' ? "'" : '"';
+  return s.includes(preferred) && !s.includes(other) ? other : preferred;
 }
 
 export function pyNumber(n: number, integer: boolean): string {

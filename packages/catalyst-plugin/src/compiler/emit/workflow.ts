@@ -10,7 +10,7 @@ import { kindOf } from '../nodes/kinds';
 import type { NodeIR, WorkflowIR } from '../resolve';
 import { pyString } from './py-literal';
 import { workflowTemplate } from './templates';
-import { valueCode } from './value-code';
+import { LINE_WIDTH, valueCode } from './value-code';
 
 export interface WorkflowEmitInput {
   ir: WorkflowIR;
@@ -73,10 +73,17 @@ function importGroups(used: Set<string>, w: WorkflowEmitInput, hasNodes: boolean
   if (used.has('datetime')) stdlib.push('from datetime import UTC, datetime');
   if (hasNodes) stdlib.push('from time import monotonic_ns');
   const typing = ['Any', ...[...w.input.typingImports].filter((n) => n !== 'Any')].sort();
-  stdlib.push(`from typing import ${typing.join(', ')}`);
+  stdlib.push(importLine('typing', typing));
   if (used.has('uuid4')) stdlib.push('from uuid import uuid4');
   const pydantic = ['BaseModel', 'ConfigDict', ...(w.input.usesField ? ['Field'] : [])];
   const runtime = [...RUNTIME_NAMES, ...(used.has('to_json') ? ['to_json'] : [])];
   // isort order: catalyst_runtime is an installed dependency like fastapi, not first-party.
-  return [stdlib, [`from catalyst_runtime import ${runtime.join(', ')}`, 'from fastapi import APIRouter, Request, Response', `from pydantic import ${pydantic.join(', ')}`]];
+  return [stdlib, [importLine('catalyst_runtime', runtime), 'from fastapi import APIRouter, Request, Response', importLine('pydantic', pydantic)]];
+}
+
+/** `from m import a, b`, wrapped in parentheses one name per line when too long (as isort does). */
+function importLine(module: string, names: string[]): string {
+  const flat = `from ${module} import ${names.join(', ')}`;
+  if (flat.length <= LINE_WIDTH) return flat;
+  return `from ${module} import (\n${names.map((n) => `    ${n},`).join('\n')}\n)`;
 }

@@ -8,7 +8,7 @@ import { ATOM, CALL, FILTERS, tight, toText, type PyCode } from './filters';
 import { holdsModel, type Type } from './types';
 import { expressionsOf } from './value';
 import { nodeRefs } from '../graph/refs';
-import { pyNumber, pyString, pyStringBody } from '../emit/py-literal';
+import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../emit/py-literal';
 
 /** Names the generated module must import when an expression uses them. */
 export type PyImport = 'to_json' | 'uuid4' | 'datetime';
@@ -31,7 +31,14 @@ const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '
 const paren = (p: PyCode, min: number): string => (p.prec >= min ? p.code : `(${p.code})`);
 
 export class PyEmitter {
+  /** Preferred quotes for string literals: the other kind inside an f-string. */
+  private quote: Quote = '"';
+
   constructor(private readonly env: EmitEnv) {}
+
+  private pyString(s: string): string {
+    return pyStringIn(s, this.quote);
+  }
 
   private typeOf(e: Expr): Type {
     return this.env.checked.types.get(e) ?? { kind: 'any' };
@@ -43,24 +50,47 @@ export class PyEmitter {
     const skipped = this.env.guardSkipped;
     if (!skipped) return code;
     const needs = [...new Set(expressionsOf(t).flatMap((e) => nodeRefs(e)).filter((r) => !r.soft && skipped.has(r.nodeId)).map((r) => r.nodeId))];
-    if (needs.length === 0) return code;
-    const guards = needs.map((id) => `ctx.outputs[${pyString(id)}] is not None`).join(' and ');
+    // A value that is the skipped node's output itself is already null.
+    const whole = t.kind === 'single' && t.expr.kind === 'member' && t.expr.object.kind === 'root' && t.expr.object.name === 'nodes';
+    if (needs.length === 0 || whole) return code;
+    const guards = needs.map((id) => `ctx.outputs[${this.pyString(id)}] is not None`).join(' and ');
     return { code: `${paren(code, PREC.conditional + 1)} if ${guards} else None`, prec: PREC.conditional };
   }
 
   private templateCode(t: Template): PyCode {
     if (t.kind === 'single') return this.value(t.expr);
-    const pieces = t.parts.map((p) => (p.kind === 'text' ? { text: p.text } : { code: this.textOf(p.expr) }));
-    if (!pieces.some((p) => 'code' in p)) return { code: pyString(pieces.map((p) => p.text ?? '').join('')), prec: ATOM };
-    const codes = pieces.flatMap((p) => ('code' in p && p.code ? [p.code.code] : []));
-    const quote = codes.some((c) => c.includes('"')) ? "'" : '"';
-    const fstringSafe = codes.every((c) => !/[\\\n\r{}#:!]/.test(c) && !c.includes(quote));
+    // String literals inside text are text: `{{ "{{" }}` is how a literal "{{" is written.
+    const pieces: { text?: string; expr?: Expr }[] = [];
+    for (const p of t.parts) {
+      const literal = p.kind === 'text' ? p.text : p.expr.kind === 'literal' && typeof p.expr.value === 'string' ? p.expr.value : undefined;
+      const last = pieces[pieces.length - 1];
+      if (literal === undefined) pieces.push({ expr: (p as { expr: Expr }).expr });
+      else if (last?.text !== undefined) last.text += literal;
+      else pieces.push({ text: literal });
+    }
+    const text = pieces.map((p) => p.text ?? '').join('');
+    if (pieces.every((p) => p.expr === undefined)) return { code: this.pyString(text), prec: ATOM };
+    // The f-string takes the quotes its text needs fewest escapes with; code inside takes the other.
+    const quote = quoteFor(text);
+    const inner: Quote = quote === '"' ? "'" : '"';
+    const codes = pieces.map((p) => (p.expr ? this.withQuote(inner, () => this.textOf(p.expr!)) : undefined));
+    const fstringSafe = codes.every((c) => c === undefined || (!/[\\\n\r{}#:!]/.test(c.code) && !c.code.includes(quote)));
     if (fstringSafe) {
-      const body = pieces.map((p) => ('code' in p && p.code ? `{${p.code.code}}` : pyStringBody(p.text ?? '', quote).replace(/[{}]/g, '$&$&'))).join('');
+      const body = pieces.map((p, i) => (p.expr ? `{${codes[i]!.code}}` : pyStringBody(p.text!, quote).replace(/[{}]/g, '$&$&'))).join('');
       return { code: `f${quote}${body}${quote}`, prec: ATOM };
     }
-    const items = pieces.map((p) => ('code' in p && p.code ? this.strCode(p.code) : pyString(p.text ?? '')));
+    const items = pieces.map((p) => (p.expr ? this.strCode(this.textOf(p.expr)) : this.pyString(p.text!)));
     return { code: `"".join((${items.join(', ')}))`, prec: CALL };
+  }
+
+  private withQuote<T>(quote: Quote, f: () => T): T {
+    const saved = this.quote;
+    this.quote = quote;
+    try {
+      return f();
+    } finally {
+      this.quote = saved;
+    }
   }
 
   /** An expression inside text; numbers stay bare for f-strings (formatted like str()). */
@@ -88,7 +118,7 @@ export class PyEmitter {
         if (e.value === null) return { code: 'None', prec: ATOM };
         if (typeof e.value === 'boolean') return { code: e.value ? 'True' : 'False', prec: ATOM };
         if (typeof e.value === 'number') return { code: pyNumber(e.value, e.integer), prec: e.value < 0 ? PREC.unary : ATOM };
-        return { code: pyString(e.value), prec: ATOM };
+        return { code: this.pyString(e.value), prec: ATOM };
       case 'list':
         return { code: `[${e.items.map((i) => this.value(i).code).join(', ')}]`, prec: ATOM };
       case 'root':
@@ -121,14 +151,14 @@ export class PyEmitter {
   }
 
   private access(e: Expr, object: Expr, name: string): PyCode {
-    if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${pyString(name)}]`, prec: CALL };
+    if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${this.pyString(name)}]`, prec: CALL };
     if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
     const t = this.typeOf(object);
     const obj = tight(this.emit(object));
     const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;
     if (field?.attr) return { code: `${obj}.${field.attr}`, prec: CALL };
     void e;
-    return { code: `${obj}[${pyString(name)}]`, prec: CALL };
+    return { code: `${obj}[${this.pyString(name)}]`, prec: CALL };
   }
 
   private filter(e: Expr & { kind: 'filter' }): PyCode {
