@@ -13,7 +13,8 @@ const require = createRequire(import.meta.url);
 const { createWorkspace, freePort, packPlugin, waitForHttp } = require('./lib/workspace.cjs');
 
 const once = process.argv.includes('--once') || !process.stdout.isTTY;
-const step = (text) => console.log(`\n\x1b[1m▶ ${text}\x1b[0m`);
+const bold = process.stdout.isTTY ? (t) => `\x1b[1m${t}\x1b[0m` : (t) => t;
+const step = (text) => console.log(`\n${bold(`▶ ${text}`)}`);
 const show = (result) => {
   const text = result.output.trim();
   if (text) console.log(text.split('\n').map((l) => `  ${l}`).join('\n'));

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from .bodies import dumps
 from .context import ExecutionContext
-from .errors import CatalystError
+from .errors import INTERNAL_ERROR_BODY, CatalystError
 
 __all__ = [
     "EVENT_TYPES",
@@ -58,9 +58,7 @@ def error_event(exc: BaseException) -> bytes:
     """The event a failed stream ends with; the body is the one the HTTP error would carry."""
     if isinstance(exc, CatalystError):
         return format_sse("error", exc.to_body())
-    return format_sse(
-        "error", {"detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]}
-    )
+    return format_sse("error", INTERNAL_ERROR_BODY)
 
 
 class EventStreamResponse(StreamingResponse):

@@ -53,7 +53,7 @@ async def answer() -> Response:
 
 async def _forever() -> AsyncIterator[bytes]:
     marker = Path(os.environ["CATALYST_TEST_MARKER"])
-    outcome = "closed"
+    outcome = "ran to the end"
     try:
         count = 0
         while True:
@@ -61,7 +61,10 @@ async def _forever() -> AsyncIterator[bytes]:
             count += 1
             await asyncio.sleep(0.02)
     except asyncio.CancelledError:
-        outcome = "cancelled"
+        outcome = "cancelled"  # stopped while awaiting (the usual case)
+        raise
+    except GeneratorExit:
+        outcome = "closed"  # stopped while suspended at ``yield``: closed by aclose()
         raise
     finally:
         marker.write_text(outcome)  # noqa: ASYNC240 - a test probe, one tiny write
