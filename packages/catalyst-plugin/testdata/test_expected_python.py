@@ -8,8 +8,9 @@ Run inside the runtime project's environment, where catalyst_runtime, fastapi an
 
 For every ``testdata/<case>/expected/`` folder: ``ruff check`` passes, no file contains ``eval(``,
 ``exec(`` or ``compile(``, and the folder imports as the package ``<case>_pkg._generated``. A case
-may add ``requests.json``: a list of ``{"method", "path", "body", "status", "response"}`` calls made
-against ``create_app(router)``; ``response`` is compared exactly.
+may add ``requests.json``: a list of ``{"method", "path", "body", "status", "response", "env"}``
+calls made against ``create_app(router)``; ``response`` is compared exactly and ``env`` holds
+environment variables (secrets) set for that call.
 """
 
 from __future__ import annotations
@@ -100,13 +101,15 @@ REQUEST_CASES = sorted(p.parent.name for p in TESTDATA.glob("*/requests.json"))
 
 
 @pytest.mark.parametrize("case", REQUEST_CASES)
-def test_requests(case: str, packages: Path) -> None:
+def test_requests(case: str, packages: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = importlib.import_module(f"{package_name(case)}._generated")
     calls: list[dict[str, Any]] = json.loads((TESTDATA / case / "requests.json").read_text())
-    asyncio.run(_call_all(generated.router, case, calls))
+    asyncio.run(_call_all(generated.router, case, calls, monkeypatch))
 
 
-async def _call_all(router: Any, case: str, calls: list[dict[str, Any]]) -> None:
+async def _call_all(
+    router: Any, case: str, calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
     from catalyst_runtime import create_app
 
@@ -117,6 +120,8 @@ async def _call_all(router: Any, case: str, calls: list[dict[str, Any]]) -> None
         httpx.AsyncClient(transport=transport, base_url="http://golden") as client,
     ):
         for call in calls:
+            for name, value in call.get("env", {}).items():
+                monkeypatch.setenv(name, value)
             response = await client.request(
                 call.get("method", "POST"), call["path"], json=call.get("body")
             )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -77,6 +79,17 @@ def redis_url(services: dict[str, str]) -> str:
 def unique() -> str:
     """A prefix no other test uses, for keys in the shared Redis."""
     return f"test:{uuid.uuid4().hex}:"
+
+
+def import_app(module: str) -> FastAPI:
+    """``app`` from one of the services in ``tests/apps``."""
+    sys.path.insert(0, str(APPS))
+    try:
+        app = importlib.import_module(module).app
+    finally:
+        sys.path.remove(str(APPS))
+    assert isinstance(app, FastAPI)
+    return app
 
 
 @asynccontextmanager

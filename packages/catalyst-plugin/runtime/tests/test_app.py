@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from catalyst_runtime import (
     ConnectionPools,
+    ExecutionContext,
     NodeTimeoutError,
     Settings,
     UpstreamError,
@@ -16,7 +17,7 @@ from catalyst_runtime import (
     create_app,
 )
 
-from .conftest import in_process
+from .conftest import import_app, in_process
 
 
 def _app(**kwargs: object) -> FastAPI:
@@ -33,6 +34,10 @@ def _app(**kwargs: object) -> FastAPI:
     async def slow() -> None:
         raise NodeTimeoutError("reply", "timed out after 5 s")
 
+    @router.get("/secret")
+    async def secret() -> None:
+        ExecutionContext("wf", None).secrets["CATALYST_TEST_UNSET_SECRET"]
+
     @router.get("/bug")
     async def bug() -> None:
         raise RuntimeError("secret internals hunter2")
@@ -47,6 +52,8 @@ async def test_errors_map_to_status_and_body(caplog: pytest.LogCaptureFixture) -
             upstream = await client.get("/upstream")
         slow = await client.get("/slow")
         bug = await client.get("/bug")
+        with caplog.at_level(logging.ERROR, "catalyst_runtime"):
+            secret = await client.get("/secret")
     assert upstream.status_code == 502
     assert upstream.json() == {
         "detail": [
@@ -63,8 +70,34 @@ async def test_errors_map_to_status_and_body(caplog: pytest.LogCaptureFixture) -
     assert bug.json() == {
         "detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]
     }
+    assert secret.status_code == 500
+    assert secret.json() == bug.json()  # the deployment's variable names stay in the log
+    assert "CATALYST_TEST_UNSET_SECRET: secret is not set" in caplog.text
     assert "hunter2" not in upstream.text + bug.text + caplog.text
     assert '"docs"' in caplog.text
+
+
+@pytest.mark.anyio
+async def test_invalid_input_is_a_422_naming_the_field() -> None:
+    app = import_app("probe_app")
+    async with in_process(app) as client:
+        response = await client.post("/hello", content=b'{"name": "", "token": "hunter2"}')
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [
+            {
+                "type": "string_too_short",
+                "loc": ["body", "name"],
+                "msg": "String should have at least 1 character",
+            },
+            {
+                "type": "extra_forbidden",
+                "loc": ["body", "token"],
+                "msg": "Extra inputs are not permitted",
+            },
+        ]
+    }
+    assert "hunter2" not in response.text
 
 
 @pytest.mark.anyio
@@ -100,14 +133,8 @@ async def test_lifespan_reads_settings_from_environment(monkeypatch: pytest.Monk
 
 
 @pytest.mark.anyio
-async def test_openapi_shows_the_input_schema(apps_dir: object) -> None:
-    import sys
-
-    sys.path.insert(0, str(apps_dir))
-    try:
-        from probe_app import app  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(apps_dir))
+async def test_openapi_shows_the_input_schema() -> None:
+    app = import_app("probe_app")
     async with in_process(app) as client:
         spec = (await client.get("/openapi.json")).json()
     body = spec["paths"]["/hello"]["post"]["requestBody"]

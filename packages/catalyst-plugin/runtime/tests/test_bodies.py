@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from decimal import Decimal
 from types import MappingProxyType
@@ -130,6 +131,25 @@ def test_dumps_handles_the_usual_types() -> None:
     }
     with pytest.raises(TypeError, match="not JSON serializable"):
         dumps(object())
+
+
+def test_values_orjson_refuses_take_the_slow_path() -> None:
+    big = 123456789012345678901234567891
+    value = {
+        "big": big,
+        "negative": -(2**63) - 1,
+        "edge": [2**64 - 1, -(2**63), True],
+        "nested": (Address(city="x"), Decimal("1e40"), {7: "int key"}),
+        "kept": [None, 1.5, "s", uuid.UUID(int=2)],
+    }
+    text = to_json(value)
+    assert json.loads(text)["big"] == big  # exact, as JSON allows
+    assert '"negative":-9223372036854775809' in text
+    assert '"edge":[18446744073709551615,-9223372036854775808,true]' in text
+    assert '{"city":"x"},10000000000000000000000000000000000000000,{"7":"int key"}' in text
+    assert '"kept":[null,1.5,"s","00000000-0000-0000-0000-000000000002"]' in text
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"big": big, "bad": object()})
 
 
 def test_to_json_is_compact_text() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -66,3 +67,57 @@ def test_parser_defaults() -> None:
     args = build_parser().parse_args(["svc.main:app", "--port", str(free_port())])
     assert args.host == "127.0.0.1"
     assert args.reload is False
+
+
+_RELOADABLE = """
+from fastapi import APIRouter
+from catalyst_runtime import ExecutionContext, create_app, json_response
+
+router = APIRouter()
+
+
+@router.get("/message")
+async def message():
+    ctx = ExecutionContext("m", None)
+    return json_response({{"message": "{message}"}}, ctx)
+
+
+app = create_app(router, title="reloadable")
+"""
+
+
+def test_reload_picks_up_an_edit(tmp_path: Path) -> None:
+    source = tmp_path / "reloadable.py"
+    source.write_text(_RELOADABLE.format(message="one"))
+    with running_server(
+        "reloadable:app", cwd=tmp_path, extra_args=["--reload", "--reload-dir", str(tmp_path)]
+    ) as url:
+        assert httpx.get(f"{url}/message").json() == {"message": "one"}
+        source.write_text(_RELOADABLE.format(message="two"))
+        deadline = time.monotonic() + 15
+        seen = None
+        while time.monotonic() < deadline:
+            try:
+                seen = httpx.get(f"{url}/message").json()
+            except httpx.TransportError:
+                seen = None  # restarting
+            if seen == {"message": "two"}:
+                break
+            time.sleep(0.1)
+        assert seen == {"message": "two"}
+
+
+def test_a_server_that_will_not_stop_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "stubborn.py").write_text(
+        "import asyncio, contextlib\n"
+        "from fastapi import FastAPI\n"
+        "@contextlib.asynccontextmanager\n"
+        "async def lifespan(app):\n"
+        "    yield\n"
+        "    await asyncio.sleep(60)  # a shutdown that never ends\n"
+        "app = FastAPI(lifespan=lifespan)\n"
+    )
+    started = time.monotonic()
+    with running_server("stubborn:app", cwd=tmp_path, shutdown_timeout=0.5) as url:
+        assert httpx.get(f"{url}/docs").status_code == 200
+    assert time.monotonic() - started < 10

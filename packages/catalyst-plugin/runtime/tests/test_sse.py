@@ -11,10 +11,10 @@ import orjson
 import pytest
 from starlette.types import Message
 
-from catalyst_runtime import ExecutionContext, done_event, error_event, format_sse
+from catalyst_runtime import ExecutionContext, UpstreamError, done_event, error_event, format_sse
 from catalyst_runtime.sse import EVENT_TYPES, EventStreamResponse
 
-from .conftest import in_process
+from .conftest import import_app, in_process
 
 
 def _events(text: str) -> list[tuple[str, Any]]:
@@ -39,6 +39,12 @@ def test_done_event_carries_output_and_timings() -> None:
     assert event == "done"
     assert data["output"] == {"x": 1}
     assert set(data["timings"]) == {"a", "total"}
+
+
+def test_error_event_names_the_node() -> None:
+    [(event, data)] = _events(error_event(UpstreamError("reply", "LLM provider failed")).decode())
+    assert event == "error"
+    assert data["detail"][0]["loc"] == ["nodes", "reply"]
 
 
 def test_error_event_for_unexpected_exceptions_says_nothing() -> None:
@@ -110,14 +116,8 @@ def test_failure_mid_stream_ends_with_an_error_event(stream_url: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_in_process_stream_and_crash(apps_dir: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(apps_dir))
-    try:
-        from stream_app import app  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(apps_dir))
+async def test_in_process_stream_and_crash() -> None:
+    app = import_app("stream_app")
     async with in_process(app) as client:
         crashed = await client.get("/crashes")
         answered = await client.post("/answer")

@@ -14,7 +14,7 @@ export function renderDiagnostics(diagnostics: DiagnosticLike[], sources: Source
   const out: string[] = [];
   for (const d of sortDiagnostics(diagnostics)) {
     const { line, column } = d.position;
-    out.push(`${d.file}:${line}:${column}: ${d.message}`);
+    out.push(`${d.file}:${line}:${column}: ${printable(d.message)}`);
     const text = byPath.get(d.file);
     if (text === undefined) continue;
     if (!lineCache.has(d.file)) lineCache.set(d.file, text.split(/\r?\n|\r/));
@@ -36,5 +36,10 @@ function excerpt(src: string, line: number, column: number): string[] {
   const before = text.slice(0, lead + Math.max(0, column - 1 - start)).replace(/[^\t]/g, ' ');
   const gutter = String(line);
   const pad = ' '.repeat(gutter.length);
-  return [` ${gutter} | ${text.replace(/\t/g, '\t')}`, ` ${pad} | ${before}^`];
+  return [` ${gutter} | ${printable(text)}`, ` ${pad} | ${before}^`];
+}
+
+/** Control characters (other than tab) would garble a terminal; show each as one "�". */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
 }

@@ -60,6 +60,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     }
   });
   const ids = [...seen.keys()];
+  const idSet = new Set(ids);
 
   const nodes = defs.map((def, index): NodeIR => {
     const path: JsonPath = ['nodes', index];
@@ -68,7 +69,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     if (def.when !== undefined) node.when = parseWhen(def.when, [...path, 'when'], reporter);
     const sites = Object.values(templates).flatMap(templatesOf);
     if (node.when) sites.push(node.when);
-    node.deps = dependencies(sites, new Set(ids));
+    node.deps = dependencies(sites, idSet);
     (def.after ?? []).forEach((after, i) => {
       const at = { path: [...path, 'after', i] };
       if (!seen.has(after)) reporter.error('unknown_after', at, `"after" names unknown node "${after}"${didYouMean(after, ids)}`, suggest(after, ids));

@@ -3,9 +3,9 @@
  * is known before anything reads it. Annotations land in one shared `Checked` table.
  */
 import type { Template } from './expr/ast';
-import { Checker, type Checked } from './expr/check';
+import { Checker, describe, type Checked } from './expr/check';
 import type { Scope } from './expr/scope';
-import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, type Field, type Type } from './expr/types';
+import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, type Field, type Type } from './expr/types';
 import type { ValueTemplate } from './expr/value';
 import type { Plan } from './graph/graph';
 import type { InputModel } from './input/model';
@@ -14,7 +14,7 @@ import type { Reporter } from './report';
 import type { NodeIR, WorkflowIR } from './resolve';
 
 export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Checked {
-  const checked: Checked = { types: new Map(), nullable: new Set() };
+  const checked: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() };
   const outputs = new Map<string, Type>();
   const scope: Scope = { input: input.type, nodeOutputs: outputs, nodeIds: ir.nodes.map((n) => n.id), skippable: plan.skippable, inMap: false };
   const ordered = plan.levels.flat();
@@ -45,9 +45,25 @@ function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: R
 
 function templateType(t: Template, path: NodeIR['path'], scope: Scope, checked: Checked, reporter: Reporter): Type {
   const checker = new Checker(scope, checked);
-  const result = t.kind === 'single' ? checker.check(t.expr) : (t.parts.forEach((p) => p.kind === 'expr' && checker.check(p.expr)), STRING);
+  if (t.kind === 'single') {
+    const result = checker.check(t.expr);
+    report(checker, path, reporter);
+    return result;
+  }
+  for (const part of t.parts) {
+    if (part.kind !== 'expr') continue;
+    const type = checker.check(part.expr);
+    // "Hello None" is a bug waiting in a response; make the author choose the text for null.
+    if (type.kind !== 'any' && mayBeNull(type) && checker.problems.length === 0) {
+      reporter.error('bad_access', { path, stringOffset: part.span.start }, `${describe(part.expr)} may be null, which text cannot show; add | default('') or another fallback`);
+    }
+  }
+  report(checker, path, reporter);
+  return STRING;
+}
+
+function report(checker: Checker, path: NodeIR['path'], reporter: Reporter): void {
   for (const p of checker.problems) reporter.error(p.code, { path, stringOffset: p.offset }, p.message, p.suggestion);
-  return result;
 }
 
 function jsonType(value: unknown): Type {

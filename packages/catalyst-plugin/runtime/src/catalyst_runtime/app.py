@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from .bodies import dumps
 from .config import Settings
-from .errors import INTERNAL_ERROR_BODY, CatalystError, InputValidationError
+from .errors import INTERNAL_ERROR_BODY, CatalystError, InputValidationError, NodeError
 from .pools import ConnectionPools
 
 __all__ = ["WorkflowRouter", "create_app"]
@@ -83,11 +83,20 @@ def create_app(
 
 async def _catalyst_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CatalystError)  # registered for CatalystError only
-    if not isinstance(exc, InputValidationError):
-        # The runtime's own message only; the cause (which may quote data) is kept at debug level.
-        logger.warning("%s %s -> %d: %s", request.method, request.url.path, exc.status_code, exc)
+    where = f"{request.method} {request.url.path}"
+    if isinstance(exc, InputValidationError):
+        body = exc.to_body()
+    elif isinstance(exc, NodeError):
+        # The runtime's own message only; the cause (which may quote data) stays at debug level.
+        logger.warning("%s -> %d: %s", where, exc.status_code, exc)
         logger.debug("cause", exc_info=exc)
-    return Response(dumps(exc.to_body()), exc.status_code, media_type="application/json")
+        body = exc.to_body()
+    else:
+        # A configuration problem (a missing secret, a pool not built) is the operator's to fix:
+        # the log names it, the client learns nothing about the deployment.
+        logger.error("%s -> %d: %s", where, exc.status_code, exc)
+        body = INTERNAL_ERROR_BODY
+    return Response(dumps(body), exc.status_code, media_type="application/json")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

@@ -22,6 +22,8 @@ __all__ = ["dumps", "input_body", "json_response", "read_input", "to_json"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_FALLBACK_OPTIONS = _OPTIONS | orjson.OPT_NON_STR_KEYS
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # the integers orjson writes itself
 
 
 def _default(value: Any) -> Any:
@@ -31,7 +33,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Same choice as FastAPI's jsonable_encoder: integral decimals stay integers.
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (set, frozenset, tuple)):
+    if isinstance(value, (set, frozenset)):
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
@@ -42,13 +44,40 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON bytes via orjson (pydantic models, decimals, sets and rows included)."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    """Compact JSON bytes via orjson (pydantic models, decimals, sets and rows included).
+
+    orjson's fast path covers almost every value. What it refuses (integers beyond 64 bits, which
+    JSON allows and Python keeps exact; dict keys that are not strings) is retried once through
+    ``_escape``, so a rare value costs a second pass instead of a failed request.
+    """
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_escape(value), default=_default, option=_FALLBACK_OPTIONS)
+
+
+def _escape(value: Any) -> Any:
+    """``value`` with out-of-range integers as raw JSON fragments (their exact digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        return orjson.Fragment(int.__repr__(value))
+    if isinstance(value, dict):
+        return {key: _escape(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escape(item) for item in value]
+    if value is None or isinstance(value, (str, float)):
+        return value
+    try:
+        converted = _default(value)
+    except TypeError:
+        return value  # orjson's own types (datetime, UUID, dataclass...) or a true failure
+    return _escape(converted)
 
 
 def to_json(value: Any) -> str:
     """The ``json`` filter: compact JSON text."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
+    return dumps(value).decode()
 
 
 async def read_input(request: Request, model: type[ModelT]) -> ModelT:
@@ -105,7 +134,7 @@ def _inline(node: Any, definitions: Mapping[str, Any], expanding: tuple[str, ...
 def json_response(data: Any, ctx: ExecutionContext, status_code: int = 200) -> Response:
     """A JSON response written by orjson, with the run's ``Server-Timing`` header."""
     return Response(
-        content=orjson.dumps(data, default=_default, option=_OPTIONS),
+        content=dumps(data),
         status_code=status_code,
         media_type="application/json",
         headers={"server-timing": ctx.server_timing()},

@@ -40,14 +40,16 @@ def running_server(
     env: Mapping[str, str] | None = None,
     host: str = "127.0.0.1",
     startup_timeout: float = 20.0,
+    shutdown_timeout: float = 10.0,
     extra_args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Start ``app_path`` with ``python -m catalyst_runtime.serve`` and yield its base URL.
 
     The server runs in a subprocess on a free loopback port with this interpreter; ``env`` is
     added to the current environment. It is ready once it answers HTTP (any status). On exit it
-    gets SIGTERM (uvicorn then runs the lifespan shutdown) and is killed if it lingers. If it dies
-    or does not answer in time, the error carries the end of its log.
+    gets SIGTERM (uvicorn then runs the lifespan shutdown) and is killed if it is still running
+    ``shutdown_timeout`` seconds later. If it dies or does not answer in time, the error carries
+    the end of its log.
     """
     port = free_port(host)
     url = f"http://{host}:{port}"
@@ -67,7 +69,7 @@ def running_server(
             _wait_until_answering(process, url, startup_timeout, log)
             yield url
         finally:
-            _stop(process)
+            _stop(process, shutdown_timeout)
 
 
 def _wait_until_answering(
@@ -91,12 +93,12 @@ def _wait_until_answering(
             time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
     if process.poll() is not None:
         return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -8,7 +8,8 @@ export interface Span {
 export type BinaryOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' | '/' | '%' | 'and' | 'or';
 
 export type Expr =
-  | { kind: 'literal'; value: string | number | boolean | null; integer: boolean; span: Span }
+  /** `raw` keeps an integer's digits: Python integers are exact at any size. */
+  | { kind: 'literal'; value: string | number | boolean | null; integer: boolean; raw?: string; span: Span }
   | { kind: 'list'; items: Expr[]; span: Span }
   | { kind: 'root'; name: string; span: Span }
   | { kind: 'member'; object: Expr; name: string; nameSpan: Span; span: Span }

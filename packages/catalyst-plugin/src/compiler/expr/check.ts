@@ -6,6 +6,7 @@ import type { Expr } from './ast';
 import { FILTER_NAMES, FILTERS } from './filters';
 import { ROOTS, type ExprProblem, type Scope } from './scope';
 import { ANY, BOOLEAN, INTEGER, NULL, NUMBER, STRING, isNumeric, join, joinAll, mayBeNull, typeName, type Type } from './types';
+import { own } from '../util/own';
 import { didYouMean, suggest } from '../util/suggest';
 
 export const FUNCTIONS: Record<string, Type> = { uuid: STRING, now: STRING };
@@ -15,6 +16,8 @@ export interface Checked {
   types: Map<Expr, Type>;
   /** Sub-expressions whose value may be null and that a `default` must guard. */
   nullable: Set<Expr>;
+  /** Key lookups in open mappings under a `default`: a missing key reads as null (`.get`). */
+  lenient: Set<Expr>;
 }
 
 export class Checker {
@@ -23,7 +26,7 @@ export class Checker {
 
   constructor(
     private readonly scope: Scope,
-    readonly out: Checked = { types: new Map(), nullable: new Set() },
+    readonly out: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() },
   ) {}
 
   check(e: Expr): Type {
@@ -56,7 +59,7 @@ export class Checker {
         return this.filter(e);
       case 'call': {
         e.args.forEach((a) => this.check(a));
-        const result = FUNCTIONS[e.name];
+        const result = own(FUNCTIONS, e.name);
         if (!result) return this.fail(e, 'unknown_function', `unknown function "${e.name}"${didYouMean(e.name, Object.keys(FUNCTIONS))}; functions are ${Object.keys(FUNCTIONS).map((f) => `${f}()`).join(', ')}`, suggest(e.name, Object.keys(FUNCTIONS)));
         if (e.args.length > 0) return this.fail(e.args[0], 'filter_arguments', `${e.name}() takes no arguments`);
         return result;
@@ -88,16 +91,23 @@ export class Checker {
       case 'index':
         if (!this.scope.inMap) return this.fail(e, 'unknown_root', `"${e.name}" exists only inside a map node`);
         return e.name === 'index' ? INTEGER : ANY;
-      case 'env':
       case 'secrets':
       case 'global':
-        return this.fail(e, 'unsupported', `"${e.name}" is not available yet in this version of Catalyst`);
+        return this.fail(e, 'bad_access', `write ${e.name}.NAME to read one ${e.name === 'secrets' ? 'secret' : 'global value'}`);
+      case 'env':
+        return this.fail(e, 'unsupported', '"env" is not available yet; read values from the environment with secrets.NAME');
       default:
         return this.fail(e, 'unknown_root', `unknown name "${e.name}"${didYouMean(e.name, ROOTS)}; expressions start from ${ROOTS.join(', ')}`, suggest(e.name, ROOTS));
     }
   }
 
   private member(e: Expr, object: Expr, name: string, nameOffset: number): Type {
+    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'global')) {
+      // Read at run time through the context, by name; the value never enters generated code.
+      this.out.types.set(object, ANY);
+      if (object.name === 'global' && this.defaultDepth > 0) this.out.lenient.add(e);
+      return object.name === 'secrets' ? STRING : ANY;
+    }
     if (object.kind === 'root' && object.name === 'nodes') {
       this.out.types.set(object, ANY);
       const output = this.scope.nodeOutputs.get(name);
@@ -120,7 +130,10 @@ export class Checker {
       this.out.nullable.add(object);
     }
     if (t.kind !== 'object') return this.fail(e, 'bad_access', `${describe(object)} is ${typeName(t)}, which has no field "${name}"${t.kind === 'array' ? '; use [index], | first or | last' : ''}`, undefined, offset);
-    if (t.fields === null) return ANY;
+    if (t.fields === null) {
+      if (this.defaultDepth > 0) this.out.lenient.add(e);
+      return ANY;
+    }
     const field = t.fields.get(name);
     if (field) return field.type;
     const names = [...t.fields.keys()];
@@ -147,12 +160,15 @@ export class Checker {
       if (this.defaultDepth > 0) this.out.nullable.add(e);
       return t.kind === 'array' ? t.items : STRING;
     }
-    if (t.kind === 'object' && t.model === undefined && (k.kind === 'string' || k.kind === 'any')) return ANY;
+    if (t.kind === 'object' && t.model === undefined && (k.kind === 'string' || k.kind === 'any')) {
+      if (this.defaultDepth > 0) this.out.lenient.add(e);
+      return ANY;
+    }
     return this.fail(key, 'bad_access', `${describe(e.object)} is ${typeName(t)} and cannot be indexed by ${typeName(k)}${t.kind === 'object' ? '; use a literal key' : ''}`);
   }
 
   private filter(e: Expr & { kind: 'filter' }): Type {
-    const spec = FILTERS[e.name];
+    const spec = own(FILTERS, e.name);
     if (e.name === 'default') this.defaultDepth++;
     const input = this.check(e.input);
     if (e.name === 'default') this.defaultDepth--;

@@ -8,6 +8,7 @@ import { ATOM, CALL, FILTERS, tight, toText, type PyCode } from './filters';
 import { holdsModel, type Type } from './types';
 import { expressionsOf } from './value';
 import { nodeRefs } from '../graph/refs';
+import { own } from '../util/own';
 import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../emit/py-literal';
 
 /** Names the generated module must import when an expression uses them. */
@@ -27,6 +28,8 @@ export interface EmitEnv {
 
 const PREC = { conditional: 1, or: 2, and: 3, not: 4, comparison: 5, additive: 10, multiplicative: 11, unary: 12 } as const;
 const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '<': 5, '<=': 5, '>': 5, '>=': 5, '+': 10, '-': 10, '*': 11, '/': 11, '%': 11 };
+
+const PASS_THROUGH = new Set(['length', 'first', 'last']);
 
 const paren = (p: PyCode, min: number): string => (p.prec >= min ? p.code : `(${p.code})`);
 
@@ -70,12 +73,13 @@ export class PyEmitter {
     }
     const text = pieces.map((p) => p.text ?? '').join('');
     if (pieces.every((p) => p.expr === undefined)) return { code: this.pyString(text), prec: ATOM };
-    // The f-string takes the quotes its text needs fewest escapes with; code inside takes the other.
-    const quote = quoteFor(text);
-    const inner: Quote = quote === '"' ? "'" : '"';
-    const codes = pieces.map((p) => (p.expr ? this.withQuote(inner, () => this.textOf(p.expr!)) : undefined));
-    const fstringSafe = codes.every((c) => c === undefined || (!/[\\\n\r{}#:!]/.test(c.code) && !c.code.includes(quote)));
-    if (fstringSafe) {
+    // The f-string takes the quotes its text needs fewest escapes with, code inside the other
+    // kind (Python 3.11 allows neither its own quotes nor backslashes inside the braces).
+    const preferred = quoteFor(text);
+    for (const quote of [preferred, preferred === '"' ? "'" : '"'] as Quote[]) {
+      const inner: Quote = quote === '"' ? "'" : '"';
+      const codes = pieces.map((p) => (p.expr ? this.withQuote(inner, () => this.textOf(p.expr!)) : undefined));
+      if (codes.some((c) => c !== undefined && (/[\\\n\r{}#:!]/.test(c.code) || c.code.includes(quote)))) continue;
       const body = pieces.map((p, i) => (p.expr ? `{${codes[i]!.code}}` : pyStringBody(p.text!, quote).replace(/[{}]/g, '$&$&'))).join('');
       return { code: `f${quote}${body}${quote}`, prec: ATOM };
     }
@@ -117,7 +121,7 @@ export class PyEmitter {
       case 'literal':
         if (e.value === null) return { code: 'None', prec: ATOM };
         if (typeof e.value === 'boolean') return { code: e.value ? 'True' : 'False', prec: ATOM };
-        if (typeof e.value === 'number') return { code: pyNumber(e.value, e.integer), prec: e.value < 0 ? PREC.unary : ATOM };
+        if (typeof e.value === 'number') return { code: e.integer && e.raw ? e.raw : pyNumber(e.value, e.integer), prec: ATOM };
         return { code: this.pyString(e.value), prec: ATOM };
       case 'list':
         return { code: `[${e.items.map((i) => this.value(i).code).join(', ')}]`, prec: ATOM };
@@ -128,6 +132,7 @@ export class PyEmitter {
         return this.access(e, e.object, e.name);
       case 'index':
         if (e.index.kind === 'literal' && typeof e.index.value === 'string') return this.access(e, e.object, e.index.value);
+        if (this.env.checked.lenient.has(e)) return { code: `${tight(this.emit(e.object))}.get(${this.value(e.index).code})`, prec: CALL };
         return { code: `${tight(this.emit(e.object))}[${this.value(e.index).code}]`, prec: CALL };
       case 'filter':
         return this.filter(e);
@@ -152,19 +157,23 @@ export class PyEmitter {
 
   private access(e: Expr, object: Expr, name: string): PyCode {
     if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${this.pyString(name)}]`, prec: CALL };
+    if (object.kind === 'root' && object.name === 'secrets') return { code: `ctx.secrets[${this.pyString(name)}]`, prec: CALL };
+    const lenient = this.env.checked.lenient.has(e);
+    if (object.kind === 'root' && object.name === 'global') return { code: lenient ? `ctx.globals.get(${this.pyString(name)})` : `ctx.globals[${this.pyString(name)}]`, prec: CALL };
     if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
     const t = this.typeOf(object);
     const obj = tight(this.emit(object));
     const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;
     if (field?.attr) return { code: `${obj}.${field.attr}`, prec: CALL };
-    void e;
-    return { code: `${obj}[${this.pyString(name)}]`, prec: CALL };
+    return { code: lenient ? `${obj}.get(${this.pyString(name)})` : `${obj}[${this.pyString(name)}]`, prec: CALL };
   }
 
   private filter(e: Expr & { kind: 'filter' }): PyCode {
     if (e.name === 'default') return this.defaultFilter(e.input, e.args[0]);
-    const spec = FILTERS[e.name];
-    const input = this.value(e.input);
+    const spec = own(FILTERS, e.name);
+    if (!spec) throw new Error(`unchecked filter "${e.name}"`);
+    // These look at the container, not into its items: pydantic models need no dump first.
+    const input = PASS_THROUGH.has(e.name) ? this.emit(e.input) : this.value(e.input);
     return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input), (n) => this.env.use(n));
   }
 

@@ -1,9 +1,10 @@
 /** Expression lexer: the characters between `{{` and `}}` become tokens with offsets. */
 import { ExprError } from './errors';
+import { own } from '../util/own';
 
 export type Token =
   | { kind: 'ident'; value: string; start: number; end: number }
-  | { kind: 'number'; value: number; integer: boolean; start: number; end: number }
+  | { kind: 'number'; value: number; integer: boolean; raw: string; start: number; end: number }
   | { kind: 'string'; value: string; start: number; end: number }
   | { kind: 'op'; value: string; start: number; end: number }
   | { kind: 'eof'; value: ''; start: number; end: number };
@@ -30,7 +31,8 @@ export function lex(source: string, start: number, end: number): Token[] {
       const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(source.slice(i, Math.min(end, i + 400)))!;
       const text = m[0];
       if (/[A-Za-z_]/.test(source[i + text.length] ?? '')) throw new ExprError(i + text.length, `unexpected "${source[i + text.length]}" after the number ${text}`);
-      tokens.push({ kind: 'number', value: Number(text), integer: m[1] === undefined && m[2] === undefined, start: i, end: i + text.length });
+      if (/^0[0-9]/.test(text) && m[1] === undefined && m[2] === undefined) throw new ExprError(i, `a number cannot start with 0; write ${text.replace(/^0+(?=.)/, '')}`);
+      tokens.push({ kind: 'number', value: Number(text), integer: m[1] === undefined && m[2] === undefined, raw: text, start: i, end: i + text.length });
       i += text.length;
     } else if (c === '"' || c === "'") {
       i = lexString(source, i, end, tokens);
@@ -41,8 +43,8 @@ export function lex(source: string, start: number, end: number): Token[] {
       if (op) {
         tokens.push({ kind: 'op', value: op, start: i, end: i + op.length });
         i += op.length;
-      } else if (FOREIGN[c]) {
-        throw new ExprError(i, `"${c}" is not an operator here; use ${FOREIGN[c]}`);
+      } else if (own(FOREIGN, c)) {
+        throw new ExprError(i, `"${c}" is not an operator here; use ${own(FOREIGN, c)}`);
       } else {
         throw new ExprError(i, `unexpected character ${JSON.stringify(c)}`);
       }
@@ -64,8 +66,8 @@ function lexString(source: string, start: number, end: number, tokens: Token[]):
         i += 6;
         continue;
       }
-      if (i + 1 >= end || !(e in ESCAPES)) throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
-      value += ESCAPES[e];
+      if (i + 1 >= end || own(ESCAPES, e) === undefined) throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
+      value += own(ESCAPES, e);
       i += 2;
     } else {
       value += source[i++];

@@ -6,7 +6,9 @@
 import type { BinaryOp, Expr, Span } from './ast';
 import { ExprError } from './errors';
 import { lex, type Token } from './lexer';
+import { own } from '../util/own';
 
+/** Deepest AST allowed: nesting, and chains like `a + b + ...` or `x | f | g ...`, count alike. */
 const MAX_DEPTH = 64;
 const KEYWORDS = new Set(['and', 'or', 'not', 'if', 'else', 'true', 'false', 'null']);
 const PYTHON_SPELLINGS: Record<string, string> = { True: 'true', False: 'false', None: 'null', nil: 'null', undefined: 'null', is: '==', in: 'a comparison', lambda: 'a filter' };
@@ -85,7 +87,7 @@ class Parser {
     }
     if (level === 6) return this.unary();
     let left = this.binary(level + 1);
-    for (;;) {
+    for (let chain = 1; ; chain++) {
       const t = this.peek();
       const op = String(t.value);
       const matches =
@@ -95,6 +97,7 @@ class Parser {
         (level === 4 && t.kind === 'op' && (op === '+' || op === '-')) ||
         (level === 5 && t.kind === 'op' && (op === '*' || op === '/' || op === '%'));
       if (!matches) return left;
+      this.checkChain(chain, t.start);
       this.next();
       const right = this.nested(() => this.binary(level + 1));
       left = { kind: 'binary', op: op as BinaryOp, left, right, span: span(left, right) };
@@ -102,6 +105,10 @@ class Parser {
         throw new ExprError(this.peek().start, 'comparisons cannot be chained; join them with "and"');
       }
     }
+  }
+
+  private checkChain(length: number, offset: number): void {
+    if (this.depth + length > MAX_DEPTH) throw new ExprError(offset, `expression nested more than ${MAX_DEPTH} levels deep; split it across nodes`);
   }
 
   private nested<T>(f: () => T): T {
@@ -122,7 +129,8 @@ class Parser {
 
   private postfix(): Expr {
     let e = this.atom();
-    for (;;) {
+    for (let chain = 1; ; chain++) {
+      this.checkChain(chain, this.peek().start);
       if (this.isOp('.')) {
         this.next();
         const name = this.next();
@@ -161,7 +169,7 @@ class Parser {
     const s = { start: t.start, end: t.end };
     switch (t.kind) {
       case 'number':
-        return { kind: 'literal', value: t.value, integer: t.integer, span: s };
+        return { kind: 'literal', value: t.value, integer: t.integer, raw: t.raw, span: s };
       case 'string':
         return { kind: 'literal', value: t.value, integer: false, span: s };
       case 'ident':
@@ -192,7 +200,8 @@ class Parser {
     const s = { start: t.start, end: t.end };
     if (t.value === 'true' || t.value === 'false') return { kind: 'literal', value: t.value === 'true', integer: false, span: s };
     if (t.value === 'null') return { kind: 'literal', value: null, integer: false, span: s };
-    if (PYTHON_SPELLINGS[t.value]) throw new ExprError(t.start, `"${t.value}" is not part of the expression language; use ${PYTHON_SPELLINGS[t.value]}`);
+    const spelling = own(PYTHON_SPELLINGS, t.value);
+    if (spelling) throw new ExprError(t.start, `"${t.value}" is not part of the expression language; use ${spelling}`);
     if (KEYWORDS.has(t.value)) throw new ExprError(t.start, `expected a value, found "${t.value}"`);
     if (this.isOp('(')) {
       const { args, end } = this.arguments();

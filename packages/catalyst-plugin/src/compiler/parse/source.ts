@@ -87,7 +87,11 @@ export function parseSource(file: SourceFile): { source?: ParsedSource; problems
     // The YAML parser recurses; absurd nesting can exhaust the stack.
     return { problems: [{ code: 'too_deep', offset: 0, message: `the definition could not be parsed (${err instanceof RangeError ? 'nested too deeply' : String(err)})` }] };
   }
-  const problems: ParseProblem[] = doc.errors.map((e) => ({ code: 'syntax', offset: e.pos[0], message: cleanYamlMessage(e.message) }));
+  const problems: ParseProblem[] = doc.errors.map((e) =>
+    /call stack/i.test(e.message)
+      ? { code: 'too_deep', offset: e.pos[0], message: 'the definition is nested too deeply to read' }
+      : { code: 'syntax', offset: e.pos[0], message: cleanYamlMessage(e.message) },
+  );
   if (problems.length > 0) return { problems };
 
   const entries = new Map<string, PosEntry>();

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { JsonPath } from '../diagnostics';
+import { own } from '../util/own';
 import { Workflow } from './schema';
 
 type AnyDef = { type: string } & Record<string, unknown>;
@@ -19,7 +20,7 @@ export function knownKeysAt(root: unknown, path: JsonPath): string[] {
     if (part === undefined) break;
     const def = defOf(schema);
     value = value !== null && typeof value === 'object' ? (value as Record<string | number, unknown>)[part] : undefined;
-    if (def.type === 'object') schema = (def.shape as Record<string, unknown>)[String(part)];
+    if (def.type === 'object') schema = own(def.shape as Record<string, unknown>, String(part));
     else if (def.type === 'array') schema = def.element;
     else if (def.type === 'record') schema = def.valueType;
     else return [];

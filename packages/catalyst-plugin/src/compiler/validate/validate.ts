@@ -15,6 +15,8 @@ export function validate(value: unknown, reporter: Reporter): Workflow | undefin
     reporter.error('invalid_type', { path: [] }, `a workflow definition must be a mapping with "id", "nodes" and "output", not ${got}`);
     return undefined;
   }
+  // zod (like any plain JS object) would take a "__proto__" key as the prototype and drop it.
+  if (reportProtoKeys(value, [], reporter)) return undefined;
   const result = Workflow.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) reportIssue(issue, value, reporter);
@@ -66,6 +68,19 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
     default:
       reporter.error('invalid_value', { path }, `${where} ${lowerFirst(issue.message)}`);
   }
+}
+
+function reportProtoKeys(value: unknown, path: JsonPath, reporter: Reporter): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let found = false;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === '__proto__') {
+      reporter.error('invalid_value', { path: [...path, key], key: true }, 'the key "__proto__" is not allowed; rename it');
+      found = true;
+    }
+    found = reportProtoKeys(child, [...path, Array.isArray(value) ? Number(key) : key], reporter) || found;
+  }
+  return found;
 }
 
 function valueAt(root: unknown, path: JsonPath): unknown {

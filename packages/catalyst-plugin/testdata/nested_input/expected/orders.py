@@ -47,7 +47,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             "who": f"{inp.customer.name} <{inp.customer.e_mail_}>",
             "tier": inp.customer.class_,
             "first_sku": inp.items[0].sku,
-            "count": len([_m0.model_dump(by_alias=True) for _m0 in inp.items]),
+            "count": len(inp.items),
             "note": inp.note if inp.note is not None else "none",
             "items": [_m0.model_dump(by_alias=True) for _m0 in inp.items],
             "customer": inp.customer.model_dump(by_alias=True),

@@ -1,0 +1,104 @@
+/**
+ * Robustness: whatever the input — random bytes, random JSON, token soup in expressions,
+ * mutated definitions, huge or deeply nested files — the compiler answers with files or
+ * diagnostics at valid positions. Never an exception, never an internal error.
+ */
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileService, renderDiagnostics, type SourceFile } from './index';
+import { SCOPE_DEFINITION, tokenSoup } from './test-utils/arbitraries';
+
+const OPTIONS = { packageName: 'f', serviceName: 'f' };
+const HELLO = readFileSync(join(__dirname, '..', '..', 'testdata', 'hello', 'workflows', 'hello.workflow.yaml'), 'utf8');
+
+function assertClean(sources: SourceFile[]): void {
+  const result = compileService(sources, OPTIONS);
+  renderDiagnostics(result.diagnostics, sources);
+  for (const d of result.diagnostics) {
+    if (d.code === 'internal') throw new Error(`internal error: ${d.message}\n${JSON.stringify(sources).slice(0, 2000)}`);
+    const text = sources.find((s) => s.path === d.file)?.text ?? '';
+    const lines = text.split(/\r\n|\r|\n/);
+    if (d.position.line < 1 || d.position.line > Math.max(1, lines.length) || d.position.column < 1) {
+      throw new Error(`bad position ${JSON.stringify(d)}`);
+    }
+  }
+  if (result.diagnostics.some((d) => d.severity === 'error') !== (result.files.length === 0)) throw new Error('files and errors disagree');
+}
+
+const yamlFile = (text: string): SourceFile[] => [{ path: 'workflows/f.workflow.yaml', text }];
+const jsonFile = (text: string): SourceFile[] => [{ path: 'workflows/f.workflow.json', text }];
+
+describe('compiler fuzzing', () => {
+  it('survives random text as YAML and as JSON', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => {
+        assertClean(yamlFile(text));
+        assertClean(jsonFile(text));
+      }),
+      { numRuns: 1500, seed: 1 },
+    );
+  });
+
+  it('survives random JSON documents', () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => assertClean(jsonFile(JSON.stringify(value)))), { numRuns: 1000, seed: 2 });
+  });
+
+  it('survives random definitions built from the real field names', () => {
+    const field = fc.constantFrom('id', 'type', 'set', 'nodes', 'output', 'input', 'trigger', 'when', 'after', 'properties', 'required', 'method', 'path', 'transform', 'default', 'items', '__proto__', 'constructor');
+    const value = fc.letrec<{ v: unknown }>((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, field, tokenSoup, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(field, tie('v'), { maxKeys: 4 })),
+    })).v;
+    fc.assert(fc.property(fc.dictionary(field, value, { maxKeys: 6 }), (def) => assertClean(jsonFile(JSON.stringify(def)))), { numRuns: 1000, seed: 3 });
+  });
+
+  it('survives token soup in every expression position', () => {
+    fc.assert(
+      fc.property(tokenSoup, tokenSoup, tokenSoup, (a, b, c) => {
+        const def = { ...SCOPE_DEFINITION, nodes: [{ id: 'a', type: 'transform', when: a, set: { v: b } }, { id: 'z', type: 'transform', set: { w: `{{ ${c} }}` } }], output: { x: `{{ ${a} }}`, y: c } };
+        assertClean(jsonFile(JSON.stringify(def, null, 1)));
+      }),
+      { numRuns: 1500, seed: 4 },
+    );
+  });
+
+  it('survives random edits of a valid definition', () => {
+    const edit = fc.tuple(fc.nat(), fc.nat({ max: 5 }), fc.string({ maxLength: 4 }));
+    fc.assert(
+      fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {
+        let text = HELLO;
+        for (const [at, remove, insert] of edits) {
+          const i = at % (text.length + 1);
+          text = text.slice(0, i) + insert + text.slice(i + remove);
+        }
+        assertClean(yamlFile(text));
+      }),
+      { numRuns: 1000, seed: 5 },
+    );
+  });
+
+  it('reports deep nesting instead of overflowing the stack', () => {
+    const deep = 100_000;
+    assertClean(yamlFile(`id: d\noutput: { v: ${'['.repeat(deep)}${']'.repeat(deep)} }\n`));
+    assertClean(jsonFile(`{"id":"d","output":${'{"a":'.repeat(deep)}1${'}'.repeat(deep)}}`));
+    assertClean(yamlFile(`id: d\noutput: { v: "{{ ${'('.repeat(deep)}1${')'.repeat(deep)} }}" }\n`));
+    assertClean(yamlFile(`id: d\noutput: { v: "{{ ${Array.from({ length: 10_000 }, () => '1').join(' + ')} }}" }\n`));
+    assertClean(yamlFile(`id: d\noutput: { v: "{{ 'a'${' | upper'.repeat(10_000)} }}" }\n`));
+  });
+
+  it('compiles a 10 MB definition without trouble', () => {
+    let text = 'id: big\ninput: { properties: { x: { type: integer } } }\nnodes:\n';
+    for (let i = 0; text.length < 10 * 1024 * 1024; i++) {
+      text += `  - id: n${i}\n    type: transform\n    set: { v: "{{ input.x | default(1) }}", text: "${'lorem ipsum '.repeat(20)}" }\n`;
+    }
+    const result = compileService(yamlFile(text), OPTIONS);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.files.map((f) => f.path)).toEqual(['__init__.py', 'big.mmd', 'big.py']);
+  }, 60_000);
+
+  it('rejects an alias bomb and an oversized file with a diagnostic', () => {
+    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', ...'bcdef'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcde'[i]}`).join(',')}]`), 'id: x'].join('\n');
+    expect(compileService(yamlFile(bomb), OPTIONS).diagnostics.map((d) => d.code)).toEqual(['too_large']);
+    expect(compileService(yamlFile(`id: x\n#${'x'.repeat(21 * 1024 * 1024)}`), OPTIONS).diagnostics.map((d) => d.code)).toEqual(['too_large']);
+  });
+});

@@ -1,0 +1,155 @@
+"""Micro-benchmarks of the runtime's hot paths (pyperf). Run: node tools/bench/runtime-micro.mjs
+
+Each figure is the time of one operation, measured over many loops in pyperf worker processes.
+The table is printed and written to --table (markdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from importlib.metadata import version
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import pyperf  # type: ignore[import-untyped]
+import uvloop
+from catalyst_runtime import ExecutionContext, InMemoryRateLimiter, LRUCache, cached, format_sse
+from catalyst_runtime.bodies import dumps
+
+NAMES = [f"node{i}" for i in range(10)]
+OUTPUT = {"rows": [{"id": 1, "title": "a"}], "count": 1}
+
+
+def context_create_ten_outputs(loops: int) -> float:
+    payload = {"query": "hello"}
+    started = perf_counter()
+    for _ in range(loops):
+        ctx = ExecutionContext("wf", payload)
+        for name in NAMES:
+            ctx.set_output(name, OUTPUT)
+    return perf_counter() - started
+
+
+def context_clone_100_outputs(loops: int) -> float:
+    ctx = ExecutionContext("wf", {"query": "hello"})
+    for i in range(100):
+        ctx.set_output(f"node{i}", OUTPUT)
+    started = perf_counter()
+    for _ in range(loops):
+        ctx.clone()
+    return perf_counter() - started
+
+
+def server_timing_ten_nodes(loops: int) -> float:
+    ctx = ExecutionContext("wf", None)
+    for name in NAMES:
+        ctx.timings[name] = 12_345
+    started = perf_counter()
+    for _ in range(loops):
+        ctx.server_timing()
+    return perf_counter() - started
+
+
+def _on_uvloop(make: Callable[[int], Coroutine[Any, Any, float]]) -> Callable[[int], float]:
+    def run(loops: int) -> float:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(make(loops))
+
+    return run
+
+
+async def _limiter_acquire(loops: int) -> float:
+    limiter = InMemoryRateLimiter(interval=1e-9)  # never waits: the uncontended path
+    acquire = limiter.acquire
+    started = perf_counter()
+    for _ in range(loops):
+        await acquire("api")
+    return perf_counter() - started
+
+
+def lru_hit(loops: int) -> float:
+    cache = LRUCache(maxsize=1024)
+    for i in range(1024):
+        cache.set_now(f"emb:{i}", [0.1] * 8, ttl=3600)
+    get = cache.get_now
+    started = perf_counter()
+    for _ in range(loops):
+        get("emb:512")
+    return perf_counter() - started
+
+
+async def _cached_hit(loops: int) -> float:
+    @cached(ttl=3600, key_fn=lambda text: text)
+    async def embed(text: str) -> list[float]:
+        return [0.1] * 8
+
+    await embed("hello")
+    started = perf_counter()
+    for _ in range(loops):
+        await embed("hello")
+    return perf_counter() - started
+
+
+def format_sse_1kb(loops: int) -> float:
+    data = {"node": "docs", "text": "x" * 1000}
+    assert 1000 < len(dumps(data)) < 1100
+    started = perf_counter()
+    for _ in range(loops):
+        format_sse("partial", data)
+    return perf_counter() - started
+
+
+BENCHMARKS: list[tuple[str, str, Callable[[int], float]]] = [
+    (
+        "context_create_10_outputs",
+        "ExecutionContext() + 10 x set_output",
+        context_create_ten_outputs,
+    ),
+    (
+        "context_clone_100_outputs",
+        "clone() of a context holding 100 outputs",
+        context_clone_100_outputs,
+    ),
+    ("server_timing_10_nodes", "server_timing() header, 10 nodes", server_timing_ten_nodes),
+    (
+        "limiter_acquire_uncontended",
+        "InMemoryRateLimiter.acquire, uncontended (awaited)",
+        _on_uvloop(_limiter_acquire),
+    ),
+    ("lru_hit", "LRUCache hit (get_now)", lru_hit),
+    ("cached_hit", "@cached call, in-memory hit (awaited)", _on_uvloop(_cached_hit)),
+    ("format_sse_1kb", "format_sse of a 1 KB payload", format_sse_1kb),
+]
+
+
+def main() -> None:
+    runner = pyperf.Runner()
+    runner.argparser.add_argument("--table", help="write the markdown table to this file")
+    results = []
+    for name, label, func in BENCHMARKS:
+        bench = runner.bench_time_func(name, func)
+        if bench is not None:
+            results.append((label, bench))
+    if runner.args.worker or not results:
+        return
+    lines = [
+        "| operation | mean | std dev |",
+        "|---|---:|---:|",
+    ]
+    for label, bench in results:
+        values = bench.get_values()
+        spread = f"±{bench.stdev() * 1e6:.3f} µs" if len(values) > 1 else "n/a"
+        lines.append(f"| {label} | {bench.mean() * 1e6:.3f} µs | {spread} |")
+    table = "\n".join(lines) + "\n"
+    versions = f"pyperf {pyperf.__version__}, uvloop {version('uvloop')}"
+    header = f"Python {sys.version.split()[0]}, {versions}\n\n"
+    print("\n" + header + table)
+    if runner.args.table:
+        Path(runner.args.table).write_text(header + table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
