@@ -56,7 +56,7 @@ async function main() {
     };
 
     check('ruff', step('ruff check', uv, uvRun('ruff', 'check', 'src', 'tests'), { cwd: runtimeDir, env }));
-    check('mypy', step('mypy --strict', uv, uvRun('mypy'), { cwd: runtimeDir, env }));
+    check('mypy', step('mypy --strict', uv, uvRun('mypy', 'src', 'tests'), { cwd: runtimeDir, env }));
     if (existsSync(testdataDir)) {
       const status = step('pytest testdata (golden Python)', uv, uvRun('pytest', testdataDir), {
         cwd: repoRoot,

@@ -149,9 +149,14 @@ def test_env_secrets_read_at_use(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "CATALYST_TEST_SECRET" in list(secrets)
     assert len(secrets) == len(list(secrets))
     assert "s3cret" not in repr(secrets)
+    assert "CATALYST_TEST_SECRET" in secrets
+    assert secrets.get("CATALYST_TEST_SECRET") == "s3cret"
     monkeypatch.delenv("CATALYST_TEST_SECRET")
-    with pytest.raises(ConfigError, match="CATALYST_TEST_SECRET"):
+    with pytest.raises(ConfigError, match="CATALYST_TEST_SECRET: secret is not set"):
         secrets["CATALYST_TEST_SECRET"]
+    assert "CATALYST_TEST_SECRET" not in secrets
+    assert secrets.get("CATALYST_TEST_SECRET") is None
+    assert secrets.get("CATALYST_TEST_SECRET", "fallback") == "fallback"
 
 
 def test_repr_names_outputs() -> None:

@@ -20,7 +20,9 @@ from catalyst_runtime import (
     Settings,
 )
 
-# Sleeps wake late, never early, so lower bounds are exact; upper bounds are loose for slow CI.
+# A reported wait is computed, not measured: it is never more than the limiter's schedule allows
+# (upper bounds are tight) and may be less when the test itself ran late (lower bounds are loose,
+# so a busy CI machine does not fail them). Timers may fire up to a millisecond early.
 SLACK = 0.004
 
 
@@ -61,8 +63,8 @@ async def test_minimum_interval_per_key(make: Callable[..., RateLimiter]) -> Non
     assert await limiter.acquire("b") == 0.0  # another key is independent
     second = await limiter.acquire("a")
     third = await limiter.acquire("a")
-    assert 0.05 - SLACK <= second <= 0.05 + SLACK
-    assert 0.05 - SLACK <= third <= 0.05 + SLACK
+    assert 0.03 <= second <= 0.05 + SLACK
+    assert 0 < third <= 0.05 + SLACK
     assert time.monotonic() - started >= 0.1 - SLACK
 
 
@@ -71,7 +73,7 @@ async def test_rate_with_burst(make: Callable[..., RateLimiter]) -> None:
     limiter = make(rate=20, burst=3)
     waits = [await limiter.acquire("k") for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
-    assert 0.05 - SLACK <= waits[3] <= 0.05 + SLACK
+    assert 0.03 <= waits[3] <= 0.05 + SLACK
 
 
 @pytest.mark.anyio
@@ -105,7 +107,7 @@ async def test_timeout_raises_without_taking_a_slot(make: Callable[..., RateLimi
     assert caught.value.status_code == 429
     # The refused caller reserved nothing: the next one waits one interval, not two.
     waited, _ = await _timed(limiter.acquire("user:1", timeout=1))
-    assert 0.1 - 2 * SLACK <= waited <= 0.1 + SLACK
+    assert 0.05 <= waited <= 0.1 + SLACK
 
 
 @pytest.mark.anyio
@@ -131,7 +133,7 @@ async def test_cancelled_waiter_with_others_behind_keeps_the_queue() -> None:
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
-    assert await second >= 0.09 - SLACK  # its reservation stands
+    assert await second >= 0.07  # its reservation (two intervals out) stands
 
 
 @pytest.mark.anyio
@@ -185,8 +187,9 @@ def test_redis_limiter_holds_one_limit_across_two_processes(
     assert [worker.returncode for worker in workers] == [0, 0]
     times = sorted(t for out in outputs for t in orjson.loads(out))
     assert len(times) == 2 * per_process
-    # One limit for both: the i-th slot overall cannot come before i intervals have passed.
+    # One limit for both: the i-th slot overall cannot come before i intervals after the start.
     # Two separate limits would let each process take its 5 slots in 4 intervals (0.2 s).
+    offsets = [round(t - start_at, 3) for t in times]
     for i, t in enumerate(times):
-        assert t - times[0] >= i * interval - 0.01, (i, [round(x - times[0], 3) for x in times])
-    assert times[-1] - times[0] >= (2 * per_process - 1) * interval - 0.01
+        assert t - start_at >= i * interval - 0.003, (i, offsets)
+    assert times[-1] - start_at >= (2 * per_process - 1) * interval - 0.003, offsets

@@ -55,3 +55,12 @@ async def test_pools_open_at_start_serve_requests_and_close_at_shutdown(
         await asyncio.sleep(0.05)
         clients = await observer.fetchval(COUNT_CLIENTS)
     assert clients == before
+
+
+def test_a_missing_setting_stops_start_up_with_its_name(apps_dir: Path) -> None:
+    env = {"DATABASE_URL": "", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    with (
+        pytest.raises(RuntimeError, match="DATABASE_URL: required by postgres nodes"),
+        running_server("db_app:app", cwd=apps_dir, env=env),
+    ):
+        pass  # pragma: no cover

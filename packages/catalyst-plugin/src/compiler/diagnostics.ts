@@ -42,6 +42,7 @@ export type DiagnosticCode =
   | 'bad_access'
   | 'filter_arguments'
   | 'input_schema'
+  | 'useless_default'
   // a bug in the compiler, reported instead of thrown
   | 'internal';
 

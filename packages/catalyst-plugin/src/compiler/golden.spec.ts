@@ -1,7 +1,8 @@
 /**
  * Golden tests: every folder under testdata/ is one case. `workflows/` holds the definitions;
  * `expected/` the generated files (compared byte for byte), and/or `stderr.txt` the rendered
- * diagnostics (a case with errors generates nothing, so it has no `expected/`). `UPDATE_GOLDEN=1` rewrites the expectations.
+ * diagnostics (a case with errors generates nothing, so it has no `expected/`). Cases named
+ * `err_*` must fail; all others must compile. `UPDATE_GOLDEN=1` rewrites the expectations.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +44,9 @@ describe('compiler golden cases', () => {
     const sources = readSources(dir);
     const result = compileService(sources, OPTIONS);
     const stderr = renderDiagnostics(result.diagnostics, sources);
+    // The name says which way a case must go, so an update cannot silently flip it.
+    if (name.startsWith('err_')) expect(result.files).toEqual([]);
+    else expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     if (UPDATE) update(dir, result.files, stderr);
 
     // stderr.txt holds the diagnostics: errors (then nothing is generated) or warnings.

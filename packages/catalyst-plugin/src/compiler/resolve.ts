@@ -11,7 +11,7 @@ import { kindOf } from './nodes/kinds';
 import type { Reporter } from './report';
 import { identifierProblem, toIdentifier } from './util/python-names';
 import { didYouMean, suggest } from './util/suggest';
-import type { Node, Workflow } from './validate/schema';
+import { hasBody, type Node, type Workflow } from './validate/schema';
 
 export interface Dependency {
   nodeId: string;
@@ -44,6 +44,10 @@ const RESERVED_WORKFLOW_IDS = new Set(['router']);
 export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   checkId(wf.id, 'workflow', ['id'], reporter);
   if (RESERVED_WORKFLOW_IDS.has(wf.id)) reporter.error('invalid_id', { path: ['id'] }, `workflow id "${wf.id}" is reserved; choose another, e.g. "${wf.id}_flow"`);
+  const method = wf.trigger?.method ?? 'POST';
+  if (!hasBody(method) && Object.keys(wf.input?.properties ?? {}).length > 0) {
+    reporter.error('unsupported', { path: ['trigger', 'method'] }, `a ${method} request has no body, so this workflow cannot declare input properties; use POST, or remove "input"`);
+  }
   if (wf.trigger?.stream) reporter.error('unsupported', { path: ['trigger', 'stream'] }, 'streaming responses need a streaming node (llm), which this version does not have; remove "stream: true"');
 
   const defs = wf.nodes ?? [];
@@ -80,7 +84,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
 
   const output = parseValue(wf.output ?? {}, ['output'], reporter);
   // Unknown nodes in the output are reported by the type checker, like everywhere else.
-  return { id: wf.id, method: wf.trigger?.method ?? 'POST', route: wf.trigger?.path ?? `/${wf.id}`, nodes, output };
+  return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, output };
 }
 
 function checkId(id: string, what: string, path: JsonPath, reporter: Reporter): void {

@@ -54,7 +54,7 @@ function templateType(t: Template, path: NodeIR['path'], scope: Scope, checked: 
     if (part.kind !== 'expr') continue;
     const type = checker.check(part.expr);
     // "Hello None" is a bug waiting in a response; make the author choose the text for null.
-    if (type.kind !== 'any' && mayBeNull(type) && checker.problems.length === 0) {
+    if (type.kind !== 'any' && mayBeNull(type) && !checker.problems.some((p) => p.severity !== 'warning')) {
       reporter.error('bad_access', { path, stringOffset: part.span.start }, `${describe(part.expr)} may be null, which text cannot show; add | default('') or another fallback`);
     }
   }
@@ -63,7 +63,10 @@ function templateType(t: Template, path: NodeIR['path'], scope: Scope, checked: 
 }
 
 function report(checker: Checker, path: NodeIR['path'], reporter: Reporter): void {
-  for (const p of checker.problems) reporter.error(p.code, { path, stringOffset: p.offset }, p.message, p.suggestion);
+  for (const p of checker.problems) {
+    if (p.severity === 'warning') reporter.warning(p.code, { path, stringOffset: p.offset }, p.message);
+    else reporter.error(p.code, { path, stringOffset: p.offset }, p.message, p.suggestion);
+  }
 }
 
 function jsonType(value: unknown): Type {

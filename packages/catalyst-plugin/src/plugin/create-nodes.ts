@@ -68,8 +68,10 @@ export function buildTargets(
   service: ServiceProject,
   options: NormalizedPluginOptions,
   pluginIsExternal: boolean,
+  namedInputs: Record<string, unknown> = {},
 ): Record<string, TargetConfiguration> {
   const { codegenTargetName, serveTargetName, testTargetName } = options;
+  const dependencyInputs = 'production' in namedInputs ? '^production' : '^default';
   const generated = `{projectRoot}/${generatedDirOf(service.packageName)}`;
   return {
     [codegenTargetName]: {
@@ -107,14 +109,15 @@ export function buildTargets(
       cache: true,
       dependsOn: [codegenTargetName],
       inputs: [
-        '{projectRoot}/pyproject.toml',
-        '{projectRoot}/src/**/*.py',
-        '{projectRoot}/tests/**/*',
+        // Everything in the project: sources, tests, and what configures pytest beside them
+        // (conftest.py, pytest.ini, .env files, data the tests read), as @nx/jest does.
+        'default',
         // The runtime library (and anything else the service depends on in the project graph).
-        '^default',
-        // Dependency versions and workspace membership.
+        dependencyInputs,
+        // Dependency versions, workspace membership and the Python version uv picks.
         '{workspaceRoot}/pyproject.toml',
         '{workspaceRoot}/uv.lock',
+        '{workspaceRoot}/.python-version',
         // Generated code is git-ignored, and Nx does not hash git-ignored plain inputs: take it
         // from the outputs of the codegen task instead.
         { dependentTasksOutputFiles: '**/*.py', transitive: true },
@@ -139,6 +142,7 @@ async function createNodesInternal(
 ) {
   const options = normalizePluginOptions(rawOptions);
   const pluginIsExternal = pluginIsAnNpmDependency(context.workspaceRoot);
+  const namedInputs = context.nxJsonConfiguration?.namedInputs ?? {};
 
   // Several definitions share one project: answer for the first file of each root only.
   const firstFileOfRoot = new Map<string, string>();
@@ -156,7 +160,7 @@ async function createNodesInternal(
         projects: {
           [service.root]: {
             ...(service.name ? { name: service.name } : {}),
-            targets: buildTargets(service, options, pluginIsExternal),
+            targets: buildTargets(service, options, pluginIsExternal, namedInputs),
           },
         },
       };

@@ -7,10 +7,20 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
  * process are passed on to the child (so uvicorn shuts down cleanly, running its lifespan
  * shutdown) instead of killing this process first. Resolves with the child's exit code, or 0
  * when the child ended on a signal that was forwarded to it (a requested stop is a success).
+ *
+ * On POSIX the child gets its own process group, so each stop signal reaches it exactly once,
+ * through this process. Otherwise Ctrl-C (which the terminal sends to the whole foreground group)
+ * or a group kill would reach uvicorn twice, directly and forwarded, and uvicorn takes a second
+ * SIGINT as "force exit": it skips the app's lifespan shutdown, leaving pools unclosed. Should
+ * this process exit without the child having stopped, the child is told to stop too.
  */
 export function runForwardingSignals(command: string, args: string[], options: SpawnOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'inherit', ...options });
+    const child = spawn(command, args, { stdio: 'inherit', detached: process.platform !== 'win32', ...options });
+    const stopOrphan = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
+    process.once('exit', stopOrphan);
     let forwarded: NodeJS.Signals | undefined;
     const handlers = FORWARDED_SIGNALS.map((signal) => {
       const handler = () => {
@@ -20,7 +30,10 @@ export function runForwardingSignals(command: string, args: string[], options: S
       process.on(signal, handler);
       return [signal, handler] as const;
     });
-    const cleanup = () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
+    const cleanup = () => {
+      handlers.forEach(([signal, handler]) => process.off(signal, handler));
+      process.off('exit', stopOrphan);
+    };
     child.on('error', (e) => {
       cleanup();
       reject(e);

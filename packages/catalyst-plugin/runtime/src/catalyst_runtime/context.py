@@ -31,6 +31,13 @@ class EnvSecrets(Mapping[str, str]):
         except KeyError:
             raise ConfigError(name, "secret is not set in the environment") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in os.environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The secret, or ``default`` when it is not set (no error)."""
+        return os.environ.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(os.environ)
 

@@ -56,7 +56,7 @@ class ConnectionPools:
             raise ValueError(f"unknown pools {sorted(unknown)}; known: {sorted(POOL_NAMES)}")
         pools = cls()
         try:
-            # A fixed order, so start-up and its log read the same way every time.
+            # A fixed order, so start-up is the same every time.
             for name in ("http", "llm", "postgres", "redis", "qdrant"):
                 if name in wanted:
                     pools._clients[name] = await _BUILDERS[name](settings)

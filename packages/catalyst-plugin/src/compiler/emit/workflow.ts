@@ -8,6 +8,7 @@ import type { Plan } from '../graph/graph';
 import type { InputModel } from '../input/model';
 import { kindOf } from '../nodes/kinds';
 import type { NodeIR, WorkflowIR } from '../resolve';
+import { hasBody } from '../validate/schema';
 import { pyString } from './py-literal';
 import { workflowTemplate } from './templates';
 import { LINE_WIDTH, valueCode } from './value-code';
@@ -23,6 +24,7 @@ export interface WorkflowEmitInput {
 }
 
 const RUNTIME_NAMES = ['ExecutionContext', 'input_body', 'json_response', 'read_input'];
+const BODY_NAMES = new Set(['input_body', 'read_input', 'Request']);
 /** Module-level names an endpoint function must not shadow; E741-style ambiguous names too. */
 const TAKEN = new Set(['run', 'router', 'WORKFLOW_ID', 'annotations', 'APIRouter', 'Request', 'Response', 'BaseModel', 'ConfigDict', 'Field', 'Any', 'Literal', 'monotonic_ns', 'to_json', 'uuid4', 'datetime', 'UTC', 'l', 'O', 'I', ...RUNTIME_NAMES]);
 
@@ -45,6 +47,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     method: w.ir.method.toLowerCase(),
     routeLiteral: pyString(w.ir.route),
     inputClass: w.input.className,
+    hasBody: hasBody(w.ir.method),
     endpointName: TAKEN.has(w.ir.id) || classes.some((c) => c.name === w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id,
   });
 }
@@ -76,9 +79,11 @@ function importGroups(used: Set<string>, w: WorkflowEmitInput, hasNodes: boolean
   stdlib.push(importLine('typing', typing));
   if (used.has('uuid4')) stdlib.push('from uuid import uuid4');
   const pydantic = ['BaseModel', 'ConfigDict', ...(w.input.usesField ? ['Field'] : [])];
-  const runtime = [...RUNTIME_NAMES, ...(used.has('to_json') ? ['to_json'] : [])];
+  const body = hasBody(w.ir.method);
+  const runtime = [...RUNTIME_NAMES, ...(used.has('to_json') ? ['to_json'] : [])].filter((n) => body || !BODY_NAMES.has(n));
+  const fastapi = ['APIRouter', 'Request', 'Response'].filter((n) => body || !BODY_NAMES.has(n));
   // isort order: catalyst_runtime is an installed dependency like fastapi, not first-party.
-  return [stdlib, [importLine('catalyst_runtime', runtime), 'from fastapi import APIRouter, Request, Response', importLine('pydantic', pydantic)]];
+  return [stdlib, [importLine('catalyst_runtime', runtime), importLine('fastapi', fastapi), importLine('pydantic', pydantic)]];
 }
 
 /** `from m import a, b`, wrapped in parentheses one name per line when too long (as isort does). */

@@ -105,8 +105,10 @@ export class Checker {
     if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'global')) {
       // Read at run time through the context, by name; the value never enters generated code.
       this.out.types.set(object, ANY);
-      if (object.name === 'global' && this.defaultDepth > 0) this.out.lenient.add(e);
-      return object.name === 'secrets' ? STRING : ANY;
+      // Under a default the value is optional: read with `.get`, so it may be null.
+      if (this.defaultDepth > 0) this.out.lenient.add(e);
+      if (object.name === 'global') return ANY;
+      return this.defaultDepth > 0 ? { ...STRING, nullable: true } : STRING;
     }
     if (object.kind === 'root' && object.name === 'nodes') {
       this.out.types.set(object, ANY);
@@ -169,9 +171,13 @@ export class Checker {
 
   private filter(e: Expr & { kind: 'filter' }): Type {
     const spec = own(FILTERS, e.name);
+    const guardsBefore = this.out.nullable.size + this.out.lenient.size;
     if (e.name === 'default') this.defaultDepth++;
     const input = this.check(e.input);
     if (e.name === 'default') this.defaultDepth--;
+    if (e.name === 'default' && !mayBeNull(input) && this.out.nullable.size + this.out.lenient.size === guardsBefore) {
+      this.problems.push({ code: 'useless_default', severity: 'warning', offset: e.nameSpan.start, message: `${describe(e.input)} is never null, so this default is never used` });
+    }
     const args = e.args.map((a) => this.check(a));
     if (!spec) return this.fail(e, 'unknown_filter', `unknown filter "${e.name}"${didYouMean(e.name, FILTER_NAMES)}; filters are ${FILTER_NAMES.join(', ')}`, suggest(e.name, FILTER_NAMES), e.nameSpan.start);
     const [min, max] = spec.args;

@@ -5,7 +5,7 @@
 import type { Expr, Template } from './ast';
 import type { Checked } from './check';
 import { ATOM, CALL, FILTERS, tight, toText, type PyCode } from './filters';
-import { holdsModel, type Type } from './types';
+import { holdsModel, mayBeNull, type Type } from './types';
 import { expressionsOf } from './value';
 import { nodeRefs } from '../graph/refs';
 import { own } from '../util/own';
@@ -157,9 +157,11 @@ export class PyEmitter {
 
   private access(e: Expr, object: Expr, name: string): PyCode {
     if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${this.pyString(name)}]`, prec: CALL };
-    if (object.kind === 'root' && object.name === 'secrets') return { code: `ctx.secrets[${this.pyString(name)}]`, prec: CALL };
     const lenient = this.env.checked.lenient.has(e);
-    if (object.kind === 'root' && object.name === 'global') return { code: lenient ? `ctx.globals.get(${this.pyString(name)})` : `ctx.globals[${this.pyString(name)}]`, prec: CALL };
+    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'global')) {
+      const mapping = object.name === 'secrets' ? 'ctx.secrets' : 'ctx.globals';
+      return { code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`, prec: CALL };
+    }
     if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
     const t = this.typeOf(object);
     const obj = tight(this.emit(object));
@@ -188,7 +190,8 @@ export class PyEmitter {
     walk(operand);
     const v = this.value(operand);
     const whole = `${paren(v, PREC.comparison + 1)} is not None`;
-    if (!guards.includes(whole)) guards.push(whole);
+    if (mayBeNull(this.typeOf(operand)) && !guards.includes(whole)) guards.push(whole);
+    if (guards.length === 0) return v; // never null: the checker warned that the default is unused
     const c = PREC.conditional;
     return { code: `${paren(v, c + 1)} if ${guards.join(' and ')} else ${paren(this.value(fallback), c)}`, prec: c };
   }

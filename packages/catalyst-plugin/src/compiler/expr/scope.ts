@@ -18,6 +18,8 @@ export interface Scope {
 
 export interface ExprProblem {
   code: DiagnosticCode;
+  /** Errors unless marked. */
+  severity?: 'warning';
   /** Offset in the enclosing string value. */
   offset: number;
   message: string;

@@ -48,11 +48,6 @@ export function parseTemplate(value: string): { template?: Template; errors: Exp
   return { template: { kind: 'text', parts }, errors };
 }
 
-/** True when the string holds `{{`, i.e. it is a template rather than plain text. */
-export function hasExpression(value: string): boolean {
-  return value.includes('{{');
-}
-
 /** Offset of the `}}` closing an expression that starts at `from`, skipping string literals. */
 function findClose(value: string, from: number): number {
   let i = from;

@@ -71,7 +71,7 @@ function reportCycles(stuck: NodeIR[], byId: Map<string, NodeIR>, stuckIds: Set<
     const dep = first.deps.find((d) => d.nodeId === (cycle[1] ?? first).id)!;
     const message =
       cycle.length === 1
-        ? `node "${first.id}" depends on itself; a node cannot use its own output`
+        ? `node "${first.id}" depends on itself; a node can neither read its own output nor list itself in "after"`
         : `dependency cycle: ${names} (each node needs the next); remove one of these references or "after" entries`;
     reporter.error('cycle', dep.at, message);
   }

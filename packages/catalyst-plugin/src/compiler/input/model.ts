@@ -57,7 +57,7 @@ class ModelBuilder {
     const properties = schema.properties ?? {};
     const required = new Set(schema.required ?? []);
     (schema.required ?? []).forEach((key, i) => {
-      if (!(key in properties)) {
+      if (!Object.prototype.hasOwnProperty.call(properties, key)) {
         const hint = didYouMean(key, Object.keys(properties));
         this.reporter.error('input_schema', { path: [...path, 'required', i] }, `required field "${key}" is not among the declared properties${hint}`, suggest(key, Object.keys(properties)));
       }

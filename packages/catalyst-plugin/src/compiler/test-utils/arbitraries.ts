@@ -100,3 +100,26 @@ export const tokenSoup = fc
     { maxLength: 30 },
   )
   .map((tokens) => tokens.join(' '));
+
+/** Arithmetic and logic only, with redundant parentheses: for checking precedence in the output. */
+const logic = fc.letrec<{ num: string; bool: string }>((tie) => ({
+  num: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer({ min: 0, max: 99 }).map(String),
+    fc.constantFrom('input.n', 'input.x', '2.5'),
+    fc.tuple(tie('num'), fc.constantFrom('+', '-', '*', '/', '%'), tie('num')).map(([a, op, b]) => `${a} ${op} ${b}`),
+    tie('num').map((a) => `-${a}`),
+    tie('num').map(paren),
+    fc.tuple(tie('num'), tie('bool'), tie('num')).map(([a, c, b]) => `${a} if ${c} else ${b}`),
+  ),
+  bool: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom('true', 'false', 'input.b'),
+    fc.tuple(tie('num'), fc.constantFrom('==', '!=', '<', '<=', '>', '>='), tie('num')).map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
+    tie('bool').map((b) => `not ${b}`),
+    fc.tuple(tie('bool'), fc.constantFrom('and', 'or'), tie('bool')).map(([a, op, b]) => `${a} ${op} ${b}`),
+    tie('bool').map(paren),
+  ),
+}));
+
+export const logicExpression = fc.oneof(logic.num, logic.bool);

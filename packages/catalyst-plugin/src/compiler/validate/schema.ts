@@ -21,6 +21,11 @@ const Json = jsonSchema('Json', 'Any JSON value.');
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** GET and DELETE requests carry no body: their (empty) input model is built directly. */
+export function hasBody(method: string): boolean {
+  return method !== 'GET' && method !== 'DELETE';
+}
+
 export const Trigger = z
   .strictObject({
     method: z.enum(HTTP_METHODS).optional().describe('HTTP method; POST by default.'),

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { formatPath, type JsonPath } from '../diagnostics';
 import type { Reporter } from '../report';
 import { didYouMean, suggest } from '../util/suggest';
+import { own } from '../util/own';
 import { knownKeysAt } from './known-keys';
 import { Workflow } from './schema';
 
@@ -15,8 +16,7 @@ export function validate(value: unknown, reporter: Reporter): Workflow | undefin
     reporter.error('invalid_type', { path: [] }, `a workflow definition must be a mapping with "id", "nodes" and "output", not ${got}`);
     return undefined;
   }
-  // zod (like any plain JS object) would take a "__proto__" key as the prototype and drop it.
-  if (reportProtoKeys(value, [], reporter)) return undefined;
+  if (reportForbiddenKeys(value, [], reporter)) return undefined;
   const result = Workflow.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) reportIssue(issue, value, reporter);
@@ -70,15 +70,25 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
   }
 }
 
-function reportProtoKeys(value: unknown, path: JsonPath, reporter: Reporter): boolean {
+/**
+ * Keys that would mislead: zod (like any plain JS object) takes "__proto__" as the prototype and
+ * drops it, and "<<" looks like a YAML merge key, which YAML 1.2 does not have.
+ */
+const FORBIDDEN_KEYS: Record<string, string> = {
+  ['__proto__']: 'the key "__proto__" is not allowed; rename it', // computed: a plain key would set the prototype
+  '<<': 'YAML merge keys ("<<") are not supported; write the fields out',
+};
+
+function reportForbiddenKeys(value: unknown, path: JsonPath, reporter: Reporter): boolean {
   if (value === null || typeof value !== 'object') return false;
   let found = false;
   for (const [key, child] of Object.entries(value)) {
-    if (key === '__proto__') {
-      reporter.error('invalid_value', { path: [...path, key], key: true }, 'the key "__proto__" is not allowed; rename it');
+    const message = own(FORBIDDEN_KEYS, key);
+    if (message) {
+      reporter.error('invalid_value', { path: [...path, key], key: true }, message);
       found = true;
     }
-    found = reportProtoKeys(child, [...path, Array.isArray(value) ? Number(key) : key], reporter) || found;
+    found = reportForbiddenKeys(child, [...path, Array.isArray(value) ? Number(key) : key], reporter) || found;
   }
   return found;
 }

@@ -156,9 +156,42 @@ describe('codegen executor', () => {
     expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
   });
 
+  it('after a crash between the two renames of a swap, puts the previous output back', async () => {
+    // The state a run killed mid-swap leaves: the old tree renamed away, the new one not in yet.
+    const retiredDir = join(projectRoot, 'src/hello_svc/._generated.retired-999999999-abc');
+    mkdirSync(retiredDir, { recursive: true });
+    writeFileSync(join(retiredDir, 'hello.py'), 'previous = 1\n');
+    mkdirSync(join(projectRoot, 'src/hello_svc/._generated.staging-999999999-def'), { recursive: true });
+    compileImpl = () => ({
+      files: [],
+      diagnostics: [{ code: 'x', severity: 'error', file: 'workflows/hello.workflow.yaml', message: 'bad', position: { line: 1, column: 1 } }],
+    });
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(readFileSync(join(generated, 'hello.py'), 'utf8')).toBe('previous = 1\n');
+    expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
+  });
+
+  it("leaves the staging folder of a run that is still in progress alone", async () => {
+    // process.ppid is alive: a concurrent writer (serve --reload next to nx run codegen).
+    const busy = join(projectRoot, `src/hello_svc/._generated.staging-${process.ppid}-abc`);
+    mkdirSync(busy, { recursive: true });
+    compileImpl = succeed({ '__init__.py': '' });
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: true });
+    expect(existsSync(busy)).toBe(true);
+  });
+
+  it('fails with a message, not a crash, when the output cannot be written', async () => {
+    mkdirSync(join(projectRoot, 'src/hello_svc'), { recursive: true });
+    writeFileSync(generated, 'a file where the folder should be');
+    compileImpl = succeed({ '__init__.py': '' });
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(logged.join('\n')).toMatch(/Cannot write apps\/hello-svc\/src\/hello_svc\/_generated: .*\nThe previous output was kept/);
+  });
+
   it('refuses generated paths that leave the output folder', async () => {
     compileImpl = succeed({ '../main.py': 'pwned' });
-    await expect(codegenExecutor({}, context())).rejects.toThrow('outside the output folder');
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(logged.join('\n')).toContain('outside the output folder');
     expect(readFileSync(join(projectRoot, 'src/hello_svc/main.py'), 'utf8')).toBe('# hand-owned\n');
   });
 

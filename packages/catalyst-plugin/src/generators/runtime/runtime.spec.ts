@@ -73,6 +73,14 @@ describe('runtime generator', () => {
       expect(tree.exists('shared/py-runtime/src/catalyst_runtime/__init__.py')).toBe(true);
     });
 
+    it('updates a library in a custom folder without being told where it is', async () => {
+      await runtimeGenerator(tree, { directory: 'shared/py-runtime' });
+      tree.write('shared/py-runtime/src/catalyst_runtime/context.py', '# stale\n');
+      await runtimeGenerator(tree, {});
+      expect(tree.read('shared/py-runtime/src/catalyst_runtime/context.py', 'utf-8')).not.toBe('# stale\n');
+      expect(tree.exists('libs/catalyst-runtime')).toBe(false);
+    });
+
     it('refuses a second copy elsewhere', async () => {
       await runtimeGenerator(tree, {});
       await expect(runtimeGenerator(tree, { directory: 'other/place' })).rejects.toThrow(

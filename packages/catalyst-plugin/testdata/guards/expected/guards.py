@@ -47,7 +47,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     ctx.set_output(
         "fallback",
         {
-            "gift": ctx.outputs["bonus"]["gift"] if ctx.outputs["bonus"] is not None and ctx.outputs["bonus"]["gift"] is not None else "nothing",
+            "gift": ctx.outputs["bonus"]["gift"] if ctx.outputs["bonus"] is not None else "nothing",
         },
     )
     ctx.record_timing("fallback", started)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import ExecutionContext, json_response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "status"
@@ -21,7 +21,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
 router = APIRouter()
 
 
-@router.get("/status", openapi_extra=input_body(StatusInput))
-async def status(request: Request) -> Response:
-    ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, StatusInput))
+@router.get("/status")
+async def status() -> Response:
+    ctx = ExecutionContext(WORKFLOW_ID, StatusInput())
     return json_response(await run(ctx), ctx)

@@ -28,6 +28,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             "to": inp.to,
             "authorization": f"Bearer {ctx.secrets['MAIL_TOKEN']}",
             "region": ctx.globals.get("region") if ctx.globals.get("region") is not None else "eu",
+            "sender": ctx.secrets.get("MAIL_SENDER") if ctx.secrets.get("MAIL_SENDER") is not None else "noreply@example.com",
         },
     )
     ctx.record_timing("message", started)
@@ -36,6 +37,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         "to": ctx.outputs["message"]["to"],
         "signed": len(ctx.outputs["message"]["authorization"]) > 7,
         "region": ctx.outputs["message"]["region"],
+        "sender": ctx.outputs["message"]["sender"],
     }
 
 

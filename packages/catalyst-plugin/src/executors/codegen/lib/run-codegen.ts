@@ -2,7 +2,7 @@ import { join, relative } from 'node:path';
 import { compileService, renderDiagnostics, type CompileResult, type CompileOptions, type SourceFile } from '../../../compiler';
 import { generatedDirOf } from '../../../utils/service';
 import { readDefinitions, WORKFLOWS_DIR } from './read-definitions';
-import { writeGeneratedAtomically } from './write-atomically';
+import { recoverLeftovers, writeGeneratedAtomically } from './write-atomically';
 
 export interface CodegenRequest {
   /** Absolute path of the service's project root. */
@@ -30,7 +30,15 @@ export function runCodegen(request: CodegenRequest, compile: Compile = compileSe
   const outputRel = generatedDirOf(request.packageName);
   const outputDir = join(request.projectRoot, ...outputRel.split('/'));
   const where = request.displayRoot ?? (relative(process.cwd(), request.projectRoot) || '.');
-  const sources = readDefinitions(request.projectRoot);
+  let sources: SourceFile[];
+  try {
+    recoverLeftovers(outputDir);
+    sources = readDefinitions(request.projectRoot);
+  } catch (e) {
+    // A definition renamed or removed while it is read (editors save by rename; serve --reload
+    // recompiles on every change) must fail this run with a message, not crash the process.
+    return { success: false, changed: false, report: `Cannot read the definitions in ${where}/${WORKFLOWS_DIR}/ or clean up after an earlier run: ${(e as Error).message}\n${outputRel} was left untouched.` };
+  }
   if (sources.length === 0) {
     return {
       success: false,
@@ -59,7 +67,16 @@ export function runCodegen(request: CodegenRequest, compile: Compile = compileSe
     return { success: false, changed: false, report: lines.join('\n') };
   }
 
-  const changed = writeGeneratedAtomically(outputDir, result.files);
+  let changed: boolean;
+  try {
+    changed = writeGeneratedAtomically(outputDir, result.files);
+  } catch (e) {
+    return {
+      success: false,
+      changed: false,
+      report: `Cannot write ${where}/${outputRel}: ${(e as Error).message}\nThe previous output was kept; fix the problem (permissions, disk space) and run codegen again.`,
+    };
+  }
   lines.push(
     `${changed ? 'Generated' : 'Up to date:'} ${plural(result.files.length, 'file')} in ${where}/${outputRel} from ${plural(sources.length, 'definition')}` +
       (warnings ? ` (${plural(warnings, 'warning')})` : '') +

@@ -2,9 +2,26 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import type { GeneratedFile } from '../../../compiler';
 
-/** Prefixes of the sibling folders used during a swap (dotted, so Python never imports them). */
+/**
+ * Prefixes of the sibling folders used during a swap (dotted, so Python never imports them). The
+ * pid of the writer is part of the name, so a run never cleans up after one still in progress
+ * (`serve --reload` recompiling while `nx run <svc>:codegen` runs).
+ */
 const staging = (dirName: string) => `.${dirName}.staging-`;
 const retired = (dirName: string) => `.${dirName}.retired-`;
+const ownPrefix = (prefix: string) => `${prefix}${process.pid}-`;
+
+/** The pid in a staging/retired folder name, when it names a process that is still running. */
+function writerIsAlive(entry: string, prefix: string): boolean {
+  const pid = Number(/^(\d+)-/.exec(entry.slice(prefix.length))?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function assertInside(path: string): void {
   const normalized = posix.normalize(path);
@@ -37,15 +54,28 @@ export function isUpToDate(dir: string, files: GeneratedFile[]): boolean {
   return files.every((f) => current.get(posix.normalize(f.path))?.equals(Buffer.from(f.contents, 'utf8')) ?? false);
 }
 
-/** Removes staging/retired folders a crashed earlier run may have left next to `outputDir`. */
-function removeLeftovers(outputDir: string): void {
+/**
+ * Cleans up after an earlier run that crashed: staging folders are removed, and so are retired
+ * ones, except that a crash between the two renames of a swap (old tree renamed away, new one not
+ * yet in) leaves no output folder at all: then the newest retired tree, complete by construction,
+ * is put back first, so the previous output is never lost.
+ */
+export function recoverLeftovers(outputDir: string): void {
   const parent = dirname(outputDir);
   if (!existsSync(parent)) return;
   const name = basename(outputDir);
-  for (const entry of readdirSync(parent)) {
-    if (entry.startsWith(staging(name)) || entry.startsWith(retired(name))) {
-      rmSync(join(parent, entry), { recursive: true, force: true });
-    }
+  const entries = readdirSync(parent).sort();
+  const leftover = (entry: string, prefix: string) => entry.startsWith(prefix) && !writerIsAlive(entry, prefix);
+  const retiredDirs = entries
+    .filter((entry) => leftover(entry, retired(name)))
+    .map((entry) => join(parent, entry))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!existsSync(outputDir) && retiredDirs.length > 0) {
+    renameSync(retiredDirs.shift() as string, outputDir);
+  }
+  for (const dir of retiredDirs) rmSync(dir, { recursive: true, force: true });
+  for (const entry of entries) {
+    if (leftover(entry, staging(name))) rmSync(join(parent, entry), { recursive: true, force: true });
   }
 }
 
@@ -58,13 +88,13 @@ function removeLeftovers(outputDir: string): void {
  */
 export function writeGeneratedAtomically(outputDir: string, files: GeneratedFile[]): boolean {
   for (const file of files) assertInside(file.path);
-  removeLeftovers(outputDir);
+  recoverLeftovers(outputDir);
   if (existsSync(outputDir) && isUpToDate(outputDir, files)) return false;
 
   const parent = dirname(outputDir);
   const name = basename(outputDir);
   mkdirSync(parent, { recursive: true });
-  const stagingDir = mkdtempSync(join(parent, staging(name)));
+  const stagingDir = mkdtempSync(join(parent, ownPrefix(staging(name))));
   try {
     for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
       const target = join(stagingDir, ...posix.normalize(file.path).split('/'));
@@ -76,7 +106,7 @@ export function writeGeneratedAtomically(outputDir: string, files: GeneratedFile
     throw e;
   }
 
-  const retiredDir = existsSync(outputDir) ? mkdtempSync(join(parent, retired(name))) : undefined;
+  const retiredDir = existsSync(outputDir) ? mkdtempSync(join(parent, ownPrefix(retired(name)))) : undefined;
   if (retiredDir) {
     rmSync(retiredDir, { recursive: true, force: true });
     renameSync(outputDir, retiredDir);
