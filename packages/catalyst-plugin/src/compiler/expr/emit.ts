@@ -212,13 +212,13 @@ export class PyEmitter {
 function dump(code: PyCode, t: Type, depth: number): PyCode {
   if (t.kind === 'object' && t.model !== undefined) {
     const call = `${tight(code)}.model_dump(by_alias=True)`;
-    return t.nullable ? { code: `${call} if ${code.code} is not None else None`, prec: PREC.conditional } : { code: call, prec: CALL };
+    return t.nullable ? { code: `${call} if ${paren(code, PREC.comparison + 1)} is not None else None`, prec: PREC.conditional } : { code: call, prec: CALL };
   }
   if (t.kind === 'array') {
     const v = `_m${depth}`;
     const inner = dump({ code: v, prec: ATOM }, t.items, depth + 1);
     const comp = `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
-    return t.nullable ? { code: `${comp} if ${code.code} is not None else None`, prec: PREC.conditional } : { code: comp, prec: ATOM };
+    return t.nullable ? { code: `${comp} if ${paren(code, PREC.comparison + 1)} is not None else None`, prec: PREC.conditional } : { code: comp, prec: ATOM };
   }
   return code;
 }

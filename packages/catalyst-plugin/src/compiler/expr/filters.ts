@@ -24,8 +24,14 @@ export const ATOM = 16;
 export const CALL = 15;
 
 const call = (code: string): PyCode => ({ code, prec: CALL });
+/** Python precedence of `or` (see emit.ts). */
+const OR = 2;
+
+/** `p` parenthesised unless it binds at least as tightly as `min`. */
+export const operand = (p: PyCode, min: number): string => (p.prec >= min ? p.code : `(${p.code})`);
+
 /** Wraps code that is used as the object of `.method()` or `[i]`. */
-export const tight = (p: PyCode): string => (p.prec >= CALL ? p.code : `(${p.code})`);
+export const tight = (p: PyCode): string => operand(p, CALL);
 
 export const FILTERS: Record<string, FilterSpec> = {
   length: { args: [0, 0], accepts: ['string', 'array', 'object'], result: () => INTEGER, emit: (x) => call(`len(${x.code})`) },
@@ -33,13 +39,13 @@ export const FILTERS: Record<string, FilterSpec> = {
     args: [0, 0],
     accepts: ['array', 'string'],
     result: (t) => (t.kind === 'array' ? { ...t.items, nullable: true } : { ...STRING, nullable: true }),
-    emit: (x) => call(`(${x.code} or [None])[0]`),
+    emit: (x) => call(`(${operand(x, OR + 1)} or [None])[0]`),
   },
   last: {
     args: [0, 0],
     accepts: ['array', 'string'],
     result: (t) => (t.kind === 'array' ? { ...t.items, nullable: true } : { ...STRING, nullable: true }),
-    emit: (x) => call(`(${x.code} or [None])[-1]`),
+    emit: (x) => call(`(${operand(x, OR + 1)} or [None])[-1]`),
   },
   // `default` is compiled by the expression emitter itself: it guards the operand's null parts.
   default: { args: [1, 1], accepts: [], result: (t, [d]) => join({ ...t, nullable: undefined }, d), emit: (x) => x },
