@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
 from catalyst_runtime import (
+    ConfigError,
     ConnectionPools,
     ExecutionContext,
     NodeTimeoutError,
@@ -141,3 +144,36 @@ async def test_openapi_shows_the_input_schema() -> None:
     schema = body["content"]["application/json"]["schema"]
     assert schema["required"] == ["name"]
     assert schema["properties"]["name"]["minLength"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_missing_secret_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("CATALYST_T_TOKEN", raising=False)
+    monkeypatch.delenv("CATALYST_T_KEY", raising=False)
+    router = WorkflowRouter()
+    router.include_router(WorkflowRouter(secrets=["CATALYST_T_TOKEN"]))
+    router.include_router(WorkflowRouter(secrets=["CATALYST_T_KEY", "CATALYST_T_TOKEN"]))
+    app = create_app(router, title="t")
+    with pytest.raises(ConfigError) as caught:
+        async with in_process(app):
+            pass
+    assert str(caught.value).startswith("CATALYST_T_KEY, CATALYST_T_TOKEN: required by")
+    assert "export it or add it to .env" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_secrets_from_env_file_satisfy_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CATALYST_T_TOKEN", raising=False)
+    (tmp_path / ".env").write_text("CATALYST_T_TOKEN=from-dotenv\n")
+    app = create_app(WorkflowRouter(secrets=["CATALYST_T_TOKEN"]), title="t")
+    try:
+        async with in_process(app):
+            assert os.environ["CATALYST_T_TOKEN"] == "from-dotenv"
+    finally:
+        os.environ.pop("CATALYST_T_TOKEN", None)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from catalyst_runtime import ConfigError, Settings
-from catalyst_runtime.config import read_env_file
+from catalyst_runtime.config import load_env_file, missing_variables, read_env_file
 
 
 def test_defaults_without_environment(tmp_path: Path) -> None:
@@ -86,8 +87,27 @@ def test_repr_hides_urls_and_keys() -> None:
     assert "redis_url=None" in text
 
 
-def test_env_file_syntax_errors_give_the_line(tmp_path: Path) -> None:
+def test_load_env_file_fills_only_unset_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("GOOD=1\nthis line is wrong\n")
-    with pytest.raises(ConfigError, match=r"\.env:2: expected KEY=value"):
-        read_env_file(env_file)
+    env_file.write_text("CATALYST_T_SET=from-file\nCATALYST_T_NEW=from-file\nREF=${HOME}\n")
+    monkeypatch.setenv("CATALYST_T_SET", "exported")
+    monkeypatch.delenv("CATALYST_T_NEW", raising=False)
+    monkeypatch.delenv("REF", raising=False)
+    load_env_file(env_file)
+    assert os.environ["CATALYST_T_SET"] == "exported"
+    assert os.environ["CATALYST_T_NEW"] == "from-file"
+    # Values are literal: no interpolation of other variables.
+    assert os.environ["REF"] == "${HOME}"
+    monkeypatch.delenv("CATALYST_T_NEW")
+    monkeypatch.delenv("REF")
+
+
+def test_missing_variables_are_named_sorted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALYST_T_PRESENT", "1")
+    monkeypatch.delenv("CATALYST_T_B", raising=False)
+    monkeypatch.delenv("CATALYST_T_A", raising=False)
+    names = ["CATALYST_T_B", "CATALYST_T_PRESENT", "CATALYST_T_A"]
+    assert missing_variables(names) == ["CATALYST_T_A", "CATALYST_T_B"]
+    assert read_env_file(Path("/nonexistent/.env")) == {}

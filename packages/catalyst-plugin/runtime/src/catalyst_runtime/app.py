@@ -12,8 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .bodies import dumps
-from .config import Settings
-from .errors import INTERNAL_ERROR_BODY, CatalystError, InputValidationError, NodeError
+from .config import Settings, load_env_file, missing_variables
+from .errors import (
+    INTERNAL_ERROR_BODY,
+    CatalystError,
+    ConfigError,
+    InputValidationError,
+    NodeError,
+)
 from .pools import ConnectionPools
 
 __all__ = ["WorkflowRouter", "create_app"]
@@ -24,21 +30,37 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class WorkflowRouter(APIRouter):
-    """An ``APIRouter`` that also says which connection pools its workflows use.
+    """An ``APIRouter`` that also says which pools and secrets its workflows need.
 
-    Generated code builds one (``WorkflowRouter(pools=("postgres",))``) so that ``create_app``
-    starts exactly those pools, with no change to the hand-owned ``main.py``. Including one
-    workflow router in another unions their pools.
+    Generated code builds one (``WorkflowRouter(pools=("postgres",), secrets=("API_TOKEN",))``)
+    so that ``create_app`` starts exactly those pools and refuses to start while a secret is
+    missing, with no change to the hand-owned ``main.py``. Including one workflow router in
+    another unions both sets.
     """
 
-    def __init__(self, *, pools: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *, pools: Iterable[str] = (), secrets: Iterable[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.pools: frozenset[str] = frozenset(pools)
+        self.secrets: frozenset[str] = frozenset(secrets)
 
     def include_router(self, router: APIRouter, *args: Any, **kwargs: Any) -> None:
         if isinstance(router, WorkflowRouter):
             self.pools = self.pools | router.pools
+            self.secrets = self.secrets | router.secrets
         super().include_router(router, *args, **kwargs)
+
+
+def check_secrets(names: Iterable[str]) -> None:
+    """Fail start-up, naming every missing secret, rather than the first request that needs one."""
+    missing = missing_variables(names)
+    if missing:
+        raise ConfigError(
+            ", ".join(missing),
+            "required by this service's workflows but not set in the environment; "
+            "export it or add it to .env",
+        )
 
 
 def create_app(
@@ -52,18 +74,28 @@ def create_app(
 ) -> FastAPI:
     """A FastAPI app serving ``router``.
 
-    At start-up the lifespan reads ``Settings`` (unless given) and builds the pools named by
-    ``pools`` and by a ``WorkflowRouter``'s ``pools``, exposing them as ``app.state.pools`` and the
-    settings as ``app.state.settings``; at shutdown it closes them. ``lifespan``, if given, runs
-    inside, with the pools already open. Errors become JSON bodies (see ``errors``).
+    At start-up the lifespan loads ``.env`` into the environment (without overriding what is
+    set), reads ``Settings`` (unless given), checks that every secret a ``WorkflowRouter``
+    declares is set (a ``ConfigError`` naming the missing ones stops start-up), and builds the
+    pools named by ``pools`` and by a ``WorkflowRouter``'s ``pools``, exposing them as
+    ``app.state.pools`` and the settings as ``app.state.settings``; at shutdown it closes them.
+    ``lifespan``, if given, runs inside, with the pools already open. Errors become JSON
+    bodies (see ``errors``).
     """
     needs = set(pools)
+    secrets: frozenset[str] = frozenset()
     if isinstance(router, WorkflowRouter):
         needs |= router.pools
+        secrets = router.secrets
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = Settings.from_env() if settings is None else settings
+        if settings is None:
+            load_env_file()
+            app.state.settings = Settings.from_env()
+        else:
+            app.state.settings = settings
+        check_secrets(secrets)
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
             if lifespan is None:

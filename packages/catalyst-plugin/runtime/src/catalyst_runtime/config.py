@@ -7,14 +7,16 @@ database and Redis URLs, API keys) are never echoed in a message.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
+
 from .errors import ConfigError
 
-__all__ = ["Settings", "read_env_file"]
+__all__ = ["Settings", "load_env_file", "missing_variables", "read_env_file"]
 
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -22,39 +24,30 @@ _HTTP_SCHEMES = ("http://", "https://")
 
 
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Parse a ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional ``export`` and quotes.
+    """The ``KEY=value`` pairs of a ``.env`` file (python-dotenv's syntax); missing file: empty.
 
-    A missing file is an empty mapping. Single-quoted values are literal; double-quoted values
-    understand ``\\n``, ``\\"`` and ``\\\\``; unquoted values lose a trailing `` # comment``.
+    Values are taken literally: no ``${VAR}`` interpolation, so a value can never pull in
+    another variable by surprise.
     """
-    file = Path(path)
-    if not file.is_file():
+    if not Path(path).is_file():
         return {}
-    values: dict[str, str] = {}
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line.removeprefix("export ").lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"{file.name}:{number}", "expected KEY=value")
-        values[key] = _unquote(value.strip())
-    return values
+    values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    return {key: value for key, value in values.items() if value is not None}
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1]
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        inner = value[1:-1]
-        return (
-            inner.replace("\\\\", "\0").replace("\\n", "\n").replace('\\"', '"').replace("\0", "\\")
-        )
-    comment = value.find(" #")
-    return value[:comment].rstrip() if comment >= 0 else value
+def load_env_file(path: str | os.PathLike[str] = ".env") -> None:
+    """Put a ``.env`` file's values into ``os.environ`` where the variable is not already set.
+
+    Called once at start-up, so that secrets kept in ``.env`` resolve exactly like exported ones
+    (``ExecutionContext.secrets`` reads the process environment).
+    """
+    for key, value in read_env_file(path).items():
+        os.environ.setdefault(key, value)
+
+
+def missing_variables(names: Iterable[str]) -> list[str]:
+    """Which of ``names`` the process environment does not set (sorted)."""
+    return sorted({name for name in names if name not in os.environ})
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:

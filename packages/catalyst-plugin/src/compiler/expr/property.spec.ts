@@ -1,14 +1,17 @@
 /**
  * Property tests. Random well-typed expressions and random literal text compile to Python that
- * Python's own parser accepts, operators keep their precedence, and literal text survives
- * exactly. All generated modules are
- * checked by ONE Python process.
+ * Python's own parser accepts; the compiled code computes what a reference interpreter of the
+ * expression language computes; operators keep their precedence; literal text survives exactly.
+ * All generated modules are checked by ONE Python process (test-utils/check_generated.py).
  */
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { compileService } from '../index';
 import { literalText, logicExpression, SCOPE_DEFINITION, templateValue } from '../test-utils/arbitraries';
 import { runPython } from '../test-utils/python';
-import type { Expr } from './ast';
+import type { Expr, Template } from './ast';
+import { parseTemplate } from './template';
 import { parseExpression } from './parser';
 
 const OPTIONS = { packageName: 'p', serviceName: 'p' };
@@ -20,57 +23,7 @@ function compileOutput(value: string) {
   return compileService(sources, OPTIONS);
 }
 
-const PYTHON = String.raw`
-import ast, json, sys, types
-
-OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%", ast.USub: "-", ast.UAdd: "+",
-       ast.Not: "not", ast.And: "and", ast.Or: "or", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<",
-       ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "==", ast.IsNot: "!="}
-
-def canon(n):
-    """The tree Python reads, fully parenthesised, in the expression language's spelling."""
-    if isinstance(n, ast.BinOp):
-        return f"({canon(n.left)} {OPS[type(n.op)]} {canon(n.right)})"
-    if isinstance(n, ast.UnaryOp):
-        return f"({OPS[type(n.op)]} {canon(n.operand)})"
-    if isinstance(n, ast.BoolOp):
-        acc = canon(n.values[0])
-        for v in n.values[1:]:
-            acc = f"({acc} {OPS[type(n.op)]} {canon(v)})"
-        return acc
-    if isinstance(n, ast.Compare):
-        return f"({canon(n.left)} {OPS[type(n.ops[0])]} {canon(n.comparators[0])})"
-    if isinstance(n, ast.IfExp):
-        return f"({canon(n.body)} if {canon(n.test)} else {canon(n.orelse)})"
-    if isinstance(n, ast.Attribute):
-        return f"{canon(n.value)}.{n.attr}"
-    if isinstance(n, ast.Name):
-        return {"inp": "input"}.get(n.id, n.id)
-    if isinstance(n, ast.Constant):
-        return {True: "true", False: "false", None: "null"}.get(n.value, repr(n.value)) if isinstance(n.value, (bool, type(None))) else repr(n.value)
-    raise ValueError(ast.dump(n))
-
-cases = json.load(sys.stdin)
-out = []
-for case in cases:
-    try:
-        tree = ast.parse(case["source"])
-        compile(tree, "prop.py", "exec")
-    except SyntaxError as exc:
-        out.append({"ok": False, "error": f"{exc.msg} at {exc.lineno}:{exc.offset}: {exc.text!r}"})
-        continue
-    result = {"ok": True}
-    run = next(n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "run")
-    ret = [n for n in ast.walk(run) if isinstance(n, ast.Return)][-1]
-    value = next(v for k, v in zip(ret.value.keys, ret.value.values) if k.value == "v")
-    if "expected" in case:
-        inp = types.SimpleNamespace(s=case["sentinel"])
-        result["value"] = eval(compile(ast.Expression(value), "v", "eval"), {"inp": inp})
-    if case.get("canon"):
-        result["canon"] = canon(value)
-    out.append(result)
-json.dump(out, sys.stdout)
-`;
+const CHECK_SCRIPT = readFileSync(join(__dirname, '..', 'test-utils', 'check_generated.py'), 'utf8');
 
 interface Case {
   label: string;
@@ -79,6 +32,8 @@ interface Case {
   sentinel?: string;
   /** Our own parse of the expression, fully parenthesised, to compare with Python's. */
   canon?: string;
+  /** The parsed template, for the reference interpreter. */
+  template?: Template;
 }
 
 /** Fully parenthesised form of our AST, spelled like `canon` in the Python script. */
@@ -104,14 +59,21 @@ function canon(e: Expr): string {
 
 describe('expression compiler properties', () => {
   const cases: Case[] = [];
-  let results: { ok: boolean; error?: string; value?: string }[] = [];
+  let results: { ok: boolean; error?: string; value?: string; canon?: string; reference?: unknown; compiled?: unknown }[] = [];
   const failures: string[] = [];
 
   beforeAll(() => {
-    for (const value of fc.sample(templateValue, { numRuns: 400, seed: 42 })) {
+    const trickyTemplates = [
+      '{{ ([] if true else ["a"]) | first | default("z") }}',
+      '{{ (["a"] if false else []) | last | default("z") }}',
+      '{{ (input.tags + []) | first | default("z") }}',
+      'n={{ input.n if input.b else input.x }}, s={{ input.s | trim | upper }}',
+      '{{ (input.n - 1) * -(input.x % 2) }}',
+    ];
+    for (const value of [...trickyTemplates, ...fc.sample(templateValue, { numRuns: 400 - trickyTemplates.length, seed: 42 })]) {
       const result = compileOutput(value);
       const module = result.files.find((f) => f.path === 'prop.py');
-      if (module) cases.push({ label: value, source: module.contents });
+      if (module) cases.push({ label: value, source: module.contents, template: parseTemplate(value).template });
       else failures.push(`${value}\n  ${result.diagnostics.map((d) => `${d.code}: ${d.message}`).join('\n  ')}`);
     }
     const texts = fc.sample(fc.tuple(literalText, literalText, fc.boolean()), { numRuns: 400, seed: 7 });
@@ -127,7 +89,7 @@ describe('expression compiler properties', () => {
       if (!module) throw new Error(`logic expression did not compile: ${expr}`);
       cases.push({ label: expr, source: module.contents, canon: canon(parseExpression(expr, 0, expr.length)) });
     }
-    results = runPython(PYTHON, cases);
+    results = runPython(CHECK_SCRIPT, cases);
   });
 
   it('compiles almost every well-typed random expression', () => {
@@ -138,6 +100,12 @@ describe('expression compiler properties', () => {
   it('emits Python that Python parses, for every compiled expression and text', () => {
     const bad = results.map((r, i) => (r.ok ? undefined : `${cases[i].label}\n${r.error}`)).filter(Boolean);
     expect(bad).toEqual([]);
+  });
+
+  it('computes what the reference interpreter computes', () => {
+    const compared = cases.map((c, i) => ({ c, r: results[i] })).filter(({ r }) => r.reference !== undefined);
+    expect(compared.length).toBeGreaterThan(300);
+    for (const { c, r } of compared) expect({ expr: c.label, result: r.compiled }).toEqual({ expr: c.label, result: r.reference });
   });
 
   it('keeps the meaning of operators: Python reads the same tree as the expression language', () => {

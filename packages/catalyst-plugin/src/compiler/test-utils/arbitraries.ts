@@ -65,6 +65,7 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     tie('num').map((n) => `${paren(n)} | string`),
     tie('list').map((l) => `${paren(l)} | join(", ")`),
     fc.constantFrom('input.meta | json', 'input.tags | first | default("none")', 'input.meta | keys | join("")'),
+    fc.tuple(tie('list'), fc.constantFrom('first', 'last'), tie('str')).map(([l, f, d]) => `${paren(l)} | ${f} | default(${d})`),
     fc.tuple(tie('str'), tie('bool'), tie('str')).map(([a, c, b]) => `${paren(a)} if ${paren(c)} else ${paren(b)}`),
   ),
   bool: fc.oneof(
@@ -79,6 +80,8 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom('input.tags', 'input.meta | keys', '[]'),
     fc.array(tie('str'), { maxLength: 3 }).map((items) => `[${items.join(', ')}]`),
+    fc.tuple(tie('list'), tie('bool'), tie('list')).map(([a, c, b]) => `${paren(a)} if ${paren(c)} else ${paren(b)}`),
+    fc.tuple(tie('list'), tie('list')).map(([a, b]) => `${paren(a)} + ${paren(b)}`),
   ),
 }));
 

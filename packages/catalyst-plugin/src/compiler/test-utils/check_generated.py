@@ -1,0 +1,176 @@
+"""Checks generated modules for the property tests; reads cases as JSON on stdin.
+
+For each case: Python parses and compiles the module. Optionally it also
+- evaluates the `v` entry of `run`'s return value (`expected`: literal text round trip);
+- prints that expression's tree fully parenthesised (`canon`: precedence check);
+- evaluates it and, independently, the expression's own AST with a small reference interpreter,
+  and reports both (`reference`: meaning check).
+"""
+
+import ast
+import json
+import math
+import sys
+import types
+
+OPS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%", ast.USub: "-",
+    ast.UAdd: "+", ast.Not: "not", ast.And: "and", ast.Or: "or", ast.Eq: "==", ast.NotEq: "!=",
+    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "==", ast.IsNot: "!=",
+}  # fmt: skip
+
+INPUT = {"s": " Ab c", "n": 7, "x": 2.5, "b": True, "tags": ["x", "y"], "meta": {"k": 1, "é": "v"}}
+NODES = {"a": {"count": 3, "name": "a", "flags": [True]}}
+
+
+def to_json(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def canon(n):
+    """The tree Python reads, fully parenthesised, in the expression language's spelling."""
+    if isinstance(n, ast.BinOp):
+        return f"({canon(n.left)} {OPS[type(n.op)]} {canon(n.right)})"
+    if isinstance(n, ast.UnaryOp):
+        return f"({OPS[type(n.op)]} {canon(n.operand)})"
+    if isinstance(n, ast.BoolOp):
+        acc = canon(n.values[0])
+        for v in n.values[1:]:
+            acc = f"({acc} {OPS[type(n.op)]} {canon(v)})"
+        return acc
+    if isinstance(n, ast.Compare):
+        return f"({canon(n.left)} {OPS[type(n.ops[0])]} {canon(n.comparators[0])})"
+    if isinstance(n, ast.IfExp):
+        return f"({canon(n.body)} if {canon(n.test)} else {canon(n.orelse)})"
+    if isinstance(n, ast.Attribute):
+        return f"{canon(n.value)}.{n.attr}"
+    if isinstance(n, ast.Name):
+        return {"inp": "input"}.get(n.id, n.id)
+    if isinstance(n, ast.Constant):
+        if n.value is None or isinstance(n.value, bool):
+            return {True: "true", False: "false", None: "null"}[n.value]
+        return repr(n.value)
+    raise ValueError(ast.dump(n))
+
+
+def text(value):
+    """How a value appears inside text (and through `| string`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return to_json(value)
+
+
+FILTERS = {
+    "length": len,
+    "first": lambda v: v[0] if v else None,
+    "last": lambda v: v[-1] if v else None,
+    "default": lambda v, d: d if v is None else v,
+    "json": to_json,
+    "upper": str.upper,
+    "lower": str.lower,
+    "trim": str.strip,
+    "join": lambda v, sep="": sep.join(i if isinstance(i, str) else str(i) for i in v),
+    "keys": lambda v: list(v),
+    "values": lambda v: list(v.values()),
+    "round": lambda v, *n: round(v, *n),
+    "int": int,
+    "float": float,
+    "string": text,
+}
+
+
+class Skip(Exception):
+    """The expression is not deterministic (uuid(), now(), execution ids)."""
+
+
+def evaluate(e):
+    """The reference interpreter: the expression language's meaning, one AST node at a time."""
+    kind = e["kind"]
+    if kind == "literal":
+        value = e["value"]
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) and not e["integer"] else value
+    if kind == "list":
+        return [evaluate(i) for i in e["items"]]
+    if kind in ("member", "index"):
+        obj = e["object"]
+        key = e["name"] if kind == "member" else evaluate(e["index"])
+        if obj["kind"] == "root":
+            if obj["name"] == "execution":
+                raise Skip
+            return {"input": INPUT, "nodes": NODES}[obj["name"]][key]
+        return evaluate(obj)[key]
+    if kind == "filter":
+        return FILTERS[e["name"]](evaluate(e["input"]), *[evaluate(a) for a in e["args"]])
+    if kind == "call":
+        raise Skip
+    if kind == "unary":
+        value = evaluate(e["operand"])
+        return {"not": lambda: not value, "-": lambda: -value, "+": lambda: +value}[e["op"]]()
+    if kind == "binary":
+        op = e["op"]
+        if op == "and":
+            return evaluate(e["left"]) and evaluate(e["right"])
+        if op == "or":
+            return evaluate(e["left"]) or evaluate(e["right"])
+        left, right = evaluate(e["left"]), evaluate(e["right"])
+        return {
+            "==": lambda: left == right, "!=": lambda: left != right, "<": lambda: left < right,
+            "<=": lambda: left <= right, ">": lambda: left > right, ">=": lambda: left >= right,
+            "+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+            "/": lambda: left / right, "%": lambda: left % right,
+        }[op]()  # fmt: skip
+    if kind == "conditional":
+        return evaluate(e["then"]) if evaluate(e["test"]) else evaluate(e["otherwise"])
+    raise ValueError(kind)
+
+
+def evaluate_template(t):
+    if t["kind"] == "single":
+        return evaluate(t["expr"])
+    return "".join(p["text"] if p["kind"] == "text" else text(evaluate(p["expr"])) for p in t["parts"])
+
+
+def outcome(f):
+    """A comparable result: the value, or the exception's type."""
+    try:
+        value = f()
+    except Skip:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure must match the reference's
+        return {"raised": type(exc).__name__}
+    if isinstance(value, float) and math.isnan(value):
+        return {"nan": True}
+    return {"value": value, "type": type(value).__name__}
+
+
+def check(case):
+    try:
+        tree = ast.parse(case["source"])
+        compile(tree, "prop.py", "exec")
+    except SyntaxError as exc:
+        return {"ok": False, "error": f"{exc.msg} at {exc.lineno}:{exc.offset}: {exc.text!r}"}
+    result = {"ok": True}
+    run = next(n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "run")
+    ret = [n for n in ast.walk(run) if isinstance(n, ast.Return)][-1]
+    value = next(v for k, v in zip(ret.value.keys, ret.value.values, strict=True) if k.value == "v")
+    code = compile(ast.Expression(value), "v", "eval")
+    inp = types.SimpleNamespace(**INPUT)
+    ctx = types.SimpleNamespace(outputs=NODES, execution_id="e", workflow_id="prop")
+    scope = {"inp": inp, "ctx": ctx, "to_json": to_json}
+    if "sentinel" in case:
+        inp.s = case["sentinel"]
+        result["value"] = eval(code, scope)  # noqa: S307 - test harness, evaluating our own output
+    if case.get("canon"):
+        result["canon"] = canon(value)
+    if case.get("template"):
+        try:
+            result["reference"] = outcome(lambda: evaluate_template(case["template"]))
+            result["compiled"] = outcome(lambda: eval(code, scope))  # noqa: S307
+        except Skip:
+            pass
+    return result
+
+
+json.dump([check(case) for case in json.load(sys.stdin)], sys.stdout)
