@@ -6,11 +6,12 @@ Run inside the runtime project's environment, where catalyst_runtime, fastapi an
     node tools/uv.mjs run --project packages/catalyst-plugin/runtime \
         pytest packages/catalyst-plugin/testdata
 
-For every ``testdata/<case>/expected/`` folder: ``ruff check`` passes, no file contains ``eval(``,
-``exec(`` or ``compile(``, and the folder imports as the package ``<case>_pkg._generated``. A case
-may add ``requests.json``: a list of ``{"method", "path", "body", "status", "response", "env"}``
-calls made against ``create_app(router)``; ``response`` is compared exactly and ``env`` holds
-environment variables (secrets) set for that call.
+For every ``testdata/<case>/expected/`` folder: ``ruff check`` passes, ``ruff format`` would change
+nothing, no file contains ``eval(``, ``exec(`` or ``compile(``, and the folder imports as the
+package ``<case>_pkg._generated``. A case may add ``requests.json``: a list of calls
+``{"method", "path", "body", "status", "response", "env"}`` made against ``create_app(router)``;
+``response`` is compared exactly and ``env`` holds environment variables (secrets) set for that
+call.
 """
 
 from __future__ import annotations
@@ -72,6 +73,27 @@ def test_ruff_check_passes(case: str) -> None:
             # Long expressions stay on one line, as `ruff format` leaves them.
             "--ignore",
             "E501",
+            str(TESTDATA / case / "expected"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ruff_format_leaves_it_unchanged(case: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "format",
+            "--isolated",
+            "--no-cache",
+            "--check",
+            "--diff",
             str(TESTDATA / case / "expected"),
         ],
         capture_output=True,

@@ -7,6 +7,16 @@ import { join } from 'node:path';
 import { lib, type CommandResult, type Workspace } from './workspace';
 
 const CACHE_HIT = /Nx read the output from the cache instead of running the command for 1 out of 1 tasks/;
+const CACHE_HIT_ALL = /Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/;
+
+/** Polls `check` until it holds (a stopped server may finish its shutdown after nx exits). */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still false after ${timeoutMs} ms: ${check}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 function expectOk(result: CommandResult): CommandResult {
   if (result.code !== 0) throw new Error(`command failed (exit ${result.code}):\n${result.output}`);
@@ -59,6 +69,16 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
   });
 
+  it('--dry-run lists the files, writes nothing and does not run uv lock', () => {
+    const result = expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'dry-svc', '--dry-run', '--no-interactive'));
+    expect(result.output).toMatch(/CREATE apps\/dry-svc\/workflows\/hello\.workflow\.yaml/);
+    expect(result.output).toMatch(/UPDATE pyproject\.toml/);
+    // uv lock reports "Resolved N packages" whenever it runs.
+    expect(result.output).not.toMatch(/Resolved \d+ packages/);
+    expect(existsSync(join(ws.root, 'apps/dry-svc'))).toBe(false);
+    expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
+  });
+
   it('codegen compiles the definitions, and the second run is a cache hit', () => {
     const first = expectOk(ws.nx('run', 'hello-svc:codegen'));
     expect(first.output).not.toMatch(CACHE_HIT);
@@ -76,6 +96,40 @@ describe('a workflow service in a fresh Nx workspace', () => {
   it("the service's own pytest suite passes through nx run test", () => {
     const result = expectOk(ws.nx('run', 'hello-svc:test'));
     expect(result.output).toMatch(/\d+ passed/);
+
+    // Arguments after -- reach pytest; its exit code decides (5: nothing collected).
+    expect(expectOk(ws.nx('run', 'hello-svc:test', '--', '-k', 'rejects')).output).toMatch(/1 passed, 1 deselected/);
+    const none = ws.nx('run', 'hello-svc:test', '--', '-k', 'no_such_test');
+    expect(none.code).not.toBe(0);
+    expect(none.output).toMatch(/2 deselected/);
+  });
+
+  it('test is cached, and re-runs when a file beside its tests or the generated code changes', () => {
+    expect(expectOk(ws.nx('run', 'hello-svc:test')).output).toMatch(CACHE_HIT_ALL);
+
+    // A conftest.py at the project root configures pytest without being under src/ or tests/.
+    const conftest = join(ws.root, 'apps/hello-svc/conftest.py');
+    writeFileSync(conftest, 'def pytest_collection_modifyitems(items):\n    raise RuntimeError("conftest.py is an input")\n');
+    try {
+      const result = ws.nx('run', 'hello-svc:test');
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain('conftest.py is an input');
+    } finally {
+      rmSync(conftest);
+    }
+
+    // Generated code is git-ignored: the test target must still see a definition edit through it.
+    const definition = join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml');
+    const original = readFileSync(definition, 'utf8');
+    writeFileSync(definition, original.replace('Hello, ', 'Howdy, '));
+    try {
+      const result = ws.nx('run', 'hello-svc:test');
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain('Howdy, Ada!');
+    } finally {
+      writeFileSync(definition, original);
+    }
+    expect(expectOk(ws.nx('run', 'hello-svc:test')).output).toMatch(CACHE_HIT_ALL);
   });
 
   it('nx run serve answers a real HTTP POST with JSON and Server-Timing', async () => {
@@ -99,10 +153,16 @@ describe('a workflow service in a fresh Nx workspace', () => {
       expect(bad.status).toBe(422);
       expect(JSON.stringify(await bad.json())).toContain('name');
     } catch (err) {
-      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
-    } finally {
       await server.stop();
+      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
     }
+    // A stop signal reaches uvicorn once (twice would force-quit it and skip the app's shutdown),
+    // and nothing is left holding the port.
+    await server.stop();
+    const portIsFree = async () => fetch(`http://127.0.0.1:${port}/openapi.json`).then(() => false, () => true);
+    await eventually(portIsFree);
+    await eventually(async () => server.output().includes('Application shutdown complete'));
+    expect(server.output()).not.toMatch(/Traceback|force quit/i);
   });
 
   it('a broken definition fails codegen with file:line:col and keeps the previous output', () => {
@@ -127,5 +187,13 @@ describe('a workflow service in a fresh Nx workspace', () => {
     writeFileSync(definition, readFileSync(definition, 'utf8').replace('Hello, ', 'Hi, '));
     const affected = expectOk(ws.nx('show', 'projects', '--affected', '-t', 'codegen', '--base=HEAD'));
     expect(affected.stdout.trim().split('\n')).toEqual(['other-svc']);
+  });
+
+  it('nx affected names every service when the runtime library changes', () => {
+    ws.must('git', ['checkout', '--', '.']);
+    const module = join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py');
+    writeFileSync(module, `${readFileSync(module, 'utf8')}\n# edited\n`);
+    const affected = expectOk(ws.nx('show', 'projects', '--affected', '-t', 'codegen', '--base=HEAD'));
+    expect(affected.stdout.trim().split('\n').sort()).toEqual(['hello-svc', 'other-svc']);
   });
 });

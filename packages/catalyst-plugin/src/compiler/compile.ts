@@ -7,7 +7,7 @@ import { sortDiagnostics, type Diagnostic } from './diagnostics';
 import { emitInit } from './emit/init';
 import { emitMermaid } from './emit/mermaid';
 import { emitWorkflow } from './emit/workflow';
-import { planGraph } from './graph/graph';
+import { planGraph, reportUnused } from './graph/graph';
 import { buildInputModel } from './input/model';
 import { parseSource, ParsedSource } from './parse/source';
 import { Reporter } from './report';
@@ -15,6 +15,7 @@ import { resolve, type WorkflowIR } from './resolve';
 import { checkService } from './service';
 import { typecheck } from './typecheck';
 import { pascalCase } from './util/python-names';
+import { sweepExpressions } from './validate/sweep';
 import { validate } from './validate/validate';
 
 export { renderDiagnostics } from './render';
@@ -47,9 +48,12 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
   }
   const reporter = new Reporter(source);
   try {
-    // 2. Validate the shape against the zod schemas.
+    // 2. Validate the shape against the zod schemas (if it is wrong, still report expression syntax).
     const definition = validate(source.value, reporter);
-    if (!definition) return done(reporter, diagnostics);
+    if (!definition) {
+      sweepExpressions(source.value, reporter);
+      return done(reporter, diagnostics);
+    }
     // 3. Build the input model; resolve ids, templates and dependencies.
     const input = buildInputModel(definition.input, `${pascalCase(definition.id) || 'Workflow'}Input`, reporter);
     const ir = resolve(definition, reporter);
@@ -58,6 +62,7 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
     // 5. Type-check every expression against the input and node output types.
     const checked = typecheck(ir, plan, input, reporter);
     if (reporter.hasErrors) return done(reporter, diagnostics, ir);
+    reportUnused(ir.nodes, ir.output, reporter); // only once all is well: an error often causes it
     // 6. Emit the Python module and the Mermaid diagram.
     const nodeLocation = (node: { path: readonly (string | number)[] }) => source.position(source.locate(node.path));
     const python = emitWorkflow({ ir, plan, input, checked, sourcePath: file.path, nodeLocation });

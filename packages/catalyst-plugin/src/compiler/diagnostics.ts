@@ -28,6 +28,7 @@ export type DiagnosticCode =
   | 'unknown_node'
   | 'unknown_after'
   | 'cycle'
+  | 'unused_node'
   | 'unsupported'
   // expressions
   | 'expression_syntax'

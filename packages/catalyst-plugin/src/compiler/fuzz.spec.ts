@@ -87,10 +87,14 @@ describe('compiler fuzzing', () => {
   });
 
   it('compiles a 10 MB definition without trouble', () => {
+    // A chain: each node reads the one before it, and the output reads the last.
     let text = 'id: big\ninput: { properties: { x: { type: integer } } }\nnodes:\n';
-    for (let i = 0; text.length < 10 * 1024 * 1024; i++) {
-      text += `  - id: n${i}\n    type: transform\n    set: { v: "{{ input.x | default(1) }}", text: "${'lorem ipsum '.repeat(20)}" }\n`;
+    let i = 0;
+    for (; text.length < 10 * 1024 * 1024; i++) {
+      const v = i === 0 ? 'input.x | default(1)' : `nodes.n${i - 1}.v + 1`;
+      text += `  - id: n${i}\n    type: transform\n    set: { v: "{{ ${v} }}", text: "${'lorem ipsum '.repeat(20)}" }\n`;
     }
+    text += `output: { v: "{{ nodes.n${i - 1}.v }}" }\n`;
     const result = compileService(yamlFile(text), OPTIONS);
     expect(result.diagnostics).toEqual([]);
     expect(result.files.map((f) => f.path)).toEqual(['__init__.py', 'big.mmd', 'big.py']);

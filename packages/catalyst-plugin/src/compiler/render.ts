@@ -1,6 +1,5 @@
 /**
- * Diagnostics as text: `file:line:col: message` (the contract; severity is data, summarised by
- * the caller), then the source line and a caret under the
+ * Diagnostics as text: `file:line:col: message`, then the source line and a caret under the
  * spot. Long lines (minified JSON) are cut to a window around the caret.
  */
 import type { DiagnosticLike, SourceFile } from './api';
@@ -14,7 +13,8 @@ export function renderDiagnostics(diagnostics: DiagnosticLike[], sources: Source
   const out: string[] = [];
   for (const d of sortDiagnostics(diagnostics)) {
     const { line, column } = d.position;
-    out.push(`${d.file}:${line}:${column}: ${printable(d.message)}`);
+    // `file:line:col: message` is the contract; a warning says so at the end of its line.
+    out.push(`${d.file}:${line}:${column}: ${printable(d.message)}${d.severity === 'warning' ? ' (warning)' : ''}`);
     const text = byPath.get(d.file);
     if (text === undefined) continue;
     if (!lineCache.has(d.file)) lineCache.set(d.file, text.split(/\r?\n|\r/));

@@ -1,6 +1,6 @@
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'smol-toml';
-import { addUvWorkspaceMember, memberGlobMatches, readProjectName, rootPyprojectText } from './pyproject';
+import { addUvWorkspaceMember, findUvMemberNamed, memberGlobMatches, readProjectName, rootPyprojectText, uvMemberDirs } from './pyproject';
 
 describe('pyproject helpers', () => {
   it('reads [project].name', () => {
@@ -14,6 +14,19 @@ describe('pyproject helpers', () => {
     expect(memberGlobMatches('apps/*', 'apps/shop/orders')).toBe(false);
     expect(memberGlobMatches('apps/**', 'apps/shop/orders')).toBe(true);
     expect(memberGlobMatches('./libs/catalyst-runtime/', 'libs/catalyst-runtime')).toBe(true);
+  });
+
+  it('lists the folders the uv member globs match, and finds a member by its PEP 503 name', () => {
+    const tree = createTreeWithEmptyWorkspace({ formatter: 'none' });
+    tree.write('pyproject.toml', '[tool.uv.workspace]\nmembers = ["libs/catalyst-runtime", "apps/*", "services/**"]\n');
+    tree.write('libs/catalyst-runtime/pyproject.toml', '[project]\nname = "catalyst-runtime"\n');
+    tree.write('apps/a/pyproject.toml', '[project]\nname = "a-svc"\n');
+    tree.write('apps/no-python/README.md', 'not a member');
+    tree.write('services/shop/orders/pyproject.toml', '[project]\nname = "Orders.Svc"\n');
+    expect(uvMemberDirs(tree)).toEqual(['apps/a', 'libs/catalyst-runtime', 'services/shop/orders']);
+    expect(findUvMemberNamed(tree, 'orders-svc')).toBe('services/shop/orders');
+    expect(findUvMemberNamed(tree, 'a-svc')).toBe('apps/a');
+    expect(findUvMemberNamed(tree, 'b-svc')).toBeUndefined();
   });
 
   describe('addUvWorkspaceMember', () => {

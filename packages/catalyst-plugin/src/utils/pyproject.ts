@@ -1,4 +1,5 @@
 import type { Tree } from '@nx/devkit';
+import { posix } from 'node:path';
 import { parse, stringify, type TomlTable } from 'smol-toml';
 
 /** The root uv workspace file, relative to the Nx workspace root. */
@@ -47,6 +48,60 @@ export function memberGlobMatches(glob: string, path: string): boolean {
     }
   }
   return new RegExp(`^${pattern}$`).test(normalize(path));
+}
+
+/** The folders the root uv workspace's member globs match in the tree (those with a pyproject.toml). */
+export function uvMemberDirs(tree: Tree): string[] {
+  if (!tree.exists(ROOT_PYPROJECT)) return [];
+  let doc: TomlTable;
+  try {
+    doc = parse(tree.read(ROOT_PYPROJECT, 'utf-8') ?? '');
+  } catch {
+    return [];
+  }
+  const found = new Set<string>();
+  const expand = (dir: string, segments: string[]): void => {
+    if (segments.length === 0) {
+      if (tree.exists(posix.join(dir, 'pyproject.toml'))) found.add(dir);
+      return;
+    }
+    const [segment, ...rest] = segments;
+    if (segment === '**') {
+      expand(dir, rest);
+      for (const child of tree.children(dir)) {
+        if (!tree.isFile(posix.join(dir, child)) && child !== 'node_modules' && !child.startsWith('.')) expand(posix.join(dir, child), segments);
+      }
+    } else if (/[*?]/.test(segment)) {
+      for (const child of tree.children(dir)) {
+        if (memberGlobMatches(segment, child) && !tree.isFile(posix.join(dir, child))) expand(posix.join(dir, child), rest);
+      }
+    } else {
+      expand(dir === '' ? segment : posix.join(dir, segment), rest);
+    }
+  };
+  for (const glob of workspaceMembers(doc)) {
+    const normalized = glob.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+    if (normalized) expand('', normalized.split('/'));
+  }
+  return [...found].sort();
+}
+
+/** PEP 503 normalisation: how uv compares distribution names. */
+function normalizeDistributionName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/**
+ * The folder of a uv workspace member whose `[project].name` is `name` (PEP 503: `Hello_Svc`
+ * and `hello-svc` are one name), if any. uv refuses two members with one name, and a service
+ * named in its pyproject.toml alone is an Nx project by that name too.
+ */
+export function findUvMemberNamed(tree: Tree, name: string): string | undefined {
+  const wanted = normalizeDistributionName(name);
+  return uvMemberDirs(tree).find((dir) => {
+    const projectName = readProjectName(tree.read(posix.join(dir, 'pyproject.toml'), 'utf-8') ?? '');
+    return projectName !== undefined && normalizeDistributionName(projectName) === wanted;
+  });
 }
 
 function renderMembers(members: string[]): string {

@@ -1,6 +1,8 @@
 /** `_generated/__init__.py`: one `router` including every workflow's router, sorted by id. */
+import { importLine } from './imports';
 import { initTemplate } from './templates';
 
 export function emitInit(workflowIds: string[]): string {
-  return initTemplate({ modules: [...workflowIds].sort() });
+  const modules = [...workflowIds].sort();
+  return initTemplate({ modules, importLine: modules.length > 0 ? importLine('.', modules) : undefined });
 }

@@ -1,38 +1,47 @@
 /**
- * Layout of generated Python values, following `ruff format` (default 88 columns): a call, dict
- * or list stays on one line when it fits; otherwise each item goes on its own line with a
- * trailing comma, and items are laid out the same way in turn.
+ * Layout of generated Python, following `ruff format` (default 88 columns). A call stays on one
+ * line when it fits, else puts its arguments on one indented line, else one per line with a
+ * trailing comma; a dict or list that does not fit goes one item per line; a long conditional
+ * breaks before `if` and `else`. Items are laid out the same way in turn.
  */
 import type { PyEmitter } from '../expr/emit';
+import type { PyCode } from '../expr/filters';
 import type { ValueTemplate } from '../expr/value';
 import { pyString, pyValue } from './py-literal';
 
 export const LINE_WIDTH = 88;
 
-export type Doc = { kind: 'atom'; code: string } | { kind: 'group'; open: string; close: string; items: { prefix: string; doc: Doc }[] };
+export type Doc =
+  | { kind: 'atom'; code: string }
+  | { kind: 'cond'; body: string; test: string; orelse: string }
+  | { kind: 'group'; open: string; close: string; call: boolean; items: { prefix: string; doc: Doc }[] };
 
 export const atom = (code: string): Doc => ({ kind: 'atom', code });
 
+/** An emitted expression: a conditional keeps its parts so it can break across lines. */
+export const codeDoc = (p: PyCode): Doc => (p.cond ? { kind: 'cond', ...p.cond } : atom(p.code));
+
 /** `fn(arg, ...)` as a breakable group. */
-export const callDoc = (fn: string, args: Doc[]): Doc => ({ kind: 'group', open: `${fn}(`, close: ')', items: args.map((doc) => ({ prefix: '', doc })) });
+export const callDoc = (fn: string, args: Doc[]): Doc => ({ kind: 'group', open: `${fn}(`, close: ')', call: true, items: args.map((doc) => ({ prefix: '', doc })) });
 
 export function valueDoc(v: ValueTemplate, emitter: PyEmitter): Doc {
   switch (v.kind) {
     case 'const':
       return atom(pyValue(v.value));
     case 'template':
-      return atom(emitter.template(v.template).code);
+      return codeDoc(emitter.template(v.template));
     case 'list':
-      return v.items.length === 0 ? atom('[]') : { kind: 'group', open: '[', close: ']', items: v.items.map((i) => ({ prefix: '', doc: valueDoc(i, emitter) })) };
+      return v.items.length === 0 ? atom('[]') : { kind: 'group', open: '[', close: ']', call: false, items: v.items.map((i) => ({ prefix: '', doc: valueDoc(i, emitter) })) };
     case 'object':
       return v.entries.length === 0
         ? atom('{}')
-        : { kind: 'group', open: '{', close: '}', items: v.entries.map(([k, e]) => ({ prefix: `${pyString(k)}: `, doc: valueDoc(e, emitter) })) };
+        : { kind: 'group', open: '{', close: '}', call: false, items: v.entries.map(([k, e]) => ({ prefix: `${pyString(k)}: `, doc: valueDoc(e, emitter) })) };
   }
 }
 
 function flat(doc: Doc): string {
   if (doc.kind === 'atom') return doc.code;
+  if (doc.kind === 'cond') return `${doc.body} if ${doc.test} else ${doc.orelse}`;
   return `${doc.open}${doc.items.map((i) => `${i.prefix}${flat(i.doc)}`).join(', ')}${doc.close}`;
 }
 
@@ -43,9 +52,15 @@ function flat(doc: Doc): string {
 export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string {
   const oneLine = flat(doc);
   if (doc.kind === 'atom' || indent + used + oneLine.length + trailing <= LINE_WIDTH) return oneLine;
-  const pad = ' '.repeat(indent + 4);
-  const lines = doc.items.map((i) => `${pad}${i.prefix}${layout(i.doc, indent + 4, i.prefix.length, 1)},`);
-  return `${doc.open}\n${lines.join('\n')}\n${' '.repeat(indent)}${doc.close}`;
+  const pad = ' '.repeat(indent);
+  if (doc.kind === 'cond') return `${doc.body}\n${pad}if ${doc.test}\n${pad}else ${doc.orelse}`;
+  const inner = ' '.repeat(indent + 4);
+  if (doc.call) {
+    const args = doc.items.map((i) => `${i.prefix}${flat(i.doc)}`).join(', ');
+    if (indent + 4 + args.length <= LINE_WIDTH) return `${doc.open}\n${inner}${args}\n${pad}${doc.close}`;
+  }
+  const lines = doc.items.map((i) => `${inner}${i.prefix}${layout(i.doc, indent + 4, i.prefix.length, 1)},`);
+  return `${doc.open}\n${lines.join('\n')}\n${pad}${doc.close}`;
 }
 
 /** A value template as Python source at `indent`, after `used` characters on its first line. */

@@ -11,7 +11,8 @@ import type { NodeIR, WorkflowIR } from '../resolve';
 import { hasBody } from '../validate/schema';
 import { pyString } from './py-literal';
 import { workflowTemplate } from './templates';
-import { LINE_WIDTH, valueCode } from './value-code';
+import { importLine } from './imports';
+import { atom, callDoc, layout, valueCode } from './value-code';
 
 export interface WorkflowEmitInput {
   ir: WorkflowIR;
@@ -44,12 +45,23 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     inputLine: used.has('input') ? `inp: ${w.input.className} = ctx.input` : undefined,
     nodes,
     returnValue,
-    method: w.ir.method.toLowerCase(),
-    routeLiteral: pyString(w.ir.route),
-    inputClass: w.input.className,
-    hasBody: hasBody(w.ir.method),
+    ...endpoint(w),
     endpointName: TAKEN.has(w.ir.id) || classes.some((c) => c.name === w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id,
   });
+}
+
+/** The route: decorator, parameters and the context line, laid out like `ruff format`. */
+function endpoint(w: WorkflowEmitInput) {
+  const cls = w.input.className;
+  const route = atom(pyString(w.ir.route));
+  const body = hasBody(w.ir.method);
+  const decorator = callDoc(`router.${w.ir.method.toLowerCase()}`, body ? [route, atom(`openapi_extra=input_body(${cls})`)] : [route]);
+  const context = callDoc('ExecutionContext', [atom('WORKFLOW_ID'), atom(body ? `await read_input(request, ${cls})` : `${cls}()`)]);
+  return {
+    decorator: layout(decorator, 0, 1),
+    endpointParameters: body ? 'request: Request' : '',
+    context: layout(context, 4, 'ctx = '.length),
+  };
 }
 
 function nodeView(node: NodeIR, w: WorkflowEmitInput, emitter: PyEmitter) {
@@ -84,11 +96,4 @@ function importGroups(used: Set<string>, w: WorkflowEmitInput, hasNodes: boolean
   const fastapi = ['APIRouter', 'Request', 'Response'].filter((n) => body || !BODY_NAMES.has(n));
   // isort order: catalyst_runtime is an installed dependency like fastapi, not first-party.
   return [stdlib, [importLine('catalyst_runtime', runtime), importLine('fastapi', fastapi), importLine('pydantic', pydantic)]];
-}
-
-/** `from m import a, b`, wrapped in parentheses one name per line when too long (as isort does). */
-function importLine(module: string, names: string[]): string {
-  const flat = `from ${module} import ${names.join(', ')}`;
-  if (flat.length <= LINE_WIDTH) return flat;
-  return `from ${module} import (\n${names.map((n) => `    ${n},`).join('\n')}\n)`;
 }

@@ -138,6 +138,11 @@ export class Checker {
     }
     const field = t.fields.get(name);
     if (field) return field.type;
+    if (t.extra) {
+      // An undeclared field of a model that keeps extras: any value, read from `model_extra`.
+      if (this.defaultDepth > 0) this.out.lenient.add(e);
+      return ANY;
+    }
     const names = [...t.fields.keys()];
     const code = rootOf(object) === 'input' ? 'unknown_input_field' : 'unknown_output_field';
     const known = names.length > 0 ? `; it has ${names.map((n) => `"${n}"`).join(', ')}` : '; it has no fields';
@@ -184,6 +189,10 @@ export class Checker {
     if (args.length < min || args.length > max) {
       const want = min === max ? `${min}` : `${min} or ${max}`;
       return this.fail(e, 'filter_arguments', `filter "${e.name}" takes ${want} argument${max === 1 ? '' : 's'}, not ${args.length}`, undefined, e.nameSpan.start);
+    }
+    const badArg = args.findIndex((a, i) => spec.argKinds?.[i] !== undefined && a.kind !== 'any' && (a.kind !== spec.argKinds[i] || a.nullable));
+    if (badArg >= 0) {
+      return this.fail(e.args[badArg], 'filter_arguments', `the argument of filter "${e.name}" must be ${spec.argKinds?.[badArg] === 'integer' ? 'an integer' : `a ${spec.argKinds?.[badArg]}`}, not ${typeName(args[badArg])}`);
     }
     if (input.kind !== 'any' && spec.accepts.length > 0 && !spec.accepts.includes(input.kind)) {
       return this.fail(e, 'filter_type', `filter "${e.name}" needs ${spec.accepts.join(' or ')}, but ${describe(e.input)} is ${typeName(input)}`, undefined, e.nameSpan.start);

@@ -4,7 +4,7 @@
  */
 import type { Expr, Template } from './ast';
 import type { Checked } from './check';
-import { ATOM, CALL, FILTERS, tight, toText, type PyCode } from './filters';
+import { ATOM, CALL, FILTERS, conditional, tight, toText, type PyCode } from './filters';
 import { holdsModel, mayBeNull, type Type } from './types';
 import { expressionsOf } from './value';
 import { nodeRefs } from '../graph/refs';
@@ -57,7 +57,7 @@ export class PyEmitter {
     const whole = t.kind === 'single' && t.expr.kind === 'member' && t.expr.object.kind === 'root' && t.expr.object.name === 'nodes';
     if (needs.length === 0 || whole) return code;
     const guards = needs.map((id) => `ctx.outputs[${this.pyString(id)}] is not None`).join(' and ');
-    return { code: `${paren(code, PREC.conditional + 1)} if ${guards} else None`, prec: PREC.conditional };
+    return conditional(paren(code, PREC.conditional + 1), guards, 'None');
   }
 
   private templateCode(t: Template): PyCode {
@@ -150,7 +150,7 @@ export class PyEmitter {
         return this.binary(e);
       case 'conditional': {
         const c = PREC.conditional;
-        return { code: `${paren(this.value(e.then), c + 1)} if ${paren(this.value(e.test), c + 1)} else ${paren(this.value(e.otherwise), c)}`, prec: c };
+        return conditional(paren(this.value(e.then), c + 1), paren(this.value(e.test), c + 1), paren(this.value(e.otherwise), c));
       }
     }
   }
@@ -167,6 +167,10 @@ export class PyEmitter {
     const obj = tight(this.emit(object));
     const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;
     if (field?.attr) return { code: `${obj}.${field.attr}`, prec: CALL };
+    if (t.kind === 'object' && t.extra) {
+      const key = this.pyString(name);
+      return { code: lenient ? `${obj}.model_extra.get(${key})` : `${obj}.model_extra[${key}]`, prec: CALL };
+    }
     return { code: lenient ? `${obj}.get(${this.pyString(name)})` : `${obj}[${this.pyString(name)}]`, prec: CALL };
   }
 
@@ -174,13 +178,18 @@ export class PyEmitter {
     if (e.name === 'default') return this.defaultFilter(e.input, e.args[0]);
     const spec = own(FILTERS, e.name);
     if (!spec) throw new Error(`unchecked filter "${e.name}"`);
-    // These look at the container, not into its items: pydantic models need no dump first.
-    const input = PASS_THROUGH.has(e.name) ? this.emit(e.input) : this.value(e.input);
+    // These look at a list or string, not into its items: models inside need no dump first.
+    const t = this.typeOf(e.input);
+    const container = t.kind === 'array' || t.kind === 'string';
+    const input = PASS_THROUGH.has(e.name) && container ? this.emit(e.input) : this.value(e.input);
     return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input), (n) => this.env.use(n));
   }
 
   /** `x | default(d)`: `x if <x and each nullable part of x> is not None else d`. */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
+    // A secret is a string or absent, never null: the mapping's own default says it all.
+    const secret = operand.kind === 'member' && operand.object.kind === 'root' && operand.object.name === 'secrets';
+    if (secret) return { code: `ctx.secrets.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
     const guards: string[] = [];
     const walk = (x: Expr): void => {
       if (x.kind === 'member' || x.kind === 'index') walk(x.object);
@@ -193,7 +202,7 @@ export class PyEmitter {
     if (mayBeNull(this.typeOf(operand)) && !guards.includes(whole)) guards.push(whole);
     if (guards.length === 0) return v; // never null: the checker warned that the default is unused
     const c = PREC.conditional;
-    return { code: `${paren(v, c + 1)} if ${guards.join(' and ')} else ${paren(this.value(fallback), c)}`, prec: c };
+    return conditional(paren(v, c + 1), guards.join(' and '), paren(this.value(fallback), c));
   }
 
   private binary(e: Expr & { kind: 'binary' }): PyCode {
@@ -212,13 +221,13 @@ export class PyEmitter {
 function dump(code: PyCode, t: Type, depth: number): PyCode {
   if (t.kind === 'object' && t.model !== undefined) {
     const call = `${tight(code)}.model_dump(by_alias=True)`;
-    return t.nullable ? { code: `${call} if ${paren(code, PREC.comparison + 1)} is not None else None`, prec: PREC.conditional } : { code: call, prec: CALL };
+    return t.nullable ? conditional(call, `${paren(code, PREC.comparison + 1)} is not None`, 'None') : { code: call, prec: CALL };
   }
   if (t.kind === 'array') {
     const v = `_m${depth}`;
     const inner = dump({ code: v, prec: ATOM }, t.items, depth + 1);
     const comp = `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
-    return t.nullable ? { code: `${comp} if ${paren(code, PREC.comparison + 1)} is not None else None`, prec: PREC.conditional } : { code: comp, prec: ATOM };
+    return t.nullable ? conditional(comp, `${paren(code, PREC.comparison + 1)} is not None`, 'None') : { code: comp, prec: ATOM };
   }
   return code;
 }

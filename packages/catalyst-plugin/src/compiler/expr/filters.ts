@@ -6,8 +6,15 @@ import { ANY, INTEGER, NUMBER, STRING, isNumeric, join, joinAll, type Type } fro
 
 export interface PyCode {
   code: string;
-  /** Python precedence of `code` (see emit-expr.ts); higher binds tighter. */
+  /** Python precedence of `code` (see emit.ts); higher binds tighter. */
   prec: number;
+  /** For `a if b else c`: the three parts, so a long one can be laid out on three lines. */
+  cond?: { body: string; test: string; orelse: string };
+}
+
+/** `body if test else orelse`, keeping its parts for layout. */
+export function conditional(body: string, test: string, orelse: string): PyCode {
+  return { code: `${body} if ${test} else ${orelse}`, prec: 1, cond: { body, test, orelse } };
 }
 
 export interface FilterSpec {
@@ -15,6 +22,8 @@ export interface FilterSpec {
   args: [number, number];
   /** Accepted input kinds ("any" input is always accepted). */
   accepts: Type['kind'][];
+  /** The kind each argument must have, when it matters. */
+  argKinds?: Type['kind'][];
   result(input: Type, args: Type[]): Type;
   /** Python code, given the input and argument code and the input's type. */
   emit(input: PyCode, args: PyCode[], inputType: Type, use: (name: 'to_json') => void): PyCode;
@@ -64,6 +73,7 @@ export const FILTERS: Record<string, FilterSpec> = {
   join: {
     args: [0, 1],
     accepts: ['array'],
+    argKinds: ['string'],
     result: () => STRING,
     emit: (x, [sep], t) => {
       const items = t.kind === 'array' && t.items.kind === 'string' && !t.items.nullable ? x.code : `map(str, ${x.code})`;
@@ -80,6 +90,7 @@ export const FILTERS: Record<string, FilterSpec> = {
   round: {
     args: [0, 1],
     accepts: ['integer', 'number'],
+    argKinds: ['integer'],
     result: (_t, args) => (args.length === 0 ? INTEGER : NUMBER),
     emit: (x, [digits]) => call(digits ? `round(${x.code}, ${digits.code})` : `round(${x.code})`),
   },

@@ -11,6 +11,8 @@ export interface ObjectType {
   fields: Map<string, Field> | null;
   /** Name of the pydantic class holding it (input objects): fields are attributes, not keys. */
   model?: string;
+  /** The model also keeps undeclared fields (`additionalProperties: true`), in `model_extra`. */
+  extra?: boolean;
   nullable?: boolean;
 }
 

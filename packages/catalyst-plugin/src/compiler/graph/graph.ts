@@ -3,7 +3,9 @@
  * latest set it depends on; nodes in one set may run concurrently), reports every cycle with
  * its path, and finds which nodes may be skipped at run time.
  */
+import { expressionsOf, templatesOf, type ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report';
+import { nodeRefs } from './refs';
 import type { NodeIR } from '../resolve';
 
 export interface Plan {
@@ -13,6 +15,18 @@ export interface Plan {
   skippable: Set<string>;
   /** True when a cycle was found (the nodes on it are missing from `levels`). */
   hasCycle: boolean;
+}
+
+/**
+ * A pure node (transform) whose output reaches neither the response nor another node is dead
+ * code, most likely a missing reference: warn.
+ */
+export function reportUnused(nodes: NodeIR[], output: ValueTemplate, reporter: Reporter): void {
+  const used = new Set(nodes.flatMap((n) => n.deps.map((d) => d.nodeId)));
+  for (const t of templatesOf(output)) for (const e of expressionsOf(t.template)) for (const r of nodeRefs(e)) used.add(r.nodeId);
+  for (const n of nodes) {
+    if (!used.has(n.id)) reporter.warning('unused_node', { path: [...n.path, 'id'] }, `node "${n.id}" is never used: neither the output nor another node reads it`);
+  }
 }
 
 export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {

@@ -45,18 +45,67 @@ export function checkConstraints(schema: InputSchema, type: Type, path: JsonPath
   return args;
 }
 
+/** True when the JSON value `v` has the (top-level) kind of `type`. */
+function fits(v: unknown, type: Type): boolean {
+  switch (type.kind) {
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'array':
+      return Array.isArray(v);
+    case 'object':
+      return v !== null && typeof v === 'object' && !Array.isArray(v);
+    default:
+      return true;
+  }
+}
+
 function checkDefault(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): void {
+  (schema.enum ?? []).forEach((v, i) => {
+    if (!fits(v, type)) reporter.error('input_schema', { path: [...path, 'enum', i] }, `the enum value ${JSON.stringify(v)} is not a valid ${type.kind}`);
+  });
   const d = schema.default;
   if (d === undefined || type.kind === 'any') return;
-  const ok =
-    (type.kind === 'string' && typeof d === 'string') ||
-    (type.kind === 'integer' && Number.isInteger(d)) ||
-    (type.kind === 'number' && typeof d === 'number') ||
-    (type.kind === 'boolean' && typeof d === 'boolean') ||
-    (type.kind === 'array' && Array.isArray(d)) ||
-    (type.kind === 'object' && d !== null && typeof d === 'object' && !Array.isArray(d));
+  const ok = fits(d, type);
   if (!ok) reporter.error('input_schema', { path: [...path, 'default'] }, `the default ${JSON.stringify(d)} is not a valid ${type.kind}`);
   if (ok && schema.enum && !schema.enum.some((v) => JSON.stringify(v) === JSON.stringify(d))) {
     reporter.error('input_schema', { path: [...path, 'default'] }, `the default ${JSON.stringify(d)} is not one of the enum values`);
   }
+  const inner = ok ? mismatch(d, schema, '') : undefined;
+  if (inner) reporter.error('input_schema', { path: [...path, 'default'] }, `the default does not match the schema: ${inner}`);
+}
+
+/** Where a default's nested objects and lists break their schema (types and required fields). */
+function mismatch(value: unknown, schema: InputSchema, at: string): string | undefined {
+  if (Array.isArray(value) && schema.items) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = itemMismatch(value[i], schema.items, `${at}[${i}]`);
+      if (problem) return problem;
+    }
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && schema.properties) {
+    const props = schema.properties;
+    const missing = (schema.required ?? []).find((k) => !Object.prototype.hasOwnProperty.call(value, k));
+    if (missing) return `${at || 'it'} lacks the required field "${missing}"`;
+    for (const [k, v] of Object.entries(value)) {
+      if (!Object.prototype.hasOwnProperty.call(props, k)) {
+        if (schema.additionalProperties !== true) return `${at ? `${at}.` : ''}${k} is not a declared property`;
+        continue;
+      }
+      const problem = itemMismatch(v, props[k], `${at ? `${at}.` : ''}${k}`);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+function itemMismatch(value: unknown, schema: InputSchema, at: string): string | undefined {
+  const kind = schema.type ?? (schema.properties ? 'object' : schema.items ? 'array' : undefined);
+  if (kind !== undefined && !fits(value, { kind } as Type)) return `${at} is not a valid ${kind}`;
+  return mismatch(value, schema, at);
 }

@@ -5,9 +5,10 @@
  */
 import type { JsonPath } from '../diagnostics';
 import { pyString, pyValue } from '../emit/py-literal';
+import { atom, callDoc, layout } from '../emit/value-code';
 import type { Reporter } from '../report';
 import type { InputSchema } from '../validate/schema';
-import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, type Field, type ObjectType, type Type } from '../expr/types';
+import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, holdsModel, type Field, type ObjectType, type Type } from '../expr/types';
 import { PYTHON_KEYWORDS, pascalCase } from '../util/python-names';
 import { didYouMean, suggest } from '../util/suggest';
 import { checkConstraints } from './constraints';
@@ -79,17 +80,21 @@ class ModelBuilder {
         if (prop.default !== undefined) this.reporter.warning('input_schema', { path: [...propPath, 'default'], key: true }, `"${key}" is required, so its default is never used`);
       } else if (prop.default !== undefined) {
         defaultValue = pyValue(prop.default);
+        // pydantic does not validate defaults: a dict default must still become the nested model.
+        if (holdsModel(type)) args.push('validate_default=True');
       } else {
         defaultValue = 'None';
         fieldType = { ...type, nullable: true };
       }
       const fullAnnotation = defaultValue === 'None' && prop.default === undefined ? `${annotation} | None` : annotation;
-      lines.push(`${attr}: ${fullAnnotation}${fieldValue(defaultValue, args)}`);
+      const head = `${attr}: ${fullAnnotation}`;
+      lines.push(`${head}${fieldValue(head, defaultValue, args)}`);
       if (args.length > 0) this.model.usesField = true;
       fields.set(key, { type: fieldType, attr });
     }
-    this.model.classes.push({ name, fields: lines, extra: schema.additionalProperties === true ? 'allow' : 'forbid' });
-    return { kind: 'object', fields, model: name };
+    const extra = schema.additionalProperties === true;
+    this.model.classes.push({ name, fields: lines, extra: extra ? 'allow' : 'forbid' });
+    return { kind: 'object', fields, model: name, extra: extra || undefined };
   }
 
   private annotate(schema: InputSchema, nestedName: string, path: JsonPath): { type: Type; annotation: string } {
@@ -139,8 +144,9 @@ function attributeName(key: string, taken: Set<string>): string {
   return attr;
 }
 
-function fieldValue(defaultValue: string | undefined, args: string[]): string {
+/** ` = default`, or ` = Field(...)` laid out for a class body (indent 4) after `head`. */
+function fieldValue(head: string, defaultValue: string | undefined, args: string[]): string {
   if (args.length === 0) return defaultValue === undefined ? '' : ` = ${defaultValue}`;
   const all = defaultValue === undefined ? args : [`default=${defaultValue}`, ...args];
-  return ` = Field(${all.join(', ')})`;
+  return ` = ${layout(callDoc('Field', all.map(atom)), 4, head.length + 3)}`;
 }

@@ -18,8 +18,6 @@ export interface NodeKind<N extends Node> {
   outputType(node: N, types: Record<string, Type>): Type;
   /** Python statements that compute the value and store it with `ctx.set_output`. */
   emit(node: N, templates: Record<string, ValueTemplate>, emitter: PyEmitter, indent: number): string[];
-  /** True when the node awaits I/O (it then runs concurrently with its ready set). */
-  async: boolean;
 }
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };

@@ -54,6 +54,7 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     tie('str').map((s) => `${paren(s)} | length`),
     tie('list').map((l) => `${paren(l)} | length`),
     tie('num').map((a) => `${paren(a)} | round`),
+    fc.tuple(tie('num'), fc.integer({ min: 0, max: 3 })).map(([a, d]) => `${paren(a)} | round(${d})`),
     fc.tuple(tie('num'), tie('bool'), tie('num')).map(([a, c, b]) => `${paren(a)} if ${paren(c)} else ${paren(b)}`),
   ),
   str: fc.oneof(
@@ -64,6 +65,7 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     fc.tuple(tie('str'), fc.constantFrom('upper', 'lower', 'trim')).map(([s, f]) => `${paren(s)} | ${f}`),
     tie('num').map((n) => `${paren(n)} | string`),
     tie('list').map((l) => `${paren(l)} | join(", ")`),
+    fc.tuple(tie('list'), tie('str')).map(([l, sep]) => `${paren(l)} | join(${sep})`),
     fc.constantFrom('input.meta | json', 'input.tags | first | default("none")', 'input.meta | keys | join("")'),
     fc.tuple(tie('list'), fc.constantFrom('first', 'last'), tie('str')).map(([l, f, d]) => `${paren(l)} | ${f} | default(${d})`),
     fc.tuple(tie('str'), tie('bool'), tie('str')).map(([a, c, b]) => `${paren(a)} if ${paren(c)} else ${paren(b)}`),

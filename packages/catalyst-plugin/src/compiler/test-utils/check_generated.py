@@ -90,7 +90,9 @@ def evaluate(e):
     kind = e["kind"]
     if kind == "literal":
         value = e["value"]
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) and not e["integer"] else value
+        if isinstance(value, int) and not isinstance(value, bool) and not e["integer"]:
+            return float(value)  # "2.0" arrives through JSON as 2
+        return value
     if kind == "list":
         return [evaluate(i) for i in e["items"]]
     if kind in ("member", "index"):
@@ -129,7 +131,8 @@ def evaluate(e):
 def evaluate_template(t):
     if t["kind"] == "single":
         return evaluate(t["expr"])
-    return "".join(p["text"] if p["kind"] == "text" else text(evaluate(p["expr"])) for p in t["parts"])
+    parts = t["parts"]
+    return "".join(p["text"] if p["kind"] == "text" else text(evaluate(p["expr"])) for p in parts)
 
 
 def outcome(f):
@@ -154,7 +157,8 @@ def check(case):
     result = {"ok": True}
     run = next(n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "run")
     ret = [n for n in ast.walk(run) if isinstance(n, ast.Return)][-1]
-    value = next(v for k, v in zip(ret.value.keys, ret.value.values, strict=True) if k.value == "v")
+    pairs = zip(ret.value.keys, ret.value.values, strict=True)
+    value = next(v for k, v in pairs if k.value == "v")
     code = compile(ast.Expression(value), "v", "eval")
     inp = types.SimpleNamespace(**INPUT)
     ctx = types.SimpleNamespace(outputs=NODES, execution_id="e", workflow_id="prop")

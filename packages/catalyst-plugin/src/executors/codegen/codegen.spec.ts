@@ -244,4 +244,34 @@ it('compiles the sample service', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('is deterministic: same definitions, byte-identical output, wherever and in whatever order written', () => {
+    const sample = readFileSync(join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'), 'utf8').replace(
+      '<%= schemaPath %>',
+      'x.json',
+    );
+    const definitions: Record<string, string> = {
+      'hello.workflow.yaml': sample,
+      'bye.workflow.yaml': sample.replace('id: hello', 'id: bye').replace('/hello', '/bye'),
+      'greet.workflow.yml': sample.replace('id: hello', 'id: greet').replace('/hello', '/greet'),
+    };
+    const generate = (order: string[]) => {
+      const root = mkdtempSync(join(tmpdir(), `catalyst-determinism-${order.length}-`));
+      try {
+        mkdirSync(join(root, 'workflows'));
+        for (const name of order) writeFileSync(join(root, 'workflows', name), definitions[name]);
+        const outcome = runCodegen({ projectRoot: root, packageName: 'hello_svc', serviceName: 'hello-svc' }, compileService);
+        expect(outcome.report).toContain('from 3 definitions');
+        const dir = join(root, 'src/hello_svc/_generated');
+        return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    };
+    const names = Object.keys(definitions);
+    const first = generate(names);
+    expect(Object.keys(first).length).toBeGreaterThan(3);
+    expect(generate([...names].reverse())).toEqual(first);
+    expect(JSON.stringify(first)).not.toContain(tmpdir());
+  });
 });

@@ -8,6 +8,25 @@ export function pytestArgs(distributionName: string, extra: string[] = []): stri
   return ['run', '--package', distributionName, 'pytest', ...extra];
 }
 
+/**
+ * The arguments for pytest from the command line: Nx hands the executor every override as raw
+ * text (`$source: 'unparsed'`), both what came after `--` and this executor's own `--args`,
+ * which already arrived parsed in `options.args`; the latter are dropped here.
+ */
+export function passthroughArgs(unparsed: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < unparsed.length; i++) {
+    const arg = unparsed[i];
+    if (arg.startsWith('--args=')) continue;
+    if (arg === '--args') {
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 export default async function pytestExecutor(
   options: PytestExecutorSchema,
   context: ExecutorContext,
@@ -20,7 +39,8 @@ export default async function pytestExecutor(
     logger.error((e as Error).message);
     return { success: false };
   }
-  const code = await runForwardingSignals(uv, pytestArgs(service.distributionName, options.args), {
+  const extra = [...(options.args ?? []), ...passthroughArgs(options.__unparsed__)];
+  const code = await runForwardingSignals(uv, pytestArgs(service.distributionName, extra), {
     cwd: service.projectRoot,
     env: process.env,
   });

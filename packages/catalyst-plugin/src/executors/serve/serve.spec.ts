@@ -1,5 +1,5 @@
 import { serveArgs } from './serve';
-import { pytestArgs } from '../pytest/pytest';
+import { passthroughArgs, pytestArgs } from '../pytest/pytest';
 
 describe('serve executor', () => {
   it('runs the app through uv with the runtime serve module', () => {
@@ -19,5 +19,16 @@ describe('serve executor', () => {
 describe('pytest executor', () => {
   it('runs pytest through uv in the service package', () => {
     expect(pytestArgs('hello-svc', ['-k', 'hello'])).toEqual(['run', '--package', 'hello-svc', 'pytest', '-k', 'hello']);
+  });
+
+  it('passes what came after -- to pytest as it is', () => {
+    // `nx run svc:test -- -k "hello and not slow" -x` arrives as Nx's raw override list.
+    expect(passthroughArgs(['-k', 'hello and not slow', '-x'])).toEqual(['-k', 'hello and not slow', '-x']);
+  });
+
+  it('drops its own --args, which Nx also lists raw but already parsed into options.args', () => {
+    expect(passthroughArgs(['--args=-k', '--args=hello', '-v'])).toEqual(['-v']);
+    expect(passthroughArgs(['--args', '-x', '-v'])).toEqual(['-v']);
+    expect(passthroughArgs(undefined)).toEqual([]);
   });
 });

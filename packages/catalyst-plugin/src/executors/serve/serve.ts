@@ -76,7 +76,7 @@ export default async function serveExecutor(
   logger.info(`Serving ${service.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
   const watcher = options.reload ? watchDefinitions(service) : undefined;
   try {
-    const code = await runForwardingSignals(uv, args, { cwd: context.root, env: process.env }, { ownProcessGroup: true });
+    const code = await runForwardingSignals(uv, args, { cwd: context.root, env: process.env });
     return { success: code === 0 };
   } finally {
     watcher?.close();

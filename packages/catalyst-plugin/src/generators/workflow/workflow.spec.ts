@@ -117,6 +117,17 @@ describe('workflow generator', () => {
       await expect(workflowGenerator(tree, { name: 'taken' })).rejects.toThrow('A project named "taken" already exists (in libs/taken)');
       expect(changes(tree)).toEqual(before);
     });
+
+    it('refuses a name a uv workspace member already has in its pyproject.toml, and writes nothing', async () => {
+      // A service inferred from pyproject.toml alone: no project.json, so getProjects() misses it.
+      tree.write('pyproject.toml', '[tool.uv.workspace]\nmembers = ["services/*"]\n');
+      tree.write('services/billing/pyproject.toml', '[project]\nname = "Billing_Svc"\n');
+      const before = changes(tree);
+      await expect(workflowGenerator(tree, { name: 'billing-svc' })).rejects.toThrow(
+        'A Python project named "billing-svc" already exists in the uv workspace (services/billing/pyproject.toml)',
+      );
+      expect(changes(tree)).toEqual(before);
+    });
   });
 
   describe('directory', () => {

@@ -55,7 +55,9 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             "float": float(inp.count),
             "string": str(inp.amount),
             "chained": len(inp.name.strip().lower()),
-            "missing_key": inp.meta.get("missing") if inp.meta.get("missing") is not None else "n/a",
+            "missing_key": inp.meta.get("missing")
+            if inp.meta.get("missing") is not None
+            else "n/a",
         },
     )
     ctx.record_timing("f", started)

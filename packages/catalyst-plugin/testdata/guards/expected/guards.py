@@ -47,7 +47,9 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     ctx.set_output(
         "fallback",
         {
-            "gift": ctx.outputs["bonus"]["gift"] if ctx.outputs["bonus"] is not None else "nothing",
+            "gift": ctx.outputs["bonus"]["gift"]
+            if ctx.outputs["bonus"] is not None
+            else "nothing",
         },
     )
     ctx.record_timing("fallback", started)
@@ -60,7 +62,9 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {
         "greeting": ctx.outputs["base"]["greeting"],
         "gift": ctx.outputs["fallback"]["gift"],
-        "wrapped": ctx.outputs["wrap"]["text"] if ctx.outputs["wrap"] is not None else None,
+        "wrapped": ctx.outputs["wrap"]["text"]
+        if ctx.outputs["wrap"] is not None
+        else None,
         "bonus": ctx.outputs["bonus"],
         "audit": ctx.outputs["audit"]["done"],
     }

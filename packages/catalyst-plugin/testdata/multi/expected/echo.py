@@ -27,8 +27,13 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EchoInput = ctx.input
     return {
         "anything": inp.anything,
-        "payload": inp.payload.model_dump(by_alias=True) if inp.payload is not None else None,
+        "payload": inp.payload.model_dump(by_alias=True)
+        if inp.payload is not None
+        else None,
         "whole": inp.model_dump(by_alias=True),
+        "note": inp.payload.model_extra.get("note")
+        if inp.payload is not None and inp.payload.model_extra.get("note") is not None
+        else "none",
     }
 
 

@@ -48,6 +48,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             "tier": inp.customer.class_,
             "first_sku": inp.items[0].sku,
             "count": len(inp.items),
+            "customer_fields": len(inp.customer.model_dump(by_alias=True)),
             "note": inp.note if inp.note is not None else "none",
             "items": [_m0.model_dump(by_alias=True) for _m0 in inp.items],
             "customer": inp.customer.model_dump(by_alias=True),

@@ -35,10 +35,16 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         "card",
         {
             "city": inp.address.city if inp.address is not None else "unknown",
-            "zip": inp.address.zip if inp.address is not None and inp.address.zip is not None else "-",
-            "first_tag": ((inp.tags if inp.tags is not None else []) or [None])[0] if ((inp.tags if inp.tags is not None else []) or [None])[0] is not None else "none",
+            "zip": inp.address.zip
+            if inp.address is not None and inp.address.zip is not None
+            else "-",
+            "first_tag": ((inp.tags if inp.tags is not None else []) or [None])[0]
+            if ((inp.tags if inp.tags is not None else []) or [None])[0] is not None
+            else "none",
             "line": f"{inp.name} from {inp.address.city if inp.address is not None else 'nowhere'}",
-            "address": inp.address.model_dump(by_alias=True) if inp.address is not None else None,
+            "address": inp.address.model_dump(by_alias=True)
+            if inp.address is not None
+            else None,
         },
     )
     ctx.record_timing("card", started)

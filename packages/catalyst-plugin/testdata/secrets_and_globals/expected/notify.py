@@ -27,8 +27,10 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         {
             "to": inp.to,
             "authorization": f"Bearer {ctx.secrets['MAIL_TOKEN']}",
-            "region": ctx.globals.get("region") if ctx.globals.get("region") is not None else "eu",
-            "sender": ctx.secrets.get("MAIL_SENDER") if ctx.secrets.get("MAIL_SENDER") is not None else "noreply@example.com",
+            "region": ctx.globals.get("region")
+            if ctx.globals.get("region") is not None
+            else "eu",
+            "sender": ctx.secrets.get("MAIL_SENDER", "noreply@example.com"),
         },
     )
     ctx.record_timing("message", started)

@@ -1,5 +1,6 @@
 import { getProjects, type Tree } from '@nx/devkit';
 import { normalizeDirectory, parseTags } from '../../../utils/generator-options';
+import { findUvMemberNamed } from '../../../utils/pyproject';
 import { checkServiceName, toPythonPackageName } from '../../../utils/python-names';
 import type { WorkflowGeneratorSchema } from '../schema';
 
@@ -24,6 +25,12 @@ export function normalizeOptions(tree: Tree, options: WorkflowGeneratorSchema): 
   const existing = getProjects(tree).get(name);
   if (existing) {
     throw new Error(`A project named "${name}" already exists (in ${existing.root}). Choose another name.`);
+  }
+  const sameDistribution = findUvMemberNamed(tree, name);
+  if (sameDistribution) {
+    throw new Error(
+      `A Python project named "${name}" already exists in the uv workspace (${sameDistribution}/pyproject.toml); uv allows one member per name. Choose another name.`,
+    );
   }
   if (tree.exists(projectRoot) && (tree.isFile(projectRoot) || tree.children(projectRoot).length > 0)) {
     throw new Error(`Cannot create "${name}" in ${projectRoot}: the folder already exists and is not empty. Choose another --directory.`);
