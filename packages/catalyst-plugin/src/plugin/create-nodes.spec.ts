@@ -74,7 +74,10 @@ describe('createNodesV2', () => {
       'apps/odd/workflows/a.workflow.yml': 'id: a\n',
     });
     const [[, result]] = await createNodesFunction(['apps/odd/workflows/a.workflow.yml'], undefined, context);
-    expect(result.projects?.['apps/odd']?.targets?.['codegen'].outputs).toEqual(['{projectRoot}/src/odd_service/_generated']);
+    const codegen = result.projects?.['apps/odd']?.targets?.['codegen'];
+    expect(codegen?.options).toEqual({ packageName: 'odd_service' });
+    // Nx interpolates {options.packageName}, so an override in project.json moves the cached output too.
+    expect(codegen?.outputs).toEqual(['{projectRoot}/src/{options.packageName}/_generated']);
   });
 
   it('names a project that has only a pyproject.toml', async () => {

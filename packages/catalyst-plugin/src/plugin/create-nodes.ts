@@ -72,7 +72,6 @@ export function buildTargets(
 ): Record<string, TargetConfiguration> {
   const { codegenTargetName, serveTargetName, testTargetName } = options;
   const dependencyInputs = 'production' in namedInputs ? '^production' : '^default';
-  const generated = `{projectRoot}/${generatedDirOf(service.packageName)}`;
   return {
     [codegenTargetName]: {
       executor: '@catalyst/plugin:codegen',
@@ -84,7 +83,10 @@ export function buildTargets(
         // A new plugin version may compile the same definitions differently.
         ...(pluginIsExternal ? [{ externalDependencies: [PLUGIN_PACKAGE_NAME] }] : []),
       ],
-      outputs: [generated],
+      // The package comes from the options, so that overriding `packageName` in project.json moves
+      // the cached output with it.
+      options: { packageName: service.packageName },
+      outputs: ['{projectRoot}/src/{options.packageName}/_generated'],
       metadata: {
         technologies: ['python'],
         description: `Compile the workflow definitions in workflows/ into Python (FastAPI) code in ${generatedDirOf(service.packageName)}`,

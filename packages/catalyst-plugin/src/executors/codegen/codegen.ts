@@ -1,6 +1,5 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { join } from 'node:path';
-import { toPythonPackageName } from '../../utils/python-names';
 import { resolveServiceNames } from '../../utils/service';
 import { runCodegen } from './lib/run-codegen';
 import type { CodegenExecutorSchema } from './schema';
@@ -17,7 +16,9 @@ export function serviceFromContext(context: ExecutorContext, packageNameOverride
     displayRoot: project.root,
     projectRoot,
     distributionName: names.distributionName,
-    packageName: packageNameOverride ? toPythonPackageName(packageNameOverride) : names.packageName,
+    // An explicit package is used as given: the schema only admits Python identifiers, and the
+    // codegen target's outputs name the same string.
+    packageName: packageNameOverride || names.packageName,
   };
 }
 
