@@ -69,6 +69,11 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
   });
 
+  it('init again changes nothing', () => {
+    expectOk(ws.nx('g', '@catalyst/plugin:init', '--no-interactive'));
+    expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
+  });
+
   it('--dry-run lists the files, writes nothing and does not run uv lock', () => {
     const result = expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'dry-svc', '--dry-run', '--no-interactive'));
     expect(result.output).toMatch(/CREATE apps\/dry-svc\/workflows\/hello\.workflow\.yaml/);
@@ -97,11 +102,8 @@ describe('a workflow service in a fresh Nx workspace', () => {
     const result = expectOk(ws.nx('run', 'hello-svc:test'));
     expect(result.output).toMatch(/\d+ passed/);
 
-    // Arguments after -- reach pytest; its exit code decides (5: nothing collected).
+    // Arguments after -- reach pytest (a failing pytest failing the task is checked below).
     expect(expectOk(ws.nx('run', 'hello-svc:test', '--', '-k', 'rejects')).output).toMatch(/1 passed, 1 deselected/);
-    const none = ws.nx('run', 'hello-svc:test', '--', '-k', 'no_such_test');
-    expect(none.code).not.toBe(0);
-    expect(none.output).toMatch(/2 deselected/);
   });
 
   it('test is cached, and re-runs when a file beside its tests or the generated code changes', () => {

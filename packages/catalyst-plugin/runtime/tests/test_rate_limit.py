@@ -63,7 +63,7 @@ async def test_minimum_interval_per_key(make: Callable[..., RateLimiter]) -> Non
     assert await limiter.acquire("b") == 0.0  # another key is independent
     second = await limiter.acquire("a")
     third = await limiter.acquire("a")
-    assert 0.03 <= second <= 0.05 + SLACK
+    assert 0 < second <= 0.05 + SLACK
     assert 0 < third <= 0.05 + SLACK
     assert time.monotonic() - started >= 0.1 - SLACK
 
@@ -73,7 +73,7 @@ async def test_rate_with_burst(make: Callable[..., RateLimiter]) -> None:
     limiter = make(rate=20, burst=3)
     waits = [await limiter.acquire("k") for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
-    assert 0.03 <= waits[3] <= 0.05 + SLACK
+    assert 0 < waits[3] <= 0.05 + SLACK
 
 
 @pytest.mark.anyio
@@ -107,7 +107,7 @@ async def test_timeout_raises_without_taking_a_slot(make: Callable[..., RateLimi
     assert caught.value.status_code == 429
     # The refused caller reserved nothing: the next one waits one interval, not two.
     waited, _ = await _timed(limiter.acquire("user:1", timeout=1))
-    assert 0.05 <= waited <= 0.1 + SLACK
+    assert 0 < waited <= 0.1 + SLACK
 
 
 @pytest.mark.anyio
@@ -161,11 +161,12 @@ def test_bad_settings(kwargs: dict[str, float], message: str) -> None:
 
 @pytest.mark.anyio
 async def test_redis_limiter_uses_the_app_pool_by_default(redis_url: str, unique: str) -> None:
-    limiter = RedisRateLimiter(interval=0.05, prefix=unique)
+    # A wide interval, so that a slow, shared machine cannot use it up between the two calls.
+    limiter = RedisRateLimiter(interval=0.5, prefix=unique)
     pools = await ConnectionPools.create(Settings(redis_url=redis_url), ["redis"])
     try:
         assert await limiter.acquire("k") == 0.0
-        assert await limiter.acquire("k") > 0.04
+        assert 0.25 < await limiter.acquire("k") <= 0.5
         assert await pools.redis.exists(f"{unique}k") == 1
     finally:
         await pools.close()
