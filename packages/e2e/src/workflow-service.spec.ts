@@ -98,6 +98,22 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(readFileSync(join(generated(), 'hello.py'), 'utf8')).toBe(module);
   });
 
+  it('a new definition is compiled, and a deleted one leaves nothing behind, even from the cache', () => {
+    const workflows = join(ws.root, 'apps/hello-svc/workflows');
+    const extra = join(workflows, 'extra.workflow.yaml');
+    writeFileSync(extra, readFileSync(join(workflows, 'hello.workflow.yaml'), 'utf8').replace('id: hello', 'id: extra').replace('/hello', '/extra'));
+    try {
+      expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).not.toMatch(CACHE_HIT);
+      expect(existsSync(join(generated(), 'extra.py'))).toBe(true);
+    } finally {
+      rmSync(extra);
+    }
+    // Back to the first set of definitions: a cache hit, restored exactly (no extra.py left).
+    expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).toMatch(CACHE_HIT);
+    expect(existsSync(join(generated(), 'extra.py'))).toBe(false);
+    expect(existsSync(join(generated(), 'hello.py'))).toBe(true);
+  });
+
   it("the service's own pytest suite passes through nx run test", () => {
     const result = expectOk(ws.nx('run', 'hello-svc:test'));
     expect(result.output).toMatch(/\d+ passed/);

@@ -11,6 +11,7 @@ import { didYouMean, suggest } from '../util/suggest';
 
 export const FUNCTIONS: Record<string, Type> = { uuid: STRING, now: STRING };
 const EXECUTION_FIELDS: Record<string, Type> = { id: STRING, workflow_id: STRING };
+const VARIABLE_KIND = { secrets: 'secret', env: 'environment variable', global: 'global value' } as const;
 
 export interface Checked {
   types: Map<Expr, Type>;
@@ -92,17 +93,16 @@ export class Checker {
         if (!this.scope.inMap) return this.fail(e, 'unknown_root', `"${e.name}" exists only inside a map node`);
         return e.name === 'index' ? INTEGER : ANY;
       case 'secrets':
-      case 'global':
-        return this.fail(e, 'bad_access', `write ${e.name}.NAME to read one ${e.name === 'secrets' ? 'secret' : 'global value'}`);
       case 'env':
-        return this.fail(e, 'unsupported', '"env" is not available yet; read values from the environment with secrets.NAME');
+      case 'global':
+        return this.fail(e, 'bad_access', `write ${e.name}.NAME to read one ${VARIABLE_KIND[e.name as keyof typeof VARIABLE_KIND]}`);
       default:
         return this.fail(e, 'unknown_root', `unknown name "${e.name}"${didYouMean(e.name, ROOTS)}; expressions start from ${ROOTS.join(', ')}`, suggest(e.name, ROOTS));
     }
   }
 
   private member(e: Expr, object: Expr, name: string, nameOffset: number): Type {
-    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'global')) {
+    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'env' || object.name === 'global')) {
       // Read at run time through the context, by name; the value never enters generated code.
       this.out.types.set(object, ANY);
       // Under a default the value is optional: read with `.get`, so it may be null.

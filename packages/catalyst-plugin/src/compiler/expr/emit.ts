@@ -19,6 +19,8 @@ export interface EmitEnv {
   /** Local holding the validated input model. */
   inputVar: string;
   use(name: PyImport | 'input'): void;
+  /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
+  require?(root: 'secrets' | 'env', name: string): void;
   /**
    * Outside nodes (the response), a value that needs a node that may have been skipped is
    * null when it was: these are the nodes that may be skipped.
@@ -28,6 +30,9 @@ export interface EmitEnv {
 
 const PREC = { conditional: 1, or: 2, and: 3, not: 4, comparison: 5, additive: 10, multiplicative: 11, unary: 12 } as const;
 const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '<': 5, '<=': 5, '>': 5, '>=': 5, '+': 10, '-': 10, '*': 11, '/': 11, '%': 11 };
+
+/** Run-time mappings behind the `secrets`, `env` and `global` roots (see catalyst_runtime.context). */
+const MAPPINGS = { secrets: 'ctx.secrets', env: 'ctx.env', global: 'ctx.globals' } as const;
 
 const PASS_THROUGH = new Set(['length', 'first', 'last']);
 
@@ -158,8 +163,10 @@ export class PyEmitter {
   private access(e: Expr, object: Expr, name: string): PyCode {
     if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${this.pyString(name)}]`, prec: CALL };
     const lenient = this.env.checked.lenient.has(e);
-    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'global')) {
-      const mapping = object.name === 'secrets' ? 'ctx.secrets' : 'ctx.globals';
+    if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'env' || object.name === 'global')) {
+      const mapping = MAPPINGS[object.name];
+      // Read by subscript, a missing variable would fail the request: declare it for start-up.
+      if (!lenient && object.name !== 'global') this.env.require?.(object.name, name);
       return { code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`, prec: CALL };
     }
     if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
@@ -187,9 +194,9 @@ export class PyEmitter {
 
   /** `x | default(d)`: `x if <x and each nullable part of x> is not None else d`. */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
-    // A secret is a string or absent, never null: the mapping's own default says it all.
-    const secret = operand.kind === 'member' && operand.object.kind === 'root' && operand.object.name === 'secrets';
-    if (secret) return { code: `ctx.secrets.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
+    // A secret or variable is a string or absent, never null: the mapping's own default says it all.
+    const variable = operand.kind === 'member' && operand.object.kind === 'root' && (operand.object.name === 'secrets' || operand.object.name === 'env');
+    if (variable) return { code: `${MAPPINGS[operand.object.name as 'secrets' | 'env']}.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
     const guards: string[] = [];
     const walk = (x: Expr): void => {
       if (x.kind === 'member' || x.kind === 'index') walk(x.object);
