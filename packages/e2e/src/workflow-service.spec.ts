@@ -198,6 +198,39 @@ describe('a workflow service in a fresh Nx workspace', () => {
     }
   });
 
+  it('serve --reload recompiles an edited definition, and a broken edit keeps the last good code serving', async () => {
+    const definition = join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml');
+    const original = readFileSync(definition, 'utf8');
+    const port = await lib.freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const server = ws.spawnNx(['run', 'hello-svc:serve', `--port=${port}`, '--reload']);
+    const message = async () => {
+      const res = await fetch(`${base}/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Ada' }),
+      });
+      return res.ok ? ((await res.json()) as { message: string }).message : `HTTP ${res.status}`;
+    };
+    try {
+      await lib.waitForHttp(`${base}/openapi.json`, { timeoutMs: 180_000, isAlive: () => server.child.exitCode === null });
+      expect(await message()).toBe('Hello, Ada!');
+
+      writeFileSync(definition, original.replace('Hello, ', 'Howdy, '));
+      await eventually(async () => (await message().catch(() => '')) === 'Howdy, Ada!', 60_000);
+
+      writeFileSync(definition, original.replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'));
+      await eventually(async () => server.output().includes('Still serving the last code that compiled'), 60_000);
+      expect(server.output()).toMatch(/workflows\/hello\.workflow\.yaml:\d+:\d+: .*"gret"/);
+      expect(await message()).toBe('Howdy, Ada!');
+    } catch (err) {
+      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
+    } finally {
+      await server.stop();
+      writeFileSync(definition, original);
+    }
+  });
+
   it('nx affected names only the service whose definition changed', () => {
     expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'other-svc', '--no-interactive'));
     ws.commit('add other-svc');
