@@ -11,7 +11,8 @@ nothing, no file contains ``eval(``, ``exec(`` or ``compile(``, and the folder i
 package ``<case>_pkg._generated``. A case may add ``requests.json``: a list of calls
 ``{"method", "path", "body", "status", "response", "env"}`` made against ``create_app(router)``;
 ``response`` is compared exactly and ``env`` holds environment variables (secrets) set for that
-call.
+call; every call's ``env`` is set before the app starts, since start-up checks the secrets and
+variables the workflows require.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def test_imports(case: str, packages: Path) -> None:
     assert generated.router is not None
     for path in sorted((TESTDATA / case / "expected").glob("*.py")):
         if path.stem != "__init__":
-            module = importlib.import_module(f"{package_name(case)}._generated.{path.stem}")
+            module = importlib.import_module(
+                f"{package_name(case)}._generated.{path.stem}"
+            )
             assert callable(module.run)
 
 
@@ -125,7 +128,9 @@ REQUEST_CASES = sorted(p.parent.name for p in TESTDATA.glob("*/requests.json"))
 @pytest.mark.parametrize("case", REQUEST_CASES)
 def test_requests(case: str, packages: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = importlib.import_module(f"{package_name(case)}._generated")
-    calls: list[dict[str, Any]] = json.loads((TESTDATA / case / "requests.json").read_text())
+    calls: list[dict[str, Any]] = json.loads(
+        (TESTDATA / case / "requests.json").read_text()
+    )
     asyncio.run(_call_all(generated.router, case, calls, monkeypatch))
 
 
@@ -137,13 +142,14 @@ async def _call_all(
 
     app = create_app(router, title=case)
     transport = httpx.ASGITransport(app=app)
+    for call in calls:
+        for name, value in call.get("env", {}).items():
+            monkeypatch.setenv(name, value)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://golden") as client,
     ):
         for call in calls:
-            for name, value in call.get("env", {}).items():
-                monkeypatch.setenv(name, value)
             response = await client.request(
                 call.get("method", "POST"), call["path"], json=call.get("body")
             )
@@ -152,3 +158,36 @@ async def _call_all(
                 assert response.json() == call["response"], call
             if response.status_code == 200:
                 assert "total;dur=" in response.headers["server-timing"]
+
+
+@pytest.mark.parametrize(
+    ("case", "required"),
+    [("secrets_and_globals", "MAIL_TOKEN"), ("env_vars", "CATALYST_REGION")],
+)
+def test_missing_required_variable_stops_start_up(
+    case: str,
+    required: str,
+    packages: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A variable read without a fallback fails start-up by name; the optional ones do not."""
+    from catalyst_runtime import ConfigError, create_app
+
+    generated = importlib.import_module(f"{package_name(case)}._generated")
+    monkeypatch.chdir(tmp_path)  # no .env to fill it in
+    for name in (required, "MAIL_SENDER", "CATALYST_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def start() -> None:
+        app = create_app(generated.router, title=case)
+        async with app.router.lifespan_context(app):
+            pass
+
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(start())
+    assert str(caught.value).startswith(
+        f"{required}: required by this service's workflows"
+    )
+    monkeypatch.setenv(required, "set")
+    asyncio.run(start())  # the optional ones (under default) may stay unset

@@ -165,6 +165,29 @@ async def test_a_missing_secret_stops_start_up_naming_it(
 
 
 @pytest.mark.anyio
+async def test_missing_env_variables_and_secrets_are_named_together(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("CATALYST_T_TOKEN", raising=False)
+    monkeypatch.delenv("CATALYST_T_REGION", raising=False)
+    router = WorkflowRouter()
+    router.include_router(WorkflowRouter(env=["CATALYST_T_REGION"]))
+    router.include_router(WorkflowRouter(secrets=["CATALYST_T_TOKEN"], pools=["http"]))
+    assert router.env == {"CATALYST_T_REGION"}
+    assert router.pools == {"http"}
+    app = create_app(router, title="t")
+    with pytest.raises(ConfigError) as caught:
+        async with in_process(app):
+            pass
+    assert str(caught.value).startswith("CATALYST_T_REGION, CATALYST_T_TOKEN: required by")
+    monkeypatch.setenv("CATALYST_T_REGION", "eu")
+    monkeypatch.setenv("CATALYST_T_TOKEN", "t")
+    async with in_process(app):
+        assert app.state.pools.names == {"http"}
+
+
+@pytest.mark.anyio
 async def test_secrets_from_env_file_satisfy_start_up(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

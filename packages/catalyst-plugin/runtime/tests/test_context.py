@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from catalyst_runtime import ConfigError, ExecutionContext
-from catalyst_runtime.context import EnvSecrets
+from catalyst_runtime.context import EnvSecrets, EnvVars
 
 
 def test_outputs_are_stored_and_read_by_reference() -> None:
@@ -157,6 +157,22 @@ def test_env_secrets_read_at_use(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "CATALYST_TEST_SECRET" not in secrets
     assert secrets.get("CATALYST_TEST_SECRET") is None
     assert secrets.get("CATALYST_TEST_SECRET", "fallback") == "fallback"
+
+
+def test_env_is_one_shared_live_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = ExecutionContext("wf", None)
+    # Held by the class: making a context does no work for it, and clones share it.
+    assert ctx.env is ExecutionContext("other", None).env is ctx.clone().env
+    assert isinstance(ctx.env, EnvVars)
+    monkeypatch.setenv("CATALYST_TEST_REGION", "eu")
+    assert ctx.env["CATALYST_TEST_REGION"] == "eu"
+    monkeypatch.setenv("CATALYST_TEST_REGION", "us")
+    assert ctx.env["CATALYST_TEST_REGION"] == "us"
+    assert repr(ctx.env) == "EnvVars(<from environment>)"
+    monkeypatch.delenv("CATALYST_TEST_REGION")
+    with pytest.raises(ConfigError, match="CATALYST_TEST_REGION: environment variable is not set"):
+        ctx.env["CATALYST_TEST_REGION"]
+    assert ctx.env.get("CATALYST_TEST_REGION", "eu") == "eu"
 
 
 def test_repr_names_outputs() -> None:

@@ -31,10 +31,12 @@ PUBLIC = [
     "done_event",
     "error_event",
     "format_sse",
+    "http_call",
     "input_body",
     "json_response",
     "node_error",
     "read_input",
+    "run_concurrently",
     "stream_response",
     "to_json",
 ]

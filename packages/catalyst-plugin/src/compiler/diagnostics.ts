@@ -29,6 +29,7 @@ export type DiagnosticCode =
   | 'unknown_after'
   | 'cycle'
   | 'unused_node'
+  | 'unsafe_retry'
   | 'unsupported'
   // expressions
   | 'expression_syntax'

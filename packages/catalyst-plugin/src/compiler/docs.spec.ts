@@ -10,7 +10,9 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const TESTDATA = join(ROOT, 'packages', 'catalyst-plugin', 'testdata');
 const DOCS = ['definition-language.md', 'expressions.md'].map((f) => join(ROOT, 'docs', f));
-const MARKER = /<!-- golden: (\S+)(?: from "([^"]*)")?(?: to "([^"]*)")? -->\n(```[a-z]*\n)([\s\S]*?)```/g;
+// `from`/`to` texts may hold quotes escaped as \" (a plain [^"]* would silently skip such a block).
+const MARKER = /<!-- golden: (\S+)(?: from "((?:[^"\\]|\\.)*)")?(?: to "((?:[^"\\]|\\.)*)")? -->\n(```[a-z]*\n)([\s\S]*?)```/g;
+const unescape = (s: string | undefined): string | undefined => s?.replace(/\\(.)/g, '$1');
 
 function excerpt(file: string, from?: string, to?: string): string {
   const lines = readFileSync(join(TESTDATA, file), 'utf8').split('\n');
@@ -28,13 +30,13 @@ describe('docs are backed by golden cases', () => {
       const text = readFileSync(doc, 'utf8');
       writeFileSync(doc, text.replace(MARKER, (_m, file: string, from: string | undefined, to: string | undefined, fence: string) => {
         const args = `${from === undefined ? '' : ` from "${from}"`}${to === undefined ? '' : ` to "${to}"`}`;
-        return `<!-- golden: ${file}${args} -->\n${fence}${excerpt(file, from, to)}\`\`\``;
+        return `<!-- golden: ${file}${args} -->\n${fence}${excerpt(file, unescape(from), unescape(to))}\`\`\``;
       }));
     }
     const blocks = [...readFileSync(doc, 'utf8').matchAll(MARKER)];
     expect(blocks.length).toBeGreaterThan(0);
     for (const [, file, from, to, , body] of blocks) {
-      expect({ file, body }).toEqual({ file, body: excerpt(file, from, to) });
+      expect({ file, body }).toEqual({ file, body: excerpt(file, unescape(from), unescape(to)) });
     }
   });
 

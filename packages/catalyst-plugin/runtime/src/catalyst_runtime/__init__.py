@@ -19,9 +19,11 @@ from .errors import (
     UpstreamError,
     node_error,
 )
+from .http_node import http_call
 from .pools import ConnectionPools
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .sse import done_event, error_event, format_sse, stream_response
+from .steps import run_concurrently
 
 __all__ = [
     "CatalystError",
@@ -45,10 +47,12 @@ __all__ = [
     "done_event",
     "error_event",
     "format_sse",
+    "http_call",
     "input_body",
     "json_response",
     "node_error",
     "read_input",
+    "run_concurrently",
     "stream_response",
     "to_json",
 ]

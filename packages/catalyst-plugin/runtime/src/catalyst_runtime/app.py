@@ -30,30 +30,41 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class WorkflowRouter(APIRouter):
-    """An ``APIRouter`` that also says which pools and secrets its workflows need.
+    """An ``APIRouter`` that also says which pools, secrets and variables its workflows need.
 
-    Generated code builds one (``WorkflowRouter(pools=("postgres",), secrets=("API_TOKEN",))``)
-    so that ``create_app`` starts exactly those pools and refuses to start while a secret is
-    missing, with no change to the hand-owned ``main.py``. Including one workflow router in
-    another unions both sets.
+    Generated code builds one (``WorkflowRouter(pools=("http",), secrets=("API_TOKEN",),
+    env=("REGION",))``) so that ``create_app`` starts exactly those pools and refuses to start
+    while a secret or environment variable is missing, with no change to the hand-owned
+    ``main.py``. Including one workflow router in another unions all three sets.
     """
 
     def __init__(
-        self, *, pools: Iterable[str] = (), secrets: Iterable[str] = (), **kwargs: Any
+        self,
+        *,
+        pools: Iterable[str] = (),
+        secrets: Iterable[str] = (),
+        env: Iterable[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pools: frozenset[str] = frozenset(pools)
         self.secrets: frozenset[str] = frozenset(secrets)
+        self.env: frozenset[str] = frozenset(env)
 
     def include_router(self, router: APIRouter, *args: Any, **kwargs: Any) -> None:
         if isinstance(router, WorkflowRouter):
             self.pools = self.pools | router.pools
             self.secrets = self.secrets | router.secrets
+            self.env = self.env | router.env
         super().include_router(router, *args, **kwargs)
 
 
 def check_secrets(names: Iterable[str]) -> None:
-    """Fail start-up, naming every missing secret, rather than the first request that needs one."""
+    """Fail start-up, naming every missing variable, rather than the first request that needs one.
+
+    Secrets and plain environment variables are checked together, so one failed start names
+    everything the operator has to set.
+    """
     missing = missing_variables(names)
     if missing:
         raise ConfigError(
@@ -75,9 +86,10 @@ def create_app(
     """A FastAPI app serving ``router``.
 
     At start-up the lifespan loads ``.env`` into the environment (without overriding what is
-    set), reads ``Settings`` (unless given), checks that every secret a ``WorkflowRouter``
-    declares is set (a ``ConfigError`` naming the missing ones stops start-up), and builds the
-    pools named by ``pools`` and by a ``WorkflowRouter``'s ``pools``, exposing them as
+    set), reads ``Settings`` (unless given), checks that every secret and environment variable a
+    ``WorkflowRouter`` declares is set (a ``ConfigError`` naming the missing ones stops
+    start-up), and builds the pools named by ``pools`` and by a ``WorkflowRouter``'s ``pools``,
+    exposing them as
     ``app.state.pools`` and the settings as ``app.state.settings``; at shutdown it closes them.
     ``lifespan``, if given, runs inside, with the pools already open. Errors become JSON
     bodies (see ``errors``).
@@ -86,7 +98,7 @@ def create_app(
     secrets: frozenset[str] = frozenset()
     if isinstance(router, WorkflowRouter):
         needs |= router.pools
-        secrets = router.secrets
+        secrets = router.secrets | router.env
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:

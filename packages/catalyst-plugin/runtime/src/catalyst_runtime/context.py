@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
 from .errors import ConfigError
@@ -13,7 +13,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .pools import ConnectionPools
 
-__all__ = ["EnvSecrets", "ExecutionContext"]
+__all__ = ["EnvSecrets", "EnvVars", "ExecutionContext"]
 
 
 class EnvSecrets(Mapping[str, str]):
@@ -24,12 +24,13 @@ class EnvSecrets(Mapping[str, str]):
     """
 
     __slots__ = ()
+    _what = "secret"
 
     def __getitem__(self, name: str) -> str:
         try:
             return os.environ[name]
         except KeyError:
-            raise ConfigError(name, "secret is not set in the environment") from None
+            raise ConfigError(name, f"{self._what} is not set in the environment") from None
 
     def __contains__(self, name: object) -> bool:
         return name in os.environ
@@ -48,6 +49,20 @@ class EnvSecrets(Mapping[str, str]):
         return "EnvSecrets(<from environment>)"
 
 
+class EnvVars(EnvSecrets):
+    """Plain environment variables (``env.NAME`` in expressions), read when they are used.
+
+    The same live view of ``os.environ`` as ``EnvSecrets``: values are never copied into
+    generated code or cached, so a variable changed in the process is seen by the next request.
+    """
+
+    __slots__ = ()
+    _what = "environment variable"
+
+    def __repr__(self) -> str:
+        return "EnvVars(<from environment>)"
+
+
 _ENV_SECRETS = EnvSecrets()
 _EMPTY: Mapping[str, Any] = {}
 
@@ -56,8 +71,10 @@ class ExecutionContext:
     """State of one workflow run.
 
     ``input`` (the validated request model), ``globals``, ``secrets`` and ``pools`` are shared,
-    never copied. ``outputs`` maps node id to the node's output (O(1) set and get) and
-    ``timings`` maps node id to its duration in nanoseconds, from ``time.monotonic_ns``.
+    never copied. ``env`` is one process-wide ``EnvVars`` held by the class, so reading
+    environment variables costs nothing when a context is made. ``outputs`` maps node id to the
+    node's output (O(1) set and get) and ``timings`` maps node id to its duration in
+    nanoseconds, from ``time.monotonic_ns``.
     Node outputs are stored by reference: a 10 MB input flowing through ten nodes is one object.
     """
 
@@ -73,6 +90,8 @@ class ExecutionContext:
         "workflow_id",
     )
 
+    # A class attribute, not a slot: the same live view for every run, never set per request.
+    env: ClassVar[Mapping[str, str]] = EnvVars()
     workflow_id: str
     input: Any
     outputs: dict[str, Any]

@@ -1,4 +1,7 @@
-/** `_generated/__init__.py`: one `router` including every workflow's router, sorted by id. */
+/**
+ * `_generated/__init__.py`: one `WorkflowRouter` including every workflow's router, sorted by id;
+ * `include_router` unions the pools, secrets and variables each one declares.
+ */
 import { importLine } from './imports';
 import { initTemplate } from './templates';
 

@@ -195,8 +195,9 @@ export class PyEmitter {
   /** `x | default(d)`: `x if <x and each nullable part of x> is not None else d`. */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
     // A secret or variable is a string or absent, never null: the mapping's own default says it all.
-    const variable = operand.kind === 'member' && operand.object.kind === 'root' && (operand.object.name === 'secrets' || operand.object.name === 'env');
-    if (variable) return { code: `${MAPPINGS[operand.object.name as 'secrets' | 'env']}.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
+    if (operand.kind === 'member' && operand.object.kind === 'root' && (operand.object.name === 'secrets' || operand.object.name === 'env')) {
+      return { code: `${MAPPINGS[operand.object.name]}.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
+    }
     const guards: string[] = [];
     const walk = (x: Expr): void => {
       if (x.kind === 'member' || x.kind === 'index') walk(x.object);

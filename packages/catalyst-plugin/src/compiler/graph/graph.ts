@@ -5,6 +5,7 @@
  */
 import { expressionsOf, templatesOf, type ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report';
+import { kindOf } from '../nodes/kinds';
 import { nodeRefs } from './refs';
 import type { NodeIR } from '../resolve';
 
@@ -19,13 +20,14 @@ export interface Plan {
 
 /**
  * A pure node (transform) whose output reaches neither the response nor another node is dead
- * code, most likely a missing reference: warn.
+ * code, most likely a missing reference: warn. A node doing I/O (http) may be there for its
+ * effect, such as a POST whose answer nobody needs.
  */
 export function reportUnused(nodes: NodeIR[], output: ValueTemplate, reporter: Reporter): void {
   const used = new Set(nodes.flatMap((n) => n.deps.map((d) => d.nodeId)));
   for (const t of templatesOf(output)) for (const e of expressionsOf(t.template)) for (const r of nodeRefs(e)) used.add(r.nodeId);
   for (const n of nodes) {
-    if (!used.has(n.id)) reporter.warning('unused_node', { path: [...n.path, 'id'] }, `node "${n.id}" is never used: neither the output nor another node reads it`);
+    if (!used.has(n.id) && !kindOf(n.def).async) reporter.warning('unused_node', { path: [...n.path, 'id'] }, `node "${n.id}" is never used: neither the output nor another node reads it`);
   }
 }
 

@@ -9,9 +9,16 @@ import type { Type } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report';
 import type { Node, NodeType } from '../validate/schema';
+import { http } from './http';
 import { transform } from './transform';
 
 export interface NodeKind<N extends Node> {
+  /** True when the node awaits I/O: it becomes its own `async def`, run concurrently with its ready set. */
+  async: boolean;
+  /** Pools the service must build at start-up for this kind (`WorkflowRouter(pools=...)`). */
+  pools: readonly string[];
+  /** `catalyst_runtime` names the emitted code uses. */
+  runtime: readonly string[];
   /** The node's value templates (config holding expressions), keyed by field name. */
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
   /** The node's output type, from the types of its templates. */
@@ -22,7 +29,7 @@ export interface NodeKind<N extends Node> {
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
-export const NODE_KINDS: NodeKinds = { transform };
+export const NODE_KINDS: NodeKinds = { http, transform };
 
 export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;

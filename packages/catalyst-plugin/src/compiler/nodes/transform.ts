@@ -8,6 +8,9 @@ import type { NodeKind } from './kinds';
 type Transform = Extract<Node, { type: 'transform' }>;
 
 export const transform: NodeKind<Transform> = {
+  async: false,
+  pools: [],
+  runtime: [],
   templates: (node, path, reporter) => ({ set: parseValue(node.set, [...path, 'set'], reporter) }),
   outputType: (_node, types) => types.set,
   emit(node, templates, emitter, indent) {

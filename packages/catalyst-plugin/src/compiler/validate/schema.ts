@@ -102,7 +102,24 @@ export const TransformNode = z
   })
   .meta({ id: 'TransformNode', description: 'Builds a value from expressions.' });
 
-export const Node = z.discriminatedUnion('type', [TransformNode]);
+/** Methods an `http` node may send; HEAD too, since its answer is just status and headers. */
+export const HTTP_NODE_METHODS = [...HTTP_METHODS, 'HEAD'] as const;
+
+export const HttpNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('http'),
+    method: z.enum(HTTP_NODE_METHODS).optional().describe('HTTP method; GET by default.'),
+    url: z.string().describe('The URL; may contain {{ expressions }}.'),
+    headers: z.record(z.string(), Value).optional().describe('Request headers; a value that is null is left out.'),
+    query: z.record(z.string(), Value).optional().describe('Query parameters; a value that is null is left out.'),
+    json: Value.optional().describe('A JSON request body.'),
+    timeout: z.number().positive().optional().describe('Seconds for this request (connect, read, write); the pool default otherwise.'),
+    retries: z.number().int().min(0).max(10).optional().describe('Extra attempts after a connection failure, a timeout or a 502/503/504 answer.'),
+  })
+  .meta({ id: 'HttpNode', description: 'Sends one HTTP request on the shared connection pool; outputs { status, headers, body }.' });
+
+export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode]);
 
 export const Workflow = z
   .strictObject({

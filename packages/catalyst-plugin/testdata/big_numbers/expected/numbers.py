@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "numbers"
@@ -18,7 +24,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"big": 9007199254740993 + 1, "float": 2000.0 / 4, "small": 0.1 + 0.2}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/numbers", openapi_extra=input_body(NumbersInput))

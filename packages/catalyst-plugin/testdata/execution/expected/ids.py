@@ -6,8 +6,14 @@ from time import monotonic_ns
 from typing import Any
 from uuid import uuid4
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "ids"
@@ -39,7 +45,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     }
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/ids", openapi_extra=input_body(IdsInput))

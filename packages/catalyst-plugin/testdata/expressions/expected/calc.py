@@ -4,8 +4,14 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "calc"
@@ -64,7 +70,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     }
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/calc", openapi_extra=input_body(CalcInput))

@@ -6,12 +6,13 @@ from typing import Any
 
 from catalyst_runtime import (
     ExecutionContext,
+    WorkflowRouter,
     input_body,
     json_response,
     read_input,
     to_json,
 )
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "filters"
@@ -65,7 +66,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"f": ctx.outputs["f"]}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/filters", openapi_extra=input_body(FiltersInput))

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "invoice_reconciliation"
@@ -18,7 +24,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"workflow": ctx.workflow_id}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post(

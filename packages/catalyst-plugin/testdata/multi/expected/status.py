@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, json_response
-from fastapi import APIRouter, Response
+from catalyst_runtime import ExecutionContext, WorkflowRouter, json_response
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "status"
@@ -18,7 +18,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"ok": True}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.get("/status")

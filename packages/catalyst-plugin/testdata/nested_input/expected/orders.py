@@ -4,8 +4,14 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any, Literal
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 WORKFLOW_ID = "orders"
@@ -60,7 +66,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"summary": ctx.outputs["summary"]}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.put("/orders/upsert", openapi_extra=input_body(OrdersInput))

@@ -6,12 +6,13 @@ from typing import Any
 
 from catalyst_runtime import (
     ExecutionContext,
+    WorkflowRouter,
     input_body,
     json_response,
     read_input,
     to_json,
 )
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "text"
@@ -47,7 +48,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"t": ctx.outputs["t"]}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/text", openapi_extra=input_body(TextInput))

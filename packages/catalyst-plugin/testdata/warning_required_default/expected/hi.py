@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "hi"
@@ -21,7 +27,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"greeting": f"Hi {inp.name}"}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/hi", openapi_extra=input_body(HiInput))

@@ -4,8 +4,14 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
 WORKFLOW_ID = "leftovers"
@@ -30,7 +36,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"text": ctx.outputs["final"]["text"]}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/leftovers", openapi_extra=input_body(LeftoversInput))

@@ -4,8 +4,14 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, input_body, json_response, read_input
-from fastapi import APIRouter, Request, Response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    input_body,
+    json_response,
+    read_input,
+)
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 WORKFLOW_ID = "anchors"
@@ -34,7 +40,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     return {"a": ctx.outputs["a"]["text"], "b": ctx.outputs["b"]["text"]}
 
 
-router = APIRouter()
+router = WorkflowRouter()
 
 
 @router.post("/anchors", openapi_extra=input_body(AnchorsInput))

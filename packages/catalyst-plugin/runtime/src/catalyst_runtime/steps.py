@@ -1,0 +1,34 @@
+"""Running one ready set of independent async nodes at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+__all__ = ["run_concurrently"]
+
+
+async def run_concurrently(*steps: Coroutine[Any, Any, None]) -> None:
+    """Run ``steps`` (one coroutine per node) concurrently; return when all have finished.
+
+    A ``TaskGroup`` rather than ``asyncio.gather``: when one node fails, its siblings are
+    cancelled instead of running on unobserved after the response has gone, and nothing is left
+    pending when the request ends. The group's ``ExceptionGroup`` is unwrapped to the first
+    failure, so the error handlers see the node's own ``NodeError`` (502/504 naming the node).
+    """
+    failure: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            for step in steps:
+                group.create_task(step)
+    except BaseExceptionGroup as failures:
+        failure = _first(failures)
+    if failure is not None:
+        # Raised outside the handler: the node error keeps its own cause, not the group.
+        raise failure
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

@@ -1,0 +1,47 @@
+/**
+ * The module's serving side: `router = WorkflowRouter(...)` declaring what the service needs
+ * before it can serve, and the route function building the context. Laid out like `ruff format`.
+ */
+import { hasBody } from '../validate/schema';
+import { pyString } from './py-literal';
+import { atom, callDoc, layout } from './value-code';
+
+/** What a workflow module needs from the process; sorted when emitted, for determinism. */
+export interface Needs {
+  pools: Set<string>;
+  /** Secrets and variables read without a fallback: `create_app` checks them at start-up. */
+  secrets: Set<string>;
+  env: Set<string>;
+}
+
+export const newNeeds = (): Needs => ({ pools: new Set(), secrets: new Set(), env: new Set() });
+
+export function routerLine(needs: Needs): string {
+  const args = (['pools', 'secrets', 'env'] as const)
+    .filter((k) => needs[k].size > 0)
+    .map((k) => atom(`${k}=${pyTuple([...needs[k]].sort().map((n) => pyString(n)))}`));
+  return layout(callDoc('WorkflowRouter', args), 0, 'router = '.length);
+}
+
+/** A Python tuple literal (one item needs its trailing comma). */
+function pyTuple(items: string[]): string {
+  return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+}
+
+/** True when the route function takes the request: to read a body, or to reach the pools. */
+export const takesRequest = (method: string, needs: Needs): boolean => hasBody(method) || needs.pools.size > 0;
+
+/** The route: decorator, parameters and the context line. */
+export function endpoint(method: string, route: string, inputClass: string, needs: Needs) {
+  const body = hasBody(method);
+  const routeAtom = atom(pyString(route));
+  const decorator = callDoc(`router.${method.toLowerCase()}`, body ? [routeAtom, atom(`openapi_extra=input_body(${inputClass})`)] : [routeAtom]);
+  const args = [atom('WORKFLOW_ID'), atom(body ? `await read_input(request, ${inputClass})` : `${inputClass}()`)];
+  // The pools were built once at start-up; the context only points at them.
+  if (needs.pools.size > 0) args.push(atom('pools=request.app.state.pools'));
+  return {
+    decorator: layout(decorator, 0, 1),
+    endpointParameters: takesRequest(method, needs) ? 'request: Request' : '',
+    context: layout(callDoc('ExecutionContext', args), 4, 'ctx = '.length),
+  };
+}

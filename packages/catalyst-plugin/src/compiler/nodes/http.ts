@@ -1,0 +1,69 @@
+/**
+ * `http`: one request on the service's pooled client (`ctx.pools.http`), through the runtime's
+ * `http_call`, which owns retries, timeouts and the mapping of failures to 502/504 naming the
+ * node. Every URL, header, query and body value may hold expressions; method, timeout and
+ * retries are fixed so the compiler can check them.
+ */
+import type { JsonPath } from '../diagnostics';
+import { pyNumber, pyString } from '../emit/py-literal';
+import { atom, callDoc, layout, valueDoc, type Doc } from '../emit/value-code';
+import { parseValue, type ValueTemplate } from '../expr/value';
+import { ANY, INTEGER, type Type } from '../expr/types';
+import type { Reporter } from '../report';
+import type { Node } from '../validate/schema';
+import type { NodeKind } from './kinds';
+
+type Http = Extract<Node, { type: 'http' }>;
+
+/** Fields holding value templates, in the order they are passed to `http_call`. */
+const TEMPLATE_FIELDS = ['headers', 'query', 'json'] as const;
+
+/** Methods that may change something upstream: a retry could do it twice. */
+const UNSAFE = new Set(['POST', 'PATCH']);
+
+/** What every http node outputs; `body` is parsed JSON, text or null, so its shape is unknown. */
+const OUTPUT: Type = {
+  kind: 'object',
+  fields: new Map([
+    ['status', { type: INTEGER }],
+    ['headers', { type: { kind: 'object', fields: null } }],
+    ['body', { type: ANY }],
+  ]),
+};
+
+export const http: NodeKind<Http> = {
+  async: true,
+  pools: ['http'],
+  runtime: ['http_call'],
+  templates(node, path, reporter) {
+    const templates: Record<string, ValueTemplate> = { url: parseValue(node.url, [...path, 'url'], reporter) };
+    for (const field of TEMPLATE_FIELDS) {
+      if (node[field] !== undefined) templates[field] = parseValue(node[field], [...path, field], reporter);
+    }
+    warnUnsafeRetries(node, path, reporter);
+    return templates;
+  },
+  outputType: () => OUTPUT,
+  emit(node, templates, emitter, indent) {
+    const items: { prefix: string; doc: Doc }[] = [
+      { prefix: '', doc: atom('ctx') },
+      { prefix: '', doc: atom(pyString(node.id)) },
+      { prefix: '', doc: atom(pyString(node.method ?? 'GET')) },
+      { prefix: '', doc: valueDoc(templates.url, emitter) },
+    ];
+    for (const field of TEMPLATE_FIELDS) {
+      if (templates[field]) items.push({ prefix: `${field}=`, doc: valueDoc(templates[field], emitter) });
+    }
+    if (node.timeout !== undefined) items.push({ prefix: 'timeout=', doc: atom(pyNumber(node.timeout, false)) });
+    if (node.retries) items.push({ prefix: 'retries=', doc: atom(String(node.retries)) });
+    const call: Doc = { kind: 'group', open: 'await http_call(', close: ')', call: true, items };
+    return [layout(callDoc('ctx.set_output', [atom(pyString(node.id)), call]), indent)];
+  },
+};
+
+function warnUnsafeRetries(node: Http, path: JsonPath, reporter: Reporter): void {
+  const method = node.method ?? 'GET';
+  if (node.retries && UNSAFE.has(method)) {
+    reporter.warning('unsafe_retry', { path: [...path, 'retries'] }, `a ${method} that timed out may have been applied upstream, so a retry may apply it twice; remove "retries" unless the endpoint is idempotent`);
+  }
+}

@@ -1,0 +1,168 @@
+"""The ``http_fanout`` golden, served for real: its two independent http nodes overlap.
+
+The upstream is a tiny ASGI app under real uvicorn on a loopback port (in a thread of this
+process, so it can record what arrived when); the generated service runs in process with its
+lifespan, so its http nodes go through the real pooled httpx client over real sockets. The
+proof of concurrency is ordering, not wall time: both requests arrive before either answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from catalyst_runtime import create_app
+from catalyst_runtime.testing import free_port
+
+TESTDATA = Path(__file__).resolve().parent
+SLOW = 0.3  # seconds each upstream answer takes
+
+
+class Upstream:
+    """Records ``("start"|"end", path)`` per request; answers after ``SLOW`` seconds."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.tokens: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        path: str = scope["path"]
+        self.events.append(("start", path))
+        self.tokens.append(dict(scope["headers"]).get(b"authorization", b"").decode())
+        await asyncio.sleep(SLOW)
+        self.events.append(("end", path))
+        status, body = 200, {"items": [1, 2, 3]}
+        if path.startswith("/accounts/"):
+            body = {"name": path.removeprefix("/accounts/").title()}
+        elif path == "/audit":
+            status, body = 201, {"ok": True}
+        headers = [(b"content-type", b"application/json")]
+        await send(
+            {"type": "http.response.start", "status": status, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": orjson.dumps(body)})
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[str, Upstream]]:
+    app = Upstream()
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "upstream did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    root = tmp_path_factory.mktemp("http_fanout")
+    (root / "http_fanout_live").mkdir()
+    (root / "http_fanout_live" / "__init__.py").write_text("")
+    shutil.copytree(
+        TESTDATA / "http_fanout" / "expected", root / "http_fanout_live" / "_generated"
+    )
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module("http_fanout_live._generated").router
+    finally:
+        sys.path.remove(str(root))
+
+
+async def _calls(
+    router: Any, calls: list[tuple[str | None, dict[str, Any]]]
+) -> list[Any]:
+    """Start the service once; for each call, optionally repoint UPSTREAM_URL, then POST."""
+    app = create_app(router, title="http_fanout")
+    transport = httpx.ASGITransport(app=app)
+    responses = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://svc") as client,
+    ):
+        for url, body in calls:
+            if url is not None:
+                # Read per request (env.UPSTREAM_URL), so no restart is needed; the test's
+                # monkeypatch restores it.
+                os.environ["UPSTREAM_URL"] = url
+            responses.append(await client.post("/profile", json=body))
+    return responses
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, upstream: tuple[str, Upstream]) -> None:
+    monkeypatch.setenv("UPSTREAM_URL", upstream[0])
+    monkeypatch.setenv("UPSTREAM_TOKEN", "t0ken")
+
+
+def test_independent_http_nodes_overlap(
+    router: Any, upstream: tuple[str, Upstream], env: None
+) -> None:
+    _, app = upstream
+    app.events.clear()
+    (response,) = asyncio.run(
+        _calls(router, [(None, {"user": "ada", "verbose": True})])
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"name": "Ada", "orders": 3, "audited": True}
+    # account and orders were both in flight before either answered; audit came after both.
+    first_two = {path for _, path in app.events[:2]}
+    assert app.events[0][0] == app.events[1][0] == "start", app.events
+    assert first_two == {"/accounts/ada", "/orders"}, app.events
+    assert app.events[4:] == [("start", "/audit"), ("end", "/audit")], app.events
+    assert "Bearer t0ken" in app.tokens
+    timing = response.headers["server-timing"]
+    assert "account;dur=" in timing and "orders;dur=" in timing
+
+
+def test_upstream_down_is_a_502_naming_the_node_and_the_service_keeps_serving(
+    router: Any, upstream: tuple[str, Upstream], env: None
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    body = {"user": "ada"}
+    failed, recovered = asyncio.run(_calls(router, [(down, body), (upstream[0], body)]))
+    assert failed.status_code == 502, failed.text
+    (detail,) = failed.json()["detail"]
+    assert detail["type"] == "upstream_error"
+    assert detail["loc"] in (["nodes", "account"], ["nodes", "orders"])
+    assert detail["msg"].startswith(f'node "{detail["loc"][1]}": HTTP request failed')
+    assert recovered.status_code == 200, recovered.text
+    assert recovered.json() == {"name": "Ada", "orders": 3, "audited": False}
+
+
+def test_a_get_workflow_reaches_the_pool_too(router: Any, env: None) -> None:
+    async def call() -> httpx.Response:
+        app = create_app(router, title="http_fanout")
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://svc") as client,
+        ):
+            return await client.get("/health")
+
+    response = asyncio.run(call())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"upstream": 200}
