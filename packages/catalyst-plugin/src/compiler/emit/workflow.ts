@@ -51,6 +51,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const returnValue = valueCode(w.ir.output, new PyEmitter({ ...env(returnUses), guardSkipped: w.plan.skippable }), 4, 'return '.length);
   const classes = w.input.classes.map((c) => ({ name: c.name, fields: c.fields, extraLiteral: pyString(c.extra) }));
   const inputLine = `inp: ${w.input.className} = ctx.input`;
+  const runInputLine = plan.inlineUsesInput || returnUses.has('input') ? inputLine : undefined;
   const functionNames = new Set(plan.functions.map((f) => f.name));
   const clash = TAKEN.has(w.ir.id) || functionNames.has(w.ir.id) || classes.some((c) => c.name === w.ir.id);
   return workflowTemplate({
@@ -59,8 +60,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     workflowIdLiteral: pyString(w.ir.id),
     classes,
     functions: plan.functions.map((f) => ({ name: f.name, comment: f.block.comment, inputLine: f.block.usesInput ? inputLine : undefined, lines: f.block.lines })),
-    inputLine: plan.inlineUsesInput || returnUses.has('input') ? inputLine : undefined,
-    steps: plan.steps,
+    inputLine: runInputLine,
+    // Steps are separated by a blank line, but none opens the body of `run`.
+    steps: plan.steps.map((step, index) => ({ ...step, blankBefore: index > 0 || runInputLine !== undefined })),
     returnValue,
     routerLine: routerLine(needs),
     ...endpoint(w.ir.method, w.ir.route, w.input.className, needs),

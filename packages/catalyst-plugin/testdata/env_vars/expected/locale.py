@@ -16,7 +16,6 @@ class LocaleInput(BaseModel):
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # settings (transform), workflows/locale.workflow.yaml:4:5
     started = monotonic_ns()
     ctx.set_output(

@@ -24,7 +24,6 @@ class IdsInput(BaseModel):
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # make (transform), workflows/ids.workflow.yaml:3:5
     started = monotonic_ns()
     ctx.set_output(

@@ -28,7 +28,6 @@ async def _ping(ctx: ExecutionContext) -> None:
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # ping (http)
     await _ping(ctx)
 

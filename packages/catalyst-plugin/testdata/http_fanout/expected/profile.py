@@ -83,7 +83,6 @@ async def _audit(ctx: ExecutionContext) -> None:
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # account, orders (http): independent, run concurrently
     await run_concurrently(_account(ctx), _orders(ctx))
 

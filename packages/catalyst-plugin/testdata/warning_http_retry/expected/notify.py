@@ -40,7 +40,6 @@ async def _hook(ctx: ExecutionContext) -> None:
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # hook (http)
     await _hook(ctx)
 

@@ -22,7 +22,6 @@ class LeftoversInput(BaseModel):
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-
     # draft (transform), workflows/a.workflow.yaml:3:5
     started = monotonic_ns()
     ctx.set_output("draft", {"text": "not used anywhere"})
