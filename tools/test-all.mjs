@@ -3,8 +3,9 @@
 //   2. plugin unit and golden tests (jest project "plugin")
 //   3. the runtime's pytest suite against real PostgreSQL and Redis (tools/runtime-tests.mjs)
 //   4. end to end: a real Nx workspace with the packed plugin (jest project "e2e")
+//   5. in CI only: the checkout is unchanged (nothing committed was stale)
 // Every step runs even if an earlier one failed, so one run reports every failure.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureNodeModules } from './lib/bootstrap.mjs';
@@ -79,6 +80,19 @@ for (const step of steps) {
   anyFailed ||= code !== 0;
   for (const k of Object.keys(total)) total[k] += counts[k];
   table.push(`${step.name.padEnd(8)} exit ${String(code).padEnd(3)} ${String(seconds.toFixed(0)).padStart(5)} s  ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+}
+
+// In CI (a clean clone), the suite must leave the tree as it found it: a build that rewrites a
+// committed file (the shipped JSON Schema, a lock file, a golden) means the commit was stale.
+if (process.env.CI && !only.length) {
+  const status = spawnSync('git', ['status', '--porcelain'], { cwd: repoRoot, encoding: 'utf8' });
+  const changed = status.status === 0 ? status.stdout.trim() : `git status failed: ${status.stderr}`;
+  const ok = changed === '';
+  if (!ok) console.error(`\n=== clean-tree: npm test changed the checkout; commit what it regenerated:\n${changed}`);
+  anyFailed ||= !ok;
+  total.passed += ok ? 1 : 0;
+  total.failed += ok ? 0 : 1;
+  table.push(`${'clean'.padEnd(8)} ${ok ? 'tree unchanged by the build and tests' : 'tree CHANGED (see above)'}`);
 }
 
 console.log('\n=== summary');
