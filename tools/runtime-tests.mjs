@@ -1,11 +1,15 @@
 // `npm run test:runtime`: the Python side of the test suite.
 //
-//   1. uv sync the runtime project (packages/catalyst-plugin/runtime) with its dev group;
+//   1. uv sync --locked the runtime project (packages/catalyst-plugin/runtime) with its dev group:
+//      fails, instead of silently re-resolving, when runtime/uv.lock no longer matches
+//      pyproject.toml;
 //   2. start real PostgreSQL and Redis on loopback (tools/services), unless the environment
 //      already names them (CATALYST_TEST_POSTGRES_DSN and CATALYST_TEST_REDIS_URL);
 //   3. ruff and mypy --strict over the runtime;
-//   4. pytest over packages/catalyst-plugin/testdata (the compiler's golden Python) in the same
-//      environment; "no tests collected" (exit 5) is fine there while it has none;
+//   4. pytest -W error over packages/catalyst-plugin/testdata (the compiler's golden Python) in the
+//      same environment, so a warning raised by generated code fails the run (testdata has no
+//      pytest config of its own to say so); "no tests collected" (exit 5) is fine there while it
+//      has none;
 //   5. the runtime's pytest suite with coverage (last, so its summary closes the output);
 //   6. stop the services, whatever happened.
 // Exits non-zero if any step failed.
@@ -31,7 +35,8 @@ async function main() {
   const uv = ensureUv();
   const scratch = mkdtempSync(join(tmpdir(), 'catalyst-runtime-tests-'));
   const baseEnv = uvEnv({ COVERAGE_FILE: join(scratch, '.coverage') });
-  if (step('uv sync', uv, ['sync', '--project', runtimeDir], { env: baseEnv }) !== 0) return 1;
+  const sync = ['sync', '--locked', '--project', runtimeDir];
+  if (step('uv sync --locked', uv, sync, { env: baseEnv }) !== 0) return 1;
 
   let services;
   const given = baseEnv.CATALYST_TEST_POSTGRES_DSN && baseEnv.CATALYST_TEST_REDIS_URL;
@@ -58,10 +63,12 @@ async function main() {
     check('ruff', step('ruff check', uv, uvRun('ruff', 'check', 'src', 'tests'), { cwd: runtimeDir, env }));
     check('mypy', step('mypy --strict', uv, uvRun('mypy', 'src', 'tests'), { cwd: runtimeDir, env }));
     if (existsSync(testdataDir)) {
-      const status = step('pytest testdata (golden Python)', uv, uvRun('pytest', testdataDir), {
-        cwd: repoRoot,
-        env,
-      });
+      const status = step(
+        'pytest -W error testdata (golden Python)',
+        uv,
+        uvRun('pytest', '-W', 'error', testdataDir),
+        { cwd: repoRoot, env },
+      );
       if (status === NO_TESTS_COLLECTED) console.log('[runtime-tests] testdata has no Python tests yet');
       else check('testdata pytest', status);
     }

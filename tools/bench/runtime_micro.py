@@ -2,12 +2,21 @@
 
 Each figure is the time of one operation, measured over many loops in pyperf worker processes.
 The table is printed and written to --table (markdown).
+
+With --memory, nothing is timed: the script prints (and writes to --table) the bytes per
+``ExecutionContext`` with ``__slots__`` against the same class without them, measured as
+``test_slots_use_less_memory_than_a_plain_class`` does, in this process (no pyperf workers)::
+
+    node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \
+        python tools/bench/runtime_micro.py --memory
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
+import tracemalloc
 from collections.abc import Callable, Coroutine
 from importlib.metadata import version
 from pathlib import Path
@@ -125,9 +134,68 @@ BENCHMARKS: list[tuple[str, str, Callable[[int], float]]] = [
 ]
 
 
+# ExecutionContext's own __init__ on a class without __slots__: the same attributes, the same
+# values (the started_ns integer and the two empty dicts included), only the storage differs.
+PlainContext: Any = type("PlainContext", (), {"__init__": ExecutionContext.__init__})
+MEMORY_COUNT = 5000
+
+
+def _bytes_per_instance(factory: Callable[[], object], count: int = MEMORY_COUNT) -> float:
+    """Bytes traced per object while ``count`` of them are alive (the list is allocated first)."""
+    objects: list[object] = [None] * count
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(count):
+            objects[i] = factory()
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del objects
+    return size / count
+
+
+def _plain_with_materialized_dict() -> object:
+    plain = PlainContext("wf", None)
+    _ = plain.__dict__  # what vars(), pickling, copy or a debugger do to an instance
+    return plain
+
+
+def memory_table() -> str:
+    slotted = _bytes_per_instance(lambda: ExecutionContext("wf", None))
+    plain = _bytes_per_instance(lambda: PlainContext("wf", None))
+    plain_dict = _bytes_per_instance(_plain_with_materialized_dict)
+    rows = [
+        ("ExecutionContext (`__slots__`)", slotted),
+        ("same `__init__`, no `__slots__`", plain),
+        ("same, after `__dict__` is materialised", plain_dict),
+    ]
+    lines = [
+        f"Python {sys.version.split()[0]}, {MEMORY_COUNT} live instances under tracemalloc, "
+        "each with its two empty dicts\n",
+        "| instance | bytes | slots save |",
+        "|---|---:|---:|",
+    ]
+    for label, size in rows:
+        saving = "" if size == slotted else f"{(1 - slotted / size) * 100:.0f} %"
+        lines.append(f"| {label} | {size:.0f} | {saving} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     runner = pyperf.Runner()
     runner.argparser.add_argument("--table", help="write the markdown table to this file")
+    runner.argparser.add_argument(
+        "--memory",
+        action="store_true",
+        help="print the bytes per ExecutionContext with and without __slots__ instead of timing",
+    )
+    if runner.parse_args().memory:
+        table = memory_table()
+        print(table, end="")
+        if runner.args.table:
+            Path(runner.args.table).write_text(table, encoding="utf-8")
+        return
     results = []
     for name, label, func in BENCHMARKS:
         bench = runner.bench_time_func(name, func)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalyst_runtime import (
     ConfigError,
@@ -200,3 +203,122 @@ async def test_secrets_from_env_file_satisfy_start_up(
             assert os.environ["CATALYST_T_TOKEN"] == "from-dotenv"
     finally:
         os.environ.pop("CATALYST_T_TOKEN", None)
+
+
+@pytest.mark.anyio
+async def test_globals_are_a_read_only_copy_on_app_state() -> None:
+    given = {"region": "eu", "limits": {"max": 3}}
+    app = create_app(WorkflowRouter(), title="t", settings=Settings(), globals=given)
+    given["region"] = "us"  # copied at create_app: later changes to the argument do not leak in
+    assert app.state.globals == {"region": "eu", "limits": {"max": 3}}
+    assert isinstance(app.state.globals, MappingProxyType)
+    with pytest.raises(TypeError):
+        app.state.globals["region"] = "us"  # type: ignore[index]
+    async with in_process(app):  # still there, unchanged, once started
+        assert app.state.globals["region"] == "eu"
+        assert ExecutionContext("wf", None, globals=app.state.globals).globals["region"] == "eu"
+
+
+def test_globals_default_to_an_empty_read_only_mapping() -> None:
+    app = create_app(WorkflowRouter(), title="t", settings=Settings())
+    assert app.state.globals == {}
+    assert isinstance(app.state.globals, MappingProxyType)
+    with pytest.raises(TypeError):
+        app.state.globals["x"] = 1  # type: ignore[index]
+
+
+def _no_stdlib_json(*args: object, **kwargs: object) -> str:
+    raise AssertionError("stdlib json.dumps called: a response bypassed orjson")
+
+
+@pytest.mark.anyio
+async def test_fastapis_own_404_and_405_use_orjson_and_the_runtime_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = import_app("probe_app")  # POST /hello only
+    monkeypatch.setattr(json, "dumps", _no_stdlib_json)
+    async with in_process(app) as client:
+        missing = await client.get("/nowhere")
+        wrong_method = await client.get("/hello")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/json"
+    assert missing.content == (
+        b'{"detail":[{"type":"not_found","loc":[],"msg":"Not Found"}]}'
+    )  # compact: orjson's bytes, not json.dumps' ", " separators
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json() == {
+        "detail": [{"type": "method_not_allowed", "loc": [], "msg": "Method Not Allowed"}]
+    }
+
+
+@pytest.mark.anyio
+async def test_a_routes_own_http_exception_keeps_status_headers_and_detail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    router = WorkflowRouter()
+
+    @router.get("/teapot")
+    async def teapot() -> None:
+        raise HTTPException(418, detail="short and stout", headers={"X-Kind": "tea"})
+
+    @router.get("/structured")
+    async def structured() -> None:
+        raise HTTPException(409, detail={"conflict": ["a", "b"]})
+
+    @router.get("/default")
+    async def default() -> None:
+        raise StarletteHTTPException(599)  # no phrase for this status, no detail given
+
+    @router.get("/not-modified")
+    async def not_modified() -> None:
+        raise HTTPException(304, headers={"ETag": '"v1"'})
+
+    app = create_app(router, title="t", settings=Settings())
+    monkeypatch.setattr(json, "dumps", _no_stdlib_json)
+    async with in_process(app) as client:
+        teapot_r = await client.get("/teapot")
+        structured_r = await client.get("/structured")
+        default_r = await client.get("/default")
+        not_modified_r = await client.get("/not-modified")
+    assert teapot_r.status_code == 418
+    assert teapot_r.headers["x-kind"] == "tea"
+    assert teapot_r.json() == {
+        "detail": [{"type": "i_m_a_teapot", "loc": [], "msg": "short and stout"}]
+    }
+    assert structured_r.status_code == 409
+    assert structured_r.content == b'{"detail":{"conflict":["a","b"]}}'
+    assert default_r.status_code == 599
+    assert default_r.json()["detail"][0]["type"] == "http_error"
+    assert not_modified_r.status_code == 304
+    assert not_modified_r.content == b""
+    assert not_modified_r.headers["etag"] == '"v1"'
+
+
+@pytest.mark.anyio
+async def test_fastapis_own_422_names_the_field_without_echoing_the_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    router = WorkflowRouter()
+
+    @router.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    app = create_app(router, title="t", settings=Settings())
+    monkeypatch.setattr(json, "dumps", _no_stdlib_json)
+    async with in_process(app) as client:
+        bad = await client.get("/items/secret-value")
+        good = await client.get("/items/7")
+    assert good.json() == {"id": 7}
+    assert bad.status_code == 422
+    assert bad.json() == {
+        "detail": [
+            {
+                "type": "int_parsing",
+                "loc": ["path", "item_id"],
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+            }
+        ]
+    }
+    assert b"secret-value" not in bad.content

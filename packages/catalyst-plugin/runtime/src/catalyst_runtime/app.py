@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -82,6 +87,7 @@ def create_app(
     pools: Iterable[str] = (),
     settings: Settings | None = None,
     lifespan: Lifespan | None = None,
+    globals: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``router``.
 
@@ -92,7 +98,12 @@ def create_app(
     exposing them as
     ``app.state.pools`` and the settings as ``app.state.settings``; at shutdown it closes them.
     ``lifespan``, if given, runs inside, with the pools already open. Errors become JSON
-    bodies (see ``errors``).
+    bodies written by orjson (see ``errors``), FastAPI's own 404 and 405 included.
+
+    ``globals`` (the workflows' shared, read-only values) is copied once, here, into a read-only
+    mapping exposed as ``app.state.globals`` (empty when not given), which generated handlers
+    pass to every ``ExecutionContext``; it is set before start-up, so it is there even without
+    the lifespan.
     """
     needs = set(pools)
     secrets: frozenset[str] = frozenset()
@@ -119,6 +130,9 @@ def create_app(
             await app.state.pools.close()
 
     app = FastAPI(title=title, version=version, lifespan=app_lifespan)
+    app.state.globals = MappingProxyType(dict(globals or {}))
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(CatalystError, _catalyst_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.include_router(router)
@@ -141,6 +155,47 @@ async def _catalyst_error(request: Request, exc: Exception) -> Response:
         logger.error("%s -> %d: %s", where, exc.status_code, exc)
         body = INTERNAL_ERROR_BODY
     return Response(dumps(body), exc.status_code, media_type="application/json")
+
+
+def _http_error_type(status_code: int) -> str:
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:
+        return "http_error"
+    return re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's and FastAPI's ``HTTPException`` (an unknown path's 404, a wrong method's 405,
+    a hand-written route's ``raise HTTPException(...)``) in the runtime's shape, through orjson.
+
+    A string ``detail`` becomes ``{"detail": [{"type": "not_found", "loc": [], "msg": "Not
+    Found"}]}``, the type being the status phrase in snake case; any other ``detail`` (a route
+    chose its own structure) is kept as the value of ``"detail"``. The status and the
+    exception's headers (``Allow`` on a 405) are kept; a status that allows no body gets none.
+    """
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only
+    status, headers = exc.status_code, exc.headers
+    if status < 200 or status in (204, 205, 304):
+        return Response(status_code=status, headers=headers)
+    detail: Any = exc.detail
+    if isinstance(detail, str):
+        detail = [{"type": _http_error_type(status), "loc": [], "msg": detail}]
+    return Response(
+        dumps({"detail": detail}), status, headers=headers, media_type="application/json"
+    )
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422 (a hand-written route with declared parameters), in the same shape as
+    ``read_input``'s: ``type``, ``loc``, ``msg`` through orjson, never the offending input value.
+    """
+    assert isinstance(exc, RequestValidationError)  # registered for RequestValidationError only
+    errors = [
+        {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+        for error in exc.errors()
+    ]
+    return Response(dumps({"detail": errors}), 422, media_type="application/json")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
