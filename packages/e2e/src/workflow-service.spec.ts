@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lib, type CommandResult, type Workspace } from './workspace';
 
+// Run from the root's multi-project jest config, a project's `testTimeout` is not applied: set it here.
+jest.setTimeout(20 * 60 * 1000);
+
 const CACHE_HIT = /Nx read the output from the cache instead of running the command for 1 out of 1 tasks/;
 const CACHE_HIT_ALL = /Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/;
 
