@@ -9,10 +9,11 @@ Run inside the runtime project's environment, where catalyst_runtime, fastapi an
 For every ``testdata/<case>/expected/`` folder: ``ruff check`` passes, ``ruff format`` would change
 nothing, no file contains ``eval(``, ``exec(`` or ``compile(``, and the folder imports as the
 package ``<case>_pkg._generated``. A case may add ``requests.json``: a list of calls
-``{"method", "path", "body", "status", "response", "env"}`` made against ``create_app(router)``;
-``response`` is compared exactly and ``env`` holds environment variables (secrets) set for that
-call; every call's ``env`` is set before the app starts, since start-up checks the secrets and
-variables the workflows require.
+``{"method", "path", "body", "status", "response", "env", "globals"}`` made against
+``create_app(router, globals=...)``; ``response`` is compared exactly and ``env`` holds environment
+variables (secrets) set for that call; every call's ``env`` is set before the app starts, since
+start-up checks the secrets and variables the workflows require. ``globals`` are service-wide
+too: those of every call, merged, are what the app is created with.
 """
 
 from __future__ import annotations
@@ -140,7 +141,10 @@ async def _call_all(
     import httpx
     from catalyst_runtime import create_app
 
-    app = create_app(router, title=case)
+    globals_: dict[str, Any] = {}
+    for call in calls:
+        globals_.update(call.get("globals", {}))
+    app = create_app(router, title=case, globals=globals_)
     transport = httpx.ASGITransport(app=app)
     for call in calls:
         for name, value in call.get("env", {}).items():

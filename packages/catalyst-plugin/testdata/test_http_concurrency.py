@@ -4,6 +4,8 @@ The upstream is a tiny ASGI app under real uvicorn on a loopback port (in a thre
 process, so it can record what arrived when); the generated service runs in process with its
 lifespan, so its http nodes go through the real pooled httpx client over real sockets. The
 proof of concurrency is ordering, not wall time: both requests arrive before either answers.
+The same upstream checks that input in a URL arrives as one encoded path segment, and that an
+answer lacking a field the workflow reads fails the node that reads it.
 """
 
 from __future__ import annotations
@@ -31,21 +33,28 @@ SLOW = 0.3  # seconds each upstream answer takes
 
 
 class Upstream:
-    """Records ``("start"|"end", path)`` per request; answers after ``SLOW`` seconds."""
+    """Records ``("start"|"end", path)`` per request; answers after ``SLOW`` seconds.
+
+    ``raw_paths`` keeps each request's path as sent, before percent-decoding.
+    """
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
         self.tokens: list[str] = []
+        self.raw_paths: list[bytes] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
         path: str = scope["path"]
         self.events.append(("start", path))
+        self.raw_paths.append(scope["raw_path"])
         self.tokens.append(dict(scope["headers"]).get(b"authorization", b"").decode())
         await asyncio.sleep(SLOW)
         self.events.append(("end", path))
         status, body = 200, {"items": [1, 2, 3]}
-        if path.startswith("/accounts/"):
+        if path == "/accounts/nobody":
+            body = {}  # an answer without the field the workflow reads
+        elif path.startswith("/accounts/"):
             body = {"name": path.removeprefix("/accounts/").title()}
         elif path == "/audit":
             status, body = 201, {"ok": True}
@@ -166,3 +175,50 @@ def test_a_get_workflow_reaches_the_pool_too(router: Any, env: None) -> None:
     response = asyncio.run(call())
     assert response.status_code == 200, response.text
     assert response.json() == {"upstream": 200}
+
+
+@pytest.mark.parametrize(
+    ("user", "raw_path"),
+    [
+        ("../admin?x=1#", b"/accounts/..%2Fadmin%3Fx%3D1%23"),
+        ("..", b"/accounts/%2E%2E"),
+        ("a b/c", b"/accounts/a%20b%2Fc"),
+    ],
+)
+def test_url_interpolations_are_encoded_path_segments(
+    router: Any, upstream: tuple[str, Upstream], env: None, user: str, raw_path: bytes
+) -> None:
+    """Input in the URL stays one path segment: no "..", "?" or "#" reaches the upstream raw.
+
+    The request carries the Authorization secret, so it must go where the definition says.
+    """
+    _, app = upstream
+    app.raw_paths.clear()
+    (response,) = asyncio.run(_calls(router, [(None, {"user": user})]))
+    assert response.status_code == 200, response.text
+    assert raw_path in app.raw_paths, app.raw_paths
+    assert all(p.startswith((b"/accounts/", b"/orders")) for p in app.raw_paths)
+    # The upstream decodes the segment back to exactly what the client sent.
+    assert response.json()["name"] == user.title()
+
+
+def test_an_upstream_body_without_a_field_fails_the_node_that_reads_it(
+    router: Any, upstream: tuple[str, Upstream], env: None
+) -> None:
+    """``summary`` reads ``nodes.account.body.name``: a body without it is a 500 naming
+    ``summary`` (not an anonymous internal error), and the service keeps serving."""
+    failed, recovered = asyncio.run(
+        _calls(router, [(None, {"user": "nobody"}), (None, {"user": "ada"})])
+    )
+    assert failed.status_code == 500, failed.text
+    assert failed.json() == {
+        "detail": [
+            {
+                "type": "node_failed",
+                "loc": ["nodes", "summary"],
+                "msg": 'node "summary": failed (KeyError)',
+            }
+        ]
+    }
+    assert recovered.status_code == 200, recovered.text
+    assert recovered.json()["name"] == "Ada"

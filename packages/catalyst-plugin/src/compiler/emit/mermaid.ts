@@ -1,8 +1,10 @@
 /**
- * A Mermaid flowchart of each workflow: nodes grouped by ready set (a box marks nodes that run
- * concurrently), solid arrows for data dependencies, dotted ones for `after` and defaults.
+ * A Mermaid flowchart of each workflow: nodes in ready-set order, a box around the async nodes
+ * of a ready set only where the generated code really runs them concurrently (two or more: see
+ * `steps.ts`), solid arrows for data dependencies, dotted ones for `after` and defaults.
  */
 import type { Plan } from '../graph/graph';
+import { kindOf } from '../nodes/kinds';
 import { nodeRefs } from '../graph/refs';
 import { expressionsOf, templatesOf } from '../expr/value';
 import type { WorkflowIR } from '../resolve';
@@ -14,11 +16,16 @@ const mid = (id: string): string => `n_${id}`;
 export function emitMermaid(ir: WorkflowIR, plan: Plan, sourcePath: string): string {
   const used = new Set<string>();
   const edges: string[] = [];
-  const steps = plan.levels.map((nodes, i) => ({
-    name: `step${i + 1}`,
-    concurrent: nodes.length > 1,
-    nodes: nodes.map((n) => ({ id: mid(n.id), label: `${n.id}<br/>${n.def.type}${n.when ? ', when' : ''}` })),
-  }));
+  const box = (n: (typeof plan.levels)[number][number]) => ({ id: mid(n.id), label: `${n.id}<br/>${n.def.type}${n.when ? ', when' : ''}` });
+  const steps = plan.levels.map((nodes, i) => {
+    // As `run` does it: synchronous nodes inline, one after the other, then the async ones.
+    const concurrent = nodes.filter((n) => kindOf(n.def).async);
+    return {
+      name: `step${i + 1}`,
+      nodes: (concurrent.length > 1 ? nodes.filter((n) => !kindOf(n.def).async) : nodes).map(box),
+      concurrent: concurrent.length > 1 ? concurrent.map(box) : [],
+    };
+  });
   for (const node of plan.levels.flat()) {
     if (node.deps.length === 0) edges.push(`input --> ${mid(node.id)}`);
     for (const dep of node.deps) {

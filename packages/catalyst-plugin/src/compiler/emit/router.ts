@@ -12,9 +12,11 @@ export interface Needs {
   /** Secrets and variables read without a fallback: `create_app` checks them at start-up. */
   secrets: Set<string>;
   env: Set<string>;
+  /** Some expression reads `global`: the context gets the app's `app.state.globals`. */
+  globals: boolean;
 }
 
-export const newNeeds = (): Needs => ({ pools: new Set(), secrets: new Set(), env: new Set() });
+export const newNeeds = (): Needs => ({ pools: new Set(), secrets: new Set(), env: new Set(), globals: false });
 
 export function routerLine(needs: Needs): string {
   const args = (['pools', 'secrets', 'env'] as const)
@@ -28,8 +30,8 @@ function pyTuple(items: string[]): string {
   return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
 }
 
-/** True when the route function takes the request: to read a body, or to reach the pools. */
-export const takesRequest = (method: string, needs: Needs): boolean => hasBody(method) || needs.pools.size > 0;
+/** True when the route function takes the request: to read a body, or to reach the pools or the globals. */
+export const takesRequest = (method: string, needs: Needs): boolean => hasBody(method) || needs.pools.size > 0 || needs.globals;
 
 /** The route: decorator, parameters and the context line. */
 export function endpoint(method: string, route: string, inputClass: string, needs: Needs) {
@@ -39,6 +41,8 @@ export function endpoint(method: string, route: string, inputClass: string, need
   const args = [atom('WORKFLOW_ID'), atom(body ? `await read_input(request, ${inputClass})` : `${inputClass}()`)];
   // The pools were built once at start-up; the context only points at them.
   if (needs.pools.size > 0) args.push(atom('pools=request.app.state.pools'));
+  // The service-wide values `create_app(..., globals=...)` was given, shared read-only.
+  if (needs.globals) args.push(atom('globals=request.app.state.globals'));
   return {
     decorator: layout(decorator, 0, 1),
     endpointParameters: takesRequest(method, needs) ? 'request: Request' : '',

@@ -2,7 +2,8 @@
  * The schedule as code. Each ready set runs its synchronous nodes inline, in source order, then
  * its async nodes: awaited directly when alone, through `run_concurrently` when there are
  * several. Each async node becomes its own `async def _<id>(ctx)` above `run`, so a ready set
- * reads as one line and a stack trace names the node's function.
+ * reads as one line and a stack trace names the node's function. Every node's statements sit in
+ * one `try:` turning a failure into the runtime's error naming the node (`guard`).
  */
 import type { PyEmitter, PyImport } from '../expr/emit';
 import type { Plan } from '../graph/graph';
@@ -15,7 +16,7 @@ export interface NodeBlock {
   node: NodeIR;
   /** `# id (kind), file:line:col` */
   comment: string;
-  /** Statements at indent 4 (a function or `run` body), guard and timing included. */
+  /** Statements at indent 4 (a function or `run` body): `try:`, guard and timing included. */
   lines: string[];
   /** True when the block reads the input model (`inp`). */
   usesInput: boolean;
@@ -38,7 +39,7 @@ export interface Schedule {
 /** Module-level name of an async node's function; distinct ids give distinct names. */
 export const functionName = (nodeId: string): string => `_${nodeId}`;
 
-export type BlockEmitter = (node: NodeIR) => { emitter: PyEmitter; used: Set<PyImport | 'input'> };
+export type BlockEmitter = (node: NodeIR) => { emitter: PyEmitter; used: Set<PyImport | 'input' | 'globals'> };
 
 export function schedule(plan: Plan, newEmitter: BlockEmitter, location: (node: NodeIR) => string): Schedule {
   const functions: Schedule['functions'] = [];
@@ -76,7 +77,8 @@ export function schedule(plan: Plan, newEmitter: BlockEmitter, location: (node: 
 function nodeBlock(node: NodeIR, plan: Plan, newEmitter: BlockEmitter, location: string): NodeBlock {
   const { emitter, used } = newEmitter(node);
   const guarded = plan.skippable.has(node.id);
-  const indent = guarded ? 8 : 4;
+  // Inside `try:`, and inside the guard when there is one.
+  const indent = guarded ? 12 : 8;
   const pad = ' '.repeat(indent);
   const id = pyString(node.id);
   const conditions = node.deps.filter((d) => d.hard && plan.skippable.has(d.nodeId)).map((d) => `ctx.outputs[${pyString(d.nodeId)}] is not None`);
@@ -90,6 +92,16 @@ function nodeBlock(node: NodeIR, plan: Plan, newEmitter: BlockEmitter, location:
     ...kindOf(node.def).emit(node.def, node.templates, emitter, indent).map((s) => `${pad}${s}`),
     `${pad}ctx.record_timing(${id}, started)`,
   ];
-  const lines = guarded ? [`    if ${conditions.join(' and ')}:`, ...body, '    else:', `        ctx.set_output(${id}, None)`] : body;
-  return { node, comment: `${node.id} (${node.def.type}), ${location}`, lines, usesInput: used.has('input') };
+  const lines = guarded ? [`        if ${conditions.join(' and ')}:`, ...body, '        else:', `            ctx.set_output(${id}, None)`] : body;
+  return { node, comment: `${node.id} (${node.def.type}), ${location}`, lines: guard(node.id, lines), usesInput: used.has('input') };
+}
+
+/**
+ * `lines` (at indent 8) inside `try:` at indent 4: an exception the node raises becomes the
+ * runtime's error naming it (`node_error`: a 500 `node_failed`, or 502/504 for a connection
+ * failure or a timeout); the runtime's own errors, which already name their node or say what is
+ * misconfigured, pass through with their cause.
+ */
+export function guard(nodeId: string, lines: string[]): string[] {
+  return ['    try:', ...lines, '    except CatalystError:', '        raise', '    except Exception as exc:', `        raise node_error(${pyString(nodeId)}, exc) from exc`];
 }

@@ -53,7 +53,7 @@ export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string
   const oneLine = flat(doc);
   if (doc.kind === 'atom' || indent + used + oneLine.length + trailing <= LINE_WIDTH) return oneLine;
   const pad = ' '.repeat(indent);
-  if (doc.kind === 'cond') return `${doc.body}\n${pad}if ${doc.test}\n${pad}else ${doc.orelse}`;
+  if (doc.kind === 'cond') return `${doc.body}\n${pad}if ${breakTest(doc.test, indent)}\n${pad}else ${doc.orelse}`;
   const inner = ' '.repeat(indent + 4);
   if (doc.call) {
     const args = doc.items.map((i) => `${i.prefix}${flat(i.doc)}`).join(', ');
@@ -61,6 +61,40 @@ export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string
   }
   const lines = doc.items.map((i) => `${inner}${i.prefix}${layout(i.doc, indent + 4, i.prefix.length, 1)},`);
   return `${doc.open}\n${lines.join('\n')}\n${pad}${doc.close}`;
+}
+
+/**
+ * A conditional's test after `if `: when it does not fit, ruff puts each operand of a top-level
+ * `or` (else `and`) chain on its own line, starting with the operator.
+ */
+function breakTest(test: string, indent: number): string {
+  if (indent + 'if '.length + test.length <= LINE_WIDTH) return test;
+  for (const op of [' or ', ' and ']) {
+    const parts = splitTopLevel(test, op);
+    if (parts.length > 1) return parts.join(`\n${' '.repeat(indent)}${op.trimStart()}`);
+  }
+  return test;
+}
+
+/** `code` split at each `sep` outside brackets and string literals. */
+function splitTopLevel(code: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (c === '"' || c === "'") {
+      for (i++; i < code.length && code[i] !== c; i++) if (code[i] === '\\') i++;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (depth === 0 && code.startsWith(sep, i)) {
+      parts.push(code.slice(start, i));
+      start = i + sep.length;
+      i = start - 1;
+    }
+  }
+  parts.push(code.slice(start));
+  return parts;
 }
 
 /** A value template as Python source at `indent`, after `used` characters on its first line. */

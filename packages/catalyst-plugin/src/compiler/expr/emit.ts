@@ -12,13 +12,17 @@ import { own } from '../util/own';
 import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../emit/py-literal';
 
 /** Names the generated module must import when an expression uses them. */
-export type PyImport = 'to_json' | 'uuid4' | 'datetime';
+export type PyImport = 'to_json' | 'uuid4' | 'datetime' | 'url_segment';
+
+/** The module-level helper that percent-encodes one URL path segment (see `template`). */
+export const URL_SEGMENT = 'url_segment';
 
 export interface EmitEnv {
   checked: Checked;
   /** Local holding the validated input model. */
   inputVar: string;
-  use(name: PyImport | 'input'): void;
+  /** `input`: the block reads the input model; `globals`: some expression reads `global`. */
+  use(name: PyImport | 'input' | 'globals'): void;
   /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
   require?(root: 'secrets' | 'env', name: string): void;
   /**
@@ -52,9 +56,13 @@ export class PyEmitter {
     return this.env.checked.types.get(e) ?? { kind: 'any' };
   }
 
-  /** A string value: one expression keeps its type; text becomes an f-string or a join. */
-  template(t: Template): PyCode {
-    const code = this.templateCode(t);
+  /**
+   * A string value: one expression keeps its type; text becomes an f-string or a join.
+   * `urlPath`: an http node's `url`, where every interpolation but one that starts the text (the
+   * base, such as `{{ env.API_URL }}`) is percent-encoded as one path segment.
+   */
+  template(t: Template, urlPath = false): PyCode {
+    const code = this.templateCode(t, urlPath);
     const skipped = this.env.guardSkipped;
     if (!skipped) return code;
     const needs = [...new Set(expressionsOf(t).flatMap((e) => nodeRefs(e)).filter((r) => !r.soft && skipped.has(r.nodeId)).map((r) => r.nodeId))];
@@ -65,7 +73,7 @@ export class PyEmitter {
     return conditional(paren(code, PREC.conditional + 1), guards, 'None');
   }
 
-  private templateCode(t: Template): PyCode {
+  private templateCode(t: Template, urlPath: boolean): PyCode {
     if (t.kind === 'single') return this.value(t.expr);
     // String literals inside text are text: `{{ "{{" }}` is how a literal "{{" is written.
     const pieces: { text?: string; expr?: Expr }[] = [];
@@ -78,17 +86,23 @@ export class PyEmitter {
     }
     const text = pieces.map((p) => p.text ?? '').join('');
     if (pieces.every((p) => p.expr === undefined)) return { code: this.pyString(text), prec: ATOM };
+    const part = (p: { expr?: Expr }, i: number): PyCode & { bare?: boolean } => {
+      const code = this.textOf(p.expr!);
+      if (!urlPath || i === 0) return code;
+      this.env.use('url_segment');
+      return { code: `${URL_SEGMENT}(${code.code})`, prec: CALL };
+    };
     // The f-string takes the quotes its text needs fewest escapes with, code inside the other
     // kind (Python 3.11 allows neither its own quotes nor backslashes inside the braces).
     const preferred = quoteFor(text);
     for (const quote of [preferred, preferred === '"' ? "'" : '"'] as Quote[]) {
       const inner: Quote = quote === '"' ? "'" : '"';
-      const codes = pieces.map((p) => (p.expr ? this.withQuote(inner, () => this.textOf(p.expr!)) : undefined));
+      const codes = pieces.map((p, i) => (p.expr ? this.withQuote(inner, () => part(p, i)) : undefined));
       if (codes.some((c) => c !== undefined && (/[\\\n\r{}#:!]/.test(c.code) || c.code.includes(quote)))) continue;
       const body = pieces.map((p, i) => (p.expr ? `{${codes[i]!.code}}` : pyStringBody(p.text!, quote).replace(/[{}]/g, '$&$&'))).join('');
       return { code: `f${quote}${body}${quote}`, prec: ATOM };
     }
-    const items = pieces.map((p) => (p.expr ? this.strCode(this.textOf(p.expr)) : this.pyString(p.text!)));
+    const items = pieces.map((p, i) => (p.expr ? this.strCode(part(p, i)) : this.pyString(p.text!)));
     return { code: `"".join((${items.join(', ')}))`, prec: CALL };
   }
 
@@ -165,6 +179,7 @@ export class PyEmitter {
     const lenient = this.env.checked.lenient.has(e);
     if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'env' || object.name === 'global')) {
       const mapping = MAPPINGS[object.name];
+      if (object.name === 'global') this.env.use('globals');
       // Read by subscript, a missing variable would fail the request: declare it for start-up.
       if (!lenient && object.name !== 'global') this.env.require?.(object.name, name);
       return { code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`, prec: CALL };

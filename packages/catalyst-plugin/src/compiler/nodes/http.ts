@@ -2,11 +2,13 @@
  * `http`: one request on the service's pooled client (`ctx.pools.http`), through the runtime's
  * `http_call`, which owns retries, timeouts and the mapping of failures to 502/504 naming the
  * node. Every URL, header, query and body value may hold expressions; method, timeout and
- * retries are fixed so the compiler can check them.
+ * retries are fixed so the compiler can check them. In the URL, an interpolation is inserted as
+ * is only when it starts the text (the base URL); every other one is percent-encoded as one
+ * path segment (`url_segment`), so input cannot add segments, a query or a fragment.
  */
 import type { JsonPath } from '../diagnostics';
 import { pyNumber, pyString } from '../emit/py-literal';
-import { atom, callDoc, layout, valueDoc, type Doc } from '../emit/value-code';
+import { atom, callDoc, codeDoc, layout, valueDoc, type Doc } from '../emit/value-code';
 import { parseValue, type ValueTemplate } from '../expr/value';
 import { ANY, INTEGER, type Type } from '../expr/types';
 import type { Reporter } from '../report';
@@ -49,7 +51,8 @@ export const http: NodeKind<Http> = {
       { prefix: '', doc: atom('ctx') },
       { prefix: '', doc: atom(pyString(node.id)) },
       { prefix: '', doc: atom(pyString(node.method ?? 'GET')) },
-      { prefix: '', doc: valueDoc(templates.url, emitter) },
+      // Interpolations after the start of the URL are percent-encoded path segments.
+      { prefix: '', doc: templates.url.kind === 'template' ? codeDoc(emitter.template(templates.url.template, true)) : valueDoc(templates.url, emitter) },
     ];
     for (const field of TEMPLATE_FIELDS) {
       if (templates[field]) items.push({ prefix: `${field}=`, doc: valueDoc(templates[field], emitter) });

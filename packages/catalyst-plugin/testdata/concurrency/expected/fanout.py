@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -27,37 +29,67 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FanoutInput = ctx.input
 
     # normalize (transform), workflows/fanout.workflow.yaml:8:5
-    started = monotonic_ns()
-    ctx.set_output("normalize", {"q": inp.q.strip().lower()})
-    ctx.record_timing("normalize", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("normalize", {"q": inp.q.strip().lower()})
+        ctx.record_timing("normalize", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("normalize", exc) from exc
 
     # stats (transform), workflows/fanout.workflow.yaml:17:5
-    started = monotonic_ns()
-    ctx.set_output("stats", {"size": len(inp.q)})
-    ctx.record_timing("stats", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("stats", {"size": len(inp.q)})
+        ctx.record_timing("stats", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("stats", exc) from exc
 
     # left (transform), workflows/fanout.workflow.yaml:11:5
-    started = monotonic_ns()
-    ctx.set_output("left", {"v": f"L:{ctx.outputs['normalize']['q']}"})
-    ctx.record_timing("left", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("left", {"v": f"L:{ctx.outputs['normalize']['q']}"})
+        ctx.record_timing("left", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("left", exc) from exc
 
     # right (transform), workflows/fanout.workflow.yaml:14:5
-    started = monotonic_ns()
-    ctx.set_output("right", {"v": f"R:{ctx.outputs['normalize']['q']}"})
-    ctx.record_timing("right", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("right", {"v": f"R:{ctx.outputs['normalize']['q']}"})
+        ctx.record_timing("right", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("right", exc) from exc
 
     # merge (transform), workflows/fanout.workflow.yaml:20:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "merge",
-        {
-            "both": [ctx.outputs["left"]["v"], ctx.outputs["right"]["v"]],
-            "size": ctx.outputs["stats"]["size"],
-        },
-    )
-    ctx.record_timing("merge", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "merge",
+            {
+                "both": [ctx.outputs["left"]["v"], ctx.outputs["right"]["v"]],
+                "size": ctx.outputs["stats"]["size"],
+            },
+        )
+        ctx.record_timing("merge", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("merge", exc) from exc
 
-    return {"result": ctx.outputs["merge"]}
+    try:
+        return {"result": ctx.outputs["merge"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

@@ -4,7 +4,13 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, WorkflowRouter, json_response
+from catalyst_runtime import (
+    CatalystError,
+    ExecutionContext,
+    WorkflowRouter,
+    json_response,
+    node_error,
+)
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -17,20 +23,30 @@ class LocaleInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # settings (transform), workflows/locale.workflow.yaml:4:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "settings",
-        {
-            "region": ctx.env["CATALYST_REGION"],
-            "level": ctx.env.get("CATALYST_LOG_LEVEL", "info"),
-        },
-    )
-    ctx.record_timing("settings", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "settings",
+            {
+                "region": ctx.env["CATALYST_REGION"],
+                "level": ctx.env.get("CATALYST_LOG_LEVEL", "info"),
+            },
+        )
+        ctx.record_timing("settings", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("settings", exc) from exc
 
-    return {
-        "region": ctx.outputs["settings"]["region"].upper(),
-        "level": ctx.outputs["settings"]["level"],
-    }
+    try:
+        return {
+            "region": ctx.outputs["settings"]["region"].upper(),
+            "level": ctx.outputs["settings"]["level"],
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter(env=("CATALYST_REGION",))

@@ -7,10 +7,12 @@ from typing import Any
 from uuid import uuid4
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -25,23 +27,33 @@ class IdsInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # make (transform), workflows/ids.workflow.yaml:3:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "make",
-        {
-            "request": str(uuid4()),
-            "at": datetime.now(UTC).isoformat(),
-            "execution": ctx.execution_id,
-            "workflow": ctx.workflow_id,
-        },
-    )
-    ctx.record_timing("make", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "make",
+            {
+                "request": str(uuid4()),
+                "at": datetime.now(UTC).isoformat(),
+                "execution": ctx.execution_id,
+                "workflow": ctx.workflow_id,
+            },
+        )
+        ctx.record_timing("make", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("make", exc) from exc
 
-    return {
-        "workflow": ctx.outputs["make"]["workflow"],
-        "has_id": len(ctx.outputs["make"]["execution"]) > 0,
-        "uuid_length": len(ctx.outputs["make"]["request"]),
-    }
+    try:
+        return {
+            "workflow": ctx.outputs["make"]["workflow"],
+            "has_id": len(ctx.outputs["make"]["execution"]) > 0,
+            "uuid_length": len(ctx.outputs["make"]["request"]),
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -31,43 +33,58 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CalcInput = ctx.input
 
     # math (transform), workflows/calc.workflow.yaml:12:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "math",
-        {
-            "sum": inp.a + inp.b,
-            "product": inp.a * inp.b - 1,
-            "ratio": inp.a / inp.b,
-            "rest": inp.a % inp.b,
-            "negative": -(inp.a + 1) * 2,
-            "total": inp.price * (1 + 0.2),
-        },
-    )
-    ctx.record_timing("math", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "math",
+            {
+                "sum": inp.a + inp.b,
+                "product": inp.a * inp.b - 1,
+                "ratio": inp.a / inp.b,
+                "rest": inp.a % inp.b,
+                "negative": -(inp.a + 1) * 2,
+                "total": inp.price * (1 + 0.2),
+            },
+        )
+        ctx.record_timing("math", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("math", exc) from exc
 
     # logic (transform), workflows/calc.workflow.yaml:21:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "logic",
-        {
-            "bigger": inp.a > inp.b,
-            "both": inp.vip and inp.a >= 10,
-            "either": inp.vip or not inp.b != 2,
-            "label": "big" if ctx.outputs["math"]["sum"] > 10 else "small",
-            "first_tag": inp.tags[0],
-            "last_tag": inp.tags[-1],
-            "is_null": inp.vip is None,
-            "list": [inp.a, inp.b, 3],
-        },
-    )
-    ctx.record_timing("logic", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "logic",
+            {
+                "bigger": inp.a > inp.b,
+                "both": inp.vip and inp.a >= 10,
+                "either": inp.vip or not inp.b != 2,
+                "label": "big" if ctx.outputs["math"]["sum"] > 10 else "small",
+                "first_tag": inp.tags[0],
+                "last_tag": inp.tags[-1],
+                "is_null": inp.vip is None,
+                "list": [inp.a, inp.b, 3],
+            },
+        )
+        ctx.record_timing("logic", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("logic", exc) from exc
 
-    return {
-        "math": ctx.outputs["math"],
-        "logic": ctx.outputs["logic"],
-        "constant": 42,
-        "nested": {"values": [ctx.outputs["math"]["sum"], True, None]},
-    }
+    try:
+        return {
+            "math": ctx.outputs["math"],
+            "logic": ctx.outputs["logic"],
+            "constant": 42,
+            "nested": {"values": [ctx.outputs["math"]["sum"], True, None]},
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

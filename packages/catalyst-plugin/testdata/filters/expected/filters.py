@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
     to_json,
 )
@@ -34,36 +36,46 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FiltersInput = ctx.input
 
     # f (transform), workflows/filters.workflow.yaml:14:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "f",
-        {
-            "length": len(inp.tags),
-            "first": (inp.tags or [None])[0],
-            "last": (inp.tags or [None])[-1],
-            "nick": inp.nick if inp.nick is not None else "anonymous",
-            "json": to_json(inp.meta),
-            "upper": inp.name.upper(),
-            "lower": inp.name.lower(),
-            "trim": inp.name.strip(),
-            "joined": ", ".join(inp.tags),
-            "joined_numbers": "-".join(map(str, inp.scores)),
-            "keys": list(inp.meta),
-            "values": list(inp.meta.values()),
-            "rounded": round(inp.amount),
-            "rounded2": round(inp.amount, 2),
-            "int": int(inp.count),
-            "float": float(inp.count),
-            "string": str(inp.amount),
-            "chained": len(inp.name.strip().lower()),
-            "missing_key": inp.meta.get("missing")
-            if inp.meta.get("missing") is not None
-            else "n/a",
-        },
-    )
-    ctx.record_timing("f", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "f",
+            {
+                "length": len(inp.tags),
+                "first": (inp.tags or [None])[0],
+                "last": (inp.tags or [None])[-1],
+                "nick": inp.nick if inp.nick is not None else "anonymous",
+                "json": to_json(inp.meta),
+                "upper": inp.name.upper(),
+                "lower": inp.name.lower(),
+                "trim": inp.name.strip(),
+                "joined": ", ".join(inp.tags),
+                "joined_numbers": "-".join(map(str, inp.scores)),
+                "keys": list(inp.meta),
+                "values": list(inp.meta.values()),
+                "rounded": round(inp.amount),
+                "rounded2": round(inp.amount, 2),
+                "int": int(inp.count),
+                "float": float(inp.count),
+                "string": str(inp.amount),
+                "chained": len(inp.name.strip().lower()),
+                "missing_key": inp.meta.get("missing")
+                if inp.meta.get("missing") is not None
+                else "n/a",
+            },
+        )
+        ctx.record_timing("f", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("f", exc) from exc
 
-    return {"f": ctx.outputs["f"]}
+    try:
+        return {"f": ctx.outputs["f"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

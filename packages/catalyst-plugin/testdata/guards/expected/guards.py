@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -28,52 +30,82 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GuardsInput = ctx.input
 
     # base (transform), workflows/guards.workflow.yaml:9:5
-    started = monotonic_ns()
-    ctx.set_output("base", {"greeting": f"Hi {inp.name}"})
-    ctx.record_timing("base", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("base", {"greeting": f"Hi {inp.name}"})
+        ctx.record_timing("base", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("base", exc) from exc
 
     # bonus (transform), workflows/guards.workflow.yaml:12:5
-    if inp.premium:
-        started = monotonic_ns()
-        ctx.set_output("bonus", {"gift": f"a hat for {inp.name}"})
-        ctx.record_timing("bonus", started)
-    else:
-        ctx.set_output("bonus", None)
+    try:
+        if inp.premium:
+            started = monotonic_ns()
+            ctx.set_output("bonus", {"gift": f"a hat for {inp.name}"})
+            ctx.record_timing("bonus", started)
+        else:
+            ctx.set_output("bonus", None)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("bonus", exc) from exc
 
     # wrap (transform), workflows/guards.workflow.yaml:16:5
-    if ctx.outputs["bonus"] is not None:
-        started = monotonic_ns()
-        ctx.set_output("wrap", {"text": ctx.outputs["bonus"]["gift"].upper()})
-        ctx.record_timing("wrap", started)
-    else:
-        ctx.set_output("wrap", None)
+    try:
+        if ctx.outputs["bonus"] is not None:
+            started = monotonic_ns()
+            ctx.set_output("wrap", {"text": ctx.outputs["bonus"]["gift"].upper()})
+            ctx.record_timing("wrap", started)
+        else:
+            ctx.set_output("wrap", None)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("wrap", exc) from exc
 
     # fallback (transform), workflows/guards.workflow.yaml:19:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "fallback",
-        {
-            "gift": ctx.outputs["bonus"]["gift"]
-            if ctx.outputs["bonus"] is not None
-            else "nothing",
-        },
-    )
-    ctx.record_timing("fallback", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "fallback",
+            {
+                "gift": ctx.outputs["bonus"]["gift"]
+                if ctx.outputs["bonus"] is not None
+                else "nothing",
+            },
+        )
+        ctx.record_timing("fallback", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("fallback", exc) from exc
 
     # audit (transform), workflows/guards.workflow.yaml:22:5
-    started = monotonic_ns()
-    ctx.set_output("audit", {"done": True})
-    ctx.record_timing("audit", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("audit", {"done": True})
+        ctx.record_timing("audit", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("audit", exc) from exc
 
-    return {
-        "greeting": ctx.outputs["base"]["greeting"],
-        "gift": ctx.outputs["fallback"]["gift"],
-        "wrapped": ctx.outputs["wrap"]["text"]
-        if ctx.outputs["wrap"] is not None
-        else None,
-        "bonus": ctx.outputs["bonus"],
-        "audit": ctx.outputs["audit"]["done"],
-    }
+    try:
+        return {
+            "greeting": ctx.outputs["base"]["greeting"],
+            "gift": ctx.outputs["fallback"]["gift"],
+            "wrapped": ctx.outputs["wrap"]["text"]
+            if ctx.outputs["wrap"] is not None
+            else None,
+            "bonus": ctx.outputs["bonus"],
+            "audit": ctx.outputs["audit"]["done"],
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

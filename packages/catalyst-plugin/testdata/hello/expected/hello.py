@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -28,18 +30,31 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HelloInput = ctx.input
 
     # greet (transform), workflows/hello.workflow.yaml:11:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "greet",
-        {"message": f"Hello, {inp.name}{inp.punctuation}", "shout": inp.name.upper()},
-    )
-    ctx.record_timing("greet", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "greet",
+            {
+                "message": f"Hello, {inp.name}{inp.punctuation}",
+                "shout": inp.name.upper(),
+            },
+        )
+        ctx.record_timing("greet", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("greet", exc) from exc
 
-    return {
-        "message": ctx.outputs["greet"]["message"],
-        "shout": ctx.outputs["greet"]["shout"],
-        "length": len(inp.name),
-    }
+    try:
+        return {
+            "message": ctx.outputs["greet"]["message"],
+            "shout": ctx.outputs["greet"]["shout"],
+            "length": len(inp.name),
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

@@ -4,7 +4,14 @@ from __future__ import annotations
 from time import monotonic_ns
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, WorkflowRouter, http_call, json_response
+from catalyst_runtime import (
+    CatalystError,
+    ExecutionContext,
+    WorkflowRouter,
+    http_call,
+    json_response,
+    node_error,
+)
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -17,21 +24,31 @@ class HealthInput(BaseModel):
 
 # ping (http), workflows/health.workflow.yaml:4:5
 async def _ping(ctx: ExecutionContext) -> None:
-    started = monotonic_ns()
-    ctx.set_output(
-        "ping",
-        await http_call(
-            ctx, "ping", "HEAD", f"{ctx.env['UPSTREAM_URL']}/health", timeout=0.5
-        ),
-    )
-    ctx.record_timing("ping", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "ping",
+            await http_call(
+                ctx, "ping", "HEAD", f"{ctx.env['UPSTREAM_URL']}/health", timeout=0.5
+            ),
+        )
+        ctx.record_timing("ping", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("ping", exc) from exc
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # ping (http)
     await _ping(ctx)
 
-    return {"upstream": ctx.outputs["ping"]["status"]}
+    try:
+        return {"upstream": ctx.outputs["ping"]["status"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter(pools=("http",), env=("UPSTREAM_URL",))

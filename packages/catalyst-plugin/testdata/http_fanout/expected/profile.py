@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from time import monotonic_ns
 from typing import Any
+from urllib.parse import quote
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     http_call,
     input_body,
     json_response,
+    node_error,
     read_input,
     run_concurrently,
 )
@@ -26,60 +29,81 @@ class ProfileInput(BaseModel):
     verbose: bool = False
 
 
+def url_segment(value: object) -> str:
+    """``value`` as one URL path segment: reserved characters, "." and ".." encoded."""
+    segment = quote(str(value), safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
+
+
 # account (http), workflows/profile.workflow.yaml:10:5
 async def _account(ctx: ExecutionContext) -> None:
     inp: ProfileInput = ctx.input
-    started = monotonic_ns()
-    ctx.set_output(
-        "account",
-        await http_call(
-            ctx,
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
             "account",
-            "GET",
-            f"{ctx.env['UPSTREAM_URL']}/accounts/{inp.user}",
-            headers={"Authorization": f"Bearer {ctx.secrets['UPSTREAM_TOKEN']}"},
-            timeout=2.0,
-        ),
-    )
-    ctx.record_timing("account", started)
+            await http_call(
+                ctx,
+                "account",
+                "GET",
+                f"{ctx.env['UPSTREAM_URL']}/accounts/{url_segment(inp.user)}",
+                headers={"Authorization": f"Bearer {ctx.secrets['UPSTREAM_TOKEN']}"},
+                timeout=2.0,
+            ),
+        )
+        ctx.record_timing("account", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("account", exc) from exc
 
 
 # orders (http), workflows/profile.workflow.yaml:15:5
 async def _orders(ctx: ExecutionContext) -> None:
     inp: ProfileInput = ctx.input
-    started = monotonic_ns()
-    ctx.set_output(
-        "orders",
-        await http_call(
-            ctx,
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
             "orders",
-            "GET",
-            f"{ctx.env['UPSTREAM_URL']}/orders",
-            query={"user": inp.user, "limit": 5},
-            retries=1,
-        ),
-    )
-    ctx.record_timing("orders", started)
+            await http_call(
+                ctx,
+                "orders",
+                "GET",
+                f"{ctx.env['UPSTREAM_URL']}/orders",
+                query={"user": inp.user, "limit": 5},
+                retries=1,
+            ),
+        )
+        ctx.record_timing("orders", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("orders", exc) from exc
 
 
 # audit (http), workflows/profile.workflow.yaml:21:5
 async def _audit(ctx: ExecutionContext) -> None:
     inp: ProfileInput = ctx.input
-    if inp.verbose:
-        started = monotonic_ns()
-        ctx.set_output(
-            "audit",
-            await http_call(
-                ctx,
+    try:
+        if inp.verbose:
+            started = monotonic_ns()
+            ctx.set_output(
                 "audit",
-                "POST",
-                f"{ctx.env['UPSTREAM_URL']}/audit",
-                json={"user": inp.user, "seen": ctx.outputs["account"]["status"]},
-            ),
-        )
-        ctx.record_timing("audit", started)
-    else:
-        ctx.set_output("audit", None)
+                await http_call(
+                    ctx,
+                    "audit",
+                    "POST",
+                    f"{ctx.env['UPSTREAM_URL']}/audit",
+                    json={"user": inp.user, "seen": ctx.outputs["account"]["status"]},
+                ),
+            )
+            ctx.record_timing("audit", started)
+        else:
+            ctx.set_output("audit", None)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("audit", exc) from exc
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
@@ -90,24 +114,34 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     await _audit(ctx)
 
     # summary (transform), workflows/profile.workflow.yaml:27:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "summary",
-        {
-            "name": ctx.outputs["account"]["body"]["name"],
-            "orders": len(ctx.outputs["orders"]["body"]["items"]),
-            "audit": ctx.outputs["audit"]["status"]
-            if ctx.outputs["audit"] is not None
-            else 0,
-        },
-    )
-    ctx.record_timing("summary", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "summary",
+            {
+                "name": ctx.outputs["account"]["body"]["name"],
+                "orders": len(ctx.outputs["orders"]["body"]["items"]),
+                "audit": ctx.outputs["audit"]["status"]
+                if ctx.outputs["audit"] is not None
+                else 0,
+            },
+        )
+        ctx.record_timing("summary", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("summary", exc) from exc
 
-    return {
-        "name": ctx.outputs["summary"]["name"],
-        "orders": ctx.outputs["summary"]["orders"],
-        "audited": ctx.outputs["summary"]["audit"] == 201,
-    }
+    try:
+        return {
+            "name": ctx.outputs["summary"]["name"],
+            "orders": ctx.outputs["summary"]["orders"],
+            "audited": ctx.outputs["summary"]["audit"] == 201,
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter(

@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -27,11 +29,21 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PingInput = ctx.input
 
     # pong (transform), workflows/ping.workflow.json:7:5
-    started = monotonic_ns()
-    ctx.set_output("pong", {"n": inp.n + 1, "text": f"pong #{inp.n}"})
-    ctx.record_timing("pong", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("pong", {"n": inp.n + 1, "text": f"pong #{inp.n}"})
+        ctx.record_timing("pong", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("pong", exc) from exc
 
-    return {"pong": ctx.outputs["pong"]}
+    try:
+        return {"pong": ctx.outputs["pong"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

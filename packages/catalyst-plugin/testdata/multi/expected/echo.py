@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -31,16 +33,22 @@ class EchoInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EchoInput = ctx.input
-    return {
-        "anything": inp.anything,
-        "payload": inp.payload.model_dump(by_alias=True)
-        if inp.payload is not None
-        else None,
-        "whole": inp.model_dump(by_alias=True),
-        "note": inp.payload.model_extra.get("note")
-        if inp.payload is not None and inp.payload.model_extra.get("note") is not None
-        else "none",
-    }
+    try:
+        return {
+            "anything": inp.anything,
+            "payload": inp.payload.model_dump(by_alias=True)
+            if inp.payload is not None
+            else None,
+            "whole": inp.model_dump(by_alias=True),
+            "note": inp.payload.model_extra.get("note")
+            if inp.payload is not None
+            and inp.payload.model_extra.get("note") is not None
+            else "none",
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

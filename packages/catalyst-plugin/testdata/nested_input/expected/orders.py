@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any, Literal
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -46,24 +48,34 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OrdersInput = ctx.input
 
     # summary (transform), workflows/orders.workflow.yaml:27:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "summary",
-        {
-            "who": f"{inp.customer.name} <{inp.customer.e_mail_}>",
-            "tier": inp.customer.class_,
-            "first_sku": inp.items[0].sku,
-            "count": len(inp.items),
-            "customer_fields": len(inp.customer.model_dump(by_alias=True)),
-            "note": inp.note if inp.note is not None else "none",
-            "items": [_m0.model_dump(by_alias=True) for _m0 in inp.items],
-            "customer": inp.customer.model_dump(by_alias=True),
-            "json_field": inp.json_,
-        },
-    )
-    ctx.record_timing("summary", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "summary",
+            {
+                "who": f"{inp.customer.name} <{inp.customer.e_mail_}>",
+                "tier": inp.customer.class_,
+                "first_sku": inp.items[0].sku,
+                "count": len(inp.items),
+                "customer_fields": len(inp.customer.model_dump(by_alias=True)),
+                "note": inp.note if inp.note is not None else "none",
+                "items": [_m0.model_dump(by_alias=True) for _m0 in inp.items],
+                "customer": inp.customer.model_dump(by_alias=True),
+                "json_field": inp.json_,
+            },
+        )
+        ctx.record_timing("summary", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("summary", exc) from exc
 
-    return {"summary": ctx.outputs["summary"]}
+    try:
+        return {"summary": ctx.outputs["summary"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -36,26 +38,36 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ProfileInput = ctx.input
 
     # card (transform), workflows/profile.workflow.yaml:15:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "card",
-        {
-            "city": inp.address.city if inp.address is not None else "unknown",
-            "zip": inp.address.zip
-            if inp.address is not None and inp.address.zip is not None
-            else "-",
-            "first_tag": ((inp.tags if inp.tags is not None else []) or [None])[0]
-            if ((inp.tags if inp.tags is not None else []) or [None])[0] is not None
-            else "none",
-            "line": f"{inp.name} from {inp.address.city if inp.address is not None else 'nowhere'}",
-            "address": inp.address.model_dump(by_alias=True)
-            if inp.address is not None
-            else None,
-        },
-    )
-    ctx.record_timing("card", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "card",
+            {
+                "city": inp.address.city if inp.address is not None else "unknown",
+                "zip": inp.address.zip
+                if inp.address is not None and inp.address.zip is not None
+                else "-",
+                "first_tag": ((inp.tags if inp.tags is not None else []) or [None])[0]
+                if ((inp.tags if inp.tags is not None else []) or [None])[0] is not None
+                else "none",
+                "line": f"{inp.name} from {inp.address.city if inp.address is not None else 'nowhere'}",
+                "address": inp.address.model_dump(by_alias=True)
+                if inp.address is not None
+                else None,
+            },
+        )
+        ctx.record_timing("card", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("card", exc) from exc
 
-    return {"card": ctx.outputs["card"]}
+    try:
+        return {"card": ctx.outputs["card"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

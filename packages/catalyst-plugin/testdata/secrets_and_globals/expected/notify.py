@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -27,26 +29,36 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NotifyInput = ctx.input
 
     # message (transform), workflows/notify.workflow.yaml:8:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "message",
-        {
-            "to": inp.to,
-            "authorization": f"Bearer {ctx.secrets['MAIL_TOKEN']}",
-            "region": ctx.globals.get("region")
-            if ctx.globals.get("region") is not None
-            else "eu",
-            "sender": ctx.secrets.get("MAIL_SENDER", "noreply@example.com"),
-        },
-    )
-    ctx.record_timing("message", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "message",
+            {
+                "to": inp.to,
+                "authorization": f"Bearer {ctx.secrets['MAIL_TOKEN']}",
+                "region": ctx.globals.get("region")
+                if ctx.globals.get("region") is not None
+                else "eu",
+                "sender": ctx.secrets.get("MAIL_SENDER", "noreply@example.com"),
+            },
+        )
+        ctx.record_timing("message", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("message", exc) from exc
 
-    return {
-        "to": ctx.outputs["message"]["to"],
-        "signed": len(ctx.outputs["message"]["authorization"]) > 7,
-        "region": ctx.outputs["message"]["region"],
-        "sender": ctx.outputs["message"]["sender"],
-    }
+    try:
+        return {
+            "to": ctx.outputs["message"]["to"],
+            "signed": len(ctx.outputs["message"]["authorization"]) > 7,
+            "region": ctx.outputs["message"]["region"],
+            "sender": ctx.outputs["message"]["sender"],
+        }
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter(secrets=("MAIL_TOKEN",))
@@ -54,5 +66,9 @@ router = WorkflowRouter(secrets=("MAIL_TOKEN",))
 
 @router.post("/notify", openapi_extra=input_body(NotifyInput))
 async def notify(request: Request) -> Response:
-    ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, NotifyInput))
+    ctx = ExecutionContext(
+        WORKFLOW_ID,
+        await read_input(request, NotifyInput),
+        globals=request.app.state.globals,
+    )
     return json_response(await run(ctx), ctx)

@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
     to_json,
 )
@@ -30,22 +32,32 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TextInput = ctx.input
 
     # t (transform), workflows/text.workflow.yaml:10:5
-    started = monotonic_ns()
-    ctx.set_output(
-        "t",
-        {
-            "plain": "Quotes \" and ' and \\ backslash, {braces} and }} alone",
-            "fstring": f"Hello, {inp.name}! You are #{inp.n} ({to_json(inp.ok)})",
-            "braces": f"{{literal}} {inp.name} {{{{ not an expression }}}}",
-            "escapes": f'line1\nline2\ttab \\ "quoted" {inp.name}',
-            "unicode": f"héllo ✓ 日本 🎉 {inp.name}",
-            "quotes": "".join((inp.name + "'s", ' and say "hi"')),
-            "block": f"Dear {inp.name},\n  indented {{braces}}\n",
-        },
-    )
-    ctx.record_timing("t", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
+            "t",
+            {
+                "plain": "Quotes \" and ' and \\ backslash, {braces} and }} alone",
+                "fstring": f"Hello, {inp.name}! You are #{inp.n} ({to_json(inp.ok)})",
+                "braces": f"{{literal}} {inp.name} {{{{ not an expression }}}}",
+                "escapes": f'line1\nline2\ttab \\ "quoted" {inp.name}',
+                "unicode": f"héllo ✓ 日本 🎉 {inp.name}",
+                "quotes": "".join((inp.name + "'s", ' and say "hi"')),
+                "block": f"Dear {inp.name},\n  indented {{braces}}\n",
+            },
+        )
+        ctx.record_timing("t", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("t", exc) from exc
 
-    return {"t": ctx.outputs["t"]}
+    try:
+        return {"t": ctx.outputs["t"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

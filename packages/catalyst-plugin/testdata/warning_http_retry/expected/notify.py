@@ -5,11 +5,13 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     http_call,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -24,19 +26,24 @@ class NotifyInput(BaseModel):
 
 # hook (http), workflows/notify.workflow.yaml:4:5
 async def _hook(ctx: ExecutionContext) -> None:
-    started = monotonic_ns()
-    ctx.set_output(
-        "hook",
-        await http_call(
-            ctx,
+    try:
+        started = monotonic_ns()
+        ctx.set_output(
             "hook",
-            "POST",
-            "https://hooks.example.com/notify",
-            json={"event": "ping"},
-            retries=2,
-        ),
-    )
-    ctx.record_timing("hook", started)
+            await http_call(
+                ctx,
+                "hook",
+                "POST",
+                "https://hooks.example.com/notify",
+                json={"event": "ping"},
+                retries=2,
+            ),
+        )
+        ctx.record_timing("hook", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("hook", exc) from exc
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:

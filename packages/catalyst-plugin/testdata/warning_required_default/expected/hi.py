@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -24,7 +26,12 @@ class HiInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HiInput = ctx.input
-    return {"greeting": f"Hi {inp.name}"}
+    try:
+        return {"greeting": f"Hi {inp.name}"}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

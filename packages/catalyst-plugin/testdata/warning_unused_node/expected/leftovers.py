@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -23,16 +25,31 @@ class LeftoversInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # draft (transform), workflows/a.workflow.yaml:3:5
-    started = monotonic_ns()
-    ctx.set_output("draft", {"text": "not used anywhere"})
-    ctx.record_timing("draft", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("draft", {"text": "not used anywhere"})
+        ctx.record_timing("draft", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("draft", exc) from exc
 
     # final (transform), workflows/a.workflow.yaml:6:5
-    started = monotonic_ns()
-    ctx.set_output("final", {"text": "done"})
-    ctx.record_timing("final", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("final", {"text": "done"})
+        ctx.record_timing("final", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("final", exc) from exc
 
-    return {"text": ctx.outputs["final"]["text"]}
+    try:
+        return {"text": ctx.outputs["final"]["text"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

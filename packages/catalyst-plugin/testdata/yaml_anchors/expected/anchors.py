@@ -5,10 +5,12 @@ from time import monotonic_ns
 from typing import Any
 
 from catalyst_runtime import (
+    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
+    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -28,16 +30,31 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnchorsInput = ctx.input
 
     # a (transform), workflows/a.workflow.yaml:10:5
-    started = monotonic_ns()
-    ctx.set_output("a", {"text": f"Hi {inp.name} ({inp.nick})"})
-    ctx.record_timing("a", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("a", {"text": f"Hi {inp.name} ({inp.nick})"})
+        ctx.record_timing("a", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("a", exc) from exc
 
     # b (transform), workflows/a.workflow.yaml:14:5
-    started = monotonic_ns()
-    ctx.set_output("b", {"text": f"Hi {inp.name} ({inp.nick})"})
-    ctx.record_timing("b", started)
+    try:
+        started = monotonic_ns()
+        ctx.set_output("b", {"text": f"Hi {inp.name} ({inp.nick})"})
+        ctx.record_timing("b", started)
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("b", exc) from exc
 
-    return {"a": ctx.outputs["a"]["text"], "b": ctx.outputs["b"]["text"]}
+    try:
+        return {"a": ctx.outputs["a"]["text"], "b": ctx.outputs["b"]["text"]}
+    except CatalystError:
+        raise
+    except Exception as exc:
+        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()
