@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalyst_runtime import (
@@ -322,3 +322,45 @@ async def test_fastapis_own_422_names_the_field_without_echoing_the_input(
         ]
     }
     assert b"secret-value" not in bad.content
+
+
+def _workflow_router(path: str, answer: str) -> WorkflowRouter:
+    router = WorkflowRouter()
+
+    @router.get(path)
+    async def endpoint() -> dict[str, str]:
+        return {"answer": answer}
+
+    return router
+
+
+@pytest.mark.anyio
+async def test_workflow_routes_are_mounted_on_the_app_itself() -> None:
+    # The shape codegen emits: a service router including one router per workflow.
+    first, second = _workflow_router("/a", "a"), _workflow_router("/b", "b")
+    service = WorkflowRouter()
+    service.include_router(first)
+    service.include_router(second)
+    app = create_app(service, title="t", settings=Settings())
+    mounted = [route for route in app.router.routes if route in first.routes + second.routes]
+    assert mounted == [first.routes[0], second.routes[0]]  # the same objects, in order
+    async with in_process(app) as client:
+        assert (await client.get("/a")).json() == {"answer": "a"}
+        assert (await client.get("/b")).json() == {"answer": "b"}
+        assert sorted((await client.get("/openapi.json")).json()["paths"]) == ["/a", "/b"]
+
+
+@pytest.mark.anyio
+async def test_includes_with_options_keep_fastapis_own_include() -> None:
+    prefixed = WorkflowRouter()
+    prefixed.include_router(_workflow_router("/a", "a"), prefix="/v1")
+    plain = APIRouter()
+    plain.include_router(_workflow_router("/b", "b"))
+    mixed = WorkflowRouter()
+    mixed.include_router(plain)
+    assert prefixed.flat_routes() is None
+    assert mixed.flat_routes() is None
+    for router, path, answer in [(prefixed, "/v1/a", "a"), (mixed, "/b", "b")]:
+        app = create_app(router, title="t", settings=Settings())
+        async with in_process(app) as client:
+            assert (await client.get(path)).json() == {"answer": answer}
