@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from time import monotonic_ns
+from datetime import UTC, datetime
+from time import monotonic_ns, time_ns
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
@@ -80,6 +81,7 @@ class ExecutionContext:
 
     __slots__ = (
         "_execution_id",
+        "_started_at",
         "globals",
         "input",
         "outputs",
@@ -101,6 +103,7 @@ class ExecutionContext:
     pools: ConnectionPools | None
     started_ns: int
     _execution_id: str | None
+    _started_at: str
 
     def __init__(
         self,
@@ -129,6 +132,20 @@ class ExecutionContext:
         if self._execution_id is None:
             self._execution_id = uuid4().hex
         return self._execution_id
+
+    @property
+    def started_at(self) -> str:
+        """Wall-clock start of the run, ISO 8601 in UTC (the form ``now()`` gives).
+
+        Derived on first use from the monotonic start (no clock read per request for runs that
+        never ask), then kept, so every read in one run agrees.
+        """
+        try:
+            return self._started_at
+        except AttributeError:
+            wall_ns = time_ns() - (monotonic_ns() - self.started_ns)
+            self._started_at = datetime.fromtimestamp(wall_ns / 1e9, UTC).isoformat()
+            return self._started_at
 
     def set_output(self, node_id: str, output: Any) -> None:
         self.outputs[node_id] = output
@@ -176,6 +193,7 @@ class ExecutionContext:
         branch.started_ns = self.started_ns
         # Branches belong to the same run: make the id now so parent and branches agree.
         branch._execution_id = self._execution_id = self.execution_id
+        branch._started_at = self._started_at = self.started_at
         return branch
 
     def merge(self, branch: ExecutionContext) -> None:

@@ -10,7 +10,7 @@ import { own } from '../util/own';
 import { didYouMean, suggest } from '../util/suggest';
 
 export const FUNCTIONS: Record<string, Type> = { uuid: STRING, now: STRING };
-const EXECUTION_FIELDS: Record<string, Type> = { id: STRING, workflow_id: STRING };
+const EXECUTION_FIELDS: Record<string, Type> = { id: STRING, workflow_id: STRING, started_at: STRING };
 const VARIABLE_KIND = { secrets: 'secret', env: 'environment variable', global: 'global value' } as const;
 
 export interface Checked {

@@ -37,6 +37,8 @@ const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '
 
 /** Run-time mappings behind the `secrets`, `env` and `global` roots (see catalyst_runtime.context). */
 const MAPPINGS = { secrets: 'ctx.secrets', env: 'ctx.env', global: 'ctx.globals' } as const;
+/** `execution.<field>`: what the context offers for each (the checker allows only these). */
+const EXECUTION_CODE: Record<string, string> = { id: 'ctx.execution_id', workflow_id: 'ctx.workflow_id', started_at: 'ctx.started_at' };
 
 const PASS_THROUGH = new Set(['length', 'first', 'last']);
 
@@ -184,7 +186,7 @@ export class PyEmitter {
       if (!lenient && object.name !== 'global') this.env.require?.(object.name, name);
       return { code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`, prec: CALL };
     }
-    if (object.kind === 'root' && object.name === 'execution') return { code: name === 'id' ? 'ctx.execution_id' : 'ctx.workflow_id', prec: CALL };
+    if (object.kind === 'root' && object.name === 'execution') return { code: EXECUTION_CODE[name], prec: CALL };
     const t = this.typeOf(object);
     const obj = tight(this.emit(object));
     const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;

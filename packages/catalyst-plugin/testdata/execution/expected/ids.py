@@ -36,6 +36,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
                 "at": datetime.now(UTC).isoformat(),
                 "execution": ctx.execution_id,
                 "workflow": ctx.workflow_id,
+                "started": ctx.started_at,
             },
         )
         ctx.record_timing("make", started)
@@ -49,6 +50,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             "workflow": ctx.outputs["make"]["workflow"],
             "has_id": len(ctx.outputs["make"]["execution"]) > 0,
             "uuid_length": len(ctx.outputs["make"]["request"]),
+            "has_start": len(ctx.outputs["make"]["started"]) > 0,
         }
     except CatalystError:
         raise
