@@ -11,10 +11,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../services/services.mjs';
 import { ensureUv, repoRoot, uvEnv } from '../uv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,17 +54,6 @@ const median = (values) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** utime + stime of a process, in seconds (Linux only; NaN elsewhere). */
 function cpuSeconds(pid) {

@@ -58,50 +58,27 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         sys.path.remove(str(root))
 
 
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ruff", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_ruff_check_passes(case: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ruff",
-            "check",
-            "--isolated",
-            "--no-cache",
-            "--target-version",
-            "py311",
-            "--select",
-            RUFF_RULES,
-            # Long expressions stay on one line, as `ruff format` leaves them.
-            "--ignore",
-            "E501",
-            str(TESTDATA / case / "expected"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    expected = str(TESTDATA / case / "expected")
+    # --isolated: these rules, whatever configuration a parent folder holds. Long expressions
+    # stay on one line, as `ruff format` leaves them: E501 is ignored.
+    result = _ruff(
+        "check", "--isolated", "--no-cache", "--target-version", "py311",
+        "--select", RUFF_RULES, "--ignore", "E501", expected,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_ruff_format_leaves_it_unchanged(case: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ruff",
-            "format",
-            "--isolated",
-            "--no-cache",
-            "--check",
-            "--diff",
-            str(TESTDATA / case / "expected"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    expected = str(TESTDATA / case / "expected")
+    result = _ruff("format", "--isolated", "--no-cache", "--check", "--diff", expected)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
