@@ -40,6 +40,12 @@ export interface WorkflowIR {
 
 /** Workflow ids name modules next to `__init__.py`, which imports `router`. */
 const RESERVED_WORKFLOW_IDS = new Set(['router']);
+/** Node ids that already name something in a response: `output` is where a failing output mapping
+ * is reported, `total` is the whole run's entry in `Server-Timing` and the `done` event. */
+const RESERVED_NODE_IDS: ReadonlyMap<string, string> = new Map([
+  ['output', 'a failure in the output mapping is reported as node "output"'],
+  ['total', '"total" is the whole run in Server-Timing'],
+]);
 
 export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   checkId(wf.id, 'workflow', ['id'], reporter);
@@ -55,6 +61,8 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   defs.forEach((def, index) => {
     const path = ['nodes', index, 'id'];
     checkId(def.id, 'node', path, reporter);
+    const why = RESERVED_NODE_IDS.get(def.id);
+    if (why) reporter.error('invalid_id', { path }, `node id "${def.id}" is reserved (${why}); choose another, e.g. "${def.id}_step"`);
     const first = seen.get(def.id);
     if (first !== undefined) {
       const line = reporter.source.position(reporter.source.locate(['nodes', first, 'id'])).line;
