@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
-from catalyst_runtime.serve import build_parser
+from catalyst_runtime.serve import SignalBurstServer, build_parser
 from catalyst_runtime.testing import free_port, running_server
 
 
@@ -121,3 +126,59 @@ def test_a_server_that_will_not_stop_is_killed(tmp_path: Path) -> None:
     with running_server("stubborn:app", cwd=tmp_path, shutdown_timeout=0.5) as url:
         assert httpx.get(f"{url}/docs").status_code == 200
     assert time.monotonic() - started < 10
+
+
+_MARKED_SHUTDOWN_APP = (
+    "import asyncio, contextlib, os, pathlib\n"
+    "from fastapi import FastAPI\n"
+    "@contextlib.asynccontextmanager\n"
+    "async def lifespan(app):\n"
+    "    yield\n"
+    "    await asyncio.sleep(float(os.environ['SHUTDOWN_SECONDS']))\n"
+    "    pathlib.Path('shutdown-ran').write_text('yes')\n"
+    "app = FastAPI(lifespan=lifespan)\n"
+)
+
+
+def _serve(tmp_path: Path, shutdown_seconds: float) -> tuple[subprocess.Popen[bytes], str]:
+    (tmp_path / "marked.py").write_text(_MARKED_SHUTDOWN_APP)
+    port = free_port()
+    env = {**os.environ, "SHUTDOWN_SECONDS": str(shutdown_seconds)}
+    command = [sys.executable, "-m", "catalyst_runtime.serve", "marked:app", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/docs"
+    for _ in range(200):
+        try:
+            if httpx.get(url).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.kill()
+    _, stderr = server.communicate()
+    raise AssertionError(f"no answer from {url}: {stderr.decode()}")
+
+
+def test_a_burst_of_sigint_is_one_graceful_stop(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches the server directly and again through uv and the Nx executor.
+    server, _ = _serve(tmp_path, shutdown_seconds=0.3)
+    for _ in range(3):
+        server.send_signal(signal.SIGINT)
+        # Spaced like forwarded copies: signals sent back to back merge into one in the kernel.
+        # Checked: stock uvicorn, sent these, skips the app's shutdown (no marker file).
+        time.sleep(0.05)
+    _, stderr = server.communicate(timeout=20)
+    assert server.returncode == 0, stderr.decode()
+    assert (tmp_path / "shutdown-ran").read_text() == "yes"  # the app's shutdown was not skipped
+    assert b"Application shutdown complete" in stderr
+
+
+def test_a_later_sigint_still_forces(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = SignalBurstServer(uvicorn.Config("marked:app"))
+    clock = iter([100.0, 100.2, 101.5])
+    monkeypatch.setattr("catalyst_runtime.serve.monotonic", lambda: next(clock))
+    server.handle_exit(signal.SIGINT, None)
+    assert (server.should_exit, server.force_exit) == (True, False)
+    server.handle_exit(signal.SIGINT, None)  # 0.2 s later: the same Ctrl-C, delivered again
+    assert server.force_exit is False
+    server.handle_exit(signal.SIGINT, None)  # 1.5 s later: a person asking again
+    assert server.force_exit is True

@@ -12,14 +12,45 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 from collections.abc import Sequence
+from time import monotonic
+from types import FrameType
 
 import uvicorn
+from uvicorn.supervisors import ChangeReload
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SignalBurstServer", "build_parser", "main"]
 
 HTTP = "httptools"
 LOOP = "uvloop"
+
+
+class SignalBurstServer(uvicorn.Server):
+    """uvicorn's server, taking a burst of stop signals as one.
+
+    A Ctrl-C in a terminal reaches every process of the foreground group, and the launchers in
+    between (uv, the Nx executor) forward it too, so the server can see SIGINT two or three times
+    within milliseconds. uvicorn reads a second SIGINT as "force quit" and then skips the app's
+    shutdown, so pools would not be closed. Here a repeated SIGINT forces only when it comes
+    ``force_after`` seconds or more after the first: a person pressing Ctrl-C again because
+    shutdown hangs still gets a forced stop.
+    """
+
+    force_after = 1.0
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._first_exit: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        now = monotonic()
+        if self._first_exit is None:
+            self._first_exit = now
+        elif sig == signal.SIGINT and now - self._first_exit < self.force_after:
+            return  # the same Ctrl-C, delivered again
+        super().handle_exit(sig, frame)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,8 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    uvicorn.run(
-        args.app,
+    options = dict(
         host=args.host,
         port=args.port,
         loop=LOOP,
@@ -62,11 +92,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         reload=args.reload,
         reload_dirs=args.reload_dirs,
         workers=args.workers,
-        app_dir=args.app_dir,
         log_level=args.log_level,
         access_log=not args.no_access_log,
         lifespan="on",
     )
+    if args.app_dir is not None:
+        sys.path.insert(0, args.app_dir)  # as uvicorn.run(app_dir=...) does
+    if args.workers and args.workers > 1:
+        # Worker processes make their own servers inside uvicorn's supervisor.
+        uvicorn.run(args.app, **options)
+        return
+    config = uvicorn.Config(args.app, **options)
+    server = SignalBurstServer(config)
+    try:
+        if config.should_reload:
+            ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn handles the signal itself
+        pass
+    if not server.started and not config.should_reload:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses
