@@ -86,6 +86,15 @@ describe('compiler fuzzing', () => {
     assertClean(yamlFile(`id: d\noutput: { v: "{{ 'a'${' | upper'.repeat(10_000)} }}" }\n`));
   });
 
+  it('keeps chained defaults linear in size', () => {
+    // Each `| default` tests its operand; written out twice per level, 30 levels would be 2^30.
+    const chain = `input.tags | default([]) | first${' | default(null)'.repeat(30)} | default('z')`;
+    const result = compileService(yamlFile(`id: d\ninput: { properties: { tags: { type: array, items: { type: string } } } }\noutput: { v: "{{ ${chain} }}" }\n`), OPTIONS);
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const module = result.files.find((f) => f.path === 'd.py')!.contents;
+    expect(module.length).toBeLessThan(20_000);
+  });
+
   it('compiles a 10 MB definition without trouble', () => {
     // A chain: each node reads the one before it, and the output reads the last.
     let text = 'id: big\ninput: { properties: { x: { type: integer } } }\nnodes:\n';

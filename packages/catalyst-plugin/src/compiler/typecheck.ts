@@ -5,7 +5,7 @@
 import type { Template } from './expr/ast';
 import { Checker, describe, type Checked } from './expr/check';
 import type { Scope } from './expr/scope';
-import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, type Field, type Type } from './expr/types';
+import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, plain, type Field, type Type } from './expr/types';
 import type { ValueTemplate } from './expr/value';
 import type { Plan } from './graph/graph';
 import type { InputModel } from './input/model';
@@ -24,7 +24,8 @@ export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporte
     const types: Record<string, Type> = {};
     for (const [name, value] of Object.entries(node.templates)) types[name] = valueType(value, scope, checked, reporter);
     if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
-    if (inOrder.has(node)) outputs.set(node.id, kindOf(node.def).outputType(node.def, types));
+    // Stored outputs are plain data (models were dumped on the way in): read them as dicts.
+    if (inOrder.has(node)) outputs.set(node.id, plain(kindOf(node.def).outputType(node.def, types)));
   }
   valueType(ir.output, scope, checked, reporter);
   return checked;

@@ -65,13 +65,20 @@ export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string
 
 /**
  * A conditional's test after `if `: when it does not fit, ruff puts each operand of a top-level
- * `or` (else `and`) chain on its own line, starting with the operator.
+ * `or` (else `and`) chain on its own line, starting with the operator; a lone parenthesised
+ * `(...) is not None` (a bound default) gets its `is not None` on the next line.
  */
 function breakTest(test: string, indent: number): string {
-  if (indent + 'if '.length + test.length <= LINE_WIDTH) return test;
+  const fits = (line: string): boolean => indent + 'if '.length + line.length <= LINE_WIDTH;
+  if (fits(test)) return test;
+  const pad = ' '.repeat(indent);
   for (const op of [' or ', ' and ']) {
     const parts = splitTopLevel(test, op);
-    if (parts.length > 1) return parts.join(`\n${' '.repeat(indent)}${op.trimStart()}`);
+    if (parts.length > 1) return parts.join(`\n${pad}${op.trimStart()}`);
+  }
+  const compared = splitTopLevel(test, ' is not None');
+  if (compared.length === 2 && compared[1] === '' && compared[0].startsWith('(') && fits(compared[0])) {
+    return `${compared[0]}\n${pad}is not None`;
   }
   return test;
 }

@@ -5,7 +5,7 @@
 import type { Expr } from './ast';
 import { FILTER_NAMES, FILTERS } from './filters';
 import { ROOTS, type ExprProblem, type Scope } from './scope';
-import { ANY, BOOLEAN, INTEGER, NULL, NUMBER, STRING, isNumeric, join, joinAll, mayBeNull, typeName, type Type } from './types';
+import { ANY, BOOLEAN, INTEGER, NULL, NUMBER, STRING, isNumeric, join, joinAll, mayBeNull, plain, typeName, type Type } from './types';
 import { own } from '../util/own';
 import { didYouMean, suggest } from '../util/suggest';
 
@@ -49,7 +49,7 @@ export class Checker {
         if (typeof e.value === 'boolean') return BOOLEAN;
         return e.integer ? INTEGER : NUMBER;
       case 'list':
-        return { kind: 'array', items: joinAll(e.items.map((i) => this.check(i))) };
+        return { kind: 'array', items: plain(joinAll(e.items.map((i) => this.check(i)))) };
       case 'root':
         return this.root(e);
       case 'member':
@@ -75,7 +75,7 @@ export class Checker {
         return this.binary(e);
       case 'conditional': {
         this.check(e.test);
-        return join(this.check(e.then), this.check(e.otherwise));
+        return plain(join(this.check(e.then), this.check(e.otherwise)));
       }
     }
   }

@@ -48,6 +48,9 @@ export class PyEmitter {
   /** Preferred quotes for string literals: the other kind inside an f-string. */
   private quote: Quote = '"';
 
+  /** Names bound with `:=` by this emitter so far (`_d0`, `_d1`, ...). */
+  private bound = 0;
+
   constructor(private readonly env: EmitEnv) {}
 
   private pyString(s: string): string {
@@ -191,7 +194,7 @@ export class PyEmitter {
     const obj = tight(this.emit(object));
     const field = t.kind === 'object' && t.model !== undefined ? t.fields?.get(name) : undefined;
     if (field?.attr) return { code: `${obj}.${field.attr}`, prec: CALL };
-    if (t.kind === 'object' && t.extra) {
+    if (t.kind === 'object' && t.model !== undefined && t.extra) {
       const key = this.pyString(name);
       return { code: lenient ? `${obj}.model_extra.get(${key})` : `${obj}.model_extra[${key}]`, prec: CALL };
     }
@@ -209,7 +212,12 @@ export class PyEmitter {
     return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input), (n) => this.env.use(n));
   }
 
-  /** `x | default(d)`: `x if <x and each nullable part of x> is not None else d`. */
+  /**
+   * `x | default(d)`: `x if <each nullable part of x> and x is not None else d`. The operand is
+   * written twice, which for a path or a lookup costs less than binding it; an operand that holds
+   * another default is bound once with `:=` instead, or each level of a chain would double the
+   * code (and the work).
+   */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
     // A secret or variable is a string or absent, never null: the mapping's own default says it all.
     if (operand.kind === 'member' && operand.object.kind === 'root' && (operand.object.name === 'secrets' || operand.object.name === 'env')) {
@@ -218,15 +226,24 @@ export class PyEmitter {
     const guards: string[] = [];
     const walk = (x: Expr): void => {
       if (x.kind === 'member' || x.kind === 'index') walk(x.object);
-      if (x.kind === 'filter') walk(x.input);
-      if (this.env.checked.nullable.has(x)) guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
+      // A default inside has dealt with the nulls below it.
+      if (x.kind === 'filter' && x.name !== 'default') walk(x.input);
+      if (x !== operand && this.env.checked.nullable.has(x)) guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
     };
     walk(operand);
-    const v = this.value(operand);
-    const whole = `${paren(v, PREC.comparison + 1)} is not None`;
-    if (mayBeNull(this.typeOf(operand)) && !guards.includes(whole)) guards.push(whole);
-    if (guards.length === 0) return v; // never null: the checker warned that the default is unused
+    let v = this.value(operand);
     const c = PREC.conditional;
+    if (mayBeNull(this.typeOf(operand)) || this.env.checked.nullable.has(operand)) {
+      if (holdsDefault(operand)) {
+        const name = `_d${this.bound++}`;
+        guards.push(`(${name} := ${v.code}) is not None`);
+        v = { code: name, prec: ATOM };
+      } else {
+        // Dumping a model keeps None as None: the test reads the value before any dump.
+        guards.push(`${paren(this.emit(operand), PREC.comparison + 1)} is not None`);
+      }
+    }
+    if (guards.length === 0) return v; // never null: the checker warned that the default is unused
     return conditional(paren(v, c + 1), guards.join(' and '), paren(this.value(fallback), c));
   }
 
@@ -240,6 +257,29 @@ export class PyEmitter {
     if ((op === '==' || op === '!=') && (literal(e.left) || literal(e.right))) op = op === '==' ? 'is' : 'is not';
     const leftMin = prec === PREC.comparison ? prec + 1 : prec;
     return { code: `${paren(left, leftMin)} ${op} ${paren(right, prec + 1)}`, prec };
+  }
+}
+
+/** Whether a `default` filter sits anywhere inside `e`. */
+function holdsDefault(e: Expr): boolean {
+  switch (e.kind) {
+    case 'filter':
+      return e.name === 'default' || holdsDefault(e.input) || e.args.some(holdsDefault);
+    case 'member':
+      return holdsDefault(e.object);
+    case 'index':
+      return holdsDefault(e.object) || holdsDefault(e.index);
+    case 'unary':
+      return holdsDefault(e.operand);
+    case 'binary':
+      return holdsDefault(e.left) || holdsDefault(e.right);
+    case 'conditional':
+      return holdsDefault(e.test) || holdsDefault(e.then) || holdsDefault(e.otherwise);
+    case 'list':
+    case 'call':
+      return (e.kind === 'list' ? e.items : e.args).some(holdsDefault);
+    default:
+      return false;
   }
 }
 

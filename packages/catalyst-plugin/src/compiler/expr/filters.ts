@@ -2,7 +2,7 @@
  * The closed set of filters: for each, the argument count, the result type for an input type
  * (or why the input is wrong), and the Python it compiles to. Adding a filter is one entry here.
  */
-import { ANY, INTEGER, NUMBER, STRING, isNumeric, join, joinAll, type Type } from './types';
+import { ANY, INTEGER, NUMBER, STRING, isNumeric, join, joinAll, plain, type Type } from './types';
 
 export interface PyCode {
   code: string;
@@ -57,7 +57,7 @@ export const FILTERS: Record<string, FilterSpec> = {
     emit: (x) => call(`(${operand(x, OR + 1)} or [None])[-1]`),
   },
   // `default` is compiled by the expression emitter itself: it guards the operand's null parts.
-  default: { args: [1, 1], accepts: [], result: (t, [d]) => join({ ...t, nullable: undefined }, d), emit: (x) => x },
+  default: { args: [1, 1], accepts: [], result: (t, [d]) => plain(join({ ...t, nullable: undefined }, d)), emit: (x) => x },
   json: {
     args: [0, 0],
     accepts: [],

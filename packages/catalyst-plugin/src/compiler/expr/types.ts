@@ -65,6 +65,27 @@ export function typeName(t: Type): string {
   return t.nullable && t.kind !== 'null' ? `${base} or null` : base;
 }
 
+/**
+ * The type of the same value as plain data, which is what a value becomes once it is stored or
+ * computed (node outputs, list literals, conditionals, defaults): models are dumped to dicts,
+ * so fields are keys, not attributes, and a model keeping undeclared fields is an open mapping.
+ */
+export function plain(t: Type): Type {
+  if (!containsModel(t)) return t;
+  if (t.kind === 'array') return { ...t, items: plain(t.items) };
+  if (t.kind !== 'object') return t;
+  const open = t.fields === null || (t.model !== undefined && t.extra === true);
+  const fields = open ? null : new Map([...t.fields!].map(([name, f]): [string, Field] => [name, { type: plain(f.type) }]));
+  return { kind: 'object', fields, nullable: t.nullable };
+}
+
+/** A model anywhere inside: in an array, or in a field of a plain object. */
+function containsModel(t: Type): boolean {
+  if (t.kind === 'array') return containsModel(t.items);
+  if (t.kind !== 'object') return false;
+  return t.model !== undefined || [...(t.fields?.values() ?? [])].some((f) => containsModel(f.type));
+}
+
 /** True when the type holds pydantic models (which must be dumped before they leave the input). */
 export function holdsModel(t: Type): boolean {
   if (t.kind === 'object') return t.model !== undefined;

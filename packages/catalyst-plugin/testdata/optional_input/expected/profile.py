@@ -47,8 +47,9 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
                 "zip": inp.address.zip
                 if inp.address is not None and inp.address.zip is not None
                 else "-",
-                "first_tag": ((inp.tags if inp.tags is not None else []) or [None])[0]
-                if ((inp.tags if inp.tags is not None else []) or [None])[0] is not None
+                "first_tag": _d0
+                if (_d0 := ((inp.tags if inp.tags is not None else []) or [None])[0])
+                is not None
                 else "none",
                 "line": f"{inp.name} from {inp.address.city if inp.address is not None else 'nowhere'}",
                 "address": inp.address.model_dump(by_alias=True)
