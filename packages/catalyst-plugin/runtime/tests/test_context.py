@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-import gc
+import importlib.util
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,30 +99,14 @@ def test_ten_megabyte_input_through_ten_nodes_is_never_copied() -> None:
     assert after - before < 64 * 1024
 
 
-# ExecutionContext's own __init__ on a class without __slots__: the same attributes and values
-# (the started_ns integer and the two empty dicts included); only the storage differs.
-_PlainContext: Any = type("_PlainContext", (), {"__init__": ExecutionContext.__init__})
-
-
-def _traced_size(factory: Any, count: int) -> float:
-    """Bytes traced per object while ``count`` of them are alive (the list is allocated first)."""
-    objects: list[object] = [None] * count
-    gc.collect()
-    tracemalloc.start()
-    try:
-        for i in range(count):
-            objects[i] = factory()
-        size, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del objects
-    return size / count
-
-
-def _plain_with_materialized_dict() -> Any:
-    plain = _PlainContext("wf", None)
-    _ = plain.__dict__  # what vars(), pickling, copy or a debugger do to an instance
-    return plain
+def _load_runtime_micro() -> Any:
+    """The micro-benchmark script, whose ``--memory`` mode prints what this test asserts on."""
+    path = Path(__file__).resolve().parents[4] / "tools" / "bench" / "runtime_micro.py"
+    spec = importlib.util.spec_from_file_location("runtime_micro", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_slots_use_less_memory_than_a_plain_class() -> None:
@@ -129,19 +114,16 @@ def test_slots_use_less_memory_than_a_plain_class() -> None:
     assert not hasattr(ctx, "__dict__")
     with pytest.raises(AttributeError):
         ctx.unknown = 1  # type: ignore[attr-defined]
-    assert not hasattr(_PlainContext, "__slots__")
+    bench = _load_runtime_micro()
+    assert not hasattr(bench.PlainContext, "__slots__")
     # The same attributes, less the one filled only when read (started_at).
     lazy = {"_started_at"}
-    assert vars(_PlainContext("wf", None)).keys() == set(ExecutionContext.__slots__) - lazy
-    count = 5000
-    slotted = _traced_size(lambda: ExecutionContext("wf", None), count)
-    plain = _traced_size(lambda: _PlainContext("wf", None), count)
-    plain_dict = _traced_size(_plain_with_materialized_dict, count)
+    assert vars(bench.PlainContext("wf", None)).keys() == set(ExecutionContext.__slots__) - lazy
     # Python 3.11.7: 272, 312 and 376 bytes. 3.11+ keeps a plain instance's attributes inline
     # until its __dict__ is asked for, so the saving is about 13 % until then and 28 % after.
-    # The same measurement, printed: python tools/bench/runtime_micro.py --memory (see
-    # docs/runtime.md), which this test mirrors.
-    figures = (slotted, plain, plain_dict)
+    # Printed by: python tools/bench/runtime_micro.py --memory (see docs/runtime.md).
+    figures = bench.memory_figures()
+    slotted, plain, plain_dict = figures
     assert slotted < plain * 0.95, figures
     assert slotted < plain_dict * 0.8, figures
 
