@@ -364,3 +364,8 @@ async def test_includes_with_options_keep_fastapis_own_include() -> None:
         app = create_app(router, title="t", settings=Settings())
         async with in_process(app) as client:
             assert (await client.get(path)).json() == {"answer": answer}
+
+
+def test_a_lone_string_of_names_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"secrets takes a sequence of names, e.g. \('TOKEN',\)"):
+        WorkflowRouter(secrets="TOKEN")

@@ -138,3 +138,16 @@ async def test_run_concurrently_overlaps_and_cancels_siblings_on_failure() -> No
         await run_concurrently(step("a", 5), step("b", 0.01, fail=True))
     assert events == ["start a", "start b", "cancelled a"]
     assert not isinstance(caught.value, BaseExceptionGroup)
+
+
+@pytest.mark.anyio
+async def test_negative_retries_are_refused_before_any_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    with pytest.raises(ValueError, match="retries must be 0 or more, not -1"):
+        await http_call(context(handler), "n", "GET", "http://up/x", retries=-1)
+    assert seen == []

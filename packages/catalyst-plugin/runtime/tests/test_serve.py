@@ -74,6 +74,17 @@ def test_parser_defaults() -> None:
     assert args.reload is False
 
 
+def test_port_comes_from_the_environment_and_a_bad_one_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    assert build_parser().parse_args(["svc.main:app"]).port == 9123
+    monkeypatch.setenv("PORT", "abc")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["svc.main:app"])
+    assert "invalid int value: 'abc'" in capsys.readouterr().err
+
+
 _RELOADABLE = """
 from fastapi import APIRouter
 from catalyst_runtime import ExecutionContext, create_app, json_response

@@ -11,7 +11,14 @@ import orjson
 import pytest
 from starlette.types import Message
 
-from catalyst_runtime import ExecutionContext, UpstreamError, done_event, error_event, format_sse
+from catalyst_runtime import (
+    ConfigError,
+    ExecutionContext,
+    UpstreamError,
+    done_event,
+    error_event,
+    format_sse,
+)
 from catalyst_runtime.sse import EVENT_TYPES, EventStreamResponse
 
 from .conftest import import_app, in_process
@@ -51,6 +58,16 @@ def test_error_event_for_unexpected_exceptions_says_nothing() -> None:
     [(event, data)] = _events(error_event(RuntimeError("hunter2")).decode())
     assert event == "error"
     assert data == {"detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]}
+
+
+def test_error_event_for_a_config_error_tells_the_log_not_the_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    error = ConfigError("MAIL_TOKEN", "secret is not set in the environment")
+    [(event, data)] = _events(error_event(error).decode())
+    assert event == "error"
+    assert data == {"detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]}
+    assert "MAIL_TOKEN: secret is not set" in caplog.text
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,18 +18,10 @@ from starlette.routing import BaseRoute
 
 from .bodies import dumps
 from .config import Settings, load_env_file, missing_variables
-from .errors import (
-    INTERNAL_ERROR_BODY,
-    CatalystError,
-    ConfigError,
-    InputValidationError,
-    NodeError,
-)
+from .errors import INTERNAL_ERROR_BODY, CatalystError, ConfigError, public_body
 from .pools import ConnectionPools
 
 __all__ = ["WorkflowRouter", "create_app"]
-
-logger = logging.getLogger("catalyst_runtime")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -53,9 +44,9 @@ class WorkflowRouter(APIRouter):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.pools: frozenset[str] = frozenset(pools)
-        self.secrets: frozenset[str] = frozenset(secrets)
-        self.env: frozenset[str] = frozenset(env)
+        self.pools = _names("pools", pools)
+        self.secrets = _names("secrets", secrets)
+        self.env = _names("env", env)
         # The entries each include added to ``routes``, mapped to the router they stand for;
         # ``None`` once an include carried options (prefix, dependencies, ...) that only
         # FastAPI's own include can apply, so the routes cannot be mounted flat.
@@ -93,6 +84,13 @@ class WorkflowRouter(APIRouter):
                     return None
                 flat.extend(inner)
         return flat
+
+
+def _names(what: str, names: Iterable[str]) -> frozenset[str]:
+    # A lone string is iterable too, and would become a set of its letters.
+    if isinstance(names, str):
+        raise TypeError(f"{what} takes a sequence of names, e.g. ({names!r},), not a string")
+    return frozenset(names)
 
 
 def check_secrets(names: Iterable[str]) -> None:
@@ -144,11 +142,10 @@ def create_app(
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings is None:
-            load_env_file()
-            app.state.settings = Settings.from_env()
-        else:
-            app.state.settings = settings
+        # Once, here: secrets kept in .env then resolve like exported ones, and Settings reads
+        # the environment without parsing the file a second time.
+        load_env_file()
+        app.state.settings = Settings.from_env(env_file=None) if settings is None else settings
         check_secrets(secrets)
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
@@ -178,19 +175,7 @@ def create_app(
 
 async def _catalyst_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CatalystError)  # registered for CatalystError only
-    where = f"{request.method} {request.url.path}"
-    if isinstance(exc, InputValidationError):
-        body = exc.to_body()
-    elif isinstance(exc, NodeError):
-        # The runtime's own message only; the cause (which may quote data) stays at debug level.
-        logger.warning("%s -> %d: %s", where, exc.status_code, exc)
-        logger.debug("cause", exc_info=exc)
-        body = exc.to_body()
-    else:
-        # A configuration problem (a missing secret, a pool not built) is the operator's to fix:
-        # the log names it, the client learns nothing about the deployment.
-        logger.error("%s -> %d: %s", where, exc.status_code, exc)
-        body = INTERNAL_ERROR_BODY
+    body = public_body(exc, f"{request.method} {request.url.path}")
     return Response(dumps(body), exc.status_code, media_type="application/json")
 
 

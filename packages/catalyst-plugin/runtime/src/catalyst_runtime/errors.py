@@ -19,6 +19,7 @@ the server log.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar, Final
@@ -33,6 +34,7 @@ __all__ = [
     "RateLimitExceeded",
     "UpstreamError",
     "node_error",
+    "public_body",
 ]
 
 ErrorDetail = dict[str, Any]
@@ -160,3 +162,28 @@ def node_error(node_id: str, exc: BaseException) -> CatalystError:
     if isinstance(exc, (ConnectionError, OSError)):
         return UpstreamError(node_id, f"connection failed ({name})")
     return NodeError(node_id, f"failed ({name})")
+
+
+_logger = logging.getLogger("catalyst_runtime")
+
+
+def public_body(exc: BaseException, where: str) -> dict[str, Any]:
+    """What a client is told about ``exc``, after logging it; shared by JSON responses and the
+    ``error`` event of a stream, so both say the same.
+
+    Input and node errors carry their own body (they name a field or a node, never data). A
+    configuration problem (a missing secret, a pool not built) is the operator's to fix: the log
+    names it, the client gets the internal-error body. Anything else is logged with its traceback.
+    """
+    if isinstance(exc, InputValidationError):
+        return exc.to_body()
+    if isinstance(exc, NodeError):
+        # The runtime's own message only; the cause (which may quote data) stays at debug level.
+        _logger.warning("%s -> %d: %s", where, exc.status_code, exc)
+        _logger.debug("cause", exc_info=exc)
+        return exc.to_body()
+    if isinstance(exc, CatalystError):
+        _logger.error("%s -> %d: %s", where, exc.status_code, exc)
+    else:
+        _logger.error("%s failed", where, exc_info=exc)
+    return INTERNAL_ERROR_BODY

@@ -63,6 +63,8 @@ async def http_call(
         options["json"] = json
     sent_headers = _texts(headers)
     params = _texts(query)
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries}")
     for attempt in range(retries + 1):
         last = attempt == retries
         try:

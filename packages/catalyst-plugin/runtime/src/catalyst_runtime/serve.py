@@ -61,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("app", help="the ASGI app as module:attribute, e.g. hello_svc.main:app")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="$PORT or 8000"
+        # A string default goes through type=int too, so a bad $PORT is argparse's clear error.
+        "--port",
+        type=int,
+        default=os.environ.get("PORT", "8000"),
+        help="$PORT or 8000",
     )
     parser.add_argument("--reload", action="store_true", help="restart when a source file changes")
     parser.add_argument(

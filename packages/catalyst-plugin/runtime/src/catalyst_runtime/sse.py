@@ -8,7 +8,6 @@ one ``error`` event with the same body an HTTP error would have.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, Final
 
@@ -18,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from .bodies import dumps
 from .context import ExecutionContext
-from .errors import INTERNAL_ERROR_BODY, CatalystError
+from .errors import public_body
 
 __all__ = [
     "EVENT_TYPES",
@@ -29,7 +28,6 @@ __all__ = [
     "stream_response",
 ]
 
-logger = logging.getLogger("catalyst_runtime")
 
 EVENT_TYPES: Final = ("partial", "token", "done", "error")
 
@@ -54,11 +52,9 @@ def done_event(output: Any, ctx: ExecutionContext) -> bytes:
     return format_sse("done", {"output": output, "timings": ctx.timings_ms()})
 
 
-def error_event(exc: BaseException) -> bytes:
-    """The event a failed stream ends with; the body is the one the HTTP error would carry."""
-    if isinstance(exc, CatalystError):
-        return format_sse("error", exc.to_body())
-    return format_sse("error", INTERNAL_ERROR_BODY)
+def error_event(exc: BaseException, where: str = "stream") -> bytes:
+    """The event a failed stream ends with (after logging): the body the HTTP error would carry."""
+    return format_sse("error", public_body(exc, where))
 
 
 class EventStreamResponse(StreamingResponse):
@@ -98,8 +94,6 @@ async def _guarded(events: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         async for chunk in events:
             yield chunk
     except Exception as exc:
-        if not isinstance(exc, CatalystError):
-            logger.exception("stream failed")
         yield error_event(exc)
     finally:
         aclose = getattr(events, "aclose", None)
