@@ -17,26 +17,17 @@
 // root, they are installed from Debian's packages (apt-get update; apt-get install).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lib/workspace.cjs';
 
 const isRoot = process.getuid?.() === 0;
 const defaultState = join(tmpdir(), 'catalyst-test-services.json');
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+// One freePort for every script: the sample-workspace helper's.
+export { freePort };
 
 function run(cmd, args, options = {}) {
   const out = spawnSync(cmd, args, { encoding: 'utf8', ...options });

@@ -177,8 +177,8 @@ describe('a workflow service in a fresh Nx workspace', () => {
       await server.stop();
       throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
     }
-    // A stop signal reaches uvicorn once (twice would force-quit it and skip the app's shutdown),
-    // and nothing is left holding the port.
+    // Stopping Nx stops uvicorn gracefully (the app's shutdown runs, nothing force-quits), and
+    // nothing is left holding the port.
     await server.stop();
     const portIsFree = async () => fetch(`http://127.0.0.1:${port}/openapi.json`).then(() => false, () => true);
     await eventually(portIsFree);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { ExecutorContext } from '@nx/devkit';
 import { basename, join } from 'node:path';
 import { readProjectName } from './pyproject';
 import { GENERATED_DIR, toPythonPackageName } from './python-names';
@@ -42,4 +43,25 @@ export function readProjectJsonName(absoluteProjectRoot: string): string | undef
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where a service is and what it is called, from the executor context. Kept here, away from the
+ * compiler, so the serve and pytest executors start without loading it.
+ */
+export function serviceFromContext(context: ExecutorContext, packageNameOverride?: string) {
+  const projectName = context.projectName;
+  const project = projectName ? context.projectsConfigurations?.projects[projectName] : undefined;
+  if (!projectName || !project) throw new Error('The Catalyst executors must run on a project target.');
+  const projectRoot = join(context.root, project.root);
+  const names = resolveServiceNames(projectRoot, projectName);
+  return {
+    projectName,
+    displayRoot: project.root,
+    projectRoot,
+    distributionName: names.distributionName,
+    // An explicit package is used as given: the schema only admits Python identifiers, and the
+    // codegen target's outputs name the same string.
+    packageName: packageNameOverride || names.packageName,
+  };
 }

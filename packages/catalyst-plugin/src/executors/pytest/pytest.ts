@@ -1,7 +1,7 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { findUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
-import { serviceFromContext } from '../codegen/codegen';
+import { serviceFromContext } from '../../utils/service';
 import type { PytestExecutorSchema } from './schema';
 
 export function pytestArgs(distributionName: string, extra: string[] = []): string[] {

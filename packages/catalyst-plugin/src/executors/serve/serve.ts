@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
 import { findUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
-import { serviceFromContext } from '../codegen/codegen';
+import { serviceFromContext } from '../../utils/service';
 import { WORKFLOWS_DIR } from '../codegen/lib/read-definitions';
 import { runCodegen } from '../codegen/lib/run-codegen';
 import type { ServeExecutorSchema } from './schema';
