@@ -3,12 +3,9 @@
  * generator scaffolds is the package codegen writes into and the one `serve`/`test` import.
  */
 
-/** Python keywords: a service whose package name is one of these could not be imported. */
-const PYTHON_KEYWORDS = new Set([
-  'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue',
-  'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in',
-  'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',
-]);
+// The compiler's list, so the two never disagree. Only the hard keywords: a package may be named
+// like a soft keyword (`import match` works), so a service may be named after one.
+import { PYTHON_HARD_KEYWORDS } from '../compiler/util/python-names';
 
 /**
  * Import names a service package must not take: they would shadow the runtime, the web stack the
@@ -48,7 +45,7 @@ export function checkServiceName(name: string): string | undefined {
     );
   }
   const pkg = toPythonPackageName(name);
-  if (PYTHON_KEYWORDS.has(pkg)) {
+  if (PYTHON_HARD_KEYWORDS.has(pkg)) {
     return `"${name}" cannot be a service name: its Python package "${pkg}" is a Python keyword. Choose another name, e.g. "${name}-svc".`;
   }
   if (RESERVED_PACKAGES.has(pkg)) {

@@ -1,12 +1,22 @@
 /** Python naming rules the generated code depends on. */
 
-export const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([
+/**
+ * Python's keywords, `keyword.kwlist` of Python 3.11 (the oldest the runtime supports; 3.12 and
+ * 3.13 add none): no Python name, module or package may be one of these. The plugin checks
+ * service names against this list too, so there is one list.
+ */
+export const PYTHON_HARD_KEYWORDS: ReadonlySet<string> = new Set([
   'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue',
   'def', 'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in',
   'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',
-  // Soft keywords: legal names, but confusing in generated code.
-  'match', 'case', 'type', '_',
 ]);
+
+/**
+ * The names generated code never takes: the keywords, and the soft keywords (3.11
+ * `keyword.softkwlist`, plus `type` from 3.12), which are legal names but confusing in
+ * generated code.
+ */
+export const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([...PYTHON_HARD_KEYWORDS, 'match', 'case', 'type', '_']);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
