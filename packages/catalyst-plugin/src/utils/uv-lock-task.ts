@@ -1,6 +1,6 @@
 import { logger, type GeneratorCallback } from '@nx/devkit';
 import { spawnSync } from 'node:child_process';
-import { findUv } from './uv';
+import { requireUv } from './uv';
 
 /**
  * The generators' install step: `uv lock` at the workspace root, so uv.lock (an input of every
@@ -9,13 +9,8 @@ import { findUv } from './uv';
  */
 export function uvLockTask(workspaceRoot: string): GeneratorCallback {
   return () => {
-    let uv: string;
-    try {
-      uv = findUv();
-    } catch (e) {
-      logger.warn(`${(e as Error).message}\nThen run \`uv lock\` at the workspace root.`);
-      return;
-    }
+    const uv = requireUv((message) => logger.warn(`${message}\nThen run \`uv lock\` at the workspace root.`));
+    if (!uv) return;
     const result = spawnSync(uv, ['lock'], { cwd: workspaceRoot, stdio: 'inherit', env: { UV_NO_PROGRESS: '1', ...process.env } });
     if (result.status !== 0) {
       logger.warn('`uv lock` did not succeed (see above). Fix the problem and run `uv lock` at the workspace root.');

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findUv, UV_INSTALL_HINT } from './uv';
+import { findUv, requireUv, UV_INSTALL_HINT } from './uv';
 
 describe('findUv', () => {
   let dir: string;
@@ -34,5 +34,27 @@ describe('findUv', () => {
 
   it('names a $UV that is not an executable', () => {
     expect(() => findUv({ UV: join(dir, 'nope'), PATH: '' })).toThrow(`UV=${join(dir, 'nope')} is not an executable`);
+  });
+});
+
+describe('requireUv', () => {
+  it('reports why there is no uv instead of throwing', () => {
+    const reported: string[] = [];
+    expect(requireUv((message) => reported.push(message), { PATH: '' })).toBeUndefined();
+    expect(reported).toEqual([UV_INSTALL_HINT]);
+  });
+
+  it('answers the uv findUv finds, reporting nothing', () => {
+    const reported: string[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'catalyst-uv-'));
+    try {
+      const uv = join(dir, 'uv');
+      writeFileSync(uv, '#!/bin/sh\n');
+      chmodSync(uv, 0o755);
+      expect(requireUv((message) => reported.push(message), { PATH: dir })).toBe(uv);
+      expect(reported).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { logger } from '@nx/devkit';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -45,4 +46,21 @@ export function findUv(env: NodeJS.ProcessEnv = process.env): string {
   const uv = findOnPath('uv', env);
   if (uv) return uv;
   throw new Error(fromEnv ? `UV=${fromEnv} is not an executable. ${UV_INSTALL_HINT}` : UV_INSTALL_HINT);
+}
+
+/**
+ * {@link findUv} for the executors and generators, which need uv but must not crash without it:
+ * answers undefined after passing the reason (with the install instructions) to `report`, an
+ * error by default; a generator, which can do without uv, reports a warning instead.
+ */
+export function requireUv(
+  report: (message: string) => void = (message) => logger.error(message),
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  try {
+    return findUv(env);
+  } catch (e) {
+    report((e as Error).message);
+    return undefined;
+  }
 }

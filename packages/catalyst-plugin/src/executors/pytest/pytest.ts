@@ -1,5 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
-import { findUv } from '../../utils/uv';
+import type { ExecutorContext } from '@nx/devkit';
+import { requireUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
 import { serviceFromContext } from '../../utils/service';
 import type { PytestExecutorSchema } from './schema';
@@ -32,13 +32,8 @@ export default async function pytestExecutor(
   context: ExecutorContext,
 ): Promise<{ success: boolean }> {
   const service = serviceFromContext(context);
-  let uv: string;
-  try {
-    uv = findUv();
-  } catch (e) {
-    logger.error((e as Error).message);
-    return { success: false };
-  }
+  const uv = requireUv();
+  if (!uv) return { success: false };
   const extra = [...(options.args ?? []), ...passthroughArgs(options.__unparsed__)];
   const code = await runForwardingSignals(uv, pytestArgs(service.distributionName, extra), {
     cwd: service.projectRoot,

@@ -2,7 +2,7 @@ import { logger, type ExecutorContext } from '@nx/devkit';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
-import { findUv } from '../../utils/uv';
+import { requireUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
 import { serviceFromContext } from '../../utils/service';
 import { WORKFLOWS_DIR } from '../codegen/lib/read-definitions';
@@ -56,13 +56,8 @@ export default async function serveExecutor(
   context: ExecutorContext,
 ): Promise<{ success: boolean }> {
   const service = serviceFromContext(context, options.packageName);
-  let uv: string;
-  try {
-    uv = findUv();
-  } catch (e) {
-    logger.error((e as Error).message);
-    return { success: false };
-  }
+  const uv = requireUv();
+  if (!uv) return { success: false };
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8000;
   const app = options.app ?? `${service.packageName}.main:app`;
