@@ -8,9 +8,7 @@ import {
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';
-import { readProjectName } from '../utils/pyproject';
-import { generatedDirOf, readProjectJsonName } from '../utils/service';
-import { toPythonPackageName } from '../utils/python-names';
+import { generatedDirOf, readService, type Service } from '../utils/service';
 import { normalizePluginOptions, type CatalystPluginOptions, type NormalizedPluginOptions } from './options';
 
 /** Workflow definitions: `<projectRoot>/workflows/<name>.workflow.{yaml,yml,json}`. */
@@ -22,36 +20,29 @@ export function projectRootOf(definitionFile: string): string {
   return posix.dirname(workflowsDir);
 }
 
-interface ServiceProject {
-  root: string;
-  /** Set when the project has no project.json, so the name comes from pyproject.toml. */
-  name?: string;
-  distributionName: string;
-  packageName: string;
-}
-
-function readPyprojectName(absoluteRoot: string): string | undefined {
-  const file = join(absoluteRoot, 'pyproject.toml');
-  if (!existsSync(file)) return undefined;
-  return readProjectName(readFileSync(file, 'utf8'));
+/** The `name` in a project.json, if there is one. */
+function readProjectJsonName(absoluteRoot: string): string | undefined {
+  try {
+    const name = JSON.parse(readFileSync(join(absoluteRoot, 'project.json'), 'utf8')).name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * A folder is a service project when it has a project.json, or a pyproject.toml naming a Python
- * project (`[project].name`). A virtual uv workspace root has neither and is never a service.
+ * The service a project root holds, and the name to give its project. A folder is a service
+ * project when it has a project.json (which names the project: the service is named after it when
+ * pyproject.toml does not), or a pyproject.toml naming a Python project (`[project].name`, then
+ * also the project's name). A virtual uv workspace root has neither and is never a service.
  */
-function readServiceProject(root: string, workspaceRoot: string): ServiceProject | undefined {
+function inferServiceProject(root: string, workspaceRoot: string): { service: Service; name?: string } | undefined {
   const absoluteRoot = join(workspaceRoot, root);
-  const pyprojectName = readPyprojectName(absoluteRoot);
-  const hasProjectJson = existsSync(join(absoluteRoot, 'project.json'));
-  if (!hasProjectJson && pyprojectName === undefined) return undefined;
-  const distributionName = pyprojectName ?? readProjectJsonName(absoluteRoot) ?? posix.basename(root);
-  return {
-    root,
-    name: hasProjectJson ? undefined : distributionName,
-    distributionName,
-    packageName: toPythonPackageName(distributionName),
-  };
+  if (existsSync(join(absoluteRoot, 'project.json'))) {
+    return { service: readService(workspaceRoot, root, readProjectJsonName(absoluteRoot) ?? posix.basename(root)) };
+  }
+  const service = readService(workspaceRoot, root, undefined);
+  return service && { service, name: service.distributionName };
 }
 
 /** Whether the workspace installs the plugin from npm, so Nx knows it as `npm:@catalyst/plugin`. */
@@ -65,7 +56,7 @@ function pluginIsAnNpmDependency(workspaceRoot: string): boolean {
 }
 
 export function buildTargets(
-  service: ServiceProject,
+  service: Service,
   options: NormalizedPluginOptions,
   pluginIsExternal: boolean,
   namedInputs: Record<string, unknown> = {},
@@ -156,12 +147,13 @@ async function createNodesInternal(
 
   const results = await createNodesFromFiles(
     (file, _options, ctx): CreateNodesResult => {
-      const service = readServiceProject(projectRootOf(file), ctx.workspaceRoot);
-      if (!service) return {};
+      const inferred = inferServiceProject(projectRootOf(file), ctx.workspaceRoot);
+      if (!inferred) return {};
+      const { service, name } = inferred;
       return {
         projects: {
           [service.root]: {
-            ...(service.name ? { name: service.name } : {}),
+            ...(name ? { name } : {}),
             targets: buildTargets(service, options, pluginIsExternal, namedInputs),
           },
         },

@@ -1,11 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { ExecutorContext } from '@nx/devkit';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readProjectName } from './pyproject';
 import { GENERATED_DIR, toPythonPackageName } from './python-names';
 
-/** How a service project is known to Python: its distribution name and its import package. */
-export interface ServiceNames {
+/**
+ * A service project: where it is and how Python knows it. The inferred targets and every executor
+ * read it with {@link readService}, so they agree on the package codegen writes and `serve` and
+ * `test` import. Kept away from the compiler, so the serve and pytest executors start without it.
+ */
+export interface Service {
+  /** The project root relative to the workspace root, as Nx knows it, e.g. `apps/hello-svc`. */
+  root: string;
+  /** The same folder, absolute. */
+  absoluteRoot: string;
   /** `[project].name` of its pyproject.toml (what `uv run --package` takes), e.g. `hello-svc`. */
   distributionName: string;
   /** The import package under `src/`, e.g. `hello_svc`. */
@@ -20,12 +28,18 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** The Python names of a service, read from disk: pyproject `[project].name`, else the fallback. */
-export function resolveServiceNames(absoluteProjectRoot: string, fallbackName?: string): ServiceNames {
-  const pyproject = readText(join(absoluteProjectRoot, 'pyproject.toml'));
-  const distributionName =
-    (pyproject !== undefined ? readProjectName(pyproject) : undefined) ?? fallbackName ?? basename(absoluteProjectRoot);
-  return { distributionName, packageName: toPythonPackageName(distributionName) };
+/**
+ * The service at `root` (relative to `workspaceRoot`). It is named by its pyproject.toml's
+ * `[project].name`, else by `fallbackName`; with neither, the folder is no service: undefined.
+ */
+export function readService(workspaceRoot: string, root: string, fallbackName: string): Service;
+export function readService(workspaceRoot: string, root: string, fallbackName: string | undefined): Service | undefined;
+export function readService(workspaceRoot: string, root: string, fallbackName: string | undefined): Service | undefined {
+  const absoluteRoot = join(workspaceRoot, root);
+  const pyproject = readText(join(absoluteRoot, 'pyproject.toml'));
+  const distributionName = (pyproject !== undefined ? readProjectName(pyproject) : undefined) ?? fallbackName;
+  if (distributionName === undefined) return undefined;
+  return { root, absoluteRoot, distributionName, packageName: toPythonPackageName(distributionName) };
 }
 
 /** `src/<pkg>/_generated`, relative to the project root, with forward slashes. */
@@ -33,35 +47,13 @@ export function generatedDirOf(packageName: string): string {
   return `src/${packageName}/${GENERATED_DIR}`;
 }
 
-/** The `name` in a project.json, if there is one. */
-export function readProjectJsonName(absoluteProjectRoot: string): string | undefined {
-  const file = join(absoluteProjectRoot, 'project.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const name = JSON.parse(readFileSync(file, 'utf8')).name;
-    return typeof name === 'string' ? name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Where a service is and what it is called, from the executor context. Kept here, away from the
- * compiler, so the serve and pytest executors start without loading it.
- */
-export function serviceFromContext(context: ExecutorContext, packageNameOverride?: string) {
+/** The service an executor runs on: the project of its target, named after it when pyproject.toml is not. */
+export function serviceFromContext(context: ExecutorContext, packageNameOverride?: string): Service {
   const projectName = context.projectName;
   const project = projectName ? context.projectsConfigurations?.projects[projectName] : undefined;
   if (!projectName || !project) throw new Error('The Catalyst executors must run on a project target.');
-  const projectRoot = join(context.root, project.root);
-  const names = resolveServiceNames(projectRoot, projectName);
-  return {
-    projectName,
-    displayRoot: project.root,
-    projectRoot,
-    distributionName: names.distributionName,
-    // An explicit package is used as given: the schema only admits Python identifiers, and the
-    // codegen target's outputs name the same string.
-    packageName: packageNameOverride || names.packageName,
-  };
+  const service = readService(context.root, project.root, projectName);
+  // An explicit package is used as given: the schema only admits Python identifiers, and the
+  // codegen target's outputs name the same string.
+  return packageNameOverride ? { ...service, packageName: packageNameOverride } : service;
 }

@@ -236,7 +236,7 @@ it('compiles the sample service', () => {
       const sample = readFileSync(join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'), 'utf8');
       mkdirSync(join(root, 'workflows'));
       writeFileSync(join(root, 'workflows/hello.workflow.yaml'), sample.replace('<%= schemaPath %>', 'x.json'));
-      const outcome = runCodegen({ projectRoot: root, displayRoot: 'apps/hello-svc', packageName: 'hello_svc', serviceName: 'hello-svc' }, compileService);
+      const outcome = runCodegen({ root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' }, compileService);
       expect(outcome.report).toContain('Generated');
       expect(outcome.success).toBe(true);
       expect(existsSync(join(root, 'src/hello_svc/_generated/__init__.py'))).toBe(true);
@@ -260,7 +260,7 @@ it('compiles the sample service', () => {
       try {
         mkdirSync(join(root, 'workflows'));
         for (const name of order) writeFileSync(join(root, 'workflows', name), definitions[name]);
-        const outcome = runCodegen({ projectRoot: root, packageName: 'hello_svc', serviceName: 'hello-svc' }, compileService);
+        const outcome = runCodegen({ root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' }, compileService);
         expect(outcome.report).toContain('from 3 definitions');
         const dir = join(root, 'src/hello_svc/_generated');
         return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));

@@ -7,13 +7,7 @@ export default async function codegenExecutor(
   options: CodegenExecutorSchema,
   context: ExecutorContext,
 ): Promise<{ success: boolean }> {
-  const service = serviceFromContext(context, options.packageName);
-  const outcome = runCodegen({
-    projectRoot: service.projectRoot,
-    displayRoot: service.displayRoot,
-    packageName: service.packageName,
-    serviceName: service.distributionName,
-  });
+  const outcome = runCodegen(serviceFromContext(context, options.packageName));
   if (outcome.success) logger.info(outcome.report);
   else logger.error(outcome.report);
   return { success: outcome.success };

@@ -36,7 +36,7 @@ export default async function pytestExecutor(
   if (!uv) return { success: false };
   const extra = [...(options.args ?? []), ...passthroughArgs(options.__unparsed__)];
   const code = await runForwardingSignals(uv, pytestArgs(service.distributionName, extra), {
-    cwd: service.projectRoot,
+    cwd: service.absoluteRoot,
     env: process.env,
   });
   return { success: code === 0 };

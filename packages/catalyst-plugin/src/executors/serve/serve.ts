@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
 import { requireUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
-import { serviceFromContext } from '../../utils/service';
+import { serviceFromContext, type Service } from '../../utils/service';
 import { WORKFLOWS_DIR } from '../codegen/lib/read-definitions';
 import { runCodegen } from '../codegen/lib/run-codegen';
 import type { ServeExecutorSchema } from './schema';
@@ -31,17 +31,12 @@ function reloadDirsFor(projectRoot: string, context: ExecutorContext): string[] 
 }
 
 /** Recompiles on definition edits (debounced); uvicorn's reloader then sees the new code. */
-function watchDefinitions(service: ReturnType<typeof serviceFromContext>): FSWatcher | undefined {
-  const dir = join(service.projectRoot, WORKFLOWS_DIR);
+function watchDefinitions(service: Service): FSWatcher | undefined {
+  const dir = join(service.absoluteRoot, WORKFLOWS_DIR);
   if (!existsSync(dir)) return undefined;
   let timer: NodeJS.Timeout | undefined;
   const recompile = () => {
-    const outcome = runCodegen({
-      projectRoot: service.projectRoot,
-      displayRoot: service.displayRoot,
-      packageName: service.packageName,
-      serviceName: service.distributionName,
-    });
+    const outcome = runCodegen(service);
     if (outcome.success) logger.info(outcome.report);
     else logger.error(`${outcome.report}\nStill serving the last code that compiled.`);
   };
@@ -65,10 +60,10 @@ export default async function serveExecutor(
     logger.error(`--port=${port} is not a TCP port: use a whole number from 1 to 65535.`);
     return { success: false };
   }
-  const reloadDirs = options.reload ? reloadDirsFor(service.projectRoot, context) : undefined;
+  const reloadDirs = options.reload ? reloadDirsFor(service.absoluteRoot, context) : undefined;
   const args = serveArgs(service.distributionName, app, { host, port, reloadDirs });
 
-  logger.info(`Serving ${service.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
+  logger.info(`Serving ${context.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
   const watcher = options.reload ? watchDefinitions(service) : undefined;
   try {
     const code = await runForwardingSignals(uv, args, { cwd: context.root, env: process.env });

@@ -1,17 +1,8 @@
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { compileService, renderDiagnostics, type CompileResult, type CompileOptions, type SourceFile } from '../../../compiler';
-import { generatedDirOf } from '../../../utils/service';
+import { generatedDirOf, type Service } from '../../../utils/service';
 import { readDefinitions, WORKFLOWS_DIR } from './read-definitions';
 import { recoverLeftovers, writeGeneratedAtomically } from './write-atomically';
-
-export interface CodegenRequest {
-  /** Absolute path of the service's project root. */
-  projectRoot: string;
-  packageName: string;
-  serviceName: string;
-  /** For messages: the project root relative to the workspace root. */
-  displayRoot?: string;
-}
 
 export interface CodegenOutcome {
   success: boolean;
@@ -25,15 +16,18 @@ export type Compile = (sources: SourceFile[], options: CompileOptions) => Compil
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** Reads the definitions, compiles them and, only when there is no error, swaps the output in. */
-export function runCodegen(request: CodegenRequest, compile: Compile = compileService): CodegenOutcome {
-  const outputRel = generatedDirOf(request.packageName);
-  const outputDir = join(request.projectRoot, ...outputRel.split('/'));
-  const where = request.displayRoot ?? (relative(process.cwd(), request.projectRoot) || '.');
+/**
+ * Reads the definitions, compiles them and, only when there is no error, swaps the output in. The
+ * one codegen run: the codegen executor's, and serve's on every definition edit with --reload.
+ */
+export function runCodegen(service: Service, compile: Compile = compileService): CodegenOutcome {
+  const outputRel = generatedDirOf(service.packageName);
+  const outputDir = join(service.absoluteRoot, ...outputRel.split('/'));
+  const where = service.root;
   let sources: SourceFile[];
   try {
     recoverLeftovers(outputDir);
-    sources = readDefinitions(request.projectRoot);
+    sources = readDefinitions(service.absoluteRoot);
   } catch (e) {
     // A definition renamed or removed while it is read (editors save by rename; serve --reload
     // recompiles on every change) must fail this run with a message, not crash the process.
@@ -49,7 +43,7 @@ export function runCodegen(request: CodegenRequest, compile: Compile = compileSe
 
   let result: CompileResult;
   try {
-    result = compile(sources, { packageName: request.packageName, serviceName: request.serviceName });
+    result = compile(sources, { packageName: service.packageName, serviceName: service.distributionName });
   } catch (e) {
     return {
       success: false,
