@@ -3,13 +3,13 @@ import {
   type CreateNodes,
   type CreateNodesContext,
   type CreateNodesResult,
-  type TargetConfiguration,
 } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';
-import { generatedDirOf, readService, type Service } from '../utils/service';
-import { normalizePluginOptions, type CatalystPluginOptions, type NormalizedPluginOptions } from './options';
+import { readService, type Service } from '../utils/service';
+import { normalizePluginOptions, type CatalystPluginOptions } from './options';
+import { buildTargets } from './targets';
 
 /** Workflow definitions: `<projectRoot>/workflows/<name>.workflow.{yaml,yml,json}`. */
 export const WORKFLOW_GLOB = '**/workflows/*.workflow.{yaml,yml,json}';
@@ -53,79 +53,6 @@ function pluginIsAnNpmDependency(workspaceRoot: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function buildTargets(
-  service: Service,
-  options: NormalizedPluginOptions,
-  pluginIsExternal: boolean,
-  namedInputs: Record<string, unknown> = {},
-): Record<string, TargetConfiguration> {
-  const { codegenTargetName, serveTargetName, testTargetName } = options;
-  const dependencyInputs = 'production' in namedInputs ? '^production' : '^default';
-  return {
-    [codegenTargetName]: {
-      executor: '@catalyst/plugin:codegen',
-      cache: true,
-      inputs: [
-        '{projectRoot}/workflows/**/*',
-        // [project].name decides the package the code is generated into.
-        '{projectRoot}/pyproject.toml',
-        // A new plugin version may compile the same definitions differently.
-        ...(pluginIsExternal ? [{ externalDependencies: [PLUGIN_PACKAGE_NAME] }] : []),
-      ],
-      // The package comes from the options, so that overriding `packageName` in project.json moves
-      // the cached output with it.
-      options: { packageName: service.packageName },
-      outputs: ['{projectRoot}/src/{options.packageName}/_generated'],
-      metadata: {
-        technologies: ['python'],
-        description: `Compile the workflow definitions in workflows/ into Python (FastAPI) code in ${generatedDirOf(service.packageName)}`,
-      },
-    },
-    [serveTargetName]: {
-      executor: '@catalyst/plugin:serve',
-      continuous: true,
-      dependsOn: [codegenTargetName],
-      options: {},
-      metadata: {
-        technologies: ['python'],
-        description: `Serve ${service.distributionName} with uvicorn (uvloop, httptools) on 127.0.0.1`,
-        help: {
-          command: `uv run --package ${service.distributionName} python -m catalyst_runtime.serve --help`,
-          example: { options: { port: 8080, reload: true } },
-        },
-      },
-    },
-    [testTargetName]: {
-      executor: '@catalyst/plugin:pytest',
-      cache: true,
-      dependsOn: [codegenTargetName],
-      inputs: [
-        // Everything in the project: sources, tests, and what configures pytest beside them
-        // (conftest.py, pytest.ini, .env files, data the tests read), as @nx/jest does.
-        'default',
-        // The runtime library (and anything else the service depends on in the project graph).
-        dependencyInputs,
-        // Dependency versions, workspace membership and the Python version uv picks.
-        '{workspaceRoot}/pyproject.toml',
-        '{workspaceRoot}/uv.lock',
-        '{workspaceRoot}/.python-version',
-        // Generated code is git-ignored, and Nx does not hash git-ignored plain inputs: take it
-        // from the outputs of the codegen task instead.
-        { dependentTasksOutputFiles: '**/*.py', transitive: true },
-      ],
-      outputs: [],
-      metadata: {
-        technologies: ['python'],
-        description: `Run the pytest suite of ${service.distributionName} against its generated code`,
-        help: {
-          command: `uv run --package ${service.distributionName} pytest --help`,
-          example: { options: { args: ['-k', 'hello', '-x'] } },
-        },
-      },
-    },
-  };
 }
 
 async function createNodesInternal(
