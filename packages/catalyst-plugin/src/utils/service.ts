@@ -34,7 +34,11 @@ function readText(path: string): string | undefined {
  */
 export function readService(workspaceRoot: string, root: string, fallbackName: string): Service;
 export function readService(workspaceRoot: string, root: string, fallbackName: string | undefined): Service | undefined;
-export function readService(workspaceRoot: string, root: string, fallbackName: string | undefined): Service | undefined {
+export function readService(
+  workspaceRoot: string,
+  root: string,
+  fallbackName: string | undefined,
+): Service | undefined {
   const absoluteRoot = join(workspaceRoot, root);
   const pyproject = readText(join(absoluteRoot, 'pyproject.toml'));
   const distributionName = (pyproject !== undefined ? readProjectName(pyproject) : undefined) ?? fallbackName;
