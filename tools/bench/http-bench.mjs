@@ -455,7 +455,7 @@ for (const [name, us] of Object.entries(asgiCost.asgi_us_per_request)) {
 lines.push('');
 const p = asgiCost.pieces_us;
 lines.push(
-  `Pieces, µs per call: ExecutionContext + set_output + record_timing ${f(p.context_create_set_output_record_timing_us, 2)}; ` +
+  `Pieces, µs per call: ExecutionContext + one \`with ctx.node()\` block ${f(p.context_create_node_scope_us, 2)}; ` +
     `server_timing() ${f(p.server_timing_header_us, 2)}; json_response (orjson + Server-Timing header) ${f(p.json_response_us, 2)} ` +
     `vs a plain orjson Response ${f(p.plain_orjson_response_us, 2)}; model_validate_json ${f(p.model_validate_json_us, 2)} ` +
     `vs orjson.loads + model_validate ${f(p.orjson_loads_plus_model_validate_us, 2)}.`,

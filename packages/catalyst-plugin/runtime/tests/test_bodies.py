@@ -158,7 +158,8 @@ def test_to_json_is_compact_text() -> None:
 
 def test_json_response_carries_server_timing() -> None:
     ctx = ExecutionContext("wf", None)
-    ctx.record_timing("greet", ctx.started_ns)
+    with ctx.node("greet"):
+        pass
     response = json_response({"ok": True}, ctx, status_code=201)
     assert response.status_code == 201
     assert response.body == b'{"ok":true}'

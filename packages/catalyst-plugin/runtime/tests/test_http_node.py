@@ -1,9 +1,10 @@
-"""http_call (the ``http`` node) and run_concurrently (a ready set of async nodes)."""
+"""http_call and url_segment (the ``http`` node), run_concurrently (a ready set of async nodes)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from catalyst_runtime import (
     UpstreamError,
     http_call,
     run_concurrently,
+    url_segment,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -120,7 +122,7 @@ async def test_timeouts_become_504_and_a_missing_pool_is_a_config_error() -> Non
 async def test_run_concurrently_overlaps_and_cancels_siblings_on_failure() -> None:
     events: list[str] = []
 
-    async def step(name: str, delay: float, fail: bool = False) -> None:
+    async def step(name: str, delay: float, fail: bool = False) -> str:
         events.append(f"start {name}")
         try:
             await asyncio.sleep(delay)
@@ -130,14 +132,89 @@ async def test_run_concurrently_overlaps_and_cancels_siblings_on_failure() -> No
         if fail:
             raise UpstreamError(name, "down")
         events.append(f"end {name}")
+        return name
 
-    await run_concurrently(step("a", 0.02), step("b", 0.01))
+    assert await run_concurrently(step("a", 0.02), step("b", 0.01)) == ("a", "b")
     assert events == ["start a", "start b", "end b", "end a"]
     events.clear()
     with pytest.raises(UpstreamError, match='node "b"') as caught:
         await run_concurrently(step("a", 5), step("b", 0.01, fail=True))
     assert events == ["start a", "start b", "cancelled a"]
     assert not isinstance(caught.value, BaseExceptionGroup)
+
+
+@pytest.mark.anyio
+async def test_run_concurrently_returns_results_in_argument_order() -> None:
+    finished: list[str] = []
+
+    async def node(name: str, delay: float) -> dict[str, str]:
+        await asyncio.sleep(delay)
+        finished.append(name)
+        return {"node": name}
+
+    first, second, third = await run_concurrently(
+        node("first", 0.03), node("second", 0.015), node("third", 0)
+    )
+    assert finished == ["third", "second", "first"]  # they finished in reverse order
+    assert (first, second, third) == ({"node": "first"}, {"node": "second"}, {"node": "third"})
+
+
+@pytest.mark.anyio
+async def test_run_concurrently_keeps_none_results_and_takes_no_nodes() -> None:
+    async def nothing() -> None:
+        await asyncio.sleep(0)
+
+    async def something() -> int:
+        return 1
+
+    assert await run_concurrently(nothing(), something(), nothing()) == (None, 1, None)
+    assert await run_concurrently() == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [
+        ("ada", "ada"),
+        ("a/b", "a%2Fb"),
+        ("../admin", "..%2Fadmin"),
+        ("q?x=1&y=2", "q%3Fx%3D1%26y%3D2"),
+        ("top#frag", "top%23frag"),
+        (".", "%2E"),
+        ("..", "%2E%2E"),
+        ("...", "..."),  # not a dot-segment: left as it is
+        ("v1.2", "v1.2"),
+        ("café", "caf%C3%A9"),
+        ("日本", "%E6%97%A5%E6%9C%AC"),
+        ("a b+c", "a%20b%2Bc"),
+        ("100%", "100%25"),  # no double decoding into a "/" later
+        ("%2F", "%252F"),
+        ("a\\b;c", "a%5Cb%3Bc"),
+        (42, "42"),
+        ("", ""),
+    ],
+)
+def test_url_segment_encodes_a_value_as_one_path_segment(value: object, segment: str) -> None:
+    assert url_segment(value) == segment
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", ["..", ".", "a/../../admin", "x?admin=1#top", "ünï/cöde"])
+async def test_url_segment_keeps_the_request_on_its_path(value: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    url = f"http://up/items/{url_segment(value)}/detail"
+    await http_call(context(handler), "item", "GET", url)
+    (request,) = seen
+    parts = request.url.raw_path.split(b"/")
+    assert parts[:2] == [b"", b"items"]
+    assert parts[3:] == [b"detail"]  # one segment in between, whatever the value
+    assert request.url.query == b""
+    assert request.url.fragment == ""
+    assert unquote(parts[2].decode()) == value
 
 
 @pytest.mark.anyio

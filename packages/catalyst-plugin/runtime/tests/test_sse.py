@@ -41,7 +41,8 @@ def test_format_sse() -> None:
 
 def test_done_event_carries_output_and_timings() -> None:
     ctx = ExecutionContext("wf", None)
-    ctx.record_timing("a", ctx.started_ns)
+    with ctx.node("a"):
+        pass
     [(event, data)] = _events(done_event({"x": 1}, ctx).decode())
     assert event == "done"
     assert data["output"] == {"x": 1}
@@ -94,6 +95,8 @@ def test_stream_over_http(stream_url: str) -> None:
     kinds = [event for event, _ in events]
     assert kinds == ["partial", "partial", "token", "token", "done"]
     assert [data["node"] for _, data in events[:2]] == ["fast", "slow"]  # as they finish
+    assert [data["output"] for _, data in events[:2]] == [{"hits": 1}, {"hits": 5}]
+    assert [data["text"] for _, data in events[2:4]] == ["Hel", "lo"]
     done = events[-1][1]
     assert done["output"] == {"answer": "Hello"}
     assert set(done["timings"]) == {"fast", "slow", "reply", "total"}

@@ -60,12 +60,12 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
     // 4. Order nodes into ready sets; report cycles.
     const plan = planGraph(ir.nodes, reporter);
     // 5. Type-check every expression against the input and node output types.
-    const checked = typecheck(ir, plan, input, reporter);
+    const { checked, outputs } = typecheck(ir, plan, input, reporter);
     if (reporter.hasErrors) return done(reporter, diagnostics, ir);
     reportUnused(ir.nodes, ir.output, reporter); // only once all is well: an error often causes it
     // 6. Emit the Python module and the Mermaid diagram.
     const nodeLocation = (node: { path: readonly (string | number)[] }) => source.position(source.locate(node.path));
-    const python = emitWorkflow({ ir, plan, input, checked, sourcePath: file.path, nodeLocation });
+    const python = emitWorkflow({ ir, plan, input, checked, outputs, sourcePath: file.path, nodeLocation });
     const files = [
       { path: `${ir.id}.py`, contents: python },
       { path: `${ir.id}.mmd`, contents: emitMermaid(ir, plan, file.path) },

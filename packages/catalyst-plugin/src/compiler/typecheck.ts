@@ -13,7 +13,13 @@ import { kindOf } from './nodes/kinds';
 import type { Reporter } from './report';
 import type { NodeIR, WorkflowIR } from './resolve';
 
-export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Checked {
+export interface Typed {
+  checked: Checked;
+  /** Each node's output type, as plain data (what its Python local holds). */
+  outputs: ReadonlyMap<string, Type>;
+}
+
+export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Typed {
   const checked: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() };
   const outputs = new Map<string, Type>();
   const scope: Scope = { input: input.type, nodeOutputs: outputs, nodeIds: ir.nodes.map((n) => n.id), skippable: plan.skippable, inMap: false };
@@ -28,7 +34,7 @@ export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporte
     if (inOrder.has(node)) outputs.set(node.id, plain(kindOf(node.def).outputType(node.def, types)));
   }
   valueType(ir.output, scope, checked, reporter);
-  return checked;
+  return { checked, outputs };
 }
 
 function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: Reporter): Type {

@@ -8,7 +8,7 @@ from .app import WorkflowRouter, create_app
 from .bodies import input_body, json_response, read_input, to_json
 from .cache import LRUCache, RedisCache, cached
 from .config import Settings
-from .context import ExecutionContext
+from .context import ExecutionContext, NodeScope
 from .errors import (
     CatalystError,
     ConfigError,
@@ -19,7 +19,7 @@ from .errors import (
     UpstreamError,
     node_error,
 )
-from .http_node import http_call
+from .http_node import http_call, url_segment
 from .pools import ConnectionPools
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .sse import done_event, error_event, format_sse, stream_response
@@ -34,6 +34,7 @@ __all__ = [
     "InputValidationError",
     "LRUCache",
     "NodeError",
+    "NodeScope",
     "NodeTimeoutError",
     "RateLimitExceeded",
     "RateLimiter",
@@ -55,4 +56,5 @@ __all__ = [
     "run_concurrently",
     "stream_response",
     "to_json",
+    "url_segment",
 ]

@@ -9,12 +9,12 @@ from time import monotonic_ns, time_ns
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
-from .errors import ConfigError
+from .errors import CatalystError, ConfigError, node_error
 
 if TYPE_CHECKING:
     from .pools import ConnectionPools
 
-__all__ = ["EnvSecrets", "EnvVars", "ExecutionContext"]
+__all__ = ["EnvSecrets", "EnvVars", "ExecutionContext", "NodeScope"]
 
 
 class EnvSecrets(Mapping[str, str]):
@@ -69,14 +69,17 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 class ExecutionContext:
-    """State of one workflow run.
+    """State of one workflow run: what its nodes share, and what the run reports.
 
     ``input`` (the validated request model), ``globals``, ``secrets`` and ``pools`` are shared,
     never copied. ``env`` is one process-wide ``EnvVars`` held by the class, so reading
-    environment variables costs nothing when a context is made. ``outputs`` maps node id to the
-    node's output (O(1) set and get) and ``timings`` maps node id to its duration in
-    nanoseconds, from ``time.monotonic_ns``.
-    Node outputs are stored by reference: a 10 MB input flowing through ten nodes is one object.
+    environment variables costs nothing when a context is made. ``timings`` maps node id to its
+    duration in nanoseconds, from ``time.monotonic_ns``.
+
+    Node outputs are not kept here: generated code binds each node's value to a local and passes
+    it by name to the nodes that read it, so a 10 MB input flowing through ten nodes is one object
+    and a run allocates no table of outputs. Each node's block runs inside ``with
+    ctx.node("id"):``, which times it and names it in any error it raises.
     """
 
     __slots__ = (
@@ -84,7 +87,6 @@ class ExecutionContext:
         "_started_at",
         "globals",
         "input",
-        "outputs",
         "pools",
         "secrets",
         "started_ns",
@@ -96,7 +98,6 @@ class ExecutionContext:
     env: ClassVar[Mapping[str, str]] = EnvVars()
     workflow_id: str
     input: Any
-    outputs: dict[str, Any]
     timings: dict[str, int]
     globals: Mapping[str, Any]
     secrets: Mapping[str, str]
@@ -119,7 +120,6 @@ class ExecutionContext:
         self.started_ns = monotonic_ns() if started_ns is None else started_ns
         self.workflow_id = workflow_id
         self.input = input
-        self.outputs = {}
         self.timings = {}
         self.globals = _EMPTY if globals is None else globals
         self.secrets = _ENV_SECRETS if secrets is None else secrets
@@ -147,11 +147,19 @@ class ExecutionContext:
             self._started_at = datetime.fromtimestamp(wall_ns / 1e9, UTC).isoformat()
             return self._started_at
 
-    def set_output(self, node_id: str, output: Any) -> None:
-        self.outputs[node_id] = output
+    def node(self, node_id: str) -> NodeScope:
+        """The bookkeeping around one node's block: ``with ctx.node("greet"): ...``.
 
-    def get_output(self, node_id: str) -> Any:
-        return self.outputs[node_id]
+        On the way out the node's duration is recorded; an exception that is not already one of
+        the runtime's own becomes ``node_error(node_id, exc)`` (a 500 ``node_failed``, or 502/504
+        for a connection failure or a timeout), with the original as its cause.
+        """
+        return NodeScope(self, node_id)
+
+    def output(self) -> NodeScope:
+        """Like ``node`` for the response mapping: failures name the pseudo-node ``output``
+        (``loc: ["nodes", "output"]``), and nothing is timed (``total`` covers it)."""
+        return NodeScope(None, "output")
 
     def record_timing(self, node_id: str, started_ns: int) -> None:
         """Record that ``node_id`` ran from ``started_ns`` (a ``monotonic_ns()`` value) to now."""
@@ -177,15 +185,13 @@ class ExecutionContext:
     def clone(self) -> ExecutionContext:
         """A context for one parallel branch.
 
-        The branch gets its own ``outputs`` (a shallow copy: the values are shared, only the dict
-        is new, so a branch's writes are not seen by its siblings) and its own empty ``timings``.
-        Everything else, including the execution id and start time, is shared. ``merge`` brings a
-        finished branch's outputs and timings back.
+        The branch gets its own empty ``timings``, so concurrent branches never write to one
+        dict; everything else, including the execution id and start time, is shared. ``merge``
+        brings a finished branch's timings back.
         """
         branch = ExecutionContext.__new__(ExecutionContext)
         branch.workflow_id = self.workflow_id
         branch.input = self.input
-        branch.outputs = self.outputs.copy()
         branch.timings = {}
         branch.globals = self.globals
         branch.secrets = self.secrets
@@ -197,12 +203,41 @@ class ExecutionContext:
         return branch
 
     def merge(self, branch: ExecutionContext) -> None:
-        """Take a finished branch's outputs and timings into this context."""
-        self.outputs.update(branch.outputs)
+        """Take a finished branch's timings into this context."""
         self.timings.update(branch.timings)
 
     def __repr__(self) -> str:
         return (
             f"ExecutionContext(workflow_id={self.workflow_id!r}, "
-            f"outputs={list(self.outputs)!r}, elapsed_ms={self.elapsed_ms:.3f})"
+            f"nodes={list(self.timings)!r}, elapsed_ms={self.elapsed_ms:.3f})"
         )
+
+
+class NodeScope:
+    """``with ctx.node("id"):``: times one node and maps what it raises to an error naming it.
+
+    A plain class with ``__slots__`` rather than ``contextlib.contextmanager``: it is entered
+    once per node per request, and a generator-based manager costs several times as much.
+    """
+
+    __slots__ = ("_ctx", "_node_id", "_started")
+
+    def __init__(self, ctx: ExecutionContext | None, node_id: str) -> None:
+        self._ctx = ctx
+        self._node_id = node_id
+
+    def __enter__(self) -> None:
+        self._started = monotonic_ns()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None:
+            if self._ctx is not None:
+                self._ctx.timings[self._node_id] = monotonic_ns() - self._started
+            return
+        # The runtime's own errors already name their node or say what is misconfigured;
+        # cancellation and other BaseExceptions must pass through untouched.
+        if isinstance(exc, CatalystError) or not isinstance(exc, Exception):
+            return
+        raise node_error(self._node_id, exc) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from .context import ExecutionContext
 
-__all__ = ["http_call"]
+__all__ = ["http_call", "url_segment"]
 
 # Worth retrying: the upstream (or a proxy before it) says "not now", not "no".
 _RETRY_STATUSES = frozenset({502, 503, 504})
@@ -85,6 +86,16 @@ async def http_call(
         "headers": dict(response.headers),
         "body": _body(node_id, response),
     }
+
+
+def url_segment(value: object) -> str:
+    """``value`` as one URL path segment: reserved characters, "." and ".." encoded.
+
+    Generated code wraps every interpolation in an http node's URL but the leading base in it,
+    so input can neither add path segments nor start a query or a fragment.
+    """
+    segment = quote(str(value), safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def _transient(exc: Exception) -> bool:

@@ -9,8 +9,11 @@ from typing import Any
 __all__ = ["run_concurrently"]
 
 
-async def run_concurrently(*steps: Coroutine[Any, Any, None]) -> None:
-    """Run ``steps`` (one coroutine per node) concurrently; return when all have finished.
+async def run_concurrently(*nodes: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
+    """Run ``nodes`` (one coroutine per node) concurrently; return their results in order.
+
+    Generated code unpacks the tuple into one local per node:
+    ``account, orders = await run_concurrently(_account(ctx, inp), _orders(ctx, inp))``.
 
     A ``TaskGroup`` rather than ``asyncio.gather``: when one node fails, its siblings are
     cancelled instead of running on unobserved after the response has gone, and nothing is left
@@ -20,13 +23,13 @@ async def run_concurrently(*steps: Coroutine[Any, Any, None]) -> None:
     failure: BaseException | None = None
     try:
         async with asyncio.TaskGroup() as group:
-            for step in steps:
-                group.create_task(step)
+            tasks = [group.create_task(node) for node in nodes]
     except BaseExceptionGroup as failures:
         failure = _first(failures)
     if failure is not None:
         # Raised outside the handler: the node error keeps its own cause, not the group.
         raise failure
+    return tuple(task.result() for task in tasks)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from time import monotonic_ns
 from typing import Any
 
 from fastapi import Request, Response
@@ -14,7 +13,6 @@ from catalyst_runtime import (
     create_app,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 
@@ -30,27 +28,16 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CountInput = ctx.input
     assert ctx.pools is not None
 
-    started = monotonic_ns()
-    try:
+    with ctx.node("count"):
         # Identifiers cannot be bound; the test passes a fixed catalogue or a missing table.
         rows = await ctx.pools.postgres.fetch(f"SELECT count(*) AS n FROM {inp.table}")
-    except Exception as exc:
-        raise node_error("count", exc) from exc
-    ctx.set_output("count", {"rows": [dict(row) for row in rows]})
-    ctx.record_timing("count", started)
+        count = {"rows": [dict(row) for row in rows]}
 
-    started = monotonic_ns()
-    try:
-        hits = await ctx.pools.redis.incr(inp.key)
-    except Exception as exc:
-        raise node_error("hits", exc) from exc
-    ctx.set_output("hits", {"value": hits})
-    ctx.record_timing("hits", started)
+    with ctx.node("hits"):
+        hits = {"value": await ctx.pools.redis.incr(inp.key)}
 
-    return {
-        "tables": ctx.outputs["count"]["rows"][0]["n"] > 0,
-        "hits": ctx.outputs["hits"]["value"],
-    }
+    with ctx.output():
+        return {"tables": count["rows"][0]["n"] > 0, "hits": hits["value"]}
 
 
 @router.post("/count", openapi_extra=input_body(CountInput))

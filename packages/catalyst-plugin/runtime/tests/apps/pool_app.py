@@ -2,13 +2,13 @@
 
 Shaped like generated code: ``WorkflowRouter`` declares the pools and the ``UPSTREAM_URL``
 variable, the handler hands ``app.state.pools`` (and ``app.state.globals``) to the context, and
-the two nodes run on ``http_call`` and the asyncpg pool. ``tests/test_pool_reuse.py`` counts the
-clients and connections it makes.
+the two nodes run concurrently on ``http_call`` and the asyncpg pool, each in its ``with
+ctx.node(...)`` block, and return their values for ``run`` to unpack into locals.
+``tests/test_pool_reuse.py`` counts the clients and connections it makes.
 """
 
 from __future__ import annotations
 
-from time import monotonic_ns
 from typing import Any
 
 from fastapi import Request, Response
@@ -21,7 +21,6 @@ from catalyst_runtime import (
     http_call,
     input_body,
     json_response,
-    node_error,
     read_input,
     run_concurrently,
 )
@@ -33,31 +32,24 @@ class RelayInput(BaseModel):
     name: str
 
 
-async def _greet(ctx: ExecutionContext) -> None:
-    inp: RelayInput = ctx.input
-    started = monotonic_ns()
-    url = f"{ctx.env['UPSTREAM_URL']}/hello"
-    ctx.set_output("greet", await http_call(ctx, "greet", "POST", url, json={"name": inp.name}))
-    ctx.record_timing("greet", started)
+async def _greet(ctx: ExecutionContext, inp: RelayInput) -> dict[str, Any]:
+    with ctx.node("greet"):
+        return await http_call(
+            ctx, "greet", "POST", f"{ctx.env['UPSTREAM_URL']}/hello", json={"name": inp.name}
+        )
 
 
-async def _backend(ctx: ExecutionContext) -> None:
+async def _backend(ctx: ExecutionContext, inp: RelayInput) -> dict[str, Any]:
     assert ctx.pools is not None
-    started = monotonic_ns()
-    try:
-        pid = await ctx.pools.postgres.fetchval("SELECT pg_backend_pid()")
-    except Exception as exc:
-        raise node_error("backend", exc) from exc
-    ctx.set_output("backend", {"pid": pid})
-    ctx.record_timing("backend", started)
+    with ctx.node("backend"):
+        return {"pid": await ctx.pools.postgres.fetchval("SELECT pg_backend_pid()")}
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-    await run_concurrently(_greet(ctx), _backend(ctx))
-    return {
-        "message": ctx.outputs["greet"]["body"]["message"],
-        "pid": ctx.outputs["backend"]["pid"],
-    }
+    inp: RelayInput = ctx.input
+    greet, backend = await run_concurrently(_greet(ctx, inp), _backend(ctx, inp))
+    with ctx.output():
+        return {"message": greet["body"]["message"], "pid": backend["pid"]}
 
 
 @router.post("/relay", openapi_extra=input_body(RelayInput))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from time import monotonic_ns
 from typing import Any
 
 from fastapi import Request, Response
@@ -30,10 +29,10 @@ class HelloInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HelloInput = ctx.input
-    started = monotonic_ns()
-    ctx.set_output("greet", {"message": f"Hello, {inp.name}!", "shout": inp.name.upper()})
-    ctx.record_timing("greet", started)
-    return {"message": ctx.outputs["greet"]["message"], "shout": ctx.outputs["greet"]["shout"]}
+    with ctx.node("greet"):
+        greet = {"message": f"Hello, {inp.name}!", "shout": inp.name.upper()}
+    with ctx.output():
+        return {"message": greet["message"], "shout": greet["shout"]}
 
 
 router = WorkflowRouter()

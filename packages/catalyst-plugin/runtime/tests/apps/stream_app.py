@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from time import monotonic_ns
+from typing import Any
 
 from fastapi import Response
 
@@ -23,27 +23,28 @@ from catalyst_runtime import (
 router = WorkflowRouter()
 
 
-async def _branch(ctx: ExecutionContext, node_id: str, delay: float) -> ExecutionContext:
-    started = monotonic_ns()
-    await asyncio.sleep(delay)
-    ctx.set_output(node_id, {"hits": int(delay * 100)})
-    ctx.record_timing(node_id, started)
-    return ctx
+async def _branch(
+    ctx: ExecutionContext, node_id: str, delay: float
+) -> tuple[ExecutionContext, str, dict[str, Any]]:
+    with ctx.node(node_id):
+        await asyncio.sleep(delay)
+        hits = {"hits": int(delay * 100)}
+    return ctx, node_id, hits
 
 
 async def _answer(ctx: ExecutionContext) -> AsyncIterator[bytes]:
     branches = [_branch(ctx.clone(), "slow", 0.05), _branch(ctx.clone(), "fast", 0.01)]
     for finished in asyncio.as_completed(branches):
-        branch = await finished
+        branch, node_id, output = await finished
         ctx.merge(branch)
-        node_id = next(iter(branch.timings))
-        yield format_sse("partial", {"node": node_id, "output": branch.outputs[node_id]})
-    started = monotonic_ns()
-    for token in ("Hel", "lo"):
-        yield format_sse("token", {"text": token})
-    ctx.set_output("reply", {"text": "Hello"})
-    ctx.record_timing("reply", started)
-    yield done_event({"answer": ctx.outputs["reply"]["text"]}, ctx)
+        yield format_sse("partial", {"node": node_id, "output": output})
+    with ctx.node("reply"):
+        for token in ("Hel", "lo"):
+            yield format_sse("token", {"text": token})
+        reply = {"text": "Hello"}
+    with ctx.output():
+        answer = {"answer": reply["text"]}
+    yield done_event(answer, ctx)
 
 
 @router.post("/answer")

@@ -1,5 +1,55 @@
-/** Import lines as isort (and `ruff check`'s I001) wants them. */
+/**
+ * The import block of a generated module, derived from the names its code uses: one table says
+ * which module each name comes from, and the lines are grouped and ordered as isort (and
+ * `ruff check`'s I001) wants them.
+ */
 import { LINE_WIDTH } from './value-code';
+
+/** Every name a generated module can import, and its module. */
+export const MODULE_OF = {
+  UTC: 'datetime',
+  datetime: 'datetime',
+  Any: 'typing',
+  Literal: 'typing',
+  uuid4: 'uuid',
+  ExecutionContext: 'catalyst_runtime',
+  WorkflowRouter: 'catalyst_runtime',
+  http_call: 'catalyst_runtime',
+  input_body: 'catalyst_runtime',
+  json_response: 'catalyst_runtime',
+  read_input: 'catalyst_runtime',
+  run_concurrently: 'catalyst_runtime',
+  to_json: 'catalyst_runtime',
+  url_segment: 'catalyst_runtime',
+  Request: 'fastapi',
+  Response: 'fastapi',
+  BaseModel: 'pydantic',
+  ConfigDict: 'pydantic',
+  Field: 'pydantic',
+} as const;
+
+export type ImportedName = keyof typeof MODULE_OF;
+
+const STDLIB = new Set(['datetime', 'typing', 'uuid']);
+
+/**
+ * The import lines for `names`, in two groups: the standard library, then installed packages
+ * (catalyst_runtime is one, like fastapi, not first-party). Modules sort alphabetically; names
+ * inside one sort as isort's `order-by-type`: CONSTANTS, then Classes, then functions.
+ */
+export function importGroups(names: Iterable<ImportedName>): string[][] {
+  const byModule = new Map<string, string[]>();
+  for (const name of new Set(names)) {
+    const module = MODULE_OF[name];
+    byModule.set(module, [...(byModule.get(module) ?? []), name]);
+  }
+  const modules = [...byModule.keys()].sort();
+  const lines = (stdlib: boolean) => modules.filter((m) => STDLIB.has(m) === stdlib).map((m) => importLine(m, byModule.get(m)!.sort(byType)));
+  return [lines(true), lines(false)].filter((group) => group.length > 0);
+}
+
+const rank = (name: string): number => (/^[A-Z0-9_]+$/.test(name) ? 0 : /^[A-Z]/.test(name) ? 1 : 2);
+const byType = (a: string, b: string): number => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** `from m import a, b`, wrapped in parentheses one name per line when too long. */
 export function importLine(module: string, names: string[]): string {

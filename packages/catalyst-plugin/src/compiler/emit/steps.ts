@@ -1,107 +1,157 @@
 /**
- * The schedule as code. Each ready set runs its synchronous nodes inline, in source order, then
- * its async nodes: awaited directly when alone, through `run_concurrently` when there are
- * several. Each async node becomes its own `async def _<id>(ctx)` above `run`, so a ready set
- * reads as one line and a stack trace names the node's function. Every node's statements sit in
- * one `try:` turning a failure into the runtime's error naming the node (`guard`).
+ * The schedule as code. Each node's block is only its work, inside `with ctx.node("id"):`, the
+ * runtime's one place for timing and for naming the node in an error; its value is bound to a
+ * local named after the node, and later nodes read that local.
+ *
+ * A ready set runs its synchronous nodes inline in `run`, in source order, then its async nodes.
+ * Each async node is its own `async def _<id>(ctx, inp, <the nodes it reads>)` above `run`,
+ * returning its value, so a stack trace names the node's function and its inputs are its
+ * parameters. A lone one is awaited directly; several go through `run_concurrently`, whose
+ * results unpack into one local per node.
  */
-import type { PyEmitter, PyImport } from '../expr/emit';
+import type { PyEmitter } from '../expr/emit';
+import type { Type } from '../expr/types';
 import type { Plan } from '../graph/graph';
 import { kindOf } from '../nodes/kinds';
 import type { NodeIR } from '../resolve';
 import { pyString } from './py-literal';
-import { LINE_WIDTH } from './value-code';
+import { atom, callDoc, layout, type Doc } from './value-code';
 
-export interface NodeBlock {
-  node: NodeIR;
-  /** `# id (kind), file:line:col` */
-  comment: string;
-  /** Statements at indent 4 (a function or `run` body): `try:`, guard and timing included. */
-  lines: string[];
-  /** True when the block reads the input model (`inp`). */
-  usesInput: boolean;
+/** What one node's code needs from the emitter: a fresh expression emitter and what it read. */
+export interface BlockEnv {
+  emitter: PyEmitter;
+  /** The block reads the input model (`inp`). */
+  usesInput(): boolean;
+  /** Nodes whose values the block reads, in the order first read. */
+  reads: ReadonlySet<string>;
 }
 
-/** One entry of `run`'s body: a comment and its lines (already indented). */
-export interface Step {
-  lines: string[];
+export interface NodeNames {
+  /** The local (and parameter) holding the node's value. */
+  local(id: string): string;
+  /** The module-level `async def` of an async node. */
+  fn(id: string): string;
+}
+
+export interface ScheduleInput {
+  plan: Plan;
+  /** Nodes whose value is read; the others' values are not bound (`_ =`, or a bare `await`). */
+  read: ReadonlySet<string>;
+  names: NodeNames;
+  newBlock(): BlockEnv;
+  /** `file:line:col` of the node, for its comment. */
+  location(node: NodeIR): string;
+  /** The Python annotation of each node's value. */
+  annotation(node: NodeIR): string;
+  inputClass: string;
 }
 
 export interface Schedule {
-  /** Async nodes, each rendered as `async def <name>(ctx)`. */
-  functions: { name: string; block: NodeBlock }[];
-  steps: Step[];
-  /** Some inline block reads the input model. */
-  inlineUsesInput: boolean;
+  /** Async nodes' functions, each a list of lines at column 0 (comment, `async def`, body). */
+  functions: string[][];
+  /** `run`'s statements, one list of lines (at indent 4) per step; steps are set apart by a blank line. */
+  steps: string[][];
+  /** Some statement in `run` reads `inp`. */
+  usesInput: boolean;
+  /** Some ready set runs several async nodes (`run_concurrently` is imported). */
   concurrent: boolean;
 }
 
-/** Module-level name of an async node's function; distinct ids give distinct names. */
-export const functionName = (nodeId: string): string => `_${nodeId}`;
-
-export type BlockEmitter = (node: NodeIR) => { emitter: PyEmitter; used: Set<PyImport | 'input' | 'globals'> };
-
-export function schedule(plan: Plan, newEmitter: BlockEmitter, location: (node: NodeIR) => string): Schedule {
-  const functions: Schedule['functions'] = [];
-  const steps: Step[] = [];
-  let inlineUsesInput = false;
-  let concurrent = false;
-  for (const level of plan.levels) {
-    const calls: NodeIR[] = [];
+export function schedule(s: ScheduleInput): Schedule {
+  const out: Schedule = { functions: [], steps: [], usesInput: false, concurrent: false };
+  const byId = new Map(s.plan.levels.flat().map((n) => [n.id, n]));
+  for (const level of s.plan.levels) {
+    const calls: { node: NodeIR; args: string[] }[] = [];
     for (const node of level) {
-      const block = nodeBlock(node, plan, newEmitter, location(node));
+      const block = s.newBlock();
+      const value = kindOf(node.def).emit(node.def, node.templates, block.emitter);
+      const condition = guardCondition(node, s, block.emitter);
+      const comment = `# ${node.id} (${node.def.type}), ${s.location(node)}`;
       if (kindOf(node.def).async) {
-        functions.push({ name: functionName(node.id), block });
-        calls.push(node);
+        const params: Param[] = [...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []), ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) }))];
+        out.functions.push([comment, ...nodeFunction(node, s, params, value, condition)]);
+        calls.push({ node, args: ['ctx', ...params.map((p) => p.name)] });
       } else {
-        inlineUsesInput ||= block.usesInput;
-        steps.push({ lines: [`    # ${block.comment}`, ...block.lines] });
+        out.usesInput ||= block.usesInput();
+        out.steps.push([`    ${comment}`, ...inlineNode(node, target(node, s), value, condition)]);
       }
     }
     if (calls.length === 0) continue;
-    const kinds = [...new Set(calls.map((n) => n.def.type))].join(', ');
-    const names = calls.map((n) => n.id).join(', ');
-    if (calls.length === 1) {
-      steps.push({ lines: [`    # ${names} (${kinds})`, `    await ${functionName(calls[0].id)}(ctx)`] });
-    } else {
-      concurrent = true;
-      const args = calls.map((n) => `${functionName(n.id)}(ctx)`);
-      const flat = `    await run_concurrently(${args.join(', ')})`;
-      const call = flat.length <= LINE_WIDTH ? [flat] : ['    await run_concurrently(', ...args.map((a) => `        ${a},`), '    )'];
-      steps.push({ lines: [`    # ${names} (${kinds}): independent, run concurrently`, ...call] });
-    }
+    out.usesInput ||= calls.some((c) => c.args.includes('inp'));
+    const targets = calls.map((c) => target(c.node, s));
+    const call = (c: (typeof calls)[number]) => `${s.names.fn(c.node.id)}(${c.args.join(', ')})`;
+    const awaited: Doc = calls.length === 1 ? atom(`await ${call(calls[0])}`) : callDoc('await run_concurrently', calls.map((c) => atom(call(c))));
+    out.concurrent ||= calls.length > 1;
+    // An I/O node may run only for its effect (a POST nobody reads): then nothing is bound.
+    const bound = targets.every((t) => t === '_') ? '' : `${targets.join(', ')} = `;
+    out.steps.push([`    ${bound}${layout(awaited, 4, bound.length)}`]);
   }
-  return { functions, steps, inlineUsesInput, concurrent };
+  return out;
 }
 
-function nodeBlock(node: NodeIR, plan: Plan, newEmitter: BlockEmitter, location: string): NodeBlock {
-  const { emitter, used } = newEmitter(node);
-  const guarded = plan.skippable.has(node.id);
-  // Inside `try:`, and inside the guard when there is one.
-  const indent = guarded ? 12 : 8;
-  const pad = ' '.repeat(indent);
-  const id = pyString(node.id);
-  const conditions = node.deps.filter((d) => d.hard && plan.skippable.has(d.nodeId)).map((d) => `ctx.outputs[${pyString(d.nodeId)}] is not None`);
+/** The name a node's value is bound to: its local, or `_` when nothing reads it. */
+const target = (node: NodeIR, s: ScheduleInput): string => (s.read.has(node.id) ? s.names.local(node.id) : '_');
+
+/**
+ * The node runs when `when` holds and every node it needs (not through `| default`) ran. Null
+ * means it was skipped: its value is `None`, which is how later nodes and the response see it.
+ */
+function guardCondition(node: NodeIR, s: ScheduleInput, emitter: PyEmitter): string | undefined {
+  const conditions = node.deps.filter((d) => d.hard && s.plan.skippable.has(d.nodeId)).map((d) => `${s.names.local(d.nodeId)} is not None`);
   if (node.when) {
     const when = emitter.template(node.when.template);
     // Conditionals and `or` bind looser than `and`.
     conditions.push(conditions.length > 0 && when.prec < 3 ? `(${when.code})` : when.code);
   }
-  const body = [
-    `${pad}started = monotonic_ns()`,
-    ...kindOf(node.def).emit(node.def, node.templates, emitter, indent).map((s) => `${pad}${s}`),
-    `${pad}ctx.record_timing(${id}, started)`,
-  ];
-  const lines = guarded ? [`        if ${conditions.join(' and ')}:`, ...body, '        else:', `            ctx.set_output(${id}, None)`] : body;
-  return { node, comment: `${node.id} (${node.def.type}), ${location}`, lines: guard(node.id, lines), usesInput: used.has('input') };
+  return conditions.length > 0 ? conditions.join(' and ') : undefined;
 }
 
-/**
- * `lines` (at indent 8) inside `try:` at indent 4: an exception the node raises becomes the
- * runtime's error naming it (`node_error`: a 500 `node_failed`, or 502/504 for a connection
- * failure or a timeout); the runtime's own errors, which already name their node or say what is
- * misconfigured, pass through with their cause.
- */
-export function guard(nodeId: string, lines: string[]): string[] {
-  return ['    try:', ...lines, '    except CatalystError:', '        raise', '    except Exception as exc:', `        raise node_error(${pyString(nodeId)}, exc) from exc`];
+/** A synchronous node in `run`: `with ctx.node("id"): id = <value>`, at indent 4. */
+function inlineNode(node: NodeIR, local: string, value: Doc, condition: string | undefined): string[] {
+  const bind = (indent: number) => `${' '.repeat(indent)}${local} = ${layout(value, indent, `${local} = `.length)}`;
+  const body = condition ? [`        if ${condition}:`, bind(12), '        else:', `            ${local} = None`] : [bind(8)];
+  return [`    with ctx.node(${pyString(node.id)}):`, ...body];
+}
+
+interface Param {
+  name: string;
+  type: string;
+}
+
+/** An async node's function: its inputs are parameters, its value is what it returns. */
+function nodeFunction(node: NodeIR, s: ScheduleInput, params: Param[], value: Doc, condition: string | undefined): string[] {
+  const signature = ['ctx: ExecutionContext', ...params.map((p) => `${p.name}: ${p.type}`)];
+  const returns = ` -> ${s.annotation(node)}:`;
+  const def = `${layout(callDoc(`async def ${s.names.fn(node.id)}`, signature.map(atom)), 0, 0, returns.length)}${returns}`;
+  const ret = (indent: number) => `${' '.repeat(indent)}return ${layout(value, indent, 'return '.length)}`;
+  const body = condition ? [`        if ${condition}:`, ret(12), '        return None'] : [ret(8)];
+  return [def, `    with ctx.node(${pyString(node.id)}):`, ...body];
+}
+
+/** A node value's Python annotation: the shape the type checker knows, `| None` when it may be skipped. */
+export function annotationOf(t: Type, skippable: boolean): string {
+  const base = baseAnnotation(t);
+  const nullable = skippable || (t.nullable === true && t.kind !== 'null');
+  return nullable && base !== 'Any' && base !== 'None' ? `${base} | None` : base;
+}
+
+function baseAnnotation(t: Type): string {
+  switch (t.kind) {
+    case 'object':
+      return 'dict[str, Any]';
+    case 'array':
+      return 'list[Any]';
+    case 'string':
+      return 'str';
+    case 'integer':
+      return 'int';
+    case 'number':
+      return 'float';
+    case 'boolean':
+      return 'bool';
+    case 'null':
+      return 'None';
+    case 'any':
+      return 'Any';
+  }
 }

@@ -14,7 +14,7 @@ import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } 
 /** Names the generated module must import when an expression uses them. */
 export type PyImport = 'to_json' | 'uuid4' | 'datetime' | 'url_segment';
 
-/** The module-level helper that percent-encodes one URL path segment (see `template`). */
+/** The runtime helper that percent-encodes one URL path segment (see `template`). */
 export const URL_SEGMENT = 'url_segment';
 
 export interface EmitEnv {
@@ -23,6 +23,8 @@ export interface EmitEnv {
   inputVar: string;
   /** `input`: the block reads the input model; `globals`: some expression reads `global`. */
   use(name: PyImport | 'input' | 'globals'): void;
+  /** The Python local holding node `id`'s value (a parameter inside an async node's function). */
+  node(id: string): string;
   /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
   require?(root: 'secrets' | 'env', name: string): void;
   /**
@@ -74,7 +76,7 @@ export class PyEmitter {
     // A value that is the skipped node's output itself is already null.
     const whole = t.kind === 'single' && t.expr.kind === 'member' && t.expr.object.kind === 'root' && t.expr.object.name === 'nodes';
     if (needs.length === 0 || whole) return code;
-    const guards = needs.map((id) => `ctx.outputs[${this.pyString(id)}] is not None`).join(' and ');
+    const guards = needs.map((id) => `${this.env.node(id)} is not None`).join(' and ');
     return conditional(paren(code, PREC.conditional + 1), guards, 'None');
   }
 
@@ -180,7 +182,7 @@ export class PyEmitter {
   }
 
   private access(e: Expr, object: Expr, name: string): PyCode {
-    if (object.kind === 'root' && object.name === 'nodes') return { code: `ctx.outputs[${this.pyString(name)}]`, prec: CALL };
+    if (object.kind === 'root' && object.name === 'nodes') return { code: this.env.node(name), prec: ATOM };
     const lenient = this.env.checked.lenient.has(e);
     if (object.kind === 'root' && (object.name === 'secrets' || object.name === 'env' || object.name === 'global')) {
       const mapping = MAPPINGS[object.name];

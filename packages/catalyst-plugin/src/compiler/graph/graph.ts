@@ -31,6 +31,12 @@ export function reportUnused(nodes: NodeIR[], output: ValueTemplate, reporter: R
   }
 }
 
+/** Nodes whose value some expression reads: in a node's config or guard, or in the output. */
+export function readNodes(nodes: NodeIR[], output: ValueTemplate): Set<string> {
+  const sites = [...nodes.flatMap((n) => [...Object.values(n.templates).flatMap(templatesOf), ...(n.when ? [n.when] : [])]), ...templatesOf(output)];
+  return new Set(sites.flatMap((s) => expressionsOf(s.template).flatMap((e) => nodeRefs(e).map((r) => r.nodeId))));
+}
+
 export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const dependants = new Map<string, NodeIR[]>(nodes.map((n) => [n.id, []]));

@@ -8,7 +8,7 @@
  */
 import type { JsonPath } from '../diagnostics';
 import { pyNumber, pyString } from '../emit/py-literal';
-import { atom, callDoc, codeDoc, layout, valueDoc, type Doc } from '../emit/value-code';
+import { atom, codeDoc, valueDoc, type Doc } from '../emit/value-code';
 import { parseValue, type ValueTemplate } from '../expr/value';
 import { ANY, INTEGER, type Type } from '../expr/types';
 import type { Reporter } from '../report';
@@ -46,7 +46,7 @@ export const http: NodeKind<Http> = {
     return templates;
   },
   outputType: () => OUTPUT,
-  emit(node, templates, emitter, indent) {
+  emit(node, templates, emitter) {
     const items: { prefix: string; doc: Doc }[] = [
       { prefix: '', doc: atom('ctx') },
       { prefix: '', doc: atom(pyString(node.id)) },
@@ -59,8 +59,7 @@ export const http: NodeKind<Http> = {
     }
     if (node.timeout !== undefined) items.push({ prefix: 'timeout=', doc: atom(pyNumber(node.timeout, false)) });
     if (node.retries) items.push({ prefix: 'retries=', doc: atom(String(node.retries)) });
-    const call: Doc = { kind: 'group', open: 'await http_call(', close: ')', call: true, items };
-    return [layout(callDoc('ctx.set_output', [atom(pyString(node.id)), call]), indent)];
+    return { kind: 'group', open: 'await http_call(', close: ')', call: true, items };
   },
 };
 

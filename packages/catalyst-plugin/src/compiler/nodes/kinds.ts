@@ -4,6 +4,7 @@
  * what Python it compiles to.
  */
 import type { JsonPath } from '../diagnostics';
+import type { Doc } from '../emit/value-code';
 import type { PyEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
@@ -23,8 +24,8 @@ export interface NodeKind<N extends Node> {
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
   /** The node's output type, from the types of its templates. */
   outputType(node: N, types: Record<string, Type>): Type;
-  /** Python statements that compute the value and store it with `ctx.set_output`. */
-  emit(node: N, templates: Record<string, ValueTemplate>, emitter: PyEmitter, indent: number): string[];
+  /** The Python expression computing the node's value (bound to its local by the caller). */
+  emit(node: N, templates: Record<string, ValueTemplate>, emitter: PyEmitter): Doc;
 }
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };

@@ -1,6 +1,5 @@
 /** `transform`: builds its output object from the `set` mapping. Pure and synchronous. */
-import { pyString } from '../emit/py-literal';
-import { atom, callDoc, layout, valueDoc } from '../emit/value-code';
+import { valueDoc } from '../emit/value-code';
 import { parseValue } from '../expr/value';
 import type { Node } from '../validate/schema';
 import type { NodeKind } from './kinds';
@@ -13,8 +12,6 @@ export const transform: NodeKind<Transform> = {
   runtime: [],
   templates: (node, path, reporter) => ({ set: parseValue(node.set, [...path, 'set'], reporter) }),
   outputType: (_node, types) => types.set,
-  emit(node, templates, emitter, indent) {
-    return [layout(callDoc('ctx.set_output', [atom(pyString(node.id)), valueDoc(templates.set, emitter)]), indent)];
-  },
+  emit: (_node, templates, emitter) => valueDoc(templates.set, emitter),
 };
 

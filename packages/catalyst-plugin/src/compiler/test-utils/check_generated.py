@@ -161,8 +161,9 @@ def check(case):
     value = next(v for k, v in pairs if k.value == "v")
     code = compile(ast.Expression(value), "v", "eval")
     inp = types.SimpleNamespace(**INPUT)
-    ctx = types.SimpleNamespace(outputs=NODES, execution_id="e", workflow_id="prop")
-    scope = {"inp": inp, "ctx": ctx, "to_json": to_json}
+    ctx = types.SimpleNamespace(execution_id="e", workflow_id="prop")
+    # Generated code reads a node's value from the local named after it.
+    scope = {"inp": inp, "ctx": ctx, "to_json": to_json, **NODES}
     if "sentinel" in case:
         inp.s = case["sentinel"]
         result["value"] = eval(code, scope)  # noqa: S307 - test harness, evaluating our own output

@@ -4,12 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
-    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -23,12 +21,8 @@ class NumbersInput(BaseModel):
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-    try:
+    with ctx.output():
         return {"big": 9007199254740993 + 1, "float": 2000.0 / 4, "small": 0.1 + 0.2}
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

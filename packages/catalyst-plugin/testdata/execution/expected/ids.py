@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from time import monotonic_ns
 from typing import Any
 from uuid import uuid4
 
 from catalyst_runtime import (
-    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -27,35 +24,22 @@ class IdsInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # make (transform), workflows/ids.workflow.yaml:3:5
-    try:
-        started = monotonic_ns()
-        ctx.set_output(
-            "make",
-            {
-                "request": str(uuid4()),
-                "at": datetime.now(UTC).isoformat(),
-                "execution": ctx.execution_id,
-                "workflow": ctx.workflow_id,
-                "started": ctx.started_at,
-            },
-        )
-        ctx.record_timing("make", started)
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("make", exc) from exc
-
-    try:
-        return {
-            "workflow": ctx.outputs["make"]["workflow"],
-            "has_id": len(ctx.outputs["make"]["execution"]) > 0,
-            "uuid_length": len(ctx.outputs["make"]["request"]),
-            "has_start": len(ctx.outputs["make"]["started"]) > 0,
+    with ctx.node("make"):
+        make = {
+            "request": str(uuid4()),
+            "at": datetime.now(UTC).isoformat(),
+            "execution": ctx.execution_id,
+            "workflow": ctx.workflow_id,
+            "started": ctx.started_at,
         }
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("output", exc) from exc
+
+    with ctx.output():
+        return {
+            "workflow": make["workflow"],
+            "has_id": len(make["execution"]) > 0,
+            "uuid_length": len(make["request"]),
+            "has_start": len(make["started"]) > 0,
+        }
 
 
 router = WorkflowRouter()

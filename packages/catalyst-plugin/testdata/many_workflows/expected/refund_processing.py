@@ -4,12 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
-    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -23,12 +21,8 @@ class RefundProcessingInput(BaseModel):
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
-    try:
+    with ctx.output():
         return {"workflow": ctx.workflow_id}
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

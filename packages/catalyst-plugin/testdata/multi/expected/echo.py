@@ -4,12 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
-    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -33,7 +31,7 @@ class EchoInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EchoInput = ctx.input
-    try:
+    with ctx.output():
         return {
             "anything": inp.anything,
             "payload": inp.payload.model_dump(by_alias=True)
@@ -45,10 +43,6 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
             and inp.payload.model_extra.get("note") is not None
             else "none",
         }
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()

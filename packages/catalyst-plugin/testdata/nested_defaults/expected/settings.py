@@ -4,12 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from catalyst_runtime import (
-    CatalystError,
     ExecutionContext,
     WorkflowRouter,
     input_body,
     json_response,
-    node_error,
     read_input,
 )
 from fastapi import Request, Response
@@ -43,17 +41,13 @@ class SettingsInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SettingsInput = ctx.input
-    try:
+    with ctx.output():
         return {
             "color": inp.options.color,
             "size": inp.options.size if inp.options.size is not None else 0,
             "first_x": inp.points[0].x,
             "points": [_m0.model_dump(by_alias=True) for _m0 in inp.points],
         }
-    except CatalystError:
-        raise
-    except Exception as exc:
-        raise node_error("output", exc) from exc
 
 
 router = WorkflowRouter()
