@@ -11,6 +11,7 @@ import orjson
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
+from starlette.responses import Response
 
 from catalyst_runtime import (
     ExecutionContext,
@@ -166,3 +167,20 @@ def test_json_response_carries_server_timing() -> None:
     assert response.media_type == "application/json"
     assert response.headers["server-timing"].startswith("greet;dur=")
     assert response.headers["content-length"] == "11"
+
+
+def test_json_response_has_the_headers_starlette_would_write() -> None:
+    ctx = ExecutionContext("wf", None)
+    with ctx.node("greet"):
+        pass
+    body = {"message": "héllo", "n": [1, 2]}
+    fast = json_response(body, ctx)
+    timing = fast.headers["server-timing"]
+    reference = Response(
+        content=orjson.dumps(body),
+        media_type="application/json",
+        headers={"server-timing": timing},
+    )
+    assert fast.body == reference.body
+    assert sorted(fast.raw_headers) == sorted(reference.raw_headers)
+    assert fast.background is None

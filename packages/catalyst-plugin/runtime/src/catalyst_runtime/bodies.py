@@ -131,11 +131,29 @@ def _inline(node: Any, definitions: Mapping[str, Any], expanding: tuple[str, ...
     return node
 
 
+class _JSONResponse(Response):
+    """A JSON response whose raw headers are written directly.
+
+    ``Response(headers={...})`` builds them through ``init_headers`` (a dict walk, encoding,
+    the content-type and content-length rules): 1.8 µs for a small body against 0.56 µs here
+    (docs/performance.md). A workflow's JSON body is never empty and its status is never
+    1xx/204/304, so content-length always applies; the header names are fixed and the
+    ``Server-Timing`` value is ASCII (node ids are identifiers).
+    """
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int, server_timing: str) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+            (b"server-timing", server_timing.encode("latin-1")),
+        ]
+
+
 def json_response(data: Any, ctx: ExecutionContext, status_code: int = 200) -> Response:
     """A JSON response written by orjson, with the run's ``Server-Timing`` header."""
-    return Response(
-        content=dumps(data),
-        status_code=status_code,
-        media_type="application/json",
-        headers={"server-timing": ctx.server_timing()},
-    )
+    return _JSONResponse(dumps(data), status_code, ctx.server_timing())

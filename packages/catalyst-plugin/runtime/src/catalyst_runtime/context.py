@@ -156,10 +156,10 @@ class ExecutionContext:
         """
         return NodeScope(self, node_id)
 
-    def output(self) -> NodeScope:
+    def output(self) -> _OutputScope:
         """Like ``node`` for the response mapping: failures name the pseudo-node ``output``
         (``loc: ["nodes", "output"]``), and nothing is timed (``total`` covers it)."""
-        return NodeScope(None, "output")
+        return _OUTPUT_SCOPE
 
     def record_timing(self, node_id: str, started_ns: int) -> None:
         """Record that ``node_id`` ran from ``started_ns`` (a ``monotonic_ns()`` value) to now."""
@@ -216,13 +216,16 @@ class ExecutionContext:
 class NodeScope:
     """``with ctx.node("id"):``: times one node and maps what it raises to an error naming it.
 
-    A plain class with ``__slots__`` rather than ``contextlib.contextmanager``: it is entered
-    once per node per request, and a generator-based manager costs several times as much.
+    Entered once per node per request, so it is kept as cheap as Python allows: a plain
+    ``__slots__`` class whose start time lives on the scope itself, one dict write on the way
+    out. Measured against the alternatives (``tools/bench/run_cost.py`` and docs/performance.md):
+    a tuple subclass parking the start in ``ctx.timings`` costs more, and a generator-based
+    ``contextlib.contextmanager`` several times as much.
     """
 
     __slots__ = ("_ctx", "_node_id", "_started")
 
-    def __init__(self, ctx: ExecutionContext | None, node_id: str) -> None:
+    def __init__(self, ctx: ExecutionContext, node_id: str) -> None:
         self._ctx = ctx
         self._node_id = node_id
 
@@ -233,11 +236,30 @@ class NodeScope:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         if exc is None:
-            if self._ctx is not None:
-                self._ctx.timings[self._node_id] = monotonic_ns() - self._started
+            self._ctx.timings[self._node_id] = monotonic_ns() - self._started
             return
         # The runtime's own errors already name their node or say what is misconfigured;
         # cancellation and other BaseExceptions must pass through untouched.
         if isinstance(exc, CatalystError) or not isinstance(exc, Exception):
             return
         raise node_error(self._node_id, exc) from exc
+
+
+class _OutputScope:
+    """``with ctx.output():``: failures in the response mapping name the pseudo-node
+    ``output``; nothing is timed (``total`` covers it). Stateless, so one instance serves all."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None or isinstance(exc, CatalystError) or not isinstance(exc, Exception):
+            return
+        raise node_error("output", exc) from exc
+
+
+_OUTPUT_SCOPE = _OutputScope()
