@@ -2,23 +2,25 @@
  * The compiler driver: definitions in, Python modules and diagnostics out. Each step is one
  * pass in its own file; a file whose earlier steps fail stops there, other files go on.
  */
-import type { CompileOptions, CompileResult, GeneratedFile, SourceFile } from './api';
-import { sortDiagnostics, type Diagnostic } from './diagnostics';
+import type { CompileResult, GeneratedFile, SourceFile } from './api';
+// The passes, in the order they run.
+import { parseSource, ParsedSource } from './parse/source';
+import { sweepExpressions } from './validate/sweep';
+import { validate } from './validate/validate';
+import { buildInputModel } from './resolve/input-model';
+import { resolve, type WorkflowIR } from './resolve/resolve';
+import { serviceConflicts } from './resolve/service';
+import { planGraph, reportUnused } from './plan/plan';
+import { typecheck } from './check/typecheck';
 import { emitInit } from './emit/init';
 import { emitMermaid } from './emit/mermaid';
 import { emitWorkflow } from './emit/workflow';
-import { planGraph, reportUnused } from './graph/graph';
-import { buildInputModel } from './input/model';
-import { parseSource, ParsedSource } from './parse/source';
-import { Reporter } from './report';
-import { resolve, type WorkflowIR } from './resolve';
-import { checkService } from './service';
-import { typecheck } from './typecheck';
-import { pascalCase } from './util/python-names';
-import { sweepExpressions } from './validate/sweep';
-import { validate } from './validate/validate';
+// Shared by all of them.
+import { sortDiagnostics, type Diagnostic } from './report/diagnostics';
+import { Reporter } from './report/reporter';
+import { pascalCase } from './python/names';
 
-export { renderDiagnostics } from './render';
+export { renderDiagnostics } from './report/render';
 
 interface CompiledWorkflow {
   ir: WorkflowIR;
@@ -26,14 +28,14 @@ interface CompiledWorkflow {
   files: GeneratedFile[];
 }
 
-export function compileService(sources: SourceFile[], _options: CompileOptions): CompileResult {
+export function compileService(sources: SourceFile[]): CompileResult {
   const diagnostics: Diagnostic[] = [];
   const workflows: CompiledWorkflow[] = [];
   for (const source of [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     const result = compileWorkflow(source, diagnostics);
     if (result) workflows.push(result);
   }
-  diagnostics.push(...checkService(workflows));
+  diagnostics.push(...serviceConflicts(workflows));
   if (diagnostics.some((d) => d.severity === 'error')) return { files: [], diagnostics: sortDiagnostics(diagnostics) };
   const files = [{ path: '__init__.py', contents: emitInit(workflows.map((w) => w.ir.id)) }, ...workflows.flatMap((w) => w.files)];
   return { files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), diagnostics: sortDiagnostics(diagnostics) };

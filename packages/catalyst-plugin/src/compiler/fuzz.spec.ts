@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { compileService, renderDiagnostics, type SourceFile } from './index';
 import { SCOPE_DEFINITION, tokenSoup } from './test-utils/arbitraries';
 
-const OPTIONS = { packageName: 'f', serviceName: 'f' };
 const HELLO = readFileSync(join(__dirname, '..', '..', 'testdata', 'hello', 'workflows', 'hello.workflow.yaml'), 'utf8');
 
 function assertClean(sources: SourceFile[]): void {
-  const result = compileService(sources, OPTIONS);
+  const result = compileService(sources);
   renderDiagnostics(result.diagnostics, sources);
   for (const d of result.diagnostics) {
     if (d.code === 'internal') throw new Error(`internal error: ${d.message}\n${JSON.stringify(sources).slice(0, 2000)}`);
@@ -89,7 +88,7 @@ describe('compiler fuzzing', () => {
   it('keeps chained defaults linear in size', () => {
     // Each `| default` tests its operand; written out twice per level, 30 levels would be 2^30.
     const chain = `input.tags | default([]) | first${' | default(null)'.repeat(30)} | default('z')`;
-    const result = compileService(yamlFile(`id: d\ninput: { properties: { tags: { type: array, items: { type: string } } } }\noutput: { v: "{{ ${chain} }}" }\n`), OPTIONS);
+    const result = compileService(yamlFile(`id: d\ninput: { properties: { tags: { type: array, items: { type: string } } } }\noutput: { v: "{{ ${chain} }}" }\n`));
     expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const module = result.files.find((f) => f.path === 'd.py')!.contents;
     expect(module.length).toBeLessThan(20_000);
@@ -104,14 +103,14 @@ describe('compiler fuzzing', () => {
       text += `  - id: n${i}\n    type: transform\n    set: { v: "{{ ${v} }}", text: "${'lorem ipsum '.repeat(20)}" }\n`;
     }
     text += `output: { v: "{{ nodes.n${i - 1}.v }}" }\n`;
-    const result = compileService(yamlFile(text), OPTIONS);
+    const result = compileService(yamlFile(text));
     expect(result.diagnostics).toEqual([]);
     expect(result.files.map((f) => f.path)).toEqual(['__init__.py', 'big.mmd', 'big.py']);
   }, 60_000);
 
   it('rejects an alias bomb and an oversized file with a diagnostic', () => {
     const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', ...'bcdef'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcde'[i]}`).join(',')}]`), 'id: x'].join('\n');
-    expect(compileService(yamlFile(bomb), OPTIONS).diagnostics.map((d) => d.code)).toEqual(['too_large']);
-    expect(compileService(yamlFile(`id: x\n#${'x'.repeat(21 * 1024 * 1024)}`), OPTIONS).diagnostics.map((d) => d.code)).toEqual(['too_large']);
+    expect(compileService(yamlFile(bomb)).diagnostics.map((d) => d.code)).toEqual(['too_large']);
+    expect(compileService(yamlFile(`id: x\n#${'x'.repeat(21 * 1024 * 1024)}`)).diagnostics.map((d) => d.code)).toEqual(['too_large']);
   });
 });

@@ -10,7 +10,6 @@ import { compileService, renderDiagnostics, type SourceFile } from './index';
 
 const TESTDATA = join(__dirname, '..', '..', 'testdata');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
-const OPTIONS = { packageName: 'golden_svc', serviceName: 'golden-svc' };
 
 const cases = readdirSync(TESTDATA, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(TESTDATA, d.name, 'workflows')))
@@ -42,7 +41,7 @@ describe('compiler golden cases', () => {
   it.each(cases)('%s', (name) => {
     const dir = join(TESTDATA, name);
     const sources = readSources(dir);
-    const result = compileService(sources, OPTIONS);
+    const result = compileService(sources);
     const stderr = renderDiagnostics(result.diagnostics, sources);
     // The name says which way a case must go, so an update cannot silently flip it.
     if (name.startsWith('err_')) expect(result.files).toEqual([]);
@@ -62,8 +61,8 @@ describe('compiler golden cases', () => {
 
   it.each(cases)('%s compiles to the same bytes whatever the order of its sources', (name) => {
     const sources = readSources(join(TESTDATA, name));
-    const a = compileService(sources, OPTIONS);
-    const b = compileService([...sources].reverse(), OPTIONS);
+    const a = compileService(sources);
+    const b = compileService([...sources].reverse());
     expect(b).toEqual(a);
   });
 });

@@ -1,4 +1,4 @@
 export * from './api';
 export { compileService, renderDiagnostics } from './compile';
-export type { Diagnostic, DiagnosticCode, JsonPath } from './diagnostics';
+export type { Diagnostic, DiagnosticCode, JsonPath } from './report/diagnostics';
 export { workflowJsonSchema, workflowJsonSchemaText } from './validate/json-schema';

@@ -32,8 +32,3 @@ export function pluginPackageRoot(): string {
     dir = parent;
   }
 }
-
-/** The plugin's own version, from its package.json. */
-export function pluginVersion(): string {
-  return JSON.parse(readFileSync(join(pluginPackageRoot(), 'package.json'), 'utf8')).version as string;
-}

@@ -5,7 +5,7 @@
 
 // The compiler's list, so the two never disagree. Only the hard keywords: a package may be named
 // like a soft keyword (`import match` works), so a service may be named after one.
-import { PYTHON_HARD_KEYWORDS } from '../compiler/util/python-names';
+import { PYTHON_HARD_KEYWORDS } from '../compiler/python/names';
 
 /**
  * Import names a service package must not take: they would shadow the runtime, the web stack the

@@ -3,8 +3,8 @@
  * before it can serve, and the route function building the context. Laid out like `ruff format`.
  */
 import { hasBody } from '../validate/schema';
-import { pyString } from './py-literal';
-import { atom, callDoc, layout } from './value-code';
+import { pyString } from '../python/literal';
+import { atom, callDoc, layout } from '../python/layout';
 
 /** What a workflow module needs from the process; sorted when emitted, for determinism. */
 export interface Needs {

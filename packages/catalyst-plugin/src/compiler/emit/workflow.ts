@@ -3,21 +3,22 @@
  * import and Python snippet; the EJS template only lays it out.
  */
 import type { Checked } from '../expr/check';
-import { PyEmitter, type PyImport } from '../expr/emit';
+import { ExprEmitter, type PyImport } from '../expr/emit';
 import type { Type } from '../expr/types';
 import { templatesOf } from '../expr/value';
-import { readNodes, type Plan } from '../graph/graph';
-import type { InputModel } from '../input/model';
+import { readNodes, type Plan } from '../plan/plan';
+import type { InputModel } from '../resolve/input-model';
 import { kindOf } from '../nodes/kinds';
-import type { NodeIR, WorkflowIR } from '../resolve';
+import type { NodeIR, WorkflowIR } from '../resolve/resolve';
 import { hasBody } from '../validate/schema';
-import { MODULE_OF, importGroups, type ImportedName } from './imports';
-import { Namer } from './names';
-import { pyString } from './py-literal';
+import { classCode, classImports } from './input-classes';
+import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
+import { Namer } from '../python/names';
+import { pyString } from '../python/literal';
 import { endpoint, newNeeds, routerLine, takesRequest } from './router';
-import { annotationOf, schedule, type BlockEnv, type NodeNames } from './steps';
+import { annotationOf, runBody, type BlockEnv, type NodeNames } from './run';
 import { workflowTemplate } from './templates';
-import { valueCode } from './value-code';
+import { valueCode } from '../expr/value-code';
 
 export interface WorkflowEmitInput {
   ir: WorkflowIR;
@@ -44,7 +45,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const newBlock = (extra: { guardSkipped?: ReadonlySet<string> } = {}): BlockEnv => {
     let usesInput = false;
     const reads = new Set<string>();
-    const emitter = new PyEmitter({
+    const emitter = new ExprEmitter({
       checked: w.checked,
       inputVar: 'inp',
       use: (n: PyImport | 'input' | 'globals') => {
@@ -60,7 +61,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     return { emitter, usesInput: () => usesInput, reads };
   };
 
-  const plan = schedule({
+  const body = runBody({
     plan: w.plan,
     read: readNodes(w.ir.nodes, w.ir.output),
     names,
@@ -69,11 +70,11 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
   });
-  for (const node of w.plan.levels.flat()) {
+  for (const node of w.plan.readySets.flat()) {
     kindOf(node.def).pools.forEach((p) => needs.pools.add(p));
     kindOf(node.def).runtime.forEach((n) => imports.add(n as ImportedName));
   }
-  if (plan.concurrent) imports.add('run_concurrently');
+  if (body.concurrent) imports.add('run_concurrently');
 
   // The response mapping can fail like a node (a field missing from an upstream body): it runs
   // in `with ctx.output():`, naming the pseudo-node "output", unless it holds no expression.
@@ -82,23 +83,21 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const indent = outputGuarded ? 8 : 4;
   const returnLine = `${' '.repeat(indent)}return ${valueCode(w.ir.output, response.emitter, indent, 'return '.length)}`;
   const returnLines = outputGuarded ? ['    with ctx.output():', returnLine] : [returnLine];
-  const inputLine = plan.usesInput || response.usesInput() ? `inp: ${w.input.className} = ctx.input` : undefined;
+  const inputLine = body.usesInput || response.usesInput() ? `inp: ${w.input.className} = ctx.input` : undefined;
 
-  const body = hasBody(w.ir.method);
-  if (body) imports.add('input_body').add('read_input');
+  if (hasBody(w.ir.method)) imports.add('input_body').add('read_input');
   if (takesRequest(w.ir.method, needs)) imports.add('Request');
-  w.input.typingImports.forEach((n) => imports.add(n));
-  if (w.input.usesField) imports.add('Field');
-  const classes = w.input.classes.map((c) => ({ name: c.name, fields: c.fields, extraLiteral: pyString(c.extra) }));
+  classImports(w.input.classes).forEach((n) => imports.add(n));
+  const classes = w.input.classes.map(classCode);
   return workflowTemplate({
     sourcePath: w.sourcePath,
     importGroups: importGroups(imports),
     workflowIdLiteral: pyString(w.ir.id),
     classes,
-    functions: plan.functions,
+    functions: body.functions,
     inputLine,
-    // Steps are separated by a blank line, but none opens the body of `run`.
-    steps: plan.steps.map((lines, index) => ({ lines, blankBefore: index > 0 || inputLine !== undefined })),
+    // Statements are set apart by a blank line, but none opens the body of `run`.
+    statements: body.statements.map((lines, index) => ({ lines, blankBefore: index > 0 || inputLine !== undefined })),
     returnLines,
     routerLine: routerLine(needs),
     ...endpoint(w.ir.method, w.ir.route, w.input.className, needs),

@@ -7,9 +7,9 @@ import type { Checked } from './check';
 import { ATOM, CALL, FILTERS, conditional, tight, toText, type PyCode } from './filters';
 import { holdsModel, mayBeNull, type Type } from './types';
 import { expressionsOf } from './value';
-import { nodeRefs } from '../graph/refs';
+import { nodeRefs } from './refs';
 import { own } from '../util/own';
-import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../emit/py-literal';
+import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../python/literal';
 
 /** Names the generated module must import when an expression uses them. */
 export type PyImport = 'to_json' | 'uuid4' | 'datetime' | 'url_segment';
@@ -46,7 +46,7 @@ const PASS_THROUGH = new Set(['length', 'first', 'last']);
 
 const paren = (p: PyCode, min: number): string => (p.prec >= min ? p.code : `(${p.code})`);
 
-export class PyEmitter {
+export class ExprEmitter {
   /** Preferred quotes for string literals: the other kind inside an f-string. */
   private quote: Quote = '"';
 

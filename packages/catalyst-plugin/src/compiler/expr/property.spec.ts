@@ -14,13 +14,12 @@ import type { Expr, Template } from './ast';
 import { parseTemplate } from './template';
 import { parseExpression } from './parser';
 
-const OPTIONS = { packageName: 'p', serviceName: 'p' };
 const SENTINEL = 'S\'"{}\\';
 
 function compileOutput(value: string) {
   const definition = { ...SCOPE_DEFINITION, output: { v: value } };
   const sources = [{ path: 'workflows/prop.workflow.json', text: JSON.stringify(definition) }];
-  return compileService(sources, OPTIONS);
+  return compileService(sources);
 }
 
 const CHECK_SCRIPT = readFileSync(join(__dirname, '..', 'test-utils', 'check_generated.py'), 'utf8');

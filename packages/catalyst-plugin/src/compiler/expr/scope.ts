@@ -1,5 +1,5 @@
 /** What an expression can see: the input type, node output types, and where it sits. */
-import type { DiagnosticCode } from '../diagnostics';
+import type { DiagnosticCode } from '../report/diagnostics';
 import type { ObjectType, Type } from './types';
 
 export const ROOTS = ['input', 'nodes', 'env', 'secrets', 'global', 'execution', 'item', 'index'] as const;

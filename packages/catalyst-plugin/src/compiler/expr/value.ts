@@ -2,8 +2,8 @@
  * Value templates: a JSON value (from `set:`, `output:`, node config) whose strings may hold
  * expressions. Parsed once; checked and emitted as a whole, keeping mappings and lists.
  */
-import type { JsonPath } from '../diagnostics';
-import type { Reporter } from '../report';
+import type { JsonPath } from '../report/diagnostics';
+import type { Reporter } from '../report/reporter';
 import type { Expr, Template } from './ast';
 import { parseTemplate } from './template';
 

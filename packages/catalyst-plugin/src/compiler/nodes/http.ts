@@ -6,12 +6,13 @@
  * is only when it starts the text (the base URL); every other one is percent-encoded as one
  * path segment (`url_segment`), so input cannot add segments, a query or a fragment.
  */
-import type { JsonPath } from '../diagnostics';
-import { pyNumber, pyString } from '../emit/py-literal';
-import { atom, codeDoc, valueDoc, type Doc } from '../emit/value-code';
+import type { JsonPath } from '../report/diagnostics';
+import { pyNumber, pyString } from '../python/literal';
+import { valueDoc } from '../expr/value-code';
+import { atom, codeDoc, type Doc } from '../python/layout';
 import { parseValue, type ValueTemplate } from '../expr/value';
 import { ANY, INTEGER, type Type } from '../expr/types';
-import type { Reporter } from '../report';
+import type { Reporter } from '../report/reporter';
 import type { Node } from '../validate/schema';
 import type { NodeKind } from './kinds';
 

@@ -3,12 +3,12 @@
  * the schema fails to type-check until it says which templates it holds, what it outputs and
  * what Python it compiles to.
  */
-import type { JsonPath } from '../diagnostics';
-import type { Doc } from '../emit/value-code';
-import type { PyEmitter } from '../expr/emit';
+import type { JsonPath } from '../report/diagnostics';
+import type { Doc } from '../python/layout';
+import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
-import type { Reporter } from '../report';
+import type { Reporter } from '../report/reporter';
 import type { Node, NodeType } from '../validate/schema';
 import { http } from './http';
 import { transform } from './transform';
@@ -25,7 +25,7 @@ export interface NodeKind<N extends Node> {
   /** The node's output type, from the types of its templates. */
   outputType(node: N, types: Record<string, Type>): Type;
   /** The Python expression computing the node's value (bound to its local by the caller). */
-  emit(node: N, templates: Record<string, ValueTemplate>, emitter: PyEmitter): Doc;
+  emit(node: N, templates: Record<string, ValueTemplate>, emitter: ExprEmitter): Doc;
 }
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };

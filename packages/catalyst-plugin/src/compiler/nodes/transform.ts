@@ -1,5 +1,5 @@
 /** `transform`: builds its output object from the `set` mapping. Pure and synchronous. */
-import { valueDoc } from '../emit/value-code';
+import { valueDoc } from '../expr/value-code';
 import { parseValue } from '../expr/value';
 import type { Node } from '../validate/schema';
 import type { NodeKind } from './kinds';

@@ -4,14 +4,26 @@
  * JSON goes through the same YAML 1.2 parser (JSON is YAML), then is checked as strict JSON.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import type { SourceFile, SourcePosition } from '../api';
-import type { JsonPath } from '../diagnostics';
 import { scalarOffset, type ScalarSource } from './scalar-offsets';
 
-/** Where one value sits in the source: its extent, its key (for mapping values), its raw scalar. */
+/** A workflow definition as read from disk; `path` is relative to the service's project root. */
+export interface SourceFile {
+  path: string;
+  text: string;
+}
+
+/** A position inside a source file: 1-based line and column. */
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+/** A path into the parsed definition: keys and array indexes. */
+export type JsonPath = readonly (string | number)[];
+
+/** Where one value sits in the source: its start, its key (for mapping values), its raw scalar. */
 interface PosEntry {
   start: number;
-  end: number;
   keyStart?: number;
   scalar?: ScalarSource;
 }
@@ -140,7 +152,7 @@ class Builder {
       this.problem = { code: 'too_deep', offset: start, message: `the definition is nested more than ${MAX_DEPTH} levels deep` };
       return null;
     }
-    const entry: PosEntry = { start, end, keyStart };
+    const entry: PosEntry = { start, keyStart };
     this.entries.set(pathKey(path), entry);
     if (isAlias(node)) {
       if (++this.aliasCount > MAX_ALIAS_EXPANSIONS) {
@@ -171,7 +183,7 @@ class Builder {
         }
         const childPath = [...path, key];
         const value = pair.value === null ? null : this.build(pair.value as YamlNode, childPath, depth + 1, kStart);
-        if (pair.value === null) this.entries.set(pathKey(childPath), { start: kStart, end: kStart, keyStart: kStart });
+        if (pair.value === null) this.entries.set(pathKey(childPath), { start: kStart, keyStart: kStart });
         // defineProperty, so a key named "__proto__" is data, not a prototype.
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       }

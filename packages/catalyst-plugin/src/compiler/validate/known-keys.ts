@@ -4,7 +4,7 @@
  * discriminated union by the value's discriminator.
  */
 import type { z } from 'zod';
-import type { JsonPath } from '../diagnostics';
+import type { JsonPath } from '../report/diagnostics';
 import { own } from '../util/own';
 import { Workflow } from './schema';
 

@@ -2,9 +2,9 @@
  * When the definition's shape is wrong, the later passes cannot run; this still parses every
  * expression it can find, so syntax errors arrive in the same run as the shape errors.
  */
-import type { JsonPath } from '../diagnostics';
+import type { JsonPath } from '../report/diagnostics';
 import { parseValue } from '../expr/value';
-import type { Reporter } from '../report';
+import type { Reporter } from '../report/reporter';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 

@@ -3,8 +3,8 @@
  * diagnostic at the offending key or value, with a suggestion where one is close.
  */
 import type { z } from 'zod';
-import { formatPath, type JsonPath } from '../diagnostics';
-import type { Reporter } from '../report';
+import { formatPath, type JsonPath } from '../report/diagnostics';
+import type { Reporter } from '../report/reporter';
 import { didYouMean, suggest } from '../util/suggest';
 import { own } from '../util/own';
 import { knownKeysAt } from './known-keys';

@@ -2,17 +2,17 @@ import type { ExecutorContext } from '@nx/devkit';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { CompileOptions, CompileResult, SourceFile } from '../../compiler';
+import type { CompileResult, SourceFile } from '../../compiler';
 import codegenExecutor from './codegen';
 import { readDefinitions } from './lib/read-definitions';
 import { runCodegen } from './lib/run-codegen';
 
 // The executor is tested against a stand-in compiler whose answer each test sets, so these specs
 // pin the executor's behaviour (reading, reporting, atomic writing) whatever the compiler does.
-let compileImpl: (sources: SourceFile[], options: CompileOptions) => CompileResult;
+let compileImpl: (sources: SourceFile[]) => CompileResult;
 jest.mock('../../compiler', () => ({
   ...jest.requireActual('../../compiler'),
-  compileService: (sources: SourceFile[], options: CompileOptions) => compileImpl(sources, options),
+  compileService: (sources: SourceFile[]) => compileImpl(sources),
 }));
 
 const HELLO = 'id: hello\n';
@@ -74,16 +74,13 @@ describe('codegen executor', () => {
   });
 
   it('writes the compiled files into src/<pkg>/_generated', async () => {
-    let seen: { sources: SourceFile[]; options: CompileOptions } | undefined;
-    compileImpl = (sources, options) => {
-      seen = { sources, options };
+    let seen: SourceFile[] | undefined;
+    compileImpl = (sources) => {
+      seen = sources;
       return succeed({ '__init__.py': 'from .hello import router\n', 'hello.py': 'router = None\n' })();
     };
     await expect(codegenExecutor({}, context())).resolves.toEqual({ success: true });
-    expect(seen).toEqual({
-      sources: [{ path: 'workflows/hello.workflow.yaml', text: HELLO }],
-      options: { packageName: 'hello_svc', serviceName: 'hello-svc' },
-    });
+    expect(seen).toEqual([{ path: 'workflows/hello.workflow.yaml', text: HELLO }]);
     expect(readFileSync(join(generated, 'hello.py'), 'utf8')).toBe('router = None\n');
     expect(readFileSync(join(generated, '__init__.py'), 'utf8')).toBe('from .hello import router\n');
     expect(readFileSync(join(projectRoot, 'src/hello_svc/main.py'), 'utf8')).toBe('# hand-owned\n');
@@ -197,13 +194,8 @@ describe('codegen executor', () => {
 
   describe('packageName', () => {
     it('generates into the given package', async () => {
-      let packageName: string | undefined;
-      compileImpl = (_s, options) => {
-        packageName = options.packageName;
-        return succeed({ '__init__.py': '' })();
-      };
+      compileImpl = succeed({ '__init__.py': '' });
       await codegenExecutor({ packageName: 'other_pkg' }, context());
-      expect(packageName).toBe('other_pkg');
       expect(existsSync(join(projectRoot, 'src/other_pkg/_generated/__init__.py'))).toBe(true);
     });
   });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { compileService, renderDiagnostics, type CompileResult, type CompileOptions, type SourceFile } from '../../../compiler';
+import { compileService, renderDiagnostics, type CompileResult, type SourceFile } from '../../../compiler';
 import { generatedDirOf, type Service } from '../../../utils/service';
 import { readDefinitions, WORKFLOWS_DIR } from './read-definitions';
 import { recoverLeftovers, writeGeneratedAtomically } from './write-atomically';
@@ -12,7 +12,7 @@ export interface CodegenOutcome {
   changed: boolean;
 }
 
-export type Compile = (sources: SourceFile[], options: CompileOptions) => CompileResult;
+export type Compile = (sources: SourceFile[]) => CompileResult;
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -43,7 +43,7 @@ export function runCodegen(service: Service, compile: Compile = compileService):
 
   let result: CompileResult;
   try {
-    result = compile(sources, { packageName: service.packageName, serviceName: service.distributionName });
+    result = compile(sources);
   } catch (e) {
     return {
       success: false,

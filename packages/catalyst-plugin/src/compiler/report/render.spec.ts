@@ -1,7 +1,6 @@
 /** Rendering details a golden folder cannot pin down reliably (line endings, tabs, ordering). */
-import { compileService, renderDiagnostics } from './index';
+import { compileService, renderDiagnostics } from '..';
 
-const OPTIONS = { packageName: 'r', serviceName: 'r' };
 
 describe('renderDiagnostics', () => {
   it('reads CRLF files with the same positions as LF files', () => {
@@ -9,7 +8,7 @@ describe('renderDiagnostics', () => {
     const crlf = lf.replace(/\n/g, '\r\n');
     const render = (text: string) => {
       const sources = [{ path: 'workflows/a.workflow.yaml', text }];
-      return renderDiagnostics(compileService(sources, OPTIONS).diagnostics, sources);
+      return renderDiagnostics(compileService(sources).diagnostics, sources);
     };
     expect(render(crlf)).toBe(render(lf));
     expect(render(lf)).toContain('workflows/a.workflow.yaml:3:16: input has no field "nope"');
@@ -17,7 +16,7 @@ describe('renderDiagnostics', () => {
 
   it('keeps tabs in the excerpt so the caret lines up', () => {
     const sources = [{ path: 'workflows/t.workflow.yaml', text: 'id: tabs\noutput: {\tv: "{{ input.nope }}" }\n' }];
-    const out = renderDiagnostics(compileService(sources, OPTIONS).diagnostics, sources).split('\n');
+    const out = renderDiagnostics(compileService(sources).diagnostics, sources).split('\n');
     expect(out[1]).toBe(' 2 | output: {\tv: "{{ input.nope }}" }');
     expect(out[2]).toBe(`   | ${' '.repeat(9)}\t${' '.repeat(13)}^`);
   });

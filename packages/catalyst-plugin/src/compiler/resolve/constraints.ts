@@ -1,8 +1,7 @@
-/** JSON Schema validation keywords → pydantic `Field(...)` arguments, checked against the type. */
-import type { JsonPath } from '../diagnostics';
-import { pyNumber, pyString } from '../emit/py-literal';
+/** JSON Schema validation keywords → pydantic `Field(...)` arguments (as data), checked against the type. */
+import type { JsonPath } from '../report/diagnostics';
 import type { Type } from '../expr/types';
-import type { Reporter } from '../report';
+import type { Reporter } from '../report/reporter';
 import type { InputSchema } from '../validate/schema';
 
 type Keyword = 'minLength' | 'maxLength' | 'pattern' | 'minimum' | 'maximum' | 'exclusiveMinimum' | 'exclusiveMaximum' | 'minItems' | 'maxItems';
@@ -19,8 +18,15 @@ const KEYWORDS: Record<Keyword, { arg: string; applies: Type['kind'][] }> = {
   maxItems: { arg: 'max_length', applies: ['array'] },
 };
 
-export function checkConstraints(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): string[] {
-  const args: string[] = [];
+/** One `Field(...)` keyword argument: `min_length=1`, `pattern="^a"`. */
+export interface FieldArg {
+  name: string;
+  value: string | number;
+}
+
+/** The `Field` arguments for a property's validation keywords; keywords that do not apply are reported. */
+export function constraintArgs(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): FieldArg[] {
+  const args: FieldArg[] = [];
   for (const keyword of Object.keys(KEYWORDS) as Keyword[]) {
     const value = schema[keyword];
     if (value === undefined) continue;
@@ -36,12 +42,12 @@ export function checkConstraints(schema: InputSchema, type: Type, path: JsonPath
         reporter.error('input_schema', { path: [...path, keyword] }, `"pattern" is not a valid regular expression`);
         continue;
       }
-      args.push(`${arg}=${pyString(value as string)}`);
+      args.push({ name: arg, value: value as string });
     } else {
-      args.push(`${arg}=${pyNumber(value as number, Number.isInteger(value))}`);
+      args.push({ name: arg, value: value as number });
     }
   }
-  checkDefault(schema, type, path, reporter);
+  validateDefault(schema, type, path, reporter);
   return args;
 }
 
@@ -65,7 +71,7 @@ function fits(v: unknown, type: Type): boolean {
   }
 }
 
-function checkDefault(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): void {
+function validateDefault(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): void {
   (schema.enum ?? []).forEach((v, i) => {
     if (!fits(v, type)) reporter.error('input_schema', { path: [...path, 'enum', i] }, `the enum value ${JSON.stringify(v)} is not a valid ${type.kind}`);
   });

@@ -2,16 +2,16 @@
  * Pass 3: names and references. Checks ids, parses every template in the workflow, and
  * records each node's dependencies (references plus `after`). Produces the workflow IR.
  */
-import type { JsonPath } from './diagnostics';
-import type { Template } from './expr/ast';
-import { parseTemplate } from './expr/template';
-import { expressionsOf, parseValue, templatesOf, type ValueTemplate } from './expr/value';
-import { nodeRefs } from './graph/refs';
-import { kindOf } from './nodes/kinds';
-import type { Reporter } from './report';
-import { identifierProblem, toIdentifier } from './util/python-names';
-import { didYouMean, suggest } from './util/suggest';
-import { hasBody, type Node, type Workflow } from './validate/schema';
+import type { JsonPath } from '../report/diagnostics';
+import type { Template } from '../expr/ast';
+import { parseTemplate } from '../expr/template';
+import { expressionsOf, parseValue, templatesOf, type ValueTemplate } from '../expr/value';
+import { nodeRefs } from '../expr/refs';
+import { kindOf } from '../nodes/kinds';
+import type { Reporter } from '../report/reporter';
+import { identifierProblem, toIdentifier } from '../python/names';
+import { didYouMean, suggest } from '../util/suggest';
+import { hasBody, type Node, type Workflow } from '../validate/schema';
 
 export interface Dependency {
   nodeId: string;
@@ -48,7 +48,7 @@ const RESERVED_NODE_IDS: ReadonlyMap<string, string> = new Map([
 ]);
 
 export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
-  checkId(wf.id, 'workflow', ['id'], reporter);
+  reportBadId(wf.id, 'workflow', ['id'], reporter);
   if (RESERVED_WORKFLOW_IDS.has(wf.id)) reporter.error('invalid_id', { path: ['id'] }, `workflow id "${wf.id}" is reserved; choose another, e.g. "${wf.id}_flow"`);
   const method = wf.trigger?.method ?? 'POST';
   if (!hasBody(method) && Object.keys(wf.input?.properties ?? {}).length > 0) {
@@ -60,7 +60,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   const seen = new Map<string, number>();
   defs.forEach((def, index) => {
     const path = ['nodes', index, 'id'];
-    checkId(def.id, 'node', path, reporter);
+    reportBadId(def.id, 'node', path, reporter);
     const why = RESERVED_NODE_IDS.get(def.id);
     if (why) reporter.error('invalid_id', { path }, `node id "${def.id}" is reserved (${why}); choose another, e.g. "${def.id}_step"`);
     const first = seen.get(def.id);
@@ -95,7 +95,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, output };
 }
 
-function checkId(id: string, what: string, path: JsonPath, reporter: Reporter): void {
+function reportBadId(id: string, what: string, path: JsonPath, reporter: Reporter): void {
   const problem = identifierProblem(id);
   if (problem) {
     const better = toIdentifier(id);

@@ -2,8 +2,8 @@
  * Diagnostics as text: `file:line:col: message`, then the source line and a caret under the
  * spot. Long lines (minified JSON) are cut to a window around the caret.
  */
-import type { DiagnosticLike, SourceFile } from './api';
-import { sortDiagnostics } from './diagnostics';
+import type { SourceFile } from '../parse/source';
+import { sortDiagnostics, type DiagnosticLike } from './diagnostics';
 
 const WINDOW = 100;
 

@@ -4,10 +4,6 @@
  * trailing comma; a dict or list that does not fit goes one item per line; a long conditional
  * breaks before `if` and `else`. Items are laid out the same way in turn.
  */
-import type { PyEmitter } from '../expr/emit';
-import type { PyCode } from '../expr/filters';
-import type { ValueTemplate } from '../expr/value';
-import { pyString, pyValue } from './py-literal';
 
 export const LINE_WIDTH = 88;
 
@@ -18,26 +14,11 @@ export type Doc =
 
 export const atom = (code: string): Doc => ({ kind: 'atom', code });
 
-/** An emitted expression: a conditional keeps its parts so it can break across lines. */
-export const codeDoc = (p: PyCode): Doc => (p.cond ? { kind: 'cond', ...p.cond } : atom(p.code));
+/** An emitted expression (code, or a conditional's three parts): a conditional can break across lines. */
+export const codeDoc = (p: { code: string; cond?: { body: string; test: string; orelse: string } }): Doc => (p.cond ? { kind: 'cond', ...p.cond } : atom(p.code));
 
 /** `fn(arg, ...)` as a breakable group. */
 export const callDoc = (fn: string, args: Doc[]): Doc => ({ kind: 'group', open: `${fn}(`, close: ')', call: true, items: args.map((doc) => ({ prefix: '', doc })) });
-
-export function valueDoc(v: ValueTemplate, emitter: PyEmitter): Doc {
-  switch (v.kind) {
-    case 'const':
-      return atom(pyValue(v.value));
-    case 'template':
-      return codeDoc(emitter.template(v.template));
-    case 'list':
-      return v.items.length === 0 ? atom('[]') : { kind: 'group', open: '[', close: ']', call: false, items: v.items.map((i) => ({ prefix: '', doc: valueDoc(i, emitter) })) };
-    case 'object':
-      return v.entries.length === 0
-        ? atom('{}')
-        : { kind: 'group', open: '{', close: '}', call: false, items: v.entries.map(([k, e]) => ({ prefix: `${pyString(k)}: `, doc: valueDoc(e, emitter) })) };
-  }
-}
 
 function flat(doc: Doc): string {
   if (doc.kind === 'atom') return doc.code;
@@ -102,9 +83,4 @@ function splitTopLevel(code: string, sep: string): string[] {
   }
   parts.push(code.slice(start));
   return parts;
-}
-
-/** A value template as Python source at `indent`, after `used` characters on its first line. */
-export function valueCode(v: ValueTemplate, emitter: PyEmitter, indent: number, used = 0): string {
-  return layout(valueDoc(v, emitter), indent, used);
 }

@@ -9,17 +9,17 @@
  * parameters. A lone one is awaited directly; several go through `run_concurrently`, whose
  * results unpack into one local per node.
  */
-import type { PyEmitter } from '../expr/emit';
+import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
-import type { Plan } from '../graph/graph';
+import type { Plan } from '../plan/plan';
 import { kindOf } from '../nodes/kinds';
-import type { NodeIR } from '../resolve';
-import { pyString } from './py-literal';
-import { atom, callDoc, layout, type Doc } from './value-code';
+import type { NodeIR } from '../resolve/resolve';
+import { pyString } from '../python/literal';
+import { atom, callDoc, layout, type Doc } from '../python/layout';
 
 /** What one node's code needs from the emitter: a fresh expression emitter and what it read. */
 export interface BlockEnv {
-  emitter: PyEmitter;
+  emitter: ExprEmitter;
   /** The block reads the input model (`inp`). */
   usesInput(): boolean;
   /** Nodes whose values the block reads, in the order first read. */
@@ -33,7 +33,7 @@ export interface NodeNames {
   fn(id: string): string;
 }
 
-export interface ScheduleInput {
+export interface RunBodyInput {
   plan: Plan;
   /** Nodes whose value is read; the others' values are not bound (`_ =`, or a bare `await`). */
   read: ReadonlySet<string>;
@@ -46,23 +46,23 @@ export interface ScheduleInput {
   inputClass: string;
 }
 
-export interface Schedule {
+export interface RunBody {
   /** Async nodes' functions, each a list of lines at column 0 (comment, `async def`, body). */
   functions: string[][];
-  /** `run`'s statements, one list of lines (at indent 4) per step; steps are set apart by a blank line. */
-  steps: string[][];
+  /** `run`'s statements, one list of lines (at indent 4) each; they are set apart by a blank line. */
+  statements: string[][];
   /** Some statement in `run` reads `inp`. */
   usesInput: boolean;
   /** Some ready set runs several async nodes (`run_concurrently` is imported). */
   concurrent: boolean;
 }
 
-export function schedule(s: ScheduleInput): Schedule {
-  const out: Schedule = { functions: [], steps: [], usesInput: false, concurrent: false };
-  const byId = new Map(s.plan.levels.flat().map((n) => [n.id, n]));
-  for (const level of s.plan.levels) {
+export function runBody(s: RunBodyInput): RunBody {
+  const out: RunBody = { functions: [], statements: [], usesInput: false, concurrent: false };
+  const byId = new Map(s.plan.readySets.flat().map((n) => [n.id, n]));
+  for (const readySet of s.plan.readySets) {
     const calls: { node: NodeIR; args: string[] }[] = [];
-    for (const node of level) {
+    for (const node of readySet) {
       const block = s.newBlock();
       const value = kindOf(node.def).emit(node.def, node.templates, block.emitter);
       const condition = guardCondition(node, s, block.emitter);
@@ -73,7 +73,7 @@ export function schedule(s: ScheduleInput): Schedule {
         calls.push({ node, args: ['ctx', ...params.map((p) => p.name)] });
       } else {
         out.usesInput ||= block.usesInput();
-        out.steps.push([`    ${comment}`, ...inlineNode(node, target(node, s), value, condition)]);
+        out.statements.push([`    ${comment}`, ...inlineNode(node, target(node, s), value, condition)]);
       }
     }
     if (calls.length === 0) continue;
@@ -84,19 +84,19 @@ export function schedule(s: ScheduleInput): Schedule {
     out.concurrent ||= calls.length > 1;
     // An I/O node may run only for its effect (a POST nobody reads): then nothing is bound.
     const bound = targets.every((t) => t === '_') ? '' : `${targets.join(', ')} = `;
-    out.steps.push([`    ${bound}${layout(awaited, 4, bound.length)}`]);
+    out.statements.push([`    ${bound}${layout(awaited, 4, bound.length)}`]);
   }
   return out;
 }
 
 /** The name a node's value is bound to: its local, or `_` when nothing reads it. */
-const target = (node: NodeIR, s: ScheduleInput): string => (s.read.has(node.id) ? s.names.local(node.id) : '_');
+const target = (node: NodeIR, s: RunBodyInput): string => (s.read.has(node.id) ? s.names.local(node.id) : '_');
 
 /**
  * The node runs when `when` holds and every node it needs (not through `| default`) ran. Null
  * means it was skipped: its value is `None`, which is how later nodes and the response see it.
  */
-function guardCondition(node: NodeIR, s: ScheduleInput, emitter: PyEmitter): string | undefined {
+function guardCondition(node: NodeIR, s: RunBodyInput, emitter: ExprEmitter): string | undefined {
   const conditions = node.deps.filter((d) => d.hard && s.plan.skippable.has(d.nodeId)).map((d) => `${s.names.local(d.nodeId)} is not None`);
   if (node.when) {
     const when = emitter.template(node.when.template);
@@ -119,7 +119,7 @@ interface Param {
 }
 
 /** An async node's function: its inputs are parameters, its value is what it returns. */
-function nodeFunction(node: NodeIR, s: ScheduleInput, params: Param[], value: Doc, condition: string | undefined): string[] {
+function nodeFunction(node: NodeIR, s: RunBodyInput, params: Param[], value: Doc, condition: string | undefined): string[] {
   const signature = ['ctx: ExecutionContext', ...params.map((p) => `${p.name}: ${p.type}`)];
   const returns = ` -> ${s.annotation(node)}:`;
   const def = `${layout(callDoc(`async def ${s.names.fn(node.id)}`, signature.map(atom)), 0, 0, returns.length)}${returns}`;

@@ -3,7 +3,7 @@
  * it sits inside a `| default(...)` operand: the node may then be skipped without skipping
  * the one that reads it.
  */
-import { children, type Expr } from '../expr/ast';
+import { children, type Expr } from './ast';
 
 export interface NodeRef {
   nodeId: string;

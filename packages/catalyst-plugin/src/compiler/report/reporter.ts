@@ -1,6 +1,6 @@
 /** Collects the diagnostics of one file, turning JSON paths into source positions. */
 import type { Diagnostic, DiagnosticCode, JsonPath } from './diagnostics';
-import type { ParsedSource } from './parse/source';
+import type { ParsedSource } from '../parse/source';
 
 export interface At {
   path: JsonPath;

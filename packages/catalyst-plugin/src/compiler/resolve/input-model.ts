@@ -1,22 +1,45 @@
 /**
- * The workflow's `input` JSON Schema → pydantic classes (as a view-model) and the static type
- * expressions are checked against. Declared objects become nested models, read by attribute;
- * objects without declared properties stay `dict[str, Any]`, read by key.
+ * The workflow's `input` JSON Schema → the pydantic classes to emit (as data: emit/input-classes.ts
+ * writes their Python) and the static type expressions are checked against. Declared objects
+ * become nested models, read by attribute; objects without declared properties stay
+ * `dict[str, Any]`, read by key.
  */
-import type { JsonPath } from '../diagnostics';
-import { pyString, pyValue } from '../emit/py-literal';
-import { atom, callDoc, layout } from '../emit/value-code';
-import type { Reporter } from '../report';
+import type { JsonPath } from '../report/diagnostics';
+import type { Reporter } from '../report/reporter';
 import type { InputSchema } from '../validate/schema';
 import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, holdsModel, type Field, type ObjectType, type Type } from '../expr/types';
-import { PYTHON_KEYWORDS, pascalCase } from '../util/python-names';
+import { PYTHON_KEYWORDS, pascalCase } from '../python/names';
 import { didYouMean, suggest } from '../util/suggest';
-import { checkConstraints } from './constraints';
+import { constraintArgs, type FieldArg } from './constraints';
+
+/** A field's Python annotation, as data. */
+export type Annotation =
+  | { kind: 'str' | 'int' | 'float' | 'bool' | 'Any' | 'dict' }
+  | { kind: 'list'; items: Annotation }
+  | { kind: 'model'; name: string }
+  | { kind: 'literal'; values: unknown[] };
+
+export interface ModelField {
+  /** The Python attribute. */
+  attr: string;
+  /** The JSON key, when it is not `attr` (`Field(alias=...)`). */
+  alias?: string;
+  annotation: Annotation;
+  /** `| None`: optional and without a default. */
+  orNone: boolean;
+  /** Required fields have none; optional ones their JSON default, or null. */
+  default?: { value: unknown };
+  /** Validation keywords, in a fixed order. */
+  constraints: FieldArg[];
+  description?: string;
+  /** pydantic does not validate defaults: a dict default must still become the nested model. */
+  validateDefault: boolean;
+}
 
 export interface ModelClass {
   name: string;
-  /** `name: annotation = default` lines, in declaration order. */
-  fields: string[];
+  /** In declaration order. */
+  fields: ModelField[];
   extra: 'forbid' | 'allow';
 }
 
@@ -25,15 +48,13 @@ export interface InputModel {
   type: ObjectType;
   /** Classes in definition order: nested models before the models using them. */
   classes: ModelClass[];
-  typingImports: Set<'Any' | 'Literal'>;
-  usesField: boolean;
 }
 
 /** Attributes of pydantic's BaseModel that a field must not shadow. */
 const BASEMODEL_NAMES = new Set(['copy', 'dict', 'json', 'schema', 'schema_json', 'construct', 'validate', 'fields', 'parse_obj', 'parse_raw', 'parse_file', 'from_orm', 'update_forward_refs']);
 
 export function buildInputModel(schema: InputSchema | undefined, className: string, reporter: Reporter): InputModel {
-  const model: InputModel = { className, type: { kind: 'object', fields: new Map(), model: className }, classes: [], typingImports: new Set(), usesField: false };
+  const model: InputModel = { className, type: { kind: 'object', fields: new Map(), model: className }, classes: [] };
   const root = schema ?? { type: 'object', properties: {} };
   if (root.type !== undefined && root.type !== 'object') {
     reporter.error('input_schema', { path: ['input', 'type'] }, `the input must be an object (type: object), not ${root.type}: requests send a JSON object`);
@@ -64,75 +85,67 @@ class ModelBuilder {
       }
     });
     const fields = new Map<string, Field>();
-    const lines: string[] = [];
+    const modelFields: ModelField[] = [];
     const attrs = new Set<string>();
     for (const [key, prop] of Object.entries(properties)) {
       const propPath = [...path, 'properties', key];
       const attr = attributeName(key, attrs);
       attrs.add(attr);
       const { type, annotation } = this.annotate(prop, `${name}${pascalCase(attr) || 'Field'}`, propPath);
-      const args = checkConstraints(prop, type, propPath, this.reporter);
-      if (attr !== key) args.unshift(`alias=${pyString(key)}`);
-      if (prop.description !== undefined) args.push(`description=${pyString(prop.description)}`);
+      const field: ModelField = { attr, annotation, orNone: false, constraints: constraintArgs(prop, type, propPath, this.reporter), validateDefault: false };
+      if (attr !== key) field.alias = key;
+      if (prop.description !== undefined) field.description = prop.description;
       let fieldType = type;
-      let defaultValue: string | undefined;
       if (required.has(key)) {
         if (prop.default !== undefined) this.reporter.warning('input_schema', { path: [...propPath, 'default'], key: true }, `"${key}" is required, so its default is never used`);
       } else if (prop.default !== undefined) {
-        defaultValue = pyValue(prop.default);
-        // pydantic does not validate defaults: a dict default must still become the nested model.
-        if (holdsModel(type)) args.push('validate_default=True');
+        field.default = { value: prop.default };
+        field.validateDefault = holdsModel(type);
       } else {
-        defaultValue = 'None';
+        field.default = { value: null };
+        field.orNone = true;
         fieldType = { ...type, nullable: true };
       }
-      const fullAnnotation = defaultValue === 'None' && prop.default === undefined ? `${annotation} | None` : annotation;
-      const head = `${attr}: ${fullAnnotation}`;
-      lines.push(`${head}${fieldValue(head, defaultValue, args)}`);
-      if (args.length > 0) this.model.usesField = true;
+      modelFields.push(field);
       fields.set(key, { type: fieldType, attr });
     }
     const extra = schema.additionalProperties === true;
-    this.model.classes.push({ name, fields: lines, extra: extra ? 'allow' : 'forbid' });
+    this.model.classes.push({ name, fields: modelFields, extra: extra ? 'allow' : 'forbid' });
     return { kind: 'object', fields, model: name, extra: extra || undefined };
   }
 
-  private annotate(schema: InputSchema, nestedName: string, path: JsonPath): { type: Type; annotation: string } {
+  private annotate(schema: InputSchema, nestedName: string, path: JsonPath): { type: Type; annotation: Annotation } {
     const kind = schema.type ?? (schema.properties ? 'object' : schema.items ? 'array' : undefined);
     if (schema.enum !== undefined) {
-      this.model.typingImports.add('Literal');
       const base = kind === 'integer' ? INTEGER : kind === 'number' ? NUMBER : kind === 'boolean' ? BOOLEAN : kind === undefined ? ANY : STRING;
-      return { type: base, annotation: `Literal[${schema.enum.map(pyValue).join(', ')}]` };
+      return { type: base, annotation: { kind: 'literal', values: schema.enum } };
     }
     switch (kind) {
       case 'string':
-        return { type: STRING, annotation: 'str' };
+        return { type: STRING, annotation: { kind: 'str' } };
       case 'integer':
-        return { type: INTEGER, annotation: 'int' };
+        return { type: INTEGER, annotation: { kind: 'int' } };
       case 'number':
-        return { type: NUMBER, annotation: 'float' };
+        return { type: NUMBER, annotation: { kind: 'float' } };
       case 'boolean':
-        return { type: BOOLEAN, annotation: 'bool' };
+        return { type: BOOLEAN, annotation: { kind: 'bool' } };
       case 'array': {
-        const item = schema.items ? this.annotate(schema.items, `${nestedName}Item`, [...path, 'items']) : this.anyType();
-        return { type: { kind: 'array', items: item.type }, annotation: `list[${item.annotation}]` };
+        const item = schema.items ? this.annotate(schema.items, `${nestedName}Item`, [...path, 'items']) : ANY_FIELD;
+        return { type: { kind: 'array', items: item.type }, annotation: { kind: 'list', items: item.annotation } };
       }
-      case 'object':
-        if (schema.properties === undefined) {
-          this.model.typingImports.add('Any');
-          return { type: { kind: 'object', fields: null }, annotation: 'dict[str, Any]' };
-        }
-        return { type: this.objectModel(schema, nestedName, path), annotation: nestedName };
+      case 'object': {
+        if (schema.properties === undefined) return { type: { kind: 'object', fields: null }, annotation: { kind: 'dict' } };
+        // The class may be renamed to stay unique: annotate with the name it got.
+        const type = this.objectModel(schema, nestedName, path);
+        return { type, annotation: { kind: 'model', name: type.model! } };
+      }
       default:
-        return this.anyType();
+        return ANY_FIELD;
     }
   }
-
-  private anyType(): { type: Type; annotation: string } {
-    this.model.typingImports.add('Any');
-    return { type: ANY, annotation: 'Any' };
-  }
 }
+
+const ANY_FIELD = { type: ANY, annotation: { kind: 'Any' } } as const;
 
 /** The Python attribute for a JSON property: itself when safe, else a mangled name (aliased). */
 function attributeName(key: string, taken: Set<string>): string {
@@ -142,11 +155,4 @@ function attributeName(key: string, taken: Set<string>): string {
   let attr = base;
   for (let n = 2; taken.has(attr); n++) attr = `${base}${n}`;
   return attr;
-}
-
-/** ` = default`, or ` = Field(...)` laid out for a class body (indent 4) after `head`. */
-function fieldValue(head: string, defaultValue: string | undefined, args: string[]): string {
-  if (args.length === 0) return defaultValue === undefined ? '' : ` = ${defaultValue}`;
-  const all = defaultValue === undefined ? args : [`default=${defaultValue}`, ...args];
-  return ` = ${layout(callDoc('Field', all.map(atom)), 4, head.length + 3)}`;
 }

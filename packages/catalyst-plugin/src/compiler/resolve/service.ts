@@ -1,9 +1,9 @@
 /** Checks across the workflows of one service: unique ids (module names) and unique routes. */
-import type { Diagnostic } from './diagnostics';
-import type { Reporter } from './report';
+import type { Diagnostic } from '../report/diagnostics';
+import type { Reporter } from '../report/reporter';
 import type { WorkflowIR } from './resolve';
 
-export function checkService(workflows: { ir: WorkflowIR; reporter: Reporter }[]): Diagnostic[] {
+export function serviceConflicts(workflows: { ir: WorkflowIR; reporter: Reporter }[]): Diagnostic[] {
   const ids = new Map<string, string>();
   const routes = new Map<string, string>();
   const out: Diagnostic[] = [];

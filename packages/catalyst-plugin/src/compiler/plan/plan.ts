@@ -4,18 +4,16 @@
  * its path, and finds which nodes may be skipped at run time.
  */
 import { expressionsOf, templatesOf, type ValueTemplate } from '../expr/value';
-import type { Reporter } from '../report';
+import type { Reporter } from '../report/reporter';
 import { kindOf } from '../nodes/kinds';
-import { nodeRefs } from './refs';
-import type { NodeIR } from '../resolve';
+import { nodeRefs } from '../expr/refs';
+import type { NodeIR } from '../resolve/resolve';
 
 export interface Plan {
   /** Ready sets, in order; nodes inside one set keep their source order. */
-  levels: NodeIR[][];
+  readySets: NodeIR[][];
   /** Nodes that may be skipped: a `when` guard, or a hard dependency that may be skipped. */
   skippable: Set<string>;
-  /** True when a cycle was found (the nodes on it are missing from `levels`). */
-  hasCycle: boolean;
 }
 
 /**
@@ -45,14 +43,14 @@ export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
     waiting.set(n.id, n.deps.length);
     for (const d of n.deps) dependants.get(d.nodeId)?.push(n);
   }
-  const level = new Map<string, number>();
+  const placed = new Set<string>();
   let ready = nodes.filter((n) => n.deps.length === 0);
-  const levels: NodeIR[][] = [];
+  const readySets: NodeIR[][] = [];
   while (ready.length > 0) {
-    levels.push(ready);
+    readySets.push(ready);
     const next: NodeIR[] = [];
     for (const n of ready) {
-      level.set(n.id, levels.length - 1);
+      placed.add(n.id);
       for (const m of dependants.get(n.id) ?? []) {
         const left = waiting.get(m.id)! - 1;
         waiting.set(m.id, left);
@@ -61,14 +59,14 @@ export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
     }
     ready = next.sort((a, b) => a.index - b.index);
   }
-  const stuck = nodes.filter((n) => !level.has(n.id));
+  const stuck = nodes.filter((n) => !placed.has(n.id));
   reportCycles(stuck, byId, new Set(stuck.map((n) => n.id)), reporter);
 
   const skippable = new Set<string>();
-  for (const n of levels.flat()) {
+  for (const n of readySets.flat()) {
     if (n.when || n.deps.some((d) => d.hard && skippable.has(d.nodeId))) skippable.add(n.id);
   }
-  return { levels, skippable, hasCycle: stuck.length > 0 };
+  return { readySets, skippable };
 }
 
 /** Walks stuck nodes along stuck dependencies until a node repeats: that loop is a cycle. */

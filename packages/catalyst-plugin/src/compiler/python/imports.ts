@@ -3,7 +3,7 @@
  * which module each name comes from, and the lines are grouped and ordered as isort (and
  * `ruff check`'s I001) wants them.
  */
-import { LINE_WIDTH } from './value-code';
+import { LINE_WIDTH } from './layout';
 
 /** Every name a generated module can import, and its module. */
 export const MODULE_OF = {

@@ -2,10 +2,21 @@
  * Diagnostics are data: a code, where (a JSON path into the definition, resolved to a source
  * position) and a message that says how to fix it. Rendering lives in `render.ts`.
  */
-import type { DiagnosticLike, SourcePosition } from './api';
+import type { JsonPath, SourcePosition } from '../parse/source';
 
-/** A path into the parsed definition: keys and array indexes. */
-export type JsonPath = readonly (string | number)[];
+export type { JsonPath } from '../parse/source';
+
+/**
+ * The minimal shape every diagnostic has. The compiler's own `Diagnostic` union (with a `code`
+ * per kind of mistake) extends this; renderers only rely on these fields.
+ */
+export interface DiagnosticLike {
+  code: string;
+  severity: 'error' | 'warning';
+  file: string;
+  message: string;
+  position: SourcePosition;
+}
 
 export type DiagnosticCode =
   // reading the file

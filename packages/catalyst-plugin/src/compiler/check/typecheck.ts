@@ -2,16 +2,16 @@
  * Pass 5: type-check every expression, nodes in dependency order so each node's output type
  * is known before anything reads it. Annotations land in one shared `Checked` table.
  */
-import type { Template } from './expr/ast';
-import { Checker, describe, type Checked } from './expr/check';
-import type { Scope } from './expr/scope';
-import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, plain, type Field, type Type } from './expr/types';
-import type { ValueTemplate } from './expr/value';
-import type { Plan } from './graph/graph';
-import type { InputModel } from './input/model';
-import { kindOf } from './nodes/kinds';
-import type { Reporter } from './report';
-import type { NodeIR, WorkflowIR } from './resolve';
+import type { Template } from '../expr/ast';
+import { Checker, describe, type Checked } from '../expr/check';
+import type { Scope } from '../expr/scope';
+import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, plain, type Field, type Type } from '../expr/types';
+import type { ValueTemplate } from '../expr/value';
+import type { Plan } from '../plan/plan';
+import type { InputModel } from '../resolve/input-model';
+import { kindOf } from '../nodes/kinds';
+import type { Reporter } from '../report/reporter';
+import type { NodeIR, WorkflowIR } from '../resolve/resolve';
 
 export interface Typed {
   checked: Checked;
@@ -23,7 +23,7 @@ export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporte
   const checked: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() };
   const outputs = new Map<string, Type>();
   const scope: Scope = { input: input.type, nodeOutputs: outputs, nodeIds: ir.nodes.map((n) => n.id), skippable: plan.skippable, inMap: false };
-  const ordered = plan.levels.flat();
+  const ordered = plan.readySets.flat();
   const inOrder = new Set(ordered);
   const rest = ir.nodes.filter((n) => !inOrder.has(n));
   for (const node of [...ordered, ...rest]) {

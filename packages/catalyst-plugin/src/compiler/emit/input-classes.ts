@@ -1,0 +1,69 @@
+/**
+ * The input model's pydantic classes as Python: each field `attr: annotation = default`, or
+ * `= Field(...)` when it has an alias, constraints, a description or a model default. The
+ * names the classes need (`Any`, `Literal`, `Field`) are read off the same data.
+ */
+import type { Annotation, ModelClass, ModelField } from '../resolve/input-model';
+import type { ImportedName } from '../python/imports';
+import { atom, callDoc, layout } from '../python/layout';
+import { pyNumber, pyString, pyValue } from '../python/literal';
+
+export interface ClassCode {
+  name: string;
+  /** `extra=` of the model config, as a Python literal. */
+  extraLiteral: string;
+  /** One line (or laid-out statement) per field, at indent 4. */
+  fields: string[];
+}
+
+export function classCode(cls: ModelClass): ClassCode {
+  return { name: cls.name, extraLiteral: pyString(cls.extra), fields: cls.fields.map(fieldCode) };
+}
+
+/** The names the classes' code uses besides pydantic's `BaseModel` and `ConfigDict`. */
+export function classImports(classes: ModelClass[]): ImportedName[] {
+  const names = new Set<ImportedName>();
+  const walk = (a: Annotation): void => {
+    if (a.kind === 'Any' || a.kind === 'dict') names.add('Any');
+    if (a.kind === 'literal') names.add('Literal');
+    if (a.kind === 'list') walk(a.items);
+  };
+  for (const field of classes.flatMap((c) => c.fields)) {
+    walk(field.annotation);
+    if (fieldArgs(field).length > 0) names.add('Field');
+  }
+  return [...names];
+}
+
+function annotationCode(a: Annotation): string {
+  switch (a.kind) {
+    case 'dict':
+      return 'dict[str, Any]';
+    case 'list':
+      return `list[${annotationCode(a.items)}]`;
+    case 'model':
+      return a.name;
+    case 'literal':
+      return `Literal[${a.values.map(pyValue).join(', ')}]`;
+    default:
+      return a.kind;
+  }
+}
+
+/** `Field(...)` keyword arguments other than the default, in a fixed order. */
+function fieldArgs(f: ModelField): string[] {
+  const args = f.constraints.map((c) => `${c.name}=${typeof c.value === 'string' ? pyString(c.value) : pyNumber(c.value, Number.isInteger(c.value))}`);
+  if (f.alias !== undefined) args.unshift(`alias=${pyString(f.alias)}`);
+  if (f.description !== undefined) args.push(`description=${pyString(f.description)}`);
+  if (f.validateDefault) args.push('validate_default=True');
+  return args;
+}
+
+function fieldCode(f: ModelField): string {
+  const head = `${f.attr}: ${annotationCode(f.annotation)}${f.orNone ? ' | None' : ''}`;
+  const defaultValue = f.default === undefined ? undefined : pyValue(f.default.value);
+  const args = fieldArgs(f);
+  if (args.length === 0) return defaultValue === undefined ? head : `${head} = ${defaultValue}`;
+  const all = defaultValue === undefined ? args : [`default=${defaultValue}`, ...args];
+  return `${head} = ${layout(callDoc('Field', all.map(atom)), 4, head.length + 3)}`;
+}
