@@ -37,7 +37,9 @@ function isAsset(file) {
   if (rel.includes('__pycache__')) return false;
   const insideFilesTree = rel[0] === 'generators' && rel[2] === 'files';
   const name = rel[rel.length - 1];
-  return insideFilesTree || name === 'schema.json' || name.endsWith('.ejs') || (name.endsWith('.d.ts') && !insideFilesTree);
+  return (
+    insideFilesTree || name === 'schema.json' || name.endsWith('.ejs') || (name.endsWith('.d.ts') && !insideFilesTree)
+  );
 }
 
 // 1. TypeScript

@@ -17,7 +17,13 @@ const bold = process.stdout.isTTY ? (t) => `\x1b[1m${t}\x1b[0m` : (t) => t;
 const step = (text) => console.log(`\n${bold(`▶ ${text}`)}`);
 const show = (result) => {
   const text = result.output.trim();
-  if (text) console.log(text.split('\n').map((l) => `  ${l}`).join('\n'));
+  if (text)
+    console.log(
+      text
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
   if (result.code !== 0) throw new Error(`exit ${result.code}`);
 };
 
@@ -63,13 +69,21 @@ try {
 
   const body = { name: 'Ada' };
   step(`POST ${base}/hello  ${JSON.stringify(body)}`);
-  const res = await fetch(`${base}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/hello`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   console.log(`  HTTP ${res.status}`);
   for (const name of ['content-type', 'server-timing']) console.log(`  ${name}: ${res.headers.get(name)}`);
   console.log(`  ${await res.text()}`);
 
   step(`POST ${base}/hello  {}   (a bad request names the field)`);
-  const bad = await fetch(`${base}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const bad = await fetch(`${base}/hello`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
   console.log(`  HTTP ${bad.status}\n  ${await bad.text()}`);
 
   if (once) {

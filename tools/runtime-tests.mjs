@@ -63,12 +63,10 @@ async function main() {
     check('ruff', step('ruff check', uv, uvRun('ruff', 'check', 'src', 'tests'), { cwd: runtimeDir, env }));
     check('mypy', step('mypy --strict', uv, uvRun('mypy', 'src', 'tests'), { cwd: runtimeDir, env }));
     if (existsSync(testdataDir)) {
-      const status = step(
-        'pytest -W error testdata (golden Python)',
-        uv,
-        uvRun('pytest', '-W', 'error', testdataDir),
-        { cwd: repoRoot, env },
-      );
+      const status = step('pytest -W error testdata (golden Python)', uv, uvRun('pytest', '-W', 'error', testdataDir), {
+        cwd: repoRoot,
+        env,
+      });
       if (status === NO_TESTS_COLLECTED) console.log('[runtime-tests] testdata has no Python tests yet');
       else check('testdata pytest', status);
     }

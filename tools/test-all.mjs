@@ -22,15 +22,27 @@ const only = process.argv.slice(2); // e.g. `npm test -- unit runtime`
 
 const steps = [
   { name: 'build', cmd: 'npm', args: ['run', 'build'] },
-  { name: 'unit', cmd: process.execPath, args: [jestBin, '--selectProjects', 'plugin', '--json', `--outputFile=${join(reports, 'unit.json')}`], jest: 'unit.json' },
+  {
+    name: 'unit',
+    cmd: process.execPath,
+    args: [jestBin, '--selectProjects', 'plugin', '--json', `--outputFile=${join(reports, 'unit.json')}`],
+    jest: 'unit.json',
+  },
   { name: 'runtime', cmd: process.execPath, args: [join(repoRoot, 'tools', 'runtime-tests.mjs')], pytest: true },
-  { name: 'e2e', cmd: process.execPath, args: [jestBin, '--selectProjects', 'e2e', '--runInBand', '--json', `--outputFile=${join(reports, 'e2e.json')}`], jest: 'e2e.json' },
+  {
+    name: 'e2e',
+    cmd: process.execPath,
+    args: [jestBin, '--selectProjects', 'e2e', '--runInBand', '--json', `--outputFile=${join(reports, 'e2e.json')}`],
+    jest: 'e2e.json',
+  },
 ];
 
 function runStep(step) {
   return new Promise((resolve) => {
     const started = Date.now();
-    console.log(`\n=== ${step.name}: ${[step.cmd === process.execPath ? 'node' : step.cmd, ...step.args.map((a) => a.replace(repoRoot + '/', ''))].join(' ')}`);
+    console.log(
+      `\n=== ${step.name}: ${[step.cmd === process.execPath ? 'node' : step.cmd, ...step.args.map((a) => a.replace(repoRoot + '/', ''))].join(' ')}`,
+    );
     const child = spawn(step.cmd, step.args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let captured = '';
     child.stdout.on('data', (d) => {
@@ -79,7 +91,9 @@ for (const step of steps) {
   if (code !== 0 && counts.failed === 0) counts.failed = 1; // a step that failed without a test result
   anyFailed ||= code !== 0;
   for (const k of Object.keys(total)) total[k] += counts[k];
-  table.push(`${step.name.padEnd(8)} exit ${String(code).padEnd(3)} ${String(seconds.toFixed(0)).padStart(5)} s  ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  table.push(
+    `${step.name.padEnd(8)} exit ${String(code).padEnd(3)} ${String(seconds.toFixed(0)).padStart(5)} s  ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+  );
 }
 
 // In CI (a clean clone), the suite must leave the tree as it found it: a build that rewrites a

@@ -39,9 +39,13 @@ export function ensureUv() {
   const python = findPython();
   console.error(`[uv] installing uv ${UV_VERSION} into ${venv}`);
   execFileSync(python, ['-m', 'venv', venv], { stdio: 'inherit' });
-  execFileSync(join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `uv==${UV_VERSION}`], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    join(venv, 'bin', 'python'),
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `uv==${UV_VERSION}`],
+    {
+      stdio: 'inherit',
+    },
+  );
   return venvUv;
 }
 

@@ -46,7 +46,11 @@ function definition(n) {
     lines.push(`      label: "{{ 'big' if ${far ? `${far}.total | default(0)` : 'input.count'} > 10 else 'small' }}"`);
     lines.push(`      tags: "{{ input.tags | join(', ') | trim }}"`);
   }
-  lines.push('output:', `  total: "{{ nodes.n${n - 1}.total | default(0) }}"`, `  text: "{{ nodes.n${n - 1}.text | default('') }}"`);
+  lines.push(
+    'output:',
+    `  total: "{{ nodes.n${n - 1}.total | default(0) }}"`,
+    `  text: "{{ nodes.n${n - 1}.text | default('') }}"`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -54,7 +58,8 @@ function measure(n) {
   const sources = [{ path: `workflows/bench_${n}.workflow.yaml`, text: definition(n) }];
   const options = { packageName: 'bench', serviceName: 'bench' };
   const first = compileService(sources, options);
-  if (first.diagnostics.some((d) => d.severity === 'error')) throw new Error(JSON.stringify(first.diagnostics.slice(0, 3)));
+  if (first.diagnostics.some((d) => d.severity === 'error'))
+    throw new Error(JSON.stringify(first.diagnostics.slice(0, 3)));
   const times = [];
   const started = performance.now();
   while (times.length < 5 || (performance.now() - started < 1500 && times.length < 200)) {
@@ -65,7 +70,14 @@ function measure(n) {
   times.sort((a, b) => a - b);
   const pick = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
   const bytes = first.files.reduce((sum, f) => sum + f.contents.length, 0);
-  return { nodes: n, sourceBytes: sources[0].text.length, outputBytes: bytes, runs: times.length, medianMs: pick(0.5), p95Ms: pick(0.95) };
+  return {
+    nodes: n,
+    sourceBytes: sources[0].text.length,
+    outputBytes: bytes,
+    runs: times.length,
+    medianMs: pick(0.5),
+    p95Ms: pick(0.95),
+  };
 }
 
 for (let i = 0; i < 3; i++) measure(100); // warm the JIT
@@ -74,7 +86,10 @@ const fmt = (x, d = 1) => x.toFixed(d);
 const table = [
   '| nodes | definition | output | runs | median ms | p95 ms | µs per node |',
   '|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.nodes} | ${fmt(r.sourceBytes / 1024)} KB | ${fmt(r.outputBytes / 1024)} KB | ${r.runs} | ${fmt(r.medianMs)} | ${fmt(r.p95Ms)} | ${fmt((r.medianMs * 1000) / r.nodes, 0)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.nodes} | ${fmt(r.sourceBytes / 1024)} KB | ${fmt(r.outputBytes / 1024)} KB | ${r.runs} | ${fmt(r.medianMs)} | ${fmt(r.p95Ms)} | ${fmt((r.medianMs * 1000) / r.nodes, 0)} |`,
+  ),
 ].join('\n');
 const at500 = rows.find((r) => r.nodes === 500);
 const verdict = `500 nodes: median ${fmt(at500.medianMs)} ms (budget ${BUDGET_MS} ms) — ${at500.medianMs < BUDGET_MS ? 'within budget' : 'OVER BUDGET'}.`;

@@ -54,7 +54,6 @@ const median = (values) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-
 /** utime + stime of a process, in seconds (Linux only; NaN elsewhere). */
 function cpuSeconds(pid) {
   try {
@@ -92,13 +91,17 @@ const probe = spawnSync(
 ); // prettier-ignore
 if (probe.status !== 0) {
   console.error(probe.stderr);
-  console.error('The runtime environment is not ready: node tools/uv.mjs sync --project packages/catalyst-plugin/runtime');
+  console.error(
+    'The runtime environment is not ready: node tools/uv.mjs sync --project packages/catalyst-plugin/runtime',
+  );
   process.exit(1);
 }
 const [python, pythonVersion, stackVersions] = probe.stdout.trim().split('\n');
 
 if (!flag('--no-build')) {
-  const build = spawnSync(process.execPath, [join(repoRoot, 'tools', 'build-plugin.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const build = spawnSync(process.execPath, [join(repoRoot, 'tools', 'build-plugin.mjs')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 const require = createRequire(import.meta.url);
@@ -279,7 +282,13 @@ function summarise(runs, reference = 'generated') {
     // the machine), then the median of the per-round ratios.
     if (impl !== reference) {
       const pairs = mine
-        .map((r) => [runs.find((g) => g.scenario === scenario && g.connections === r.connections && g.round === r.round && g.impl === reference), r])
+        .map((r) => [
+          runs.find(
+            (g) =>
+              g.scenario === scenario && g.connections === r.connections && g.round === r.round && g.impl === reference,
+          ),
+          r,
+        ])
         .filter(([g]) => g);
       row.ratio_rps = median(pairs.map(([g, r]) => g.rps / r.rps));
       row.ratio_p50 = median(pairs.map(([g, r]) => g.p50_ms / r.p50_ms));
@@ -300,7 +309,10 @@ const load0 = loadavg();
 const hello = compileCase('hello', 'bench_hello');
 const fanout = compileCase('http_fanout', 'bench_fanout');
 const helloDefinition = join(work, 'hello.definition.json');
-writeFileSync(helloDefinition, JSON.stringify(YAML.parse(readFileSync(join(testdata, 'hello', 'workflows', 'hello.workflow.yaml'), 'utf8'))));
+writeFileSync(
+  helloDefinition,
+  JSON.stringify(YAML.parse(readFileSync(join(testdata, 'hello', 'workflows', 'hello.workflow.yaml'), 'utf8'))),
+);
 log(`compiled hello (${hello.files.join(', ')}; golden ${hello.sameAsGolden ? 'identical' : 'DIFFERS'})`);
 log(`compiled http_fanout (${fanout.files.join(', ')}; golden ${fanout.sameAsGolden ? 'identical' : 'DIFFERS'})`);
 
@@ -320,8 +332,15 @@ const allRuns = [];
   const expected = JSON.stringify(answers[0].body);
   servers.forEach((s, i) => {
     const a = answers[i];
-    checks.push({ scenario: 'simple transform', impl: s.name, status: a.status, body: a.body, serverTiming: a.serverTiming });
-    if (a.status !== 200 || JSON.stringify(a.body) !== expected) throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
+    checks.push({
+      scenario: 'simple transform',
+      impl: s.name,
+      status: a.status,
+      body: a.body,
+      serverTiming: a.serverTiming,
+    });
+    if (a.status !== 200 || JSON.stringify(a.body) !== expected)
+      throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
   });
   const bad = await Promise.all(servers.map((s) => call(s, '/hello', { name: '' })));
   bad.forEach((a, i) => {
@@ -339,7 +358,12 @@ let asgiCost;
   const out = spawnSync(python, [join(appsDir, 'asgi_cost.py'), ...(quick ? ['1000', '3'] : [])], {
     cwd: work,
     encoding: 'utf8',
-    env: { ...process.env, PYTHONPATH: `${work}:${appsDir}`, PYTHONDONTWRITEBYTECODE: '1', BENCH_DEFINITION: helloDefinition },
+    env: {
+      ...process.env,
+      PYTHONPATH: `${work}:${appsDir}`,
+      PYTHONDONTWRITEBYTECODE: '1',
+      BENCH_DEFINITION: helloDefinition,
+    },
   });
   const line = out.stdout.split('\n').find((l) => l.startsWith('ASGI_COST '));
   if (out.status !== 0 || !line) throw new Error(`asgi_cost.py failed:\n${out.stdout}\n${out.stderr}`);
@@ -360,8 +384,15 @@ let fanoutProbe;
   const expected = JSON.stringify(answers[0].body);
   servers.forEach((s, i) => {
     const a = answers[i];
-    checks.push({ scenario: '2 parallel HTTP calls', impl: s.name, status: a.status, body: a.body, serverTiming: a.serverTiming });
-    if (a.status !== 200 || JSON.stringify(a.body) !== expected) throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
+    checks.push({
+      scenario: '2 parallel HTTP calls',
+      impl: s.name,
+      status: a.status,
+      body: a.body,
+      serverTiming: a.serverTiming,
+    });
+    if (a.status !== 200 || JSON.stringify(a.body) !== expected)
+      throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
   });
   // One sequential probe: 20 single requests, wall time each, and the generated Server-Timing.
   const walls = [];
@@ -397,11 +428,21 @@ const machine = {
   wrk: wrkVersion,
   node: process.version,
 };
-const config = { duration_s: DURATION, warmup_s: WARMUP, rounds: ROUNDS, upstream_delay_ms: DELAY_MS, hello_connections: HELLO_CONNECTIONS, fanout_connections: FANOUT_CONNECTIONS, quick };
+const config = {
+  duration_s: DURATION,
+  warmup_s: WARMUP,
+  rounds: ROUNDS,
+  upstream_delay_ms: DELAY_MS,
+  hello_connections: HELLO_CONNECTIONS,
+  fanout_connections: FANOUT_CONNECTIONS,
+  quick,
+};
 
 const lines = [];
 lines.push('# HTTP benchmark: generated vs hand-written vs interpreted', '');
-lines.push(`Command: \`node tools/bench/http-bench.mjs${argv.length ? ` ${argv.join(' ')}` : ''}\` — ${startedAt.toISOString()}, ${elapsed.toFixed(0)} s in all.`);
+lines.push(
+  `Command: \`node tools/bench/http-bench.mjs${argv.length ? ` ${argv.join(' ')}` : ''}\` — ${startedAt.toISOString()}, ${elapsed.toFixed(0)} s in all.`,
+);
 lines.push('');
 lines.push(
   `Machine: ${machine.cpus} × ${machine.cpu_model}, load average ${machine.loadavg_before.join(' / ')} before and ` +
@@ -420,7 +461,9 @@ lines.push(
     `(identical to the golden \`expected/\`: ${hello.sameAsGolden && fanout.sameAsGolden ? 'yes' : 'NO'}).`,
 );
 lines.push('');
-lines.push('| scenario | conns | implementation | req/s | p50 ms | p99 ms | server CPU µs/req | errors | gen/this req/s | gen/this p50 | gen/this CPU |');
+lines.push(
+  '| scenario | conns | implementation | req/s | p50 ms | p99 ms | server CPU µs/req | errors | gen/this req/s | gen/this p50 | gen/this CPU |',
+);
 lines.push('|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const r of rows) {
   lines.push(
@@ -432,7 +475,7 @@ lines.push('');
 lines.push(
   '`gen/this` columns: generated ÷ that row, per round, median. req/s above 1× means the generated service is faster; ' +
     'p50 and CPU below 1× mean it is faster. "server CPU" is the server process\'s user+system time during the measured ' +
-    'run divided by the requests it served (the upstream\'s CPU is not included).',
+    "run divided by the requests it served (the upstream's CPU is not included).",
 );
 lines.push('');
 lines.push(
@@ -450,7 +493,9 @@ lines.push('| /hello app | µs per request | vs hand-written |');
 lines.push('|---|--:|--:|');
 const hw = asgiCost.asgi_us_per_request['hand-written'];
 for (const [name, us] of Object.entries(asgiCost.asgi_us_per_request)) {
-  lines.push(`| ${name} | ${f(us, 1)} | ${name === 'hand-written' ? '' : `${us >= hw ? '+' : ''}${f(us - hw, 1)} µs (${f((us / hw) * 100 - 100, 0)} %)`} |`);
+  lines.push(
+    `| ${name} | ${f(us, 1)} | ${name === 'hand-written' ? '' : `${us >= hw ? '+' : ''}${f(us - hw, 1)} µs (${f((us / hw) * 100 - 100, 0)} %)`} |`,
+  );
 }
 lines.push('');
 const p = asgiCost.pieces_us;

@@ -42,7 +42,10 @@ function workspaceEnv(uv) {
 /** `npm pack` the built plugin into `dest`; returns the tarball's absolute path. */
 function packPlugin(dest) {
   mkdirSync(dest, { recursive: true });
-  execFileSync('npm', ['pack', '--silent', '--pack-destination', dest], { cwd: pluginRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', dest], {
+    cwd: pluginRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const tarball = readdirSync(dest).find((f) => f.startsWith('catalyst-plugin-') && f.endsWith('.tgz'));
   if (!tarball) throw new Error(`npm pack wrote no tarball into ${dest}`);
   return join(dest, tarball);
@@ -74,7 +77,10 @@ function createWorkspace({ tarball, log = () => {}, parent = tmpdir() } = {}) {
       2,
     ) + '\n',
   );
-  writeFileSync(join(root, 'nx.json'), JSON.stringify({ $schema: './node_modules/nx/schemas/nx-schema.json' }, null, 2) + '\n');
+  writeFileSync(
+    join(root, 'nx.json'),
+    JSON.stringify({ $schema: './node_modules/nx/schemas/nx-schema.json' }, null, 2) + '\n',
+  );
   writeFileSync(join(root, '.gitignore'), 'node_modules/\n.nx/\n');
 
   const sh = (cmd, args, opts = {}) => {
@@ -110,7 +116,12 @@ function createWorkspace({ tarball, log = () => {}, parent = tmpdir() } = {}) {
     /** Start a long-running `nx` command in its own process group; `stop()` ends the group. */
     spawnNx(args) {
       log(`$ nx ${args.join(' ')} &`);
-      const child = spawn(join(root, 'node_modules', '.bin', 'nx'), args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(join(root, 'node_modules', '.bin', 'nx'), args, {
+        cwd: root,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (d) => (output += d));
       child.stderr.on('data', (d) => (output += d));
@@ -176,4 +187,14 @@ async function waitForHttp(url, { timeoutMs = 120_000, isAlive = () => true } = 
   throw new Error(`no answer from ${url} within ${timeoutMs} ms: ${lastError}`);
 }
 
-module.exports = { NX_VERSION, createWorkspace, ensureUv, freePort, packPlugin, pluginRoot, repoRoot, waitForHttp, workspaceEnv };
+module.exports = {
+  NX_VERSION,
+  createWorkspace,
+  ensureUv,
+  freePort,
+  packPlugin,
+  pluginRoot,
+  repoRoot,
+  waitForHttp,
+  workspaceEnv,
+};

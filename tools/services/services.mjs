@@ -112,7 +112,8 @@ export async function startPostgres() {
   const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'catalyst-pg-'));
   const data = join(dir, 'data');
-  if (isRoot) chownSync(dir, Number(run('id', ['-u', 'postgres']).trim()), Number(run('id', ['-g', 'postgres']).trim()));
+  if (isRoot)
+    chownSync(dir, Number(run('id', ['-u', 'postgres']).trim()), Number(run('id', ['-g', 'postgres']).trim()));
   const port = await freePort();
   try {
     asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-sync']);
@@ -126,7 +127,18 @@ export async function startPostgres() {
       '-c full_page_writes=off',
       '-c max_connections=200',
     ].join(' ');
-    asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'postgres.log'), '-w', '-t', '30', 'start']);
+    asPostgres(join(bin, 'pg_ctl'), [
+      '-D',
+      data,
+      '-o',
+      options,
+      '-l',
+      join(dir, 'postgres.log'),
+      '-w',
+      '-t',
+      '30',
+      'start',
+    ]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -48,7 +48,9 @@ describe('a workflow service in a fresh Nx workspace', () => {
 
   it('nx add registers the plugin and emits the runtime library', () => {
     const nxJson = JSON.parse(readFileSync(join(ws.root, 'nx.json'), 'utf8'));
-    const plugins = (nxJson.plugins ?? []).map((p: string | { plugin: string }) => (typeof p === 'string' ? p : p.plugin));
+    const plugins = (nxJson.plugins ?? []).map((p: string | { plugin: string }) =>
+      typeof p === 'string' ? p : p.plugin,
+    );
     expect(plugins).toContain('@catalyst/plugin');
     expect(existsSync(join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py'))).toBe(true);
     expect(readFileSync(join(ws.root, 'pyproject.toml'), 'utf8')).toContain('libs/catalyst-runtime');
@@ -104,7 +106,12 @@ describe('a workflow service in a fresh Nx workspace', () => {
   it('a new definition is compiled, and a deleted one leaves nothing behind, even from the cache', () => {
     const workflows = join(ws.root, 'apps/hello-svc/workflows');
     const extra = join(workflows, 'extra.workflow.yaml');
-    writeFileSync(extra, readFileSync(join(workflows, 'hello.workflow.yaml'), 'utf8').replace('id: hello', 'id: extra').replace('/hello', '/extra'));
+    writeFileSync(
+      extra,
+      readFileSync(join(workflows, 'hello.workflow.yaml'), 'utf8')
+        .replace('id: hello', 'id: extra')
+        .replace('/hello', '/extra'),
+    );
     try {
       expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).not.toMatch(CACHE_HIT);
       expect(existsSync(join(generated(), 'extra.py'))).toBe(true);
@@ -130,7 +137,10 @@ describe('a workflow service in a fresh Nx workspace', () => {
 
     // A conftest.py at the project root configures pytest without being under src/ or tests/.
     const conftest = join(ws.root, 'apps/hello-svc/conftest.py');
-    writeFileSync(conftest, 'def pytest_collection_modifyitems(items):\n    raise RuntimeError("conftest.py is an input")\n');
+    writeFileSync(
+      conftest,
+      'def pytest_collection_modifyitems(items):\n    raise RuntimeError("conftest.py is an input")\n',
+    );
     try {
       const result = ws.nx('run', 'hello-svc:test');
       expect(result.code).not.toBe(0);
@@ -158,7 +168,10 @@ describe('a workflow service in a fresh Nx workspace', () => {
     const server = ws.spawnNx(['run', 'hello-svc:serve', `--port=${port}`]);
     try {
       const base = `http://127.0.0.1:${port}`;
-      await lib.waitForHttp(`${base}/openapi.json`, { timeoutMs: 180_000, isAlive: () => server.child.exitCode === null });
+      await lib.waitForHttp(`${base}/openapi.json`, {
+        timeoutMs: 180_000,
+        isAlive: () => server.child.exitCode === null,
+      });
       const res = await fetch(`${base}/hello`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -170,7 +183,11 @@ describe('a workflow service in a fresh Nx workspace', () => {
       expect(res.headers.get('server-timing')).toMatch(/(^|, )greet;dur=\d+(\.\d+)?/);
       expect(res.headers.get('server-timing')).toMatch(/total;dur=\d+(\.\d+)?/);
 
-      const bad = await fetch(`${base}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const bad = await fetch(`${base}/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(bad.status).toBe(422);
       expect(JSON.stringify(await bad.json())).toContain('name');
     } catch (err) {
@@ -180,7 +197,11 @@ describe('a workflow service in a fresh Nx workspace', () => {
     // Stopping Nx stops uvicorn gracefully (the app's shutdown runs, nothing force-quits), and
     // nothing is left holding the port.
     await server.stop();
-    const portIsFree = async () => fetch(`http://127.0.0.1:${port}/openapi.json`).then(() => false, () => true);
+    const portIsFree = async () =>
+      fetch(`http://127.0.0.1:${port}/openapi.json`).then(
+        () => false,
+        () => true,
+      );
     await eventually(portIsFree);
     await eventually(async () => server.output().includes('Application shutdown complete'));
     expect(server.output()).not.toMatch(/Traceback|force quit/i);
@@ -216,7 +237,10 @@ describe('a workflow service in a fresh Nx workspace', () => {
       return res.ok ? ((await res.json()) as { message: string }).message : `HTTP ${res.status}`;
     };
     try {
-      await lib.waitForHttp(`${base}/openapi.json`, { timeoutMs: 180_000, isAlive: () => server.child.exitCode === null });
+      await lib.waitForHttp(`${base}/openapi.json`, {
+        timeoutMs: 180_000,
+        isAlive: () => server.child.exitCode === null,
+      });
       expect(await message()).toBe('Hello, Ada!');
 
       writeFileSync(definition, original.replace('Hello, ', 'Howdy, '));

@@ -37,7 +37,10 @@ export function compileService(sources: SourceFile[]): CompileResult {
   }
   diagnostics.push(...serviceConflicts(workflows));
   if (diagnostics.some((d) => d.severity === 'error')) return { files: [], diagnostics: sortDiagnostics(diagnostics) };
-  const files = [{ path: '__init__.py', contents: emitInit(workflows.map((w) => w.ir.id)) }, ...workflows.flatMap((w) => w.files)];
+  const files = [
+    { path: '__init__.py', contents: emitInit(workflows.map((w) => w.ir.id)) },
+    ...workflows.flatMap((w) => w.files),
+  ];
   return { files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), diagnostics: sortDiagnostics(diagnostics) };
 }
 
@@ -76,7 +79,11 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
     return { ir, reporter, files };
   } catch (err) {
     // A compiler bug must still end as a diagnostic, never as a stack trace in the user's face.
-    reporter.error('internal', { path: [] }, `internal compiler error (${err instanceof Error ? err.message : String(err)}); please report it`);
+    reporter.error(
+      'internal',
+      { path: [] },
+      `internal compiler error (${err instanceof Error ? err.message : String(err)}); please report it`,
+    );
     return done(reporter, diagnostics);
   }
 }

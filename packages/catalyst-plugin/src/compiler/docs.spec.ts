@@ -11,7 +11,8 @@ const ROOT = join(__dirname, '..', '..', '..', '..');
 const TESTDATA = join(ROOT, 'packages', 'catalyst-plugin', 'testdata');
 const DOCS = ['definition-language.md', 'expressions.md'].map((f) => join(ROOT, 'docs', f));
 // `from`/`to` texts may hold quotes escaped as \" (a plain [^"]* would silently skip such a block).
-const MARKER = /<!-- golden: (\S+)(?: from "((?:[^"\\]|\\.)*)")?(?: to "((?:[^"\\]|\\.)*)")? -->\n(```[a-z]*\n)([\s\S]*?)```/g;
+const MARKER =
+  /<!-- golden: (\S+)(?: from "((?:[^"\\]|\\.)*)")?(?: to "((?:[^"\\]|\\.)*)")? -->\n(```[a-z]*\n)([\s\S]*?)```/g;
 const unescape = (s: string | undefined): string | undefined => s?.replace(/\\(.)/g, '$1');
 
 function excerpt(file: string, from?: string, to?: string): string {
@@ -28,10 +29,13 @@ describe('docs are backed by golden cases', () => {
   it.each(DOCS.filter(existsSync))('%s', (doc) => {
     if (process.env.UPDATE_GOLDEN === '1') {
       const text = readFileSync(doc, 'utf8');
-      writeFileSync(doc, text.replace(MARKER, (_m, file: string, from: string | undefined, to: string | undefined, fence: string) => {
-        const args = `${from === undefined ? '' : ` from "${from}"`}${to === undefined ? '' : ` to "${to}"`}`;
-        return `<!-- golden: ${file}${args} -->\n${fence}${excerpt(file, unescape(from), unescape(to))}\`\`\``;
-      }));
+      writeFileSync(
+        doc,
+        text.replace(MARKER, (_m, file: string, from: string | undefined, to: string | undefined, fence: string) => {
+          const args = `${from === undefined ? '' : ` from "${from}"`}${to === undefined ? '' : ` to "${to}"`}`;
+          return `<!-- golden: ${file}${args} -->\n${fence}${excerpt(file, unescape(from), unescape(to))}\`\`\``;
+        }),
+      );
     }
     const blocks = [...readFileSync(doc, 'utf8').matchAll(MARKER)];
     expect(blocks.length).toBeGreaterThan(0);

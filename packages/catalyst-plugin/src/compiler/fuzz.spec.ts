@@ -9,20 +9,25 @@ import { join } from 'node:path';
 import { compileService, renderDiagnostics, type SourceFile } from './index';
 import { SCOPE_DEFINITION, tokenSoup } from './test-utils/arbitraries';
 
-const HELLO = readFileSync(join(__dirname, '..', '..', 'testdata', 'hello', 'workflows', 'hello.workflow.yaml'), 'utf8');
+const HELLO = readFileSync(
+  join(__dirname, '..', '..', 'testdata', 'hello', 'workflows', 'hello.workflow.yaml'),
+  'utf8',
+);
 
 function assertClean(sources: SourceFile[]): void {
   const result = compileService(sources);
   renderDiagnostics(result.diagnostics, sources);
   for (const d of result.diagnostics) {
-    if (d.code === 'internal') throw new Error(`internal error: ${d.message}\n${JSON.stringify(sources).slice(0, 2000)}`);
+    if (d.code === 'internal')
+      throw new Error(`internal error: ${d.message}\n${JSON.stringify(sources).slice(0, 2000)}`);
     const text = sources.find((s) => s.path === d.file)?.text ?? '';
     const lines = text.split(/\r\n|\r|\n/);
     if (d.position.line < 1 || d.position.line > Math.max(1, lines.length) || d.position.column < 1) {
       throw new Error(`bad position ${JSON.stringify(d)}`);
     }
   }
-  if (result.diagnostics.some((d) => d.severity === 'error') !== (result.files.length === 0)) throw new Error('files and errors disagree');
+  if (result.diagnostics.some((d) => d.severity === 'error') !== (result.files.length === 0))
+    throw new Error('files and errors disagree');
 }
 
 const yamlFile = (text: string): SourceFile[] => [{ path: 'workflows/f.workflow.yaml', text }];
@@ -40,21 +45,62 @@ describe('compiler fuzzing', () => {
   });
 
   it('survives random JSON documents', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => assertClean(jsonFile(JSON.stringify(value)))), { numRuns: 1000, seed: 2 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => assertClean(jsonFile(JSON.stringify(value)))),
+      { numRuns: 1000, seed: 2 },
+    );
   });
 
   it('survives random definitions built from the real field names', () => {
-    const field = fc.constantFrom('id', 'type', 'set', 'nodes', 'output', 'input', 'trigger', 'when', 'after', 'properties', 'required', 'method', 'path', 'transform', 'default', 'items', '__proto__', 'constructor');
+    const field = fc.constantFrom(
+      'id',
+      'type',
+      'set',
+      'nodes',
+      'output',
+      'input',
+      'trigger',
+      'when',
+      'after',
+      'properties',
+      'required',
+      'method',
+      'path',
+      'transform',
+      'default',
+      'items',
+      '__proto__',
+      'constructor',
+    );
     const value = fc.letrec<{ v: unknown }>((tie) => ({
-      v: fc.oneof({ depthSize: 'small' }, field, tokenSoup, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(field, tie('v'), { maxKeys: 4 })),
+      v: fc.oneof(
+        { depthSize: 'small' },
+        field,
+        tokenSoup,
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(field, tie('v'), { maxKeys: 4 }),
+      ),
     })).v;
-    fc.assert(fc.property(fc.dictionary(field, value, { maxKeys: 6 }), (def) => assertClean(jsonFile(JSON.stringify(def)))), { numRuns: 1000, seed: 3 });
+    fc.assert(
+      fc.property(fc.dictionary(field, value, { maxKeys: 6 }), (def) => assertClean(jsonFile(JSON.stringify(def)))),
+      { numRuns: 1000, seed: 3 },
+    );
   });
 
   it('survives token soup in every expression position', () => {
     fc.assert(
       fc.property(tokenSoup, tokenSoup, tokenSoup, (a, b, c) => {
-        const def = { ...SCOPE_DEFINITION, nodes: [{ id: 'a', type: 'transform', when: a, set: { v: b } }, { id: 'z', type: 'transform', set: { w: `{{ ${c} }}` } }], output: { x: `{{ ${a} }}`, y: c } };
+        const def = {
+          ...SCOPE_DEFINITION,
+          nodes: [
+            { id: 'a', type: 'transform', when: a, set: { v: b } },
+            { id: 'z', type: 'transform', set: { w: `{{ ${c} }}` } },
+          ],
+          output: { x: `{{ ${a} }}`, y: c },
+        };
         assertClean(jsonFile(JSON.stringify(def, null, 1)));
       }),
       { numRuns: 1500, seed: 4 },
@@ -88,7 +134,11 @@ describe('compiler fuzzing', () => {
   it('keeps chained defaults linear in size', () => {
     // Each `| default` tests its operand; written out twice per level, 30 levels would be 2^30.
     const chain = `input.tags | default([]) | first${' | default(null)'.repeat(30)} | default('z')`;
-    const result = compileService(yamlFile(`id: d\ninput: { properties: { tags: { type: array, items: { type: string } } } }\noutput: { v: "{{ ${chain} }}" }\n`));
+    const result = compileService(
+      yamlFile(
+        `id: d\ninput: { properties: { tags: { type: array, items: { type: string } } } }\noutput: { v: "{{ ${chain} }}" }\n`,
+      ),
+    );
     expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const module = result.files.find((f) => f.path === 'd.py')!.contents;
     expect(module.length).toBeLessThan(20_000);
@@ -109,8 +159,14 @@ describe('compiler fuzzing', () => {
   }, 60_000);
 
   it('rejects an alias bomb and an oversized file with a diagnostic', () => {
-    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', ...'bcdef'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcde'[i]}`).join(',')}]`), 'id: x'].join('\n');
+    const bomb = [
+      'a: &a [x,x,x,x,x,x,x,x,x]',
+      ...'bcdef'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcde'[i]}`).join(',')}]`),
+      'id: x',
+    ].join('\n');
     expect(compileService(yamlFile(bomb)).diagnostics.map((d) => d.code)).toEqual(['too_large']);
-    expect(compileService(yamlFile(`id: x\n#${'x'.repeat(21 * 1024 * 1024)}`)).diagnostics.map((d) => d.code)).toEqual(['too_large']);
+    expect(compileService(yamlFile(`id: x\n#${'x'.repeat(21 * 1024 * 1024)}`)).diagnostics.map((d) => d.code)).toEqual([
+      'too_large',
+    ]);
   });
 });

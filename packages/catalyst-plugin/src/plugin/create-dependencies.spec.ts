@@ -1,7 +1,10 @@
 import { DependencyType, type CreateDependenciesContext, type ProjectConfiguration } from '@nx/devkit';
 import { createDependencies } from './create-dependencies';
 
-function context(projects: Record<string, ProjectConfiguration>, files: Record<string, string[]>): CreateDependenciesContext {
+function context(
+  projects: Record<string, ProjectConfiguration>,
+  files: Record<string, string[]>,
+): CreateDependenciesContext {
   const projectFileMap = Object.fromEntries(
     Object.entries(files).map(([name, list]) => [name, list.map((file) => ({ file, hash: 'h' }))]),
   );
@@ -26,14 +29,24 @@ describe('createDependencies', () => {
           'catalyst-runtime': { root: 'libs/catalyst-runtime' },
           'b-svc': { root: 'apps/b-svc', targets: codegen },
           'a-svc': { root: 'apps/a-svc', targets: codegen },
-          'web': { root: 'apps/web', targets: { build: { executor: 'nx:run-commands' } } },
+          web: { root: 'apps/web', targets: { build: { executor: 'nx:run-commands' } } },
         },
         { 'a-svc': ['apps/a-svc/pyproject.toml'], 'b-svc': ['apps/b-svc/pyproject.toml'] },
       ),
     );
     expect(deps).toEqual([
-      { source: 'a-svc', target: 'catalyst-runtime', type: DependencyType.static, sourceFile: 'apps/a-svc/pyproject.toml' },
-      { source: 'b-svc', target: 'catalyst-runtime', type: DependencyType.static, sourceFile: 'apps/b-svc/pyproject.toml' },
+      {
+        source: 'a-svc',
+        target: 'catalyst-runtime',
+        type: DependencyType.static,
+        sourceFile: 'apps/a-svc/pyproject.toml',
+      },
+      {
+        source: 'b-svc',
+        target: 'catalyst-runtime',
+        type: DependencyType.static,
+        sourceFile: 'apps/b-svc/pyproject.toml',
+      },
     ]);
   });
 

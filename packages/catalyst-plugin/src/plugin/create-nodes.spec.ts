@@ -105,17 +105,27 @@ describe('createNodesV2', () => {
   });
 
   it('hashes everything a pytest run reads, and the runtime through the project graph', async () => {
-    const [[, result]] = await createNodesFunction(['apps/hello-svc/workflows/hello.workflow.yaml'], undefined, context);
+    const [[, result]] = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml'],
+      undefined,
+      context,
+    );
     const inputs = result.projects?.['apps/hello-svc']?.targets?.['test'].inputs;
     // 'default' is the whole project folder: conftest.py, pytest.ini or data files beside src/
     // and tests/ must invalidate the cached result too.
-    expect(inputs).toEqual(expect.arrayContaining(['default', '^default', '{workspaceRoot}/uv.lock', '{workspaceRoot}/.python-version']));
+    expect(inputs).toEqual(
+      expect.arrayContaining(['default', '^default', '{workspaceRoot}/uv.lock', '{workspaceRoot}/.python-version']),
+    );
     expect(inputs).toContainEqual({ dependentTasksOutputFiles: '**/*.py', transitive: true });
   });
 
   it("takes the runtime's production files when the workspace defines a production input", async () => {
     const withProduction = { ...context, nxJsonConfiguration: { namedInputs: { production: ['default'] } } };
-    const [[, result]] = await createNodesFunction(['apps/hello-svc/workflows/hello.workflow.yaml'], undefined, withProduction);
+    const [[, result]] = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml'],
+      undefined,
+      withProduction,
+    );
     const inputs = result.projects?.['apps/hello-svc']?.targets?.['test'].inputs;
     expect(inputs).toContain('^production');
     expect(inputs).not.toContain('^default');
@@ -123,7 +133,11 @@ describe('createNodesV2', () => {
 
   it('leaves the plugin version out of the inputs when it is not an npm dependency', async () => {
     write({ 'package.json': JSON.stringify({ name: 'ws' }) });
-    const [[, result]] = await createNodesFunction(['apps/hello-svc/workflows/hello.workflow.yaml'], undefined, context);
+    const [[, result]] = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml'],
+      undefined,
+      context,
+    );
     expect(result.projects?.['apps/hello-svc']?.targets?.['codegen'].inputs).toEqual([
       '{projectRoot}/workflows/**/*',
       '{projectRoot}/pyproject.toml',

@@ -1,9 +1,4 @@
-import {
-  createNodesFromFiles,
-  type CreateNodes,
-  type CreateNodesContext,
-  type CreateNodesResult,
-} from '@nx/devkit';
+import { createNodesFromFiles, type CreateNodes, type CreateNodesContext, type CreateNodesResult } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';

@@ -1,6 +1,13 @@
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'smol-toml';
-import { addUvWorkspaceMember, findUvMemberNamed, memberGlobMatches, readProjectName, rootPyprojectText, uvMemberDirs } from './pyproject';
+import {
+  addUvWorkspaceMember,
+  findUvMemberNamed,
+  memberGlobMatches,
+  readProjectName,
+  rootPyprojectText,
+  uvMemberDirs,
+} from './pyproject';
 
 describe('pyproject helpers', () => {
   it('reads [project].name', () => {

@@ -69,11 +69,13 @@ export function uvMemberDirs(tree: Tree): string[] {
     if (segment === '**') {
       expand(dir, rest);
       for (const child of tree.children(dir)) {
-        if (!tree.isFile(posix.join(dir, child)) && child !== 'node_modules' && !child.startsWith('.')) expand(posix.join(dir, child), segments);
+        if (!tree.isFile(posix.join(dir, child)) && child !== 'node_modules' && !child.startsWith('.'))
+          expand(posix.join(dir, child), segments);
       }
     } else if (/[*?]/.test(segment)) {
       for (const child of tree.children(dir)) {
-        if (memberGlobMatches(segment, child) && !tree.isFile(posix.join(dir, child))) expand(posix.join(dir, child), rest);
+        if (memberGlobMatches(segment, child) && !tree.isFile(posix.join(dir, child)))
+          expand(posix.join(dir, child), rest);
       }
     } else {
       expand(dir === '' ? segment : posix.join(dir, segment), rest);
@@ -142,7 +144,9 @@ export function addUvWorkspaceMember(tree: Tree, member: string): void {
   try {
     doc = parse(text);
   } catch (e) {
-    throw new Error(`Cannot add "${member}" to the uv workspace: ${ROOT_PYPROJECT} is not valid TOML (${(e as Error).message}).`);
+    throw new Error(
+      `Cannot add "${member}" to the uv workspace: ${ROOT_PYPROJECT} is not valid TOML (${(e as Error).message}).`,
+    );
   }
   const members = workspaceMembers(doc);
   if (members.some((glob) => memberGlobMatches(glob, member))) return;

@@ -12,8 +12,18 @@ import { PYTHON_HARD_KEYWORDS } from '../compiler/python/names';
  * runtime imports, or the test tooling.
  */
 const RESERVED_PACKAGES = new Set([
-  'catalyst_runtime', 'fastapi', 'starlette', 'pydantic', 'uvicorn', 'httpx', 'pytest', 'orjson',
-  'uvloop', 'httptools', 'test', 'tests',
+  'catalyst_runtime',
+  'fastapi',
+  'starlette',
+  'pydantic',
+  'uvicorn',
+  'httpx',
+  'pytest',
+  'orjson',
+  'uvloop',
+  'httptools',
+  'test',
+  'tests',
 ]);
 
 /** The runtime library's distribution and Nx project name. */

@@ -2,14 +2,19 @@ import { runForwardingSignals } from './run-process';
 
 describe('runForwardingSignals', () => {
   it('resolves with the exit code of the command', async () => {
-    await expect(runForwardingSignals(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' })).resolves.toBe(3);
+    await expect(runForwardingSignals(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' })).resolves.toBe(
+      3,
+    );
   });
 
   it('passes a stop signal on to the child and counts the stop as success', async () => {
     const listenersBefore = process.listenerCount('SIGTERM');
     const child = runForwardingSignals(
       process.execPath,
-      ['-e', "process.on('SIGTERM', () => process.exit(0)); process.stdout.write('ready'); setInterval(() => {}, 1000)"],
+      [
+        '-e',
+        "process.on('SIGTERM', () => process.exit(0)); process.stdout.write('ready'); setInterval(() => {}, 1000)",
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise((r) => setTimeout(r, 300));

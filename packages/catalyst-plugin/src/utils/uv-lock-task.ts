@@ -11,7 +11,11 @@ export function uvLockTask(workspaceRoot: string): GeneratorCallback {
   return () => {
     const uv = requireUv((message) => logger.warn(`${message}\nThen run \`uv lock\` at the workspace root.`));
     if (!uv) return;
-    const result = spawnSync(uv, ['lock'], { cwd: workspaceRoot, stdio: 'inherit', env: { UV_NO_PROGRESS: '1', ...process.env } });
+    const result = spawnSync(uv, ['lock'], {
+      cwd: workspaceRoot,
+      stdio: 'inherit',
+      env: { UV_NO_PROGRESS: '1', ...process.env },
+    });
     if (result.status !== 0) {
       logger.warn('`uv lock` did not succeed (see above). Fix the problem and run `uv lock` at the workspace root.');
     }

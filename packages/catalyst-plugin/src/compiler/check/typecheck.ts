@@ -5,7 +5,18 @@
 import type { Template } from '../expr/ast';
 import { Checker, describe, type Checked } from '../expr/check';
 import type { Scope } from '../expr/scope';
-import { BOOLEAN, INTEGER, NULL, NUMBER, STRING, joinAll, mayBeNull, plain, type Field, type Type } from '../expr/types';
+import {
+  BOOLEAN,
+  INTEGER,
+  NULL,
+  NUMBER,
+  STRING,
+  joinAll,
+  mayBeNull,
+  plain,
+  type Field,
+  type Type,
+} from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
 import type { Plan } from '../plan/plan';
 import type { InputModel } from '../resolve/input-model';
@@ -22,13 +33,20 @@ export interface Typed {
 export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Typed {
   const checked: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() };
   const outputs = new Map<string, Type>();
-  const scope: Scope = { input: input.type, nodeOutputs: outputs, nodeIds: ir.nodes.map((n) => n.id), skippable: plan.skippable, inMap: false };
+  const scope: Scope = {
+    input: input.type,
+    nodeOutputs: outputs,
+    nodeIds: ir.nodes.map((n) => n.id),
+    skippable: plan.skippable,
+    inMap: false,
+  };
   const ordered = plan.readySets.flat();
   const inOrder = new Set(ordered);
   const rest = ir.nodes.filter((n) => !inOrder.has(n));
   for (const node of [...ordered, ...rest]) {
     const types: Record<string, Type> = {};
-    for (const [name, value] of Object.entries(node.templates)) types[name] = valueType(value, scope, checked, reporter);
+    for (const [name, value] of Object.entries(node.templates))
+      types[name] = valueType(value, scope, checked, reporter);
     if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
     // Stored outputs are plain data (models were dumped on the way in): read them as dicts.
     if (inOrder.has(node)) outputs.set(node.id, plain(kindOf(node.def).outputType(node.def, types)));
@@ -46,7 +64,12 @@ function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: R
     case 'list':
       return { kind: 'array', items: joinAll(v.items.map((i) => valueType(i, scope, checked, reporter))) };
     case 'object':
-      return { kind: 'object', fields: new Map(v.entries.map(([k, e]): [string, Field] => [k, { type: valueType(e, scope, checked, reporter) }])) };
+      return {
+        kind: 'object',
+        fields: new Map(
+          v.entries.map(([k, e]): [string, Field] => [k, { type: valueType(e, scope, checked, reporter) }]),
+        ),
+      };
   }
 }
 
@@ -62,7 +85,11 @@ function templateType(t: Template, path: NodeIR['path'], scope: Scope, checked: 
     const type = checker.check(part.expr);
     // "Hello None" is a bug waiting in a response; make the author choose the text for null.
     if (type.kind !== 'any' && mayBeNull(type) && !checker.problems.some((p) => p.severity !== 'warning')) {
-      reporter.error('bad_access', { path, stringOffset: part.span.start }, `${describe(part.expr)} may be null, which text cannot show; add | default('') or another fallback`);
+      reporter.error(
+        'bad_access',
+        { path, stringOffset: part.span.start },
+        `${describe(part.expr)} may be null, which text cannot show; add | default('') or another fallback`,
+      );
     }
   }
   report(checker, path, reporter);
@@ -82,5 +109,8 @@ function jsonType(value: unknown): Type {
   if (typeof value === 'boolean') return BOOLEAN;
   if (typeof value === 'number') return Number.isInteger(value) ? INTEGER : NUMBER;
   if (Array.isArray(value)) return { kind: 'array', items: joinAll(value.map(jsonType)) };
-  return { kind: 'object', fields: new Map(Object.entries(value as object).map(([k, x]): [string, Field] => [k, { type: jsonType(x) }])) };
+  return {
+    kind: 'object',
+    fields: new Map(Object.entries(value as object).map(([k, x]): [string, Field] => [k, { type: jsonType(x) }])),
+  };
 }

@@ -16,7 +16,10 @@ const mid = (id: string): string => `n_${id}`;
 export function emitMermaid(ir: WorkflowIR, plan: Plan, sourcePath: string): string {
   const used = new Set<string>();
   const edges: string[] = [];
-  const box = (n: (typeof plan.readySets)[number][number]) => ({ id: mid(n.id), label: `${n.id}<br/>${n.def.type}${n.when ? ', when' : ''}` });
+  const box = (n: (typeof plan.readySets)[number][number]) => ({
+    id: mid(n.id),
+    label: `${n.id}<br/>${n.def.type}${n.when ? ', when' : ''}`,
+  });
   const readySets = plan.readySets.map((nodes, i) => {
     // As `run` does it: synchronous nodes inline, one after the other, then the async ones.
     const concurrent = nodes.filter((n) => kindOf(n.def).async);
@@ -33,7 +36,12 @@ export function emitMermaid(ir: WorkflowIR, plan: Plan, sourcePath: string): str
       edges.push(`${mid(dep.nodeId)} ${dep.hard ? '-->' : '-.->'} ${mid(node.id)}`);
     }
   }
-  const outputRefs = new Set(templatesOf(ir.output).flatMap((t) => expressionsOf(t.template)).flatMap((e) => nodeRefs(e)).map((r) => r.nodeId));
+  const outputRefs = new Set(
+    templatesOf(ir.output)
+      .flatMap((t) => expressionsOf(t.template))
+      .flatMap((e) => nodeRefs(e))
+      .map((r) => r.nodeId),
+  );
   for (const node of plan.readySets.flat()) {
     if (outputRefs.has(node.id) || !used.has(node.id)) edges.push(`${mid(node.id)} --> output`);
   }

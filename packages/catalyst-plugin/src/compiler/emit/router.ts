@@ -31,13 +31,17 @@ function pyTuple(items: string[]): string {
 }
 
 /** True when the route function takes the request: to read a body, or to reach the pools or the globals. */
-export const takesRequest = (method: string, needs: Needs): boolean => hasBody(method) || needs.pools.size > 0 || needs.globals;
+export const takesRequest = (method: string, needs: Needs): boolean =>
+  hasBody(method) || needs.pools.size > 0 || needs.globals;
 
 /** The route: decorator, parameters and the context line. */
 export function endpoint(method: string, route: string, inputClass: string, needs: Needs) {
   const body = hasBody(method);
   const routeAtom = atom(pyString(route));
-  const decorator = callDoc(`router.${method.toLowerCase()}`, body ? [routeAtom, atom(`openapi_extra=input_body(${inputClass})`)] : [routeAtom]);
+  const decorator = callDoc(
+    `router.${method.toLowerCase()}`,
+    body ? [routeAtom, atom(`openapi_extra=input_body(${inputClass})`)] : [routeAtom],
+  );
   const args = [atom('WORKFLOW_ID'), atom(body ? `await read_input(request, ${inputClass})` : `${inputClass}()`)];
   // The pools were built once at start-up; the context only points at them.
   if (needs.pools.size > 0) args.push(atom('pools=request.app.state.pools'));

@@ -68,7 +68,10 @@ export function runBody(s: RunBodyInput): RunBody {
       const condition = guardCondition(node, s, block.emitter);
       const comment = `# ${node.id} (${node.def.type}), ${s.location(node)}`;
       if (kindOf(node.def).async) {
-        const params: Param[] = [...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []), ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) }))];
+        const params: Param[] = [
+          ...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []),
+          ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) })),
+        ];
         out.functions.push([comment, ...nodeFunction(node, s, params, value, condition)]);
         calls.push({ node, args: ['ctx', ...params.map((p) => p.name)] });
       } else {
@@ -80,7 +83,13 @@ export function runBody(s: RunBodyInput): RunBody {
     out.usesInput ||= calls.some((c) => c.args.includes('inp'));
     const targets = calls.map((c) => target(c.node, s));
     const call = (c: (typeof calls)[number]) => `${s.names.fn(c.node.id)}(${c.args.join(', ')})`;
-    const awaited: Doc = calls.length === 1 ? atom(`await ${call(calls[0])}`) : callDoc('await run_concurrently', calls.map((c) => atom(call(c))));
+    const awaited: Doc =
+      calls.length === 1
+        ? atom(`await ${call(calls[0])}`)
+        : callDoc(
+            'await run_concurrently',
+            calls.map((c) => atom(call(c))),
+          );
     out.concurrent ||= calls.length > 1;
     // An I/O node may run only for its effect (a POST nobody reads): then nothing is bound.
     const bound = targets.every((t) => t === '_') ? '' : `${targets.join(', ')} = `;
@@ -97,7 +106,9 @@ const target = (node: NodeIR, s: RunBodyInput): string => (s.read.has(node.id) ?
  * means it was skipped: its value is `None`, which is how later nodes and the response see it.
  */
 function guardCondition(node: NodeIR, s: RunBodyInput, emitter: ExprEmitter): string | undefined {
-  const conditions = node.deps.filter((d) => d.hard && s.plan.skippable.has(d.nodeId)).map((d) => `${s.names.local(d.nodeId)} is not None`);
+  const conditions = node.deps
+    .filter((d) => d.hard && s.plan.skippable.has(d.nodeId))
+    .map((d) => `${s.names.local(d.nodeId)} is not None`);
   if (node.when) {
     const when = emitter.template(node.when.template);
     // Conditionals and `or` bind looser than `and`.
@@ -109,7 +120,9 @@ function guardCondition(node: NodeIR, s: RunBodyInput, emitter: ExprEmitter): st
 /** A synchronous node in `run`: `with ctx.node("id"): id = <value>`, at indent 4. */
 function inlineNode(node: NodeIR, local: string, value: Doc, condition: string | undefined): string[] {
   const bind = (indent: number) => `${' '.repeat(indent)}${local} = ${layout(value, indent, `${local} = `.length)}`;
-  const body = condition ? [`        if ${condition}:`, bind(12), '        else:', `            ${local} = None`] : [bind(8)];
+  const body = condition
+    ? [`        if ${condition}:`, bind(12), '        else:', `            ${local} = None`]
+    : [bind(8)];
   return [`    with ctx.node(${pyString(node.id)}):`, ...body];
 }
 
@@ -119,7 +132,13 @@ interface Param {
 }
 
 /** An async node's function: its inputs are parameters, its value is what it returns. */
-function nodeFunction(node: NodeIR, s: RunBodyInput, params: Param[], value: Doc, condition: string | undefined): string[] {
+function nodeFunction(
+  node: NodeIR,
+  s: RunBodyInput,
+  params: Param[],
+  value: Doc,
+  condition: string | undefined,
+): string[] {
   const signature = ['ctx: ExecutionContext', ...params.map((p) => `${p.name}: ${p.type}`)];
   const returns = ` -> ${s.annotation(node)}:`;
   const def = `${layout(callDoc(`async def ${s.names.fn(node.id)}`, signature.map(atom)), 0, 0, returns.length)}${returns}`;

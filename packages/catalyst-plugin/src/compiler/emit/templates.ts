@@ -5,7 +5,12 @@ import { join } from 'node:path';
 
 function load(name: string): TemplateFunction {
   // strict + localsName: templates read `vm.x`, never `with` scope lookups.
-  return compile(readFileSync(join(__dirname, name), 'utf8'), { strict: true, localsName: 'vm', _with: false, async: false });
+  return compile(readFileSync(join(__dirname, name), 'utf8'), {
+    strict: true,
+    localsName: 'vm',
+    _with: false,
+    async: false,
+  });
 }
 
 export const workflowTemplate = load('workflow.py.ejs');

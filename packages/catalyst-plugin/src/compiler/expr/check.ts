@@ -5,7 +5,21 @@
 import type { Expr } from './ast';
 import { FILTER_NAMES, FILTERS } from './filters';
 import { ROOTS, type ExprProblem, type Scope } from './scope';
-import { ANY, BOOLEAN, INTEGER, NULL, NUMBER, STRING, isNumeric, join, joinAll, mayBeNull, plain, typeName, type Type } from './types';
+import {
+  ANY,
+  BOOLEAN,
+  INTEGER,
+  NULL,
+  NUMBER,
+  STRING,
+  isNumeric,
+  join,
+  joinAll,
+  mayBeNull,
+  plain,
+  typeName,
+  type Type,
+} from './types';
 import { own } from '../util/own';
 import { didYouMean, suggest } from '../util/suggest';
 
@@ -36,7 +50,13 @@ export class Checker {
     return t;
   }
 
-  private fail(e: { span: { start: number } }, code: ExprProblem['code'], message: string, suggestion?: string, offset?: number): Type {
+  private fail(
+    e: { span: { start: number } },
+    code: ExprProblem['code'],
+    message: string,
+    suggestion?: string,
+    offset?: number,
+  ): Type {
     this.problems.push({ code, offset: offset ?? e.span.start, message, suggestion });
     return ANY;
   }
@@ -61,14 +81,25 @@ export class Checker {
       case 'call': {
         e.args.forEach((a) => this.check(a));
         const result = own(FUNCTIONS, e.name);
-        if (!result) return this.fail(e, 'unknown_function', `unknown function "${e.name}"${didYouMean(e.name, Object.keys(FUNCTIONS))}; functions are ${Object.keys(FUNCTIONS).map((f) => `${f}()`).join(', ')}`, suggest(e.name, Object.keys(FUNCTIONS)));
+        if (!result)
+          return this.fail(
+            e,
+            'unknown_function',
+            `unknown function "${e.name}"${didYouMean(e.name, Object.keys(FUNCTIONS))}; functions are ${Object.keys(
+              FUNCTIONS,
+            )
+              .map((f) => `${f}()`)
+              .join(', ')}`,
+            suggest(e.name, Object.keys(FUNCTIONS)),
+          );
         if (e.args.length > 0) return this.fail(e.args[0], 'filter_arguments', `${e.name}() takes no arguments`);
         return result;
       }
       case 'unary': {
         const t = this.check(e.operand);
         if (e.op === 'not') return BOOLEAN;
-        if (t.kind !== 'any' && !isNumeric(t)) return this.fail(e, 'operator_type', `"${e.op}" needs a number, not ${typeName(t)}`);
+        if (t.kind !== 'any' && !isNumeric(t))
+          return this.fail(e, 'operator_type', `"${e.op}" needs a number, not ${typeName(t)}`);
         return t;
       }
       case 'binary':
@@ -85,7 +116,7 @@ export class Checker {
       case 'input':
         return this.scope.input;
       case 'nodes':
-        return this.fail(e, 'bad_access', 'write nodes.<id> to use a node\'s output');
+        return this.fail(e, 'bad_access', "write nodes.<id> to use a node's output");
       case 'execution':
         return { kind: 'object', fields: new Map(Object.entries(EXECUTION_FIELDS).map(([k, type]) => [k, { type }])) };
       case 'item':
@@ -95,9 +126,18 @@ export class Checker {
       case 'secrets':
       case 'env':
       case 'global':
-        return this.fail(e, 'bad_access', `write ${e.name}.NAME to read one ${VARIABLE_KIND[e.name as keyof typeof VARIABLE_KIND]}`);
+        return this.fail(
+          e,
+          'bad_access',
+          `write ${e.name}.NAME to read one ${VARIABLE_KIND[e.name as keyof typeof VARIABLE_KIND]}`,
+        );
       default:
-        return this.fail(e, 'unknown_root', `unknown name "${e.name}"${didYouMean(e.name, ROOTS)}; expressions start from ${ROOTS.join(', ')}`, suggest(e.name, ROOTS));
+        return this.fail(
+          e,
+          'unknown_root',
+          `unknown name "${e.name}"${didYouMean(e.name, ROOTS)}; expressions start from ${ROOTS.join(', ')}`,
+          suggest(e.name, ROOTS),
+        );
     }
   }
 
@@ -115,23 +155,50 @@ export class Checker {
       const output = this.scope.nodeOutputs.get(name);
       if (output === undefined) {
         if (this.scope.nodeIds.includes(name)) return ANY; // part of a cycle; reported by the graph pass
-        return this.fail(e, 'unknown_node', `unknown node "${name}"${didYouMean(name, this.scope.nodeIds)}`, suggest(name, this.scope.nodeIds), nameOffset);
+        return this.fail(
+          e,
+          'unknown_node',
+          `unknown node "${name}"${didYouMean(name, this.scope.nodeIds)}`,
+          suggest(name, this.scope.nodeIds),
+          nameOffset,
+        );
       }
       if (this.defaultDepth > 0 && this.scope.skippable.has(name)) this.out.nullable.add(e);
       return output;
     }
     const t = this.check(object);
-    if (name.startsWith('_')) return this.fail(e, 'bad_access', `"${name}": names starting with "_" cannot be used in expressions`, undefined, nameOffset);
+    if (name.startsWith('_'))
+      return this.fail(
+        e,
+        'bad_access',
+        `"${name}": names starting with "_" cannot be used in expressions`,
+        undefined,
+        nameOffset,
+      );
     return this.field(e, object, t, name, nameOffset);
   }
 
   private field(e: Expr, object: Expr, t: Type, name: string, offset: number): Type {
     if (t.kind === 'any') return ANY;
     if (mayBeNull(t) && t.kind !== 'null') {
-      if (this.defaultDepth === 0) return this.fail(e, 'bad_access', `${describe(object)} may be null here (it is optional); add "| default(...)" to the expression, or make it required`, undefined, offset);
+      if (this.defaultDepth === 0)
+        return this.fail(
+          e,
+          'bad_access',
+          `${describe(object)} may be null here (it is optional); add "| default(...)" to the expression, or make it required`,
+          undefined,
+          offset,
+        );
       this.out.nullable.add(object);
     }
-    if (t.kind !== 'object') return this.fail(e, 'bad_access', `${describe(object)} is ${typeName(t)}, which has no field "${name}"${t.kind === 'array' ? '; use [index], | first or | last' : ''}`, undefined, offset);
+    if (t.kind !== 'object')
+      return this.fail(
+        e,
+        'bad_access',
+        `${describe(object)} is ${typeName(t)}, which has no field "${name}"${t.kind === 'array' ? '; use [index], | first or | last' : ''}`,
+        undefined,
+        offset,
+      );
     if (t.fields === null) {
       if (this.defaultDepth > 0) this.out.lenient.add(e);
       return ANY;
@@ -147,7 +214,13 @@ export class Checker {
     const code = rootOf(object) === 'input' ? 'unknown_input_field' : 'unknown_output_field';
     const known = names.length > 0 ? `; it has ${names.map((n) => `"${n}"`).join(', ')}` : '; it has no fields';
     const hint = didYouMean(name, names);
-    return this.fail(e, code, `${describe(object)} has no field "${name}"${hint || known}`, suggest(name, names), offset);
+    return this.fail(
+      e,
+      code,
+      `${describe(object)} has no field "${name}"${hint || known}`,
+      suggest(name, names),
+      offset,
+    );
   }
 
   private index(e: Expr & { kind: 'index' }): Type {
@@ -160,7 +233,12 @@ export class Checker {
     const k = this.check(key);
     if (t.kind === 'any') return ANY;
     if (mayBeNull(t)) {
-      if (this.defaultDepth === 0) return this.fail(e, 'bad_access', `${describe(e.object)} may be null here (it is optional); add "| default(...)"`);
+      if (this.defaultDepth === 0)
+        return this.fail(
+          e,
+          'bad_access',
+          `${describe(e.object)} may be null here (it is optional); add "| default(...)"`,
+        );
       this.out.nullable.add(e.object);
     }
     if ((t.kind === 'array' || t.kind === 'string') && (k.kind === 'integer' || k.kind === 'any')) {
@@ -171,7 +249,11 @@ export class Checker {
       if (this.defaultDepth > 0) this.out.lenient.add(e);
       return ANY;
     }
-    return this.fail(key, 'bad_access', `${describe(e.object)} is ${typeName(t)} and cannot be indexed by ${typeName(k)}${t.kind === 'object' ? '; use a literal key' : ''}`);
+    return this.fail(
+      key,
+      'bad_access',
+      `${describe(e.object)} is ${typeName(t)} and cannot be indexed by ${typeName(k)}${t.kind === 'object' ? '; use a literal key' : ''}`,
+    );
   }
 
   private filter(e: Expr & { kind: 'filter' }): Type {
@@ -181,24 +263,60 @@ export class Checker {
     const input = this.check(e.input);
     if (e.name === 'default') this.defaultDepth--;
     if (e.name === 'default' && !mayBeNull(input) && this.out.nullable.size + this.out.lenient.size === guardsBefore) {
-      this.problems.push({ code: 'useless_default', severity: 'warning', offset: e.nameSpan.start, message: `${describe(e.input)} is never null, so this default is never used` });
+      this.problems.push({
+        code: 'useless_default',
+        severity: 'warning',
+        offset: e.nameSpan.start,
+        message: `${describe(e.input)} is never null, so this default is never used`,
+      });
     }
     const args = e.args.map((a) => this.check(a));
-    if (!spec) return this.fail(e, 'unknown_filter', `unknown filter "${e.name}"${didYouMean(e.name, FILTER_NAMES)}; filters are ${FILTER_NAMES.join(', ')}`, suggest(e.name, FILTER_NAMES), e.nameSpan.start);
+    if (!spec)
+      return this.fail(
+        e,
+        'unknown_filter',
+        `unknown filter "${e.name}"${didYouMean(e.name, FILTER_NAMES)}; filters are ${FILTER_NAMES.join(', ')}`,
+        suggest(e.name, FILTER_NAMES),
+        e.nameSpan.start,
+      );
     const [min, max] = spec.args;
     if (args.length < min || args.length > max) {
       const want = min === max ? `${min}` : `${min} or ${max}`;
-      return this.fail(e, 'filter_arguments', `filter "${e.name}" takes ${want} argument${max === 1 ? '' : 's'}, not ${args.length}`, undefined, e.nameSpan.start);
+      return this.fail(
+        e,
+        'filter_arguments',
+        `filter "${e.name}" takes ${want} argument${max === 1 ? '' : 's'}, not ${args.length}`,
+        undefined,
+        e.nameSpan.start,
+      );
     }
-    const badArg = args.findIndex((a, i) => spec.argKinds?.[i] !== undefined && a.kind !== 'any' && (a.kind !== spec.argKinds[i] || a.nullable));
+    const badArg = args.findIndex(
+      (a, i) => spec.argKinds?.[i] !== undefined && a.kind !== 'any' && (a.kind !== spec.argKinds[i] || a.nullable),
+    );
     if (badArg >= 0) {
-      return this.fail(e.args[badArg], 'filter_arguments', `the argument of filter "${e.name}" must be ${spec.argKinds?.[badArg] === 'integer' ? 'an integer' : `a ${spec.argKinds?.[badArg]}`}, not ${typeName(args[badArg])}`);
+      return this.fail(
+        e.args[badArg],
+        'filter_arguments',
+        `the argument of filter "${e.name}" must be ${spec.argKinds?.[badArg] === 'integer' ? 'an integer' : `a ${spec.argKinds?.[badArg]}`}, not ${typeName(args[badArg])}`,
+      );
     }
     if (input.kind !== 'any' && spec.accepts.length > 0 && !spec.accepts.includes(input.kind)) {
-      return this.fail(e, 'filter_type', `filter "${e.name}" needs ${spec.accepts.join(' or ')}, but ${describe(e.input)} is ${typeName(input)}`, undefined, e.nameSpan.start);
+      return this.fail(
+        e,
+        'filter_type',
+        `filter "${e.name}" needs ${spec.accepts.join(' or ')}, but ${describe(e.input)} is ${typeName(input)}`,
+        undefined,
+        e.nameSpan.start,
+      );
     }
     if (input.nullable && e.name !== 'default' && e.name !== 'json' && e.name !== 'string') {
-      return this.fail(e, 'filter_type', `${describe(e.input)} may be null; add "| default(...)" before "| ${e.name}"`, undefined, e.nameSpan.start);
+      return this.fail(
+        e,
+        'filter_type',
+        `${describe(e.input)} may be null; add "| default(...)" before "| ${e.name}"`,
+        undefined,
+        e.nameSpan.start,
+      );
     }
     return spec.result(input, args);
   }
@@ -215,7 +333,11 @@ export class Checker {
       case '!=':
         if (known && l.kind !== 'null' && r.kind !== 'null' && !comparable(l, r)) {
           const always = e.op === '==' ? 'never true' : 'always true';
-          return this.fail(e, 'comparison_type', `comparing ${typeName(l)} with ${typeName(r)} is ${always}; convert one side (| string, | int)`);
+          return this.fail(
+            e,
+            'comparison_type',
+            `comparing ${typeName(l)} with ${typeName(r)} is ${always}; convert one side (| string, | int)`,
+          );
         }
         return BOOLEAN;
       case '<':
@@ -223,7 +345,11 @@ export class Checker {
       case '>':
       case '>=':
         if (known && !((isNumeric(l) && isNumeric(r)) || (l.kind === 'string' && r.kind === 'string'))) {
-          return this.fail(e, 'comparison_type', `cannot order ${typeName(l)} and ${typeName(r)} with "${e.op}"; compare two numbers or two strings`);
+          return this.fail(
+            e,
+            'comparison_type',
+            `cannot order ${typeName(l)} and ${typeName(r)} with "${e.op}"; compare two numbers or two strings`,
+          );
         }
         return BOOLEAN;
       case '+':
@@ -231,10 +357,15 @@ export class Checker {
         if (isNumeric(l) && isNumeric(r)) return l.kind === 'integer' && r.kind === 'integer' ? INTEGER : NUMBER;
         if (l.kind === 'string' && r.kind === 'string' && !l.nullable && !r.nullable) return STRING;
         if (l.kind === 'array' && r.kind === 'array') return join(l, r);
-        return this.fail(e, 'operator_type', `cannot add ${typeName(l)} and ${typeName(r)}${l.kind === 'string' || r.kind === 'string' ? '; convert with | string, or write both in text: "{{ a }}{{ b }}"' : ''}`);
+        return this.fail(
+          e,
+          'operator_type',
+          `cannot add ${typeName(l)} and ${typeName(r)}${l.kind === 'string' || r.kind === 'string' ? '; convert with | string, or write both in text: "{{ a }}{{ b }}"' : ''}`,
+        );
       default:
         if (!known) return ANY;
-        if (isNumeric(l) && isNumeric(r) && !l.nullable && !r.nullable) return e.op === '/' || l.kind === 'number' || r.kind === 'number' ? NUMBER : INTEGER;
+        if (isNumeric(l) && isNumeric(r) && !l.nullable && !r.nullable)
+          return e.op === '/' || l.kind === 'number' || r.kind === 'number' ? NUMBER : INTEGER;
         return this.fail(e, 'operator_type', `"${e.op}" needs two numbers, not ${typeName(l)} and ${typeName(r)}`);
     }
   }
@@ -258,7 +389,9 @@ export function describe(e: Expr): string {
     case 'member':
       return `${describe(e.object)}.${e.name}`;
     case 'index':
-      return e.index.kind === 'literal' ? `${describe(e.object)}[${JSON.stringify(e.index.value)}]` : `${describe(e.object)}[...]`;
+      return e.index.kind === 'literal'
+        ? `${describe(e.object)}[${JSON.stringify(e.index.value)}]`
+        : `${describe(e.object)}[...]`;
     case 'filter':
       return `${describe(e.input)} | ${e.name}`;
     case 'literal':
@@ -267,4 +400,3 @@ export function describe(e: Expr): string {
       return 'the value';
   }
 }
-

@@ -11,7 +11,18 @@ export type Token =
 
 const OPERATORS = ['==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '(', ')', '[', ']', ',', '.', '|'];
 /** Operators from other languages, with the spelling this language uses. */
-const FOREIGN: Record<string, string> = { '&&': 'and', '||': 'or', '!': 'not', '=': '==', '===': '==', '!==': '!=', '**': 'multiplication', '//': '/ and | int', '?': 'a if condition else b', '{': '[ ] lists (mappings are built with set:)' };
+const FOREIGN: Record<string, string> = {
+  '&&': 'and',
+  '||': 'or',
+  '!': 'not',
+  '=': '==',
+  '===': '==',
+  '!==': '!=',
+  '**': 'multiplication',
+  '//': '/ and | int',
+  '?': 'a if condition else b',
+  '{': '[ ] lists (mappings are built with set:)',
+};
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
 
 /** Lexes `source` from `start` to `end` (offsets in the enclosing string). */
@@ -30,14 +41,25 @@ export function lex(source: string, start: number, end: number): Token[] {
     } else if (/[0-9]/.test(c)) {
       const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(source.slice(i, Math.min(end, i + 400)))!;
       const text = m[0];
-      if (/[A-Za-z_]/.test(source[i + text.length] ?? '')) throw new ExprError(i + text.length, `unexpected "${source[i + text.length]}" after the number ${text}`);
-      if (/^0[0-9]/.test(text) && m[1] === undefined && m[2] === undefined) throw new ExprError(i, `a number cannot start with 0; write ${text.replace(/^0+(?=.)/, '')}`);
-      tokens.push({ kind: 'number', value: Number(text), integer: m[1] === undefined && m[2] === undefined, raw: text, start: i, end: i + text.length });
+      if (/[A-Za-z_]/.test(source[i + text.length] ?? ''))
+        throw new ExprError(i + text.length, `unexpected "${source[i + text.length]}" after the number ${text}`);
+      if (/^0[0-9]/.test(text) && m[1] === undefined && m[2] === undefined)
+        throw new ExprError(i, `a number cannot start with 0; write ${text.replace(/^0+(?=.)/, '')}`);
+      tokens.push({
+        kind: 'number',
+        value: Number(text),
+        integer: m[1] === undefined && m[2] === undefined,
+        raw: text,
+        start: i,
+        end: i + text.length,
+      });
       i += text.length;
     } else if (c === '"' || c === "'") {
       i = lexString(source, i, end, tokens);
     } else {
-      const foreign = ['===', '!==', '&&', '||', '**', '//'].find((op) => source.startsWith(op, i) && i + op.length <= end);
+      const foreign = ['===', '!==', '&&', '||', '**', '//'].find(
+        (op) => source.startsWith(op, i) && i + op.length <= end,
+      );
       if (foreign) throw new ExprError(i, `"${foreign}" is not an operator here; use ${FOREIGN[foreign]}`);
       const op = OPERATORS.find((o) => source.startsWith(o, i) && i + o.length <= end);
       if (op) {
@@ -66,7 +88,8 @@ function lexString(source: string, start: number, end: number, tokens: Token[]):
         i += 6;
         continue;
       }
-      if (i + 1 >= end || own(ESCAPES, e) === undefined) throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
+      if (i + 1 >= end || own(ESCAPES, e) === undefined)
+        throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
       value += own(ESCAPES, e);
       i += 2;
     } else {

@@ -11,7 +11,16 @@ import { own } from '../util/own';
 /** Deepest AST allowed: nesting, and chains like `a + b + ...` or `x | f | g ...`, count alike. */
 const MAX_DEPTH = 64;
 const KEYWORDS = new Set(['and', 'or', 'not', 'if', 'else', 'true', 'false', 'null']);
-const PYTHON_SPELLINGS: Record<string, string> = { True: 'true', False: 'false', None: 'null', nil: 'null', undefined: 'null', is: '==', in: 'a comparison', lambda: 'a filter' };
+const PYTHON_SPELLINGS: Record<string, string> = {
+  True: 'true',
+  False: 'false',
+  None: 'null',
+  nil: 'null',
+  undefined: 'null',
+  is: '==',
+  in: 'a comparison',
+  lambda: 'a filter',
+};
 const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
 /** Parses the expression between offsets `start` and `end` of `source`. */
@@ -61,7 +70,8 @@ class Parser {
   }
 
   expression(): Expr {
-    if (++this.depth > MAX_DEPTH) throw new ExprError(this.peek().start, `expression nested more than ${MAX_DEPTH} levels deep`);
+    if (++this.depth > MAX_DEPTH)
+      throw new ExprError(this.peek().start, `expression nested more than ${MAX_DEPTH} levels deep`);
     const test = this.binary(0);
     let result = test;
     if (this.isOp('if')) {
@@ -108,11 +118,13 @@ class Parser {
   }
 
   private checkChain(length: number, offset: number): void {
-    if (this.depth + length > MAX_DEPTH) throw new ExprError(offset, `expression nested more than ${MAX_DEPTH} levels deep; split it across nodes`);
+    if (this.depth + length > MAX_DEPTH)
+      throw new ExprError(offset, `expression nested more than ${MAX_DEPTH} levels deep; split it across nodes`);
   }
 
   private nested<T>(f: () => T): T {
-    if (++this.depth > MAX_DEPTH) throw new ExprError(this.peek().start, `expression nested more than ${MAX_DEPTH} levels deep`);
+    if (++this.depth > MAX_DEPTH)
+      throw new ExprError(this.peek().start, `expression nested more than ${MAX_DEPTH} levels deep`);
     const result = f();
     this.depth--;
     return result;
@@ -134,8 +146,15 @@ class Parser {
       if (this.isOp('.')) {
         this.next();
         const name = this.next();
-        if (name.kind !== 'ident') throw new ExprError(name.start, `expected a field name after ".", found ${describe(name)}`);
-        e = { kind: 'member', object: e, name: name.value, nameSpan: { start: name.start, end: name.end }, span: span(e, name) };
+        if (name.kind !== 'ident')
+          throw new ExprError(name.start, `expected a field name after ".", found ${describe(name)}`);
+        e = {
+          kind: 'member',
+          object: e,
+          name: name.value,
+          nameSpan: { start: name.start, end: name.end },
+          span: span(e, name),
+        };
       } else if (this.isOp('[')) {
         this.next();
         const index = this.nested(() => this.expression());
@@ -144,9 +163,17 @@ class Parser {
       } else if (this.isOp('|')) {
         this.next();
         const name = this.next();
-        if (name.kind !== 'ident') throw new ExprError(name.start, `expected a filter name after "|", found ${describe(name)}`);
+        if (name.kind !== 'ident')
+          throw new ExprError(name.start, `expected a filter name after "|", found ${describe(name)}`);
         const { args, end } = this.isOp('(') ? this.arguments() : { args: [], end: name };
-        e = { kind: 'filter', input: e, name: name.value, args, nameSpan: { start: name.start, end: name.end }, span: span(e, end) };
+        e = {
+          kind: 'filter',
+          input: e,
+          name: name.value,
+          args,
+          nameSpan: { start: name.start, end: name.end },
+          span: span(e, end),
+        };
       } else {
         return e;
       }
@@ -198,7 +225,8 @@ class Parser {
 
   private identifier(t: Token & { kind: 'ident' }): Expr {
     const s = { start: t.start, end: t.end };
-    if (t.value === 'true' || t.value === 'false') return { kind: 'literal', value: t.value === 'true', integer: false, span: s };
+    if (t.value === 'true' || t.value === 'false')
+      return { kind: 'literal', value: t.value === 'true', integer: false, span: s };
     if (t.value === 'null') return { kind: 'literal', value: null, integer: false, span: s };
     const spelling = own(PYTHON_SPELLINGS, t.value);
     if (spelling) throw new ExprError(t.start, `"${t.value}" is not part of the expression language; use ${spelling}`);

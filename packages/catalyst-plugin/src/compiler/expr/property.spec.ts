@@ -49,7 +49,8 @@ function canon(e: Expr): string {
     case 'root':
       return e.name;
     case 'literal':
-      if (typeof e.value === 'number') return e.integer ? String(e.value) : Number.isInteger(e.value) ? `${e.value}.0` : String(e.value);
+      if (typeof e.value === 'number')
+        return e.integer ? String(e.value) : Number.isInteger(e.value) ? `${e.value}.0` : String(e.value);
       return String(e.value);
     default:
       throw new Error(`no canonical form for ${e.kind}`);
@@ -58,7 +59,14 @@ function canon(e: Expr): string {
 
 describe('expression compiler properties', () => {
   const cases: Case[] = [];
-  let results: { ok: boolean; error?: string; value?: string; canon?: string; reference?: unknown; compiled?: unknown }[] = [];
+  let results: {
+    ok: boolean;
+    error?: string;
+    value?: string;
+    canon?: string;
+    reference?: unknown;
+    compiled?: unknown;
+  }[] = [];
   const failures: string[] = [];
 
   beforeAll(() => {
@@ -69,7 +77,10 @@ describe('expression compiler properties', () => {
       'n={{ input.n if input.b else input.x }}, s={{ input.s | trim | upper }}',
       '{{ (input.n - 1) * -(input.x % 2) }}',
     ];
-    for (const value of [...trickyTemplates, ...fc.sample(templateValue, { numRuns: 400 - trickyTemplates.length, seed: 42 })]) {
+    for (const value of [
+      ...trickyTemplates,
+      ...fc.sample(templateValue, { numRuns: 400 - trickyTemplates.length, seed: 42 }),
+    ]) {
       const result = compileOutput(value);
       const module = result.files.find((f) => f.path === 'prop.py');
       if (module) cases.push({ label: value, source: module.contents, template: parseTemplate(value).template });
@@ -80,9 +91,33 @@ describe('expression compiler properties', () => {
       const value = withExpr ? `${before}{{ input.s }}${after}` : before + after;
       const module = compileOutput(value).files.find((f) => f.path === 'prop.py');
       if (!module) throw new Error(`literal text did not compile: ${JSON.stringify(value)}`);
-      cases.push({ label: value, source: module.contents, expected: withExpr ? `${before}${SENTINEL}${after}` : before + after, sentinel: SENTINEL });
+      cases.push({
+        label: value,
+        source: module.contents,
+        expected: withExpr ? `${before}${SENTINEL}${after}` : before + after,
+        sentinel: SENTINEL,
+      });
     }
-    const tricky = ['(1 - 2) * 3', '1 - (2 - 3)', '(1 - 2) - 3', '-(1 + 2)', '- -1', 'not (true and false)', 'not not true', '(1 if true else 2) + 3', '1 if true else (2 if false else 3)', '(1 if true else 2) if false else 3', '(1 < 2) == true', '2 * (3 % 4)', '(2 * 3) % 4', '8 / (4 / 2)', '(true or false) and false', 'true or (false and false)', '-(input.n) * 2', '(-input.x) % 3'];
+    const tricky = [
+      '(1 - 2) * 3',
+      '1 - (2 - 3)',
+      '(1 - 2) - 3',
+      '-(1 + 2)',
+      '- -1',
+      'not (true and false)',
+      'not not true',
+      '(1 if true else 2) + 3',
+      '1 if true else (2 if false else 3)',
+      '(1 if true else 2) if false else 3',
+      '(1 < 2) == true',
+      '2 * (3 % 4)',
+      '(2 * 3) % 4',
+      '8 / (4 / 2)',
+      '(true or false) and false',
+      'true or (false and false)',
+      '-(input.n) * 2',
+      '(-input.x) % 3',
+    ];
     for (const expr of [...tricky, ...fc.sample(logicExpression, { numRuns: 1000 - tricky.length, seed: 11 })]) {
       const module = compileOutput(`{{ ${expr} }}`).files.find((f) => f.path === 'prop.py');
       if (!module) throw new Error(`logic expression did not compile: ${expr}`);
@@ -104,7 +139,8 @@ describe('expression compiler properties', () => {
   it('computes what the reference interpreter computes', () => {
     const compared = cases.map((c, i) => ({ c, r: results[i] })).filter(({ r }) => r.reference !== undefined);
     expect(compared.length).toBeGreaterThan(300);
-    for (const { c, r } of compared) expect({ expr: c.label, result: r.compiled }).toEqual({ expr: c.label, result: r.reference });
+    for (const { c, r } of compared)
+      expect({ expr: c.label, result: r.compiled }).toEqual({ expr: c.label, result: r.reference });
   });
 
   it('keeps the meaning of operators: Python reads the same tree as the expression language', () => {
@@ -116,6 +152,7 @@ describe('expression compiler properties', () => {
   it('keeps literal text exactly: quotes, backslashes, braces, newlines, unicode', () => {
     const checked = cases.map((c, i) => ({ c, r: results[i] })).filter(({ c }) => c.expected !== undefined);
     expect(checked.length).toBe(400);
-    for (const { c, r } of checked) expect({ text: c.label, value: r.value }).toEqual({ text: c.label, value: c.expected });
+    for (const { c, r } of checked)
+      expect({ text: c.label, value: r.value }).toEqual({ text: c.label, value: c.expected });
   });
 });

@@ -17,7 +17,13 @@ export function nodeRefs(e: Expr, soft = false, out: NodeRef[] = []): NodeRef[] 
     out.push({ nodeId: e.name, offset: e.nameSpan.start, soft });
     return out;
   }
-  if (e.kind === 'index' && e.object.kind === 'root' && e.object.name === 'nodes' && e.index.kind === 'literal' && typeof e.index.value === 'string') {
+  if (
+    e.kind === 'index' &&
+    e.object.kind === 'root' &&
+    e.object.name === 'nodes' &&
+    e.index.kind === 'literal' &&
+    typeof e.index.value === 'string'
+  ) {
     out.push({ nodeId: e.index.value, offset: e.index.span.start, soft });
     return out;
   }

@@ -12,7 +12,9 @@ export const MAX_TEMPLATE_CHARS = 100_000;
 /** Parses a string value; every expression is parsed even when an earlier one fails. */
 export function parseTemplate(value: string): { template?: Template; errors: ExprError[] } {
   if (value.length > MAX_TEMPLATE_CHARS && value.includes('{{')) {
-    return { errors: [new ExprError(0, `a string with expressions may hold at most ${MAX_TEMPLATE_CHARS} characters`)] };
+    return {
+      errors: [new ExprError(0, `a string with expressions may hold at most ${MAX_TEMPLATE_CHARS} characters`)],
+    };
   }
   const parts: TextPart[] = [];
   const errors: ExprError[] = [];
@@ -29,13 +31,19 @@ export function parseTemplate(value: string): { template?: Template; errors: Exp
     let close = findClose(value, open + 2);
     if (close < 0) close = value.indexOf('}}', open + 2);
     if (close < 0) {
-      errors.push(new ExprError(open, 'unclosed "{{": add "}}" after the expression (write a literal "{{" as {{ "{{" }})'));
+      errors.push(
+        new ExprError(open, 'unclosed "{{": add "}}" after the expression (write a literal "{{" as {{ "{{" }})'),
+      );
       break;
     }
     if (text !== '') parts.push({ kind: 'text', text });
     text = '';
     try {
-      parts.push({ kind: 'expr', expr: parseExpression(value, open + 2, close), span: { start: open, end: close + 2 } });
+      parts.push({
+        kind: 'expr',
+        expr: parseExpression(value, open + 2, close),
+        span: { start: open, end: close + 2 },
+      });
     } catch (err) {
       if (!(err instanceof ExprError)) throw err;
       errors.push(err);
@@ -44,7 +52,8 @@ export function parseTemplate(value: string): { template?: Template; errors: Exp
   }
   if (text !== '') parts.push({ kind: 'text', text });
   if (errors.length > 0) return { errors };
-  if (parts.length === 1 && parts[0].kind === 'expr') return { template: { kind: 'single', expr: parts[0].expr }, errors };
+  if (parts.length === 1 && parts[0].kind === 'expr')
+    return { template: { kind: 'single', expr: parts[0].expr }, errors };
   return { template: { kind: 'text', parts }, errors };
 }
 

@@ -45,9 +45,11 @@ export function join(a: Type, b: Type): Type {
   const nullable = a.nullable === true || b.nullable === true;
   if (a.kind === b.kind && a.kind !== 'array' && a.kind !== 'object') return withNullable(a, nullable);
   if (isNumeric(a) && isNumeric(b)) return withNullable(NUMBER, nullable);
-  if (a.kind === 'array' && b.kind === 'array') return { kind: 'array', items: join(a.items, b.items), nullable: nullable || undefined };
+  if (a.kind === 'array' && b.kind === 'array')
+    return { kind: 'array', items: join(a.items, b.items), nullable: nullable || undefined };
   if (a.kind === 'object' && b.kind === 'object' && a === b) return a;
-  if (a.kind === 'object' && b.kind === 'object') return { kind: 'object', fields: null, nullable: nullable || undefined };
+  if (a.kind === 'object' && b.kind === 'object')
+    return { kind: 'object', fields: null, nullable: nullable || undefined };
   return ANY;
 }
 
@@ -59,7 +61,8 @@ export function joinAll(types: Type[]): Type {
 /** Human name: "string", "list of integer", "object", "string or null". */
 export function typeName(t: Type): string {
   let base: string;
-  if (t.kind === 'array') base = t.items.kind === 'any' ? 'list' : `list of ${typeName({ ...t.items, nullable: undefined })}`;
+  if (t.kind === 'array')
+    base = t.items.kind === 'any' ? 'list' : `list of ${typeName({ ...t.items, nullable: undefined })}`;
   else if (t.kind === 'object') base = 'object';
   else base = t.kind;
   return t.nullable && t.kind !== 'null' ? `${base} or null` : base;
@@ -75,7 +78,9 @@ export function plain(t: Type): Type {
   if (t.kind === 'array') return { ...t, items: plain(t.items) };
   if (t.kind !== 'object') return t;
   const open = t.fields === null || (t.model !== undefined && t.extra === true);
-  const fields = open ? null : new Map([...t.fields!].map(([name, f]): [string, Field] => [name, { type: plain(f.type) }]));
+  const fields = open
+    ? null
+    : new Map([...t.fields!].map(([name, f]): [string, Field] => [name, { type: plain(f.type) }]));
   return { kind: 'object', fields, nullable: t.nullable };
 }
 

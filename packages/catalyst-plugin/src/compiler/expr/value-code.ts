@@ -11,11 +11,25 @@ export function valueDoc(v: ValueTemplate, emitter: ExprEmitter): Doc {
     case 'template':
       return codeDoc(emitter.template(v.template));
     case 'list':
-      return v.items.length === 0 ? atom('[]') : { kind: 'group', open: '[', close: ']', call: false, items: v.items.map((i) => ({ prefix: '', doc: valueDoc(i, emitter) })) };
+      return v.items.length === 0
+        ? atom('[]')
+        : {
+            kind: 'group',
+            open: '[',
+            close: ']',
+            call: false,
+            items: v.items.map((i) => ({ prefix: '', doc: valueDoc(i, emitter) })),
+          };
     case 'object':
       return v.entries.length === 0
         ? atom('{}')
-        : { kind: 'group', open: '{', close: '}', call: false, items: v.entries.map(([k, e]) => ({ prefix: `${pyString(k)}: `, doc: valueDoc(e, emitter) })) };
+        : {
+            kind: 'group',
+            open: '{',
+            close: '}',
+            call: false,
+            items: v.entries.map(([k, e]) => ({ prefix: `${pyString(k)}: `, doc: valueDoc(e, emitter) })),
+          };
   }
 }
 

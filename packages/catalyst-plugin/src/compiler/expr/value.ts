@@ -23,7 +23,10 @@ export function parseValue(value: unknown, path: JsonPath, reporter: Reporter): 
   }
   if (Array.isArray(value)) return { kind: 'list', items: value.map((v, i) => parseValue(v, [...path, i], reporter)) };
   if (value !== null && typeof value === 'object') {
-    return { kind: 'object', entries: Object.entries(value).map(([k, v]) => [k, parseValue(v, [...path, k], reporter)]) };
+    return {
+      kind: 'object',
+      entries: Object.entries(value).map(([k, v]) => [k, parseValue(v, [...path, k], reporter)]),
+    };
   }
   return { kind: 'const', value };
 }

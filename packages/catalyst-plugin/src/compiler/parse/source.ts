@@ -3,7 +3,16 @@
  * source offsets, so every later diagnostic can point at the exact key or value.
  * JSON goes through the same YAML 1.2 parser (JSON is YAML), then is checked as strict JSON.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
 import { scalarOffset, type ScalarSource } from './scalar-offsets';
 
 /** A workflow definition as read from disk; `path` is relative to the service's project root. */
@@ -86,10 +95,22 @@ export class ParsedSource {
 export function parseSource(file: SourceFile): { source?: ParsedSource; problems: ParseProblem[] } {
   const text = file.text;
   if (text.length > MAX_SOURCE_CHARS) {
-    return { problems: [{ code: 'too_large', offset: 0, message: `definition is ${text.length} characters; the limit is ${MAX_SOURCE_CHARS}. Split it into several workflows.` }] };
+    return {
+      problems: [
+        {
+          code: 'too_large',
+          offset: 0,
+          message: `definition is ${text.length} characters; the limit is ${MAX_SOURCE_CHARS}. Split it into several workflows.`,
+        },
+      ],
+    };
   }
   if (text.trim() === '') {
-    return { problems: [{ code: 'empty_file', offset: 0, message: 'the definition is empty; a workflow needs at least an "id"' }] };
+    return {
+      problems: [
+        { code: 'empty_file', offset: 0, message: 'the definition is empty; a workflow needs at least an "id"' },
+      ],
+    };
   }
   const lines = new LineCounter();
   let doc;
@@ -97,7 +118,15 @@ export function parseSource(file: SourceFile): { source?: ParsedSource; problems
     doc = parseDocument(text, { lineCounter: lines, keepSourceTokens: true, prettyErrors: false, uniqueKeys: true });
   } catch (err) {
     // The YAML parser recurses; absurd nesting can exhaust the stack.
-    return { problems: [{ code: 'too_deep', offset: 0, message: `the definition could not be parsed (${err instanceof RangeError ? 'nested too deeply' : String(err)})` }] };
+    return {
+      problems: [
+        {
+          code: 'too_deep',
+          offset: 0,
+          message: `the definition could not be parsed (${err instanceof RangeError ? 'nested too deeply' : String(err)})`,
+        },
+      ],
+    };
   }
   const problems: ParseProblem[] = doc.errors.map((e) =>
     /call stack/i.test(e.message)
@@ -118,7 +147,10 @@ export function parseSource(file: SourceFile): { source?: ParsedSource; problems
 }
 
 function cleanYamlMessage(message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').trim();
+  const first = message
+    .split('\n')[0]
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .trim();
   return `invalid YAML: ${first}`;
 }
 
@@ -130,7 +162,11 @@ function checkStrictJson(text: string): ParseProblem | undefined {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const m = /position (\d+)/.exec(message);
-    return { code: 'not_json', offset: m ? Number(m[1]) : 0, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}` };
+    return {
+      code: 'not_json',
+      offset: m ? Number(m[1]) : 0,
+      message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`,
+    };
   }
 }
 
@@ -149,7 +185,11 @@ class Builder {
     if (node === null || node === undefined) return null;
     const [start, end] = node.range ?? [0, 0];
     if (depth > MAX_DEPTH) {
-      this.problem = { code: 'too_deep', offset: start, message: `the definition is nested more than ${MAX_DEPTH} levels deep` };
+      this.problem = {
+        code: 'too_deep',
+        offset: start,
+        message: `the definition is nested more than ${MAX_DEPTH} levels deep`,
+      };
       return null;
     }
     const entry: PosEntry = { start, keyStart };

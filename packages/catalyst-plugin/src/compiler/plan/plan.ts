@@ -23,15 +23,24 @@ export interface Plan {
  */
 export function reportUnused(nodes: NodeIR[], output: ValueTemplate, reporter: Reporter): void {
   const used = new Set(nodes.flatMap((n) => n.deps.map((d) => d.nodeId)));
-  for (const t of templatesOf(output)) for (const e of expressionsOf(t.template)) for (const r of nodeRefs(e)) used.add(r.nodeId);
+  for (const t of templatesOf(output))
+    for (const e of expressionsOf(t.template)) for (const r of nodeRefs(e)) used.add(r.nodeId);
   for (const n of nodes) {
-    if (!used.has(n.id) && !kindOf(n.def).async) reporter.warning('unused_node', { path: [...n.path, 'id'] }, `node "${n.id}" is never used: neither the output nor another node reads it`);
+    if (!used.has(n.id) && !kindOf(n.def).async)
+      reporter.warning(
+        'unused_node',
+        { path: [...n.path, 'id'] },
+        `node "${n.id}" is never used: neither the output nor another node reads it`,
+      );
   }
 }
 
 /** Nodes whose value some expression reads: in a node's config or guard, or in the output. */
 export function readNodes(nodes: NodeIR[], output: ValueTemplate): Set<string> {
-  const sites = [...nodes.flatMap((n) => [...Object.values(n.templates).flatMap(templatesOf), ...(n.when ? [n.when] : [])]), ...templatesOf(output)];
+  const sites = [
+    ...nodes.flatMap((n) => [...Object.values(n.templates).flatMap(templatesOf), ...(n.when ? [n.when] : [])]),
+    ...templatesOf(output),
+  ];
   return new Set(sites.flatMap((s) => expressionsOf(s.template).flatMap((e) => nodeRefs(e).map((r) => r.nodeId))));
 }
 

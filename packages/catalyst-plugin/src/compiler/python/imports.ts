@@ -44,7 +44,8 @@ export function importGroups(names: Iterable<ImportedName>): string[][] {
     byModule.set(module, [...(byModule.get(module) ?? []), name]);
   }
   const modules = [...byModule.keys()].sort();
-  const lines = (stdlib: boolean) => modules.filter((m) => STDLIB.has(m) === stdlib).map((m) => importLine(m, byModule.get(m)!.sort(byType)));
+  const lines = (stdlib: boolean) =>
+    modules.filter((m) => STDLIB.has(m) === stdlib).map((m) => importLine(m, byModule.get(m)!.sort(byType)));
   return [lines(true), lines(false)].filter((group) => group.length > 0);
 }
 

@@ -15,10 +15,17 @@ export type Doc =
 export const atom = (code: string): Doc => ({ kind: 'atom', code });
 
 /** An emitted expression (code, or a conditional's three parts): a conditional can break across lines. */
-export const codeDoc = (p: { code: string; cond?: { body: string; test: string; orelse: string } }): Doc => (p.cond ? { kind: 'cond', ...p.cond } : atom(p.code));
+export const codeDoc = (p: { code: string; cond?: { body: string; test: string; orelse: string } }): Doc =>
+  p.cond ? { kind: 'cond', ...p.cond } : atom(p.code);
 
 /** `fn(arg, ...)` as a breakable group. */
-export const callDoc = (fn: string, args: Doc[]): Doc => ({ kind: 'group', open: `${fn}(`, close: ')', call: true, items: args.map((doc) => ({ prefix: '', doc })) });
+export const callDoc = (fn: string, args: Doc[]): Doc => ({
+  kind: 'group',
+  open: `${fn}(`,
+  close: ')',
+  call: true,
+  items: args.map((doc) => ({ prefix: '', doc })),
+});
 
 function flat(doc: Doc): string {
   if (doc.kind === 'atom') return doc.code;

@@ -22,7 +22,8 @@ function escapeChar(c: string): string {
  * (some tools treat them as line breaks), lone surrogates (not encodable as UTF-8) and the BOM.
  * Everything else, unicode included, is written as itself.
  */
-const NEEDS_ESCAPE = /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NEEDS_ESCAPE =
+  /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The body of a Python string literal delimited by `quote`, without the quotes. */
 export function pyStringBody(s: string, quote: Quote): string {

@@ -1,7 +1,6 @@
 /** Rendering details a golden folder cannot pin down reliably (line endings, tabs, ordering). */
 import { compileService, renderDiagnostics } from '..';
 
-
 describe('renderDiagnostics', () => {
   it('reads CRLF files with the same positions as LF files', () => {
     const lf = 'id: crlf\noutput:\n  v: "{{ input.nope }}"\n';
@@ -22,7 +21,13 @@ describe('renderDiagnostics', () => {
   });
 
   it('sorts by file, then position, whatever order the diagnostics come in', () => {
-    const d = (file: string, line: number, column: number) => ({ code: 'x', severity: 'error' as const, file, message: `${line}:${column}`, position: { line, column } });
+    const d = (file: string, line: number, column: number) => ({
+      code: 'x',
+      severity: 'error' as const,
+      file,
+      message: `${line}:${column}`,
+      position: { line, column },
+    });
     const text = renderDiagnostics([d('b', 1, 1), d('a', 2, 5), d('a', 2, 1), d('a', 1, 9)], []);
     expect(text).toBe('a:1:9: 1:9\na:2:1: 2:1\na:2:5: 2:5\nb:1:1: 1:1\n');
   });

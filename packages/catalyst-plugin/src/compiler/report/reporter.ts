@@ -27,7 +27,13 @@ export class Reporter {
     return this.diagnostics.some((d) => d.severity === 'error');
   }
 
-  private add(severity: Diagnostic['severity'], code: DiagnosticCode, at: At, message: string, suggestion?: string): void {
+  private add(
+    severity: Diagnostic['severity'],
+    code: DiagnosticCode,
+    at: At,
+    message: string,
+    suggestion?: string,
+  ): void {
     const offset = this.source.locate(at.path, at);
     const diagnostic: Diagnostic = {
       code,

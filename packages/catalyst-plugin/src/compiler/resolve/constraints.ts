@@ -4,7 +4,16 @@ import type { Type } from '../expr/types';
 import type { Reporter } from '../report/reporter';
 import type { InputSchema } from '../validate/schema';
 
-type Keyword = 'minLength' | 'maxLength' | 'pattern' | 'minimum' | 'maximum' | 'exclusiveMinimum' | 'exclusiveMaximum' | 'minItems' | 'maxItems';
+type Keyword =
+  | 'minLength'
+  | 'maxLength'
+  | 'pattern'
+  | 'minimum'
+  | 'maximum'
+  | 'exclusiveMinimum'
+  | 'exclusiveMaximum'
+  | 'minItems'
+  | 'maxItems';
 
 const KEYWORDS: Record<Keyword, { arg: string; applies: Type['kind'][] }> = {
   minLength: { arg: 'min_length', applies: ['string'] },
@@ -32,7 +41,11 @@ export function constraintArgs(schema: InputSchema, type: Type, path: JsonPath, 
     if (value === undefined) continue;
     const { arg, applies } = KEYWORDS[keyword];
     if (!applies.includes(type.kind)) {
-      reporter.error('input_schema', { path: [...path, keyword], key: true }, `"${keyword}" applies to ${applies.join(' and ')} values, not ${type.kind}`);
+      reporter.error(
+        'input_schema',
+        { path: [...path, keyword], key: true },
+        `"${keyword}" applies to ${applies.join(' and ')} values, not ${type.kind}`,
+      );
       continue;
     }
     if (keyword === 'pattern') {
@@ -73,17 +86,32 @@ function fits(v: unknown, type: Type): boolean {
 
 function validateDefault(schema: InputSchema, type: Type, path: JsonPath, reporter: Reporter): void {
   (schema.enum ?? []).forEach((v, i) => {
-    if (!fits(v, type)) reporter.error('input_schema', { path: [...path, 'enum', i] }, `the enum value ${JSON.stringify(v)} is not a valid ${type.kind}`);
+    if (!fits(v, type))
+      reporter.error(
+        'input_schema',
+        { path: [...path, 'enum', i] },
+        `the enum value ${JSON.stringify(v)} is not a valid ${type.kind}`,
+      );
   });
   const d = schema.default;
   if (d === undefined || type.kind === 'any') return;
   const ok = fits(d, type);
-  if (!ok) reporter.error('input_schema', { path: [...path, 'default'] }, `the default ${JSON.stringify(d)} is not a valid ${type.kind}`);
+  if (!ok)
+    reporter.error(
+      'input_schema',
+      { path: [...path, 'default'] },
+      `the default ${JSON.stringify(d)} is not a valid ${type.kind}`,
+    );
   if (ok && schema.enum && !schema.enum.some((v) => JSON.stringify(v) === JSON.stringify(d))) {
-    reporter.error('input_schema', { path: [...path, 'default'] }, `the default ${JSON.stringify(d)} is not one of the enum values`);
+    reporter.error(
+      'input_schema',
+      { path: [...path, 'default'] },
+      `the default ${JSON.stringify(d)} is not one of the enum values`,
+    );
   }
   const inner = ok ? mismatch(d, schema, '') : undefined;
-  if (inner) reporter.error('input_schema', { path: [...path, 'default'] }, `the default does not match the schema: ${inner}`);
+  if (inner)
+    reporter.error('input_schema', { path: [...path, 'default'] }, `the default does not match the schema: ${inner}`);
 }
 
 /** Where a default's nested objects and lists break their schema (types and required fields). */

@@ -7,7 +7,17 @@
 import type { JsonPath } from '../report/diagnostics';
 import type { Reporter } from '../report/reporter';
 import type { InputSchema } from '../validate/schema';
-import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, holdsModel, type Field, type ObjectType, type Type } from '../expr/types';
+import {
+  ANY,
+  BOOLEAN,
+  INTEGER,
+  NUMBER,
+  STRING,
+  holdsModel,
+  type Field,
+  type ObjectType,
+  type Type,
+} from '../expr/types';
 import { PYTHON_KEYWORDS, pascalCase } from '../python/names';
 import { didYouMean, suggest } from '../util/suggest';
 import { constraintArgs, type FieldArg } from './constraints';
@@ -51,13 +61,31 @@ export interface InputModel {
 }
 
 /** Attributes of pydantic's BaseModel that a field must not shadow. */
-const BASEMODEL_NAMES = new Set(['copy', 'dict', 'json', 'schema', 'schema_json', 'construct', 'validate', 'fields', 'parse_obj', 'parse_raw', 'parse_file', 'from_orm', 'update_forward_refs']);
+const BASEMODEL_NAMES = new Set([
+  'copy',
+  'dict',
+  'json',
+  'schema',
+  'schema_json',
+  'construct',
+  'validate',
+  'fields',
+  'parse_obj',
+  'parse_raw',
+  'parse_file',
+  'from_orm',
+  'update_forward_refs',
+]);
 
 export function buildInputModel(schema: InputSchema | undefined, className: string, reporter: Reporter): InputModel {
   const model: InputModel = { className, type: { kind: 'object', fields: new Map(), model: className }, classes: [] };
   const root = schema ?? { type: 'object', properties: {} };
   if (root.type !== undefined && root.type !== 'object') {
-    reporter.error('input_schema', { path: ['input', 'type'] }, `the input must be an object (type: object), not ${root.type}: requests send a JSON object`);
+    reporter.error(
+      'input_schema',
+      { path: ['input', 'type'] },
+      `the input must be an object (type: object), not ${root.type}: requests send a JSON object`,
+    );
     return model;
   }
   const builder = new ModelBuilder(model, reporter, new Set());
@@ -81,7 +109,12 @@ class ModelBuilder {
     (schema.required ?? []).forEach((key, i) => {
       if (!Object.prototype.hasOwnProperty.call(properties, key)) {
         const hint = didYouMean(key, Object.keys(properties));
-        this.reporter.error('input_schema', { path: [...path, 'required', i] }, `required field "${key}" is not among the declared properties${hint}`, suggest(key, Object.keys(properties)));
+        this.reporter.error(
+          'input_schema',
+          { path: [...path, 'required', i] },
+          `required field "${key}" is not among the declared properties${hint}`,
+          suggest(key, Object.keys(properties)),
+        );
       }
     });
     const fields = new Map<string, Field>();
@@ -92,12 +125,23 @@ class ModelBuilder {
       const attr = attributeName(key, attrs);
       attrs.add(attr);
       const { type, annotation } = this.annotate(prop, `${name}${pascalCase(attr) || 'Field'}`, propPath);
-      const field: ModelField = { attr, annotation, orNone: false, constraints: constraintArgs(prop, type, propPath, this.reporter), validateDefault: false };
+      const field: ModelField = {
+        attr,
+        annotation,
+        orNone: false,
+        constraints: constraintArgs(prop, type, propPath, this.reporter),
+        validateDefault: false,
+      };
       if (attr !== key) field.alias = key;
       if (prop.description !== undefined) field.description = prop.description;
       let fieldType = type;
       if (required.has(key)) {
-        if (prop.default !== undefined) this.reporter.warning('input_schema', { path: [...propPath, 'default'], key: true }, `"${key}" is required, so its default is never used`);
+        if (prop.default !== undefined)
+          this.reporter.warning(
+            'input_schema',
+            { path: [...propPath, 'default'], key: true },
+            `"${key}" is required, so its default is never used`,
+          );
       } else if (prop.default !== undefined) {
         field.default = { value: prop.default };
         field.validateDefault = holdsModel(type);
@@ -117,7 +161,16 @@ class ModelBuilder {
   private annotate(schema: InputSchema, nestedName: string, path: JsonPath): { type: Type; annotation: Annotation } {
     const kind = schema.type ?? (schema.properties ? 'object' : schema.items ? 'array' : undefined);
     if (schema.enum !== undefined) {
-      const base = kind === 'integer' ? INTEGER : kind === 'number' ? NUMBER : kind === 'boolean' ? BOOLEAN : kind === undefined ? ANY : STRING;
+      const base =
+        kind === 'integer'
+          ? INTEGER
+          : kind === 'number'
+            ? NUMBER
+            : kind === 'boolean'
+              ? BOOLEAN
+              : kind === undefined
+                ? ANY
+                : STRING;
       return { type: base, annotation: { kind: 'literal', values: schema.enum } };
     }
     switch (kind) {
@@ -134,7 +187,8 @@ class ModelBuilder {
         return { type: { kind: 'array', items: item.type }, annotation: { kind: 'list', items: item.annotation } };
       }
       case 'object': {
-        if (schema.properties === undefined) return { type: { kind: 'object', fields: null }, annotation: { kind: 'dict' } };
+        if (schema.properties === undefined)
+          return { type: { kind: 'object', fields: null }, annotation: { kind: 'dict' } };
         // The class may be renamed to stay unique: annotate with the name it got.
         const type = this.objectModel(schema, nestedName, path);
         return { type, annotation: { kind: 'model', name: type.model! } };
@@ -149,7 +203,11 @@ const ANY_FIELD = { type: ANY, annotation: { kind: 'Any' } } as const;
 
 /** The Python attribute for a JSON property: itself when safe, else a mangled name (aliased). */
 function attributeName(key: string, taken: Set<string>): string {
-  const ok = /^[A-Za-z][A-Za-z0-9_]*$/.test(key) && !PYTHON_KEYWORDS.has(key) && !key.startsWith('model_') && !BASEMODEL_NAMES.has(key);
+  const ok =
+    /^[A-Za-z][A-Za-z0-9_]*$/.test(key) &&
+    !PYTHON_KEYWORDS.has(key) &&
+    !key.startsWith('model_') &&
+    !BASEMODEL_NAMES.has(key);
   let base = ok ? key : `${key.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^[_0-9]+/, '') || 'field'}_`;
   if (/^model_/.test(base)) base = `f_${base}`;
   let attr = base;

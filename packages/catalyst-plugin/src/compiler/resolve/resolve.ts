@@ -49,12 +49,26 @@ const RESERVED_NODE_IDS: ReadonlyMap<string, string> = new Map([
 
 export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   reportBadId(wf.id, 'workflow', ['id'], reporter);
-  if (RESERVED_WORKFLOW_IDS.has(wf.id)) reporter.error('invalid_id', { path: ['id'] }, `workflow id "${wf.id}" is reserved; choose another, e.g. "${wf.id}_flow"`);
+  if (RESERVED_WORKFLOW_IDS.has(wf.id))
+    reporter.error(
+      'invalid_id',
+      { path: ['id'] },
+      `workflow id "${wf.id}" is reserved; choose another, e.g. "${wf.id}_flow"`,
+    );
   const method = wf.trigger?.method ?? 'POST';
   if (!hasBody(method) && Object.keys(wf.input?.properties ?? {}).length > 0) {
-    reporter.error('unsupported', { path: ['trigger', 'method'] }, `a ${method} request has no body, so this workflow cannot declare input properties; use POST, or remove "input"`);
+    reporter.error(
+      'unsupported',
+      { path: ['trigger', 'method'] },
+      `a ${method} request has no body, so this workflow cannot declare input properties; use POST, or remove "input"`,
+    );
   }
-  if (wf.trigger?.stream) reporter.error('unsupported', { path: ['trigger', 'stream'] }, 'streaming responses need a streaming node (llm), which this version does not have; remove "stream: true"');
+  if (wf.trigger?.stream)
+    reporter.error(
+      'unsupported',
+      { path: ['trigger', 'stream'] },
+      'streaming responses need a streaming node (llm), which this version does not have; remove "stream: true"',
+    );
 
   const defs = wf.nodes ?? [];
   const seen = new Map<string, number>();
@@ -62,11 +76,20 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     const path = ['nodes', index, 'id'];
     reportBadId(def.id, 'node', path, reporter);
     const why = RESERVED_NODE_IDS.get(def.id);
-    if (why) reporter.error('invalid_id', { path }, `node id "${def.id}" is reserved (${why}); choose another, e.g. "${def.id}_step"`);
+    if (why)
+      reporter.error(
+        'invalid_id',
+        { path },
+        `node id "${def.id}" is reserved (${why}); choose another, e.g. "${def.id}_step"`,
+      );
     const first = seen.get(def.id);
     if (first !== undefined) {
       const line = reporter.source.position(reporter.source.locate(['nodes', first, 'id'])).line;
-      reporter.error('duplicate_id', { path }, `duplicate node id "${def.id}" (first defined on line ${line}); node ids must be unique`);
+      reporter.error(
+        'duplicate_id',
+        { path },
+        `duplicate node id "${def.id}" (first defined on line ${line}); node ids must be unique`,
+      );
     } else {
       seen.set(def.id, index);
     }
@@ -84,7 +107,13 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     node.deps = dependencies(sites, idSet);
     (def.after ?? []).forEach((after, i) => {
       const at = { path: [...path, 'after', i] };
-      if (!seen.has(after)) reporter.error('unknown_after', at, `"after" names unknown node "${after}"${didYouMean(after, ids)}`, suggest(after, ids));
+      if (!seen.has(after))
+        reporter.error(
+          'unknown_after',
+          at,
+          `"after" names unknown node "${after}"${didYouMean(after, ids)}`,
+          suggest(after, ids),
+        );
       else node.deps.push({ nodeId: after, hard: false, at });
     });
     return node;
@@ -108,7 +137,11 @@ function parseWhen(value: string, path: JsonPath, reporter: Reporter): NodeIR['w
   for (const err of errors) reporter.error('expression_syntax', { path, stringOffset: err.offset }, err.message);
   if (!template) return undefined;
   if (template.kind !== 'single') {
-    reporter.error('expression_syntax', { path }, '"when" must be exactly one expression, e.g. "{{ input.count > 0 }}"');
+    reporter.error(
+      'expression_syntax',
+      { path },
+      '"when" must be exactly one expression, e.g. "{{ input.count > 0 }}"',
+    );
     return undefined;
   }
   return { template, path };
@@ -122,7 +155,12 @@ function dependencies(sites: { template: Template; path: JsonPath }[], ids: Read
       for (const ref of nodeRefs(expr)) {
         if (!ids.has(ref.nodeId)) continue;
         const prev = deps.get(ref.nodeId);
-        if (!prev) deps.set(ref.nodeId, { nodeId: ref.nodeId, hard: !ref.soft, at: { path: site.path, stringOffset: ref.offset } });
+        if (!prev)
+          deps.set(ref.nodeId, {
+            nodeId: ref.nodeId,
+            hard: !ref.soft,
+            at: { path: site.path, stringOffset: ref.offset },
+          });
         else if (!ref.soft) prev.hard = true;
       }
     }

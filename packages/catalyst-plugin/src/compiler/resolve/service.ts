@@ -11,11 +11,21 @@ export function serviceConflicts(workflows: { ir: WorkflowIR; reporter: Reporter
     const file = reporter.source.file.path;
     const before = reporter.diagnostics.length;
     const otherId = ids.get(ir.id);
-    if (otherId !== undefined) reporter.error('duplicate_id', { path: ['id'] }, `workflow id "${ir.id}" is already used by ${otherId}; workflow ids must be unique in a service`);
+    if (otherId !== undefined)
+      reporter.error(
+        'duplicate_id',
+        { path: ['id'] },
+        `workflow id "${ir.id}" is already used by ${otherId}; workflow ids must be unique in a service`,
+      );
     else ids.set(ir.id, file);
     const route = `${ir.method} ${ir.route}`;
     const otherRoute = routes.get(route);
-    if (otherRoute !== undefined) reporter.error('duplicate_route', { path: ['trigger'] }, `route ${route} is already served by ${otherRoute}; give this workflow another "trigger.path"`);
+    if (otherRoute !== undefined)
+      reporter.error(
+        'duplicate_route',
+        { path: ['trigger'] },
+        `route ${route} is already served by ${otherRoute}; give this workflow another "trigger.path"`,
+      );
     else routes.set(route, file);
     out.push(...reporter.diagnostics.slice(before));
   }

@@ -25,7 +25,31 @@ export const SCOPE_DEFINITION = {
 /** Awkward text: quotes, backslashes, braces, newlines, controls, unicode, astral characters. */
 export const awkwardText = fc.string({
   unit: fc.oneof(
-    fc.constantFrom('"', "'", '\\', '{', '}', '\n', '\r', '\t', '\0', '\x7f', '\u2028', '\ufeff', 'é', '✓', '日', '🎉', '#', ':', '!', '%', ' ', 'f"', "'''"),
+    fc.constantFrom(
+      '"',
+      "'",
+      '\\',
+      '{',
+      '}',
+      '\n',
+      '\r',
+      '\t',
+      '\0',
+      '\x7f',
+      '\u2028',
+      '\ufeff',
+      'é',
+      '✓',
+      '日',
+      '🎉',
+      '#',
+      ':',
+      '!',
+      '%',
+      ' ',
+      'f"',
+      "'''",
+    ),
     fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
     // Any code point, lone surrogates included (JSON and YAML can carry them).
     fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c)),
@@ -67,16 +91,22 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     tie('list').map((l) => `${paren(l)} | join(", ")`),
     fc.tuple(tie('list'), tie('str')).map(([l, sep]) => `${paren(l)} | join(${sep})`),
     fc.constantFrom('input.meta | json', 'input.tags | first | default("none")', 'input.meta | keys | join("")'),
-    fc.tuple(tie('list'), fc.constantFrom('first', 'last'), tie('str')).map(([l, f, d]) => `${paren(l)} | ${f} | default(${d})`),
+    fc
+      .tuple(tie('list'), fc.constantFrom('first', 'last'), tie('str'))
+      .map(([l, f, d]) => `${paren(l)} | ${f} | default(${d})`),
     fc.tuple(tie('str'), tie('bool'), tie('str')).map(([a, c, b]) => `${paren(a)} if ${paren(c)} else ${paren(b)}`),
   ),
   bool: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom('true', 'false', 'input.b', 'input.s == null'),
-    fc.tuple(tie('num'), fc.constantFrom('==', '!=', '<', '<=', '>', '>='), tie('num')).map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
+    fc
+      .tuple(tie('num'), fc.constantFrom('==', '!=', '<', '<=', '>', '>='), tie('num'))
+      .map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
     fc.tuple(tie('str'), fc.constantFrom('==', '!='), tie('str')).map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
     tie('bool').map((b) => `not ${paren(b)}`),
-    fc.tuple(tie('bool'), fc.constantFrom('and', 'or'), tie('bool')).map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
+    fc
+      .tuple(tie('bool'), fc.constantFrom('and', 'or'), tie('bool'))
+      .map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
   ),
   list: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -92,14 +122,68 @@ export const expression = fc.oneof(typed.num, typed.str, typed.bool, typed.list)
 /** A string value: one expression, or text mixed with expressions. */
 export const templateValue = fc.oneof(
   expression.map((e) => `{{ ${e} }}`),
-  fc.array(fc.oneof(literalText, expression.map((e) => `{{ ${e} }}`)), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('')),
+  fc
+    .array(
+      fc.oneof(
+        literalText,
+        expression.map((e) => `{{ ${e} }}`),
+      ),
+      { minLength: 1, maxLength: 5 },
+    )
+    .map((parts) => parts.join('')),
 );
 
 /** Token soup: mostly-wrong expressions, for fuzzing the lexer and parser. */
 export const tokenSoup = fc
   .array(
     fc.oneof(
-      fc.constantFrom('{{', '}}', 'input', 'nodes', '.', '|', '(', ')', '[', ']', ',', '"', "'", '\\', 'if', 'else', 'and', 'or', 'not', '==', '<', '+', '-', '*', '/', '%', '=', '!', '&&', '1', '1.5', 'true', 'null', 'upper', 'default', 'length', 'uuid', '__class__', 'constructor', 'toString', '__proto__', 'hasOwnProperty', 'a', 'x', ' '),
+      fc.constantFrom(
+        '{{',
+        '}}',
+        'input',
+        'nodes',
+        '.',
+        '|',
+        '(',
+        ')',
+        '[',
+        ']',
+        ',',
+        '"',
+        "'",
+        '\\',
+        'if',
+        'else',
+        'and',
+        'or',
+        'not',
+        '==',
+        '<',
+        '+',
+        '-',
+        '*',
+        '/',
+        '%',
+        '=',
+        '!',
+        '&&',
+        '1',
+        '1.5',
+        'true',
+        'null',
+        'upper',
+        'default',
+        'length',
+        'uuid',
+        '__class__',
+        'constructor',
+        'toString',
+        '__proto__',
+        'hasOwnProperty',
+        'a',
+        'x',
+        ' ',
+      ),
       fc.string({ maxLength: 3 }),
     ),
     { maxLength: 30 },
@@ -120,7 +204,9 @@ const logic = fc.letrec<{ num: string; bool: string }>((tie) => ({
   bool: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom('true', 'false', 'input.b'),
-    fc.tuple(tie('num'), fc.constantFrom('==', '!=', '<', '<=', '>', '>='), tie('num')).map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
+    fc
+      .tuple(tie('num'), fc.constantFrom('==', '!=', '<', '<=', '>', '>='), tie('num'))
+      .map(([a, op, b]) => `${paren(a)} ${op} ${paren(b)}`),
     tie('bool').map((b) => `not ${b}`),
     fc.tuple(tie('bool'), fc.constantFrom('and', 'or'), tie('bool')).map(([a, op, b]) => `${a} ${op} ${b}`),
     tie('bool').map(paren),

@@ -2,7 +2,11 @@
 import { spawnSync } from 'node:child_process';
 
 export function runPython<T>(script: string, input: unknown): T {
-  const result = spawnSync(process.env.PYTHON ?? 'python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const result = spawnSync(process.env.PYTHON ?? 'python3', ['-c', script], {
+    input: JSON.stringify(input),
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`python failed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout) as T;

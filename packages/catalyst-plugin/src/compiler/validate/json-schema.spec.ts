@@ -16,7 +16,9 @@ describe('workflow JSON Schema (golden)', () => {
 
   it('describes nodes by type and rejects unknown fields', () => {
     const schema = workflowJsonSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['id', 'trigger', 'input', 'nodes', 'output']));
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['id', 'trigger', 'input', 'nodes', 'output']),
+    );
     expect(schema.additionalProperties).toBe(false);
   });
 

@@ -9,7 +9,9 @@ type JsonType = z.core.util.JSONType;
 /** A recursive JSON value schema, named `id` in the exported JSON Schema. */
 function jsonSchema(id: string, description: string): z.ZodType<JsonType> {
   const self: z.ZodType<JsonType> = z.lazy(() => inner);
-  const inner = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(self), z.record(z.string(), self)]).meta({ id, description });
+  const inner = z
+    .union([z.string(), z.number(), z.boolean(), z.null(), z.array(self), z.record(z.string(), self)])
+    .meta({ id, description });
   return self;
 }
 
@@ -31,7 +33,9 @@ export const Trigger = z
     method: z.enum(HTTP_METHODS).optional().describe('HTTP method; POST by default.'),
     path: z
       .string()
-      .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'must start with "/" and contain only letters, digits and . _ ~ - /' })
+      .regex(/^\/[A-Za-z0-9._~\-/]*$/, {
+        message: 'must start with "/" and contain only letters, digits and . _ ~ - /',
+      })
       .optional()
       .describe('Route path; "/<workflow id>" by default.'),
     stream: z.boolean().optional().describe('Stream the response as server-sent events (needs a streaming node).'),
@@ -64,8 +68,9 @@ export interface InputSchema {
 
 const count = z.number().int().nonnegative();
 
-export const InputSchema: z.ZodType<InputSchema> = z.lazy(() =>
-  z.strictObject({
+export const InputSchema: z.ZodType<InputSchema> = z
+  .lazy(() =>
+    z.strictObject({
       type: z.enum(INPUT_TYPES).optional(),
       title: z.string().optional(),
       description: z.string().optional(),
@@ -85,7 +90,8 @@ export const InputSchema: z.ZodType<InputSchema> = z.lazy(() =>
       required: z.array(z.string()).optional(),
       additionalProperties: z.boolean().optional().describe('Extra fields are rejected unless true.'),
     }),
-).meta({ id: 'InputSchema', description: 'A JSON Schema subset describing the request body.' });
+  )
+  .meta({ id: 'InputSchema', description: 'A JSON Schema subset describing the request body.' });
 
 const nodeBase = {
   id: z.string().describe('Unique in the workflow; a Python identifier.'),
@@ -114,10 +120,23 @@ export const HttpNode = z
     headers: z.record(z.string(), Value).optional().describe('Request headers; a value that is null is left out.'),
     query: z.record(z.string(), Value).optional().describe('Query parameters; a value that is null is left out.'),
     json: Value.optional().describe('A JSON request body.'),
-    timeout: z.number().positive().optional().describe('Seconds for this request (connect, read, write); the pool default otherwise.'),
-    retries: z.number().int().min(0).max(10).optional().describe('Extra attempts after a connection failure, a timeout or a 502/503/504 answer.'),
+    timeout: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Seconds for this request (connect, read, write); the pool default otherwise.'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .describe('Extra attempts after a connection failure, a timeout or a 502/503/504 answer.'),
   })
-  .meta({ id: 'HttpNode', description: 'Sends one HTTP request on the shared connection pool; outputs { status, headers, body }.' });
+  .meta({
+    id: 'HttpNode',
+    description: 'Sends one HTTP request on the shared connection pool; outputs { status, headers, body }.',
+  });
 
 export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode]);
 
@@ -129,9 +148,15 @@ export const Workflow = z
     trigger: Trigger.optional(),
     input: InputSchema.optional(),
     nodes: z.array(Node).optional(),
-    output: z.record(z.string(), Value).optional().describe('The response body: each key is computed from its value template.'),
+    output: z
+      .record(z.string(), Value)
+      .optional()
+      .describe('The response body: each key is computed from its value template.'),
   })
-  .meta({ title: 'Catalyst workflow', description: 'A Catalyst workflow definition (compiled to Python FastAPI code).' });
+  .meta({
+    title: 'Catalyst workflow',
+    description: 'A Catalyst workflow definition (compiled to Python FastAPI code).',
+  });
 
 export type Workflow = z.infer<typeof Workflow>;
 export type Node = z.infer<typeof Node>;

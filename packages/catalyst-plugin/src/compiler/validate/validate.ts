@@ -13,7 +13,11 @@ import { Workflow } from './schema';
 export function validate(value: unknown, reporter: Reporter): Workflow | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     const got = describeValue(value);
-    reporter.error('invalid_type', { path: [] }, `a workflow definition must be a mapping with "id", "nodes" and "output", not ${got}`);
+    reporter.error(
+      'invalid_type',
+      { path: [] },
+      `a workflow definition must be a mapping with "id", "nodes" and "output", not ${got}`,
+    );
     return undefined;
   }
   if (reportForbiddenKeys(value, [], reporter)) return undefined;
@@ -32,8 +36,14 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
       const known = knownKeysAt(root, path);
       for (const key of issue.keys) {
         const hint = didYouMean(key, known);
-        const list = hint === '' && known.length > 0 ? `; expected one of ${known.map((k) => `"${k}"`).join(', ')}` : '';
-        reporter.error('unknown_field', { path: [...path, key], key: true }, `unknown field "${key}" in ${describeObject(root, path)}${hint}${list}`, suggest(key, known));
+        const list =
+          hint === '' && known.length > 0 ? `; expected one of ${known.map((k) => `"${k}"`).join(', ')}` : '';
+        reporter.error(
+          'unknown_field',
+          { path: [...path, key], key: true },
+          `unknown field "${key}" in ${describeObject(root, path)}${hint}${list}`,
+          suggest(key, known),
+        );
       }
       return;
     }
@@ -41,10 +51,19 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
       if ('discriminator' in issue && issue.discriminator !== undefined && 'options' in issue) {
         const kinds = (issue.options as unknown[]).map(String);
         if (actual === undefined) {
-          reporter.error('missing_field', { path: path.slice(0, -1) }, `${describeObject(root, path.slice(0, -1))} needs a "type" (one of ${kinds.join(', ')})`);
+          reporter.error(
+            'missing_field',
+            { path: path.slice(0, -1) },
+            `${describeObject(root, path.slice(0, -1))} needs a "type" (one of ${kinds.join(', ')})`,
+          );
         } else {
           const hint = didYouMean(String(actual), kinds);
-          reporter.error('unknown_node_kind', { path }, `unknown node type ${JSON.stringify(actual)}${hint}; known types: ${kinds.join(', ')}`, suggest(String(actual), kinds));
+          reporter.error(
+            'unknown_node_kind',
+            { path },
+            `unknown node type ${JSON.stringify(actual)}${hint}; known types: ${kinds.join(', ')}`,
+            suggest(String(actual), kinds),
+          );
         }
         return;
       }
@@ -54,15 +73,27 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
     case 'invalid_type':
       if (actual === undefined) {
         const field = path[path.length - 1];
-        reporter.error('missing_field', { path: path.slice(0, -1) }, `${describeObject(root, path.slice(0, -1))} is missing the required field "${String(field)}"`);
+        reporter.error(
+          'missing_field',
+          { path: path.slice(0, -1) },
+          `${describeObject(root, path.slice(0, -1))} is missing the required field "${String(field)}"`,
+        );
       } else {
-        reporter.error('invalid_type', { path }, `${where} must be ${article(issue.expected)}, not ${describeValue(actual)}`);
+        reporter.error(
+          'invalid_type',
+          { path },
+          `${where} must be ${article(issue.expected)}, not ${describeValue(actual)}`,
+        );
       }
       return;
     case 'invalid_value': {
       const options = issue.values.map((v) => JSON.stringify(v));
       const hint = typeof actual === 'string' ? didYouMean(actual, issue.values.map(String)) : '';
-      reporter.error('invalid_value', { path }, `${where} must be one of ${options.join(', ')}, not ${JSON.stringify(actual)}${hint}`);
+      reporter.error(
+        'invalid_value',
+        { path },
+        `${where} must be one of ${options.join(', ')}, not ${JSON.stringify(actual)}${hint}`,
+      );
       return;
     }
     default:
@@ -117,12 +148,21 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
 function article(expected: string): string {
-  const names: Record<string, string> = { record: 'a mapping', object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'a boolean (true or false)', int: 'an integer' };
+  const names: Record<string, string> = {
+    record: 'a mapping',
+    object: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    boolean: 'a boolean (true or false)',
+    int: 'an integer',
+  };
   return names[expected] ?? `a ${expected}`;
 }
 

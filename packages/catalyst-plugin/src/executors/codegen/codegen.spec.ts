@@ -1,5 +1,14 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { CompileResult, SourceFile } from '../../compiler';
@@ -103,8 +112,20 @@ describe('codegen executor', () => {
     compileImpl = () => ({
       files: [{ path: 'hello.py', contents: 'broken' }],
       diagnostics: [
-        { code: 'unknown_node', severity: 'error', file: 'workflows/hello.workflow.yaml', message: 'node "greet" references unknown node "gret"', position: { line: 14, column: 9 } },
-        { code: 'unused', severity: 'warning', file: 'workflows/hello.workflow.yaml', message: 'unused input', position: { line: 3, column: 1 } },
+        {
+          code: 'unknown_node',
+          severity: 'error',
+          file: 'workflows/hello.workflow.yaml',
+          message: 'node "greet" references unknown node "gret"',
+          position: { line: 14, column: 9 },
+        },
+        {
+          code: 'unused',
+          severity: 'warning',
+          file: 'workflows/hello.workflow.yaml',
+          message: 'unused input',
+          position: { line: 3, column: 1 },
+        },
       ],
     });
     await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
@@ -161,14 +182,22 @@ describe('codegen executor', () => {
     mkdirSync(join(projectRoot, 'src/hello_svc/._generated.staging-999999999-def'), { recursive: true });
     compileImpl = () => ({
       files: [],
-      diagnostics: [{ code: 'x', severity: 'error', file: 'workflows/hello.workflow.yaml', message: 'bad', position: { line: 1, column: 1 } }],
+      diagnostics: [
+        {
+          code: 'x',
+          severity: 'error',
+          file: 'workflows/hello.workflow.yaml',
+          message: 'bad',
+          position: { line: 1, column: 1 },
+        },
+      ],
     });
     await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
     expect(readFileSync(join(generated, 'hello.py'), 'utf8')).toBe('previous = 1\n');
     expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
   });
 
-  it("leaves the staging folder of a run that is still in progress alone", async () => {
+  it('leaves the staging folder of a run that is still in progress alone', async () => {
     // process.ppid is alive: a concurrent writer (serve --reload next to nx run codegen).
     const busy = join(projectRoot, `src/hello_svc/._generated.staging-${process.ppid}-abc`);
     mkdirSync(busy, { recursive: true });
@@ -182,7 +211,9 @@ describe('codegen executor', () => {
     writeFileSync(generated, 'a file where the folder should be');
     compileImpl = succeed({ '__init__.py': '' });
     await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
-    expect(logged.join('\n')).toMatch(/Cannot write apps\/hello-svc\/src\/hello_svc\/_generated: .*\nThe previous output was kept/);
+    expect(logged.join('\n')).toMatch(
+      /Cannot write apps\/hello-svc\/src\/hello_svc\/_generated: .*\nThe previous output was kept/,
+    );
   });
 
   it('refuses generated paths that leave the output folder', async () => {
@@ -206,7 +237,13 @@ describe('readDefinitions', () => {
     const root = mkdtempSync(join(tmpdir(), 'catalyst-defs-'));
     try {
       mkdirSync(join(root, 'workflows/nested'), { recursive: true });
-      for (const name of ['b.workflow.yml', 'a.workflow.json', 'c.workflow.yaml', 'notes.yaml', 'nested/d.workflow.yaml']) {
+      for (const name of [
+        'b.workflow.yml',
+        'a.workflow.json',
+        'c.workflow.yaml',
+        'notes.yaml',
+        'nested/d.workflow.yaml',
+      ]) {
         writeFileSync(join(root, 'workflows', name), name);
       }
       expect(readDefinitions(root).map((s) => s.path)).toEqual([
@@ -222,13 +259,19 @@ describe('readDefinitions', () => {
 
 describe('runCodegen with the real compiler', () => {
   const { compileService } = jest.requireActual('../../compiler') as typeof import('../../compiler');
-it('compiles the sample service', () => {
+  it('compiles the sample service', () => {
     const root = mkdtempSync(join(tmpdir(), 'catalyst-real-'));
     try {
-      const sample = readFileSync(join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'), 'utf8');
+      const sample = readFileSync(
+        join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'),
+        'utf8',
+      );
       mkdirSync(join(root, 'workflows'));
       writeFileSync(join(root, 'workflows/hello.workflow.yaml'), sample.replace('<%= schemaPath %>', 'x.json'));
-      const outcome = runCodegen({ root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' }, compileService);
+      const outcome = runCodegen(
+        { root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' },
+        compileService,
+      );
       expect(outcome.report).toContain('Generated');
       expect(outcome.success).toBe(true);
       expect(existsSync(join(root, 'src/hello_svc/_generated/__init__.py'))).toBe(true);
@@ -238,10 +281,10 @@ it('compiles the sample service', () => {
   });
 
   it('is deterministic: same definitions, byte-identical output, wherever and in whatever order written', () => {
-    const sample = readFileSync(join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'), 'utf8').replace(
-      '<%= schemaPath %>',
-      'x.json',
-    );
+    const sample = readFileSync(
+      join(__dirname, '../../generators/workflow/files/workflows/hello.workflow.yaml__tmpl__'),
+      'utf8',
+    ).replace('<%= schemaPath %>', 'x.json');
     const definitions: Record<string, string> = {
       'hello.workflow.yaml': sample,
       'bye.workflow.yaml': sample.replace('id: hello', 'id: bye').replace('/hello', '/bye'),
@@ -252,10 +295,17 @@ it('compiles the sample service', () => {
       try {
         mkdirSync(join(root, 'workflows'));
         for (const name of order) writeFileSync(join(root, 'workflows', name), definitions[name]);
-        const outcome = runCodegen({ root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' }, compileService);
+        const outcome = runCodegen(
+          { root: 'apps/hello-svc', absoluteRoot: root, distributionName: 'hello-svc', packageName: 'hello_svc' },
+          compileService,
+        );
         expect(outcome.report).toContain('from 3 definitions');
         const dir = join(root, 'src/hello_svc/_generated');
-        return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+        return Object.fromEntries(
+          readdirSync(dir)
+            .sort()
+            .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+        );
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

@@ -10,7 +10,11 @@ import { runCodegen } from '../codegen/lib/run-codegen';
 import type { ServeExecutorSchema } from './schema';
 
 /** The uv command line that serves a service (exported for tests and for the docs). */
-export function serveArgs(distributionName: string, app: string, options: { host: string; port: number; reloadDirs?: string[] }): string[] {
+export function serveArgs(
+  distributionName: string,
+  app: string,
+  options: { host: string; port: number; reloadDirs?: string[] },
+): string[] {
   const args = ['run', '--package', distributionName, 'python', '-m', 'catalyst_runtime.serve', app];
   args.push('--host', options.host, '--port', String(options.port));
   if (options.reloadDirs) {

@@ -8,7 +8,9 @@ import { uvLockTask } from '../../utils/uv-lock-task';
 jest.mock('../../utils/uv-lock-task', () => ({ uvLockTask: jest.fn(() => () => undefined) }));
 
 function members(tree: Tree): unknown {
-  const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '') as { tool?: { uv?: { workspace?: { members?: unknown } } } };
+  const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '') as {
+    tool?: { uv?: { workspace?: { members?: unknown } } };
+  };
   return doc.tool?.uv?.workspace?.members;
 }
 
@@ -36,7 +38,9 @@ describe('init generator', () => {
       nxJson.plugins = [{ plugin: '@catalyst/plugin', options: { testTargetName: 'pytest' } }];
       updateNxJson(tree, nxJson);
       await initGenerator(tree, {});
-      expect(readNxJson(tree)?.plugins).toEqual([{ plugin: '@catalyst/plugin', options: { testTargetName: 'pytest' } }]);
+      expect(readNxJson(tree)?.plugins).toEqual([
+        { plugin: '@catalyst/plugin', options: { testTargetName: 'pytest' } },
+      ]);
     });
 
     it('creates a virtual uv workspace root listing the runtime library', async () => {
@@ -48,7 +52,10 @@ describe('init generator', () => {
     });
 
     it('adds to an existing root pyproject.toml instead of replacing it', async () => {
-      tree.write('pyproject.toml', '# mine\n[tool.uv.workspace]\nmembers = ["tools/scripts"]\n\n[tool.ruff]\nline-length = 100\n');
+      tree.write(
+        'pyproject.toml',
+        '# mine\n[tool.uv.workspace]\nmembers = ["tools/scripts"]\n\n[tool.ruff]\nline-length = 100\n',
+      );
       await initGenerator(tree, {});
       const text = tree.read('pyproject.toml', 'utf-8') ?? '';
       expect(text).toContain('# mine');
@@ -108,7 +115,7 @@ describe('init generator', () => {
     });
 
     it('does not lock when asked not to', async () => {
-      await initGenerator(tree, {skipUvLock: true });
+      await initGenerator(tree, { skipUvLock: true });
       expect(uvLockTask).not.toHaveBeenCalled();
     });
   });

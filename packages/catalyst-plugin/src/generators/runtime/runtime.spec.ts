@@ -45,7 +45,9 @@ describe('runtime generator', () => {
         const written = tree.read(`libs/catalyst-runtime/src/catalyst_runtime/${file}`);
         expect(written?.equals(readFileSync(join(runtimeSource, 'src/catalyst_runtime', file)))).toBe(true);
       }
-      expect(tree.read('libs/catalyst-runtime/pyproject.toml')?.equals(readFileSync(join(runtimeSource, 'pyproject.toml')))).toBe(true);
+      expect(
+        tree.read('libs/catalyst-runtime/pyproject.toml')?.equals(readFileSync(join(runtimeSource, 'pyproject.toml'))),
+      ).toBe(true);
       expect(tree.exists('libs/catalyst-runtime/README.md')).toBe(true);
       expect(tree.exists('libs/catalyst-runtime/tests')).toBe(false);
       expect(tree.listChanges().some((c) => c.path.includes('__pycache__'))).toBe(false);
@@ -110,7 +112,7 @@ describe('runtime generator', () => {
     });
 
     it('does not lock when asked not to', async () => {
-      await runtimeGenerator(tree, {skipUvLock: true });
+      await runtimeGenerator(tree, { skipUvLock: true });
       expect(uvLockTask).not.toHaveBeenCalled();
     });
   });

@@ -32,7 +32,9 @@ function normalizeOptions(tree: Tree, options: RuntimeGeneratorSchema): Normaliz
     );
   }
   if (!existing && tree.exists(directory) && tree.children(directory).length > 0) {
-    throw new Error(`Cannot create the runtime library in ${directory}: the folder is not empty. Choose another --directory.`);
+    throw new Error(
+      `Cannot create the runtime library in ${directory}: the folder is not empty. Choose another --directory.`,
+    );
   }
   return { directory, tags: parseTags(options.tags), sourceDir: join(pluginPackageRoot(), 'runtime') };
 }

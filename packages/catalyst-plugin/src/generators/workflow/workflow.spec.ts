@@ -34,7 +34,9 @@ function changes(tree: Tree): string[] {
 }
 
 function rootMembers(tree: Tree): unknown {
-  const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '') as { tool?: { uv?: { workspace?: { members?: unknown } } } };
+  const doc = parse(tree.read('pyproject.toml', 'utf-8') ?? '') as {
+    tool?: { uv?: { workspace?: { members?: unknown } } };
+  };
   return doc.tool?.uv?.workspace?.members;
 }
 
@@ -61,7 +63,11 @@ describe('workflow generator', () => {
     it('writes a pyproject.toml that depends on the runtime as a uv workspace member', async () => {
       await workflowGenerator(tree, { name: 'hello-svc' });
       const doc = parse(tree.read('apps/hello-svc/pyproject.toml', 'utf-8') ?? '') as Record<string, any>;
-      expect(doc['project']).toMatchObject({ name: 'hello-svc', 'requires-python': '>=3.11', dependencies: ['catalyst-runtime'] });
+      expect(doc['project']).toMatchObject({
+        name: 'hello-svc',
+        'requires-python': '>=3.11',
+        dependencies: ['catalyst-runtime'],
+      });
       expect(doc['tool'].uv.sources).toEqual({ 'catalyst-runtime': { workspace: true } });
       expect(doc['dependency-groups'].dev.map((d: string) => d.split(/[<>=]/)[0])).toEqual(['pytest', 'httpx']);
       expect(doc['build-system']).toEqual({ requires: ['uv_build>=0.13,<0.14'], 'build-backend': 'uv_build' });
@@ -114,7 +120,9 @@ describe('workflow generator', () => {
     it('refuses a name an existing project has, and writes nothing', async () => {
       addProjectConfiguration(tree, 'taken', { root: 'libs/taken' });
       const before = changes(tree);
-      await expect(workflowGenerator(tree, { name: 'taken' })).rejects.toThrow('A project named "taken" already exists (in libs/taken)');
+      await expect(workflowGenerator(tree, { name: 'taken' })).rejects.toThrow(
+        'A project named "taken" already exists (in libs/taken)',
+      );
       expect(changes(tree)).toEqual(before);
     });
 

@@ -31,7 +31,11 @@ export function runCodegen(service: Service, compile: Compile = compileService):
   } catch (e) {
     // A definition renamed or removed while it is read (editors save by rename; serve --reload
     // recompiles on every change) must fail this run with a message, not crash the process.
-    return { success: false, changed: false, report: `Cannot read the definitions in ${where}/${WORKFLOWS_DIR}/ or clean up after an earlier run: ${(e as Error).message}\n${outputRel} was left untouched.` };
+    return {
+      success: false,
+      changed: false,
+      report: `Cannot read the definitions in ${where}/${WORKFLOWS_DIR}/ or clean up after an earlier run: ${(e as Error).message}\n${outputRel} was left untouched.`,
+    };
   }
   if (sources.length === 0) {
     return {
@@ -57,7 +61,9 @@ export function runCodegen(service: Service, compile: Compile = compileService):
   const lines: string[] = [];
   if (result.diagnostics.length > 0) lines.push(renderDiagnostics(result.diagnostics, sources));
   if (errors > 0) {
-    lines.push(`${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''} in ${where}; ${outputRel} was left untouched.`);
+    lines.push(
+      `${plural(errors, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''} in ${where}; ${outputRel} was left untouched.`,
+    );
     return { success: false, changed: false, report: lines.join('\n') };
   }
 

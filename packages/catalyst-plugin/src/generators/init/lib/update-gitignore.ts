@@ -18,5 +18,8 @@ export function updateGitignore(tree: Tree): void {
   if (missing.length === 0) return;
   const prefix = existing.length === 0 || existing.endsWith('\n') ? existing : `${existing}\n`;
   const separator = prefix.length > 0 ? '\n' : '';
-  tree.write('.gitignore', `${prefix}${separator}# Catalyst: generated code and Python environments\n${missing.join('\n')}\n`);
+  tree.write(
+    '.gitignore',
+    `${prefix}${separator}# Catalyst: generated code and Python environments\n${missing.join('\n')}\n`,
+  );
 }

@@ -47,7 +47,9 @@ function listTreeFiles(tree: Tree, dir: string, prefix = ''): string[] {
 export function copyRuntimeFiles(tree: Tree, sourceDir: string, targetDir: string): string[] {
   const packageSource = join(sourceDir, RUNTIME_PACKAGE_DIR);
   if (!existsSync(packageSource)) {
-    throw new Error(`The plugin's runtime library is missing: ${packageSource} does not exist. Reinstall @catalyst/plugin.`);
+    throw new Error(
+      `The plugin's runtime library is missing: ${packageSource} does not exist. Reinstall @catalyst/plugin.`,
+    );
   }
   const shipped = [
     ...RUNTIME_FILES.filter((f) => existsSync(join(sourceDir, f))),

@@ -33,7 +33,9 @@ export function normalizeOptions(tree: Tree, options: WorkflowGeneratorSchema): 
     );
   }
   if (tree.exists(projectRoot) && (tree.isFile(projectRoot) || tree.children(projectRoot).length > 0)) {
-    throw new Error(`Cannot create "${name}" in ${projectRoot}: the folder already exists and is not empty. Choose another --directory.`);
+    throw new Error(
+      `Cannot create "${name}" in ${projectRoot}: the folder already exists and is not empty. Choose another --directory.`,
+    );
   }
   return {
     name,
