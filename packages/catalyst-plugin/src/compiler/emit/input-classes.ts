@@ -1,10 +1,8 @@
 /**
  * The input model's pydantic classes as Python: each field `attr: annotation = default`, or
- * `= Field(...)` when it has an alias, constraints, a description or a model default. The
- * names the classes need (`Any`, `Literal`, `Field`) are read off the same data.
+ * `= Field(...)` when it has an alias, constraints, a description or a model default.
  */
 import type { Annotation, ModelClass, ModelField } from '../resolve/input-model';
-import type { ImportedName } from '../python/imports';
 import { atom, callDoc, layout } from '../python/layout';
 import { pyNumber, pyString, pyValue } from '../python/literal';
 
@@ -18,21 +16,6 @@ export interface ClassCode {
 
 export function classCode(cls: ModelClass): ClassCode {
   return { name: cls.name, extraLiteral: pyString(cls.extra), fields: cls.fields.map(fieldCode) };
-}
-
-/** The names the classes' code uses besides pydantic's `BaseModel` and `ConfigDict`. */
-export function classImports(classes: ModelClass[]): ImportedName[] {
-  const names = new Set<ImportedName>();
-  const walk = (a: Annotation): void => {
-    if (a.kind === 'Any' || a.kind === 'dict') names.add('Any');
-    if (a.kind === 'literal') names.add('Literal');
-    if (a.kind === 'list') walk(a.items);
-  };
-  for (const field of classes.flatMap((c) => c.fields)) {
-    walk(field.annotation);
-    if (fieldArgs(field).length > 0) names.add('Field');
-  }
-  return [...names];
 }
 
 function annotationCode(a: Annotation): string {

@@ -3,19 +3,19 @@
  * import and Python snippet; the EJS template only lays it out.
  */
 import type { Checked } from '../expr/check';
-import { ExprEmitter, type PyImport } from '../expr/emit';
+import { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import { templatesOf } from '../expr/value';
 import { readNodes, type Plan } from '../plan/plan';
 import type { InputModel } from '../resolve/input-model';
 import { kindOf } from '../nodes/kinds';
 import type { NodeIR, WorkflowIR } from '../resolve/resolve';
-import { hasBody } from '../validate/schema';
-import { classCode, classImports } from './input-classes';
+import { namesRead } from '../python/scan';
+import { classCode } from './input-classes';
 import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
 import { pyString } from '../python/literal';
-import { endpoint, newNeeds, routerLine, takesRequest } from './router';
+import { endpoint, newNeeds, routerLine } from './router';
 import { annotationOf, runBody, type BlockEnv, type NodeNames } from './run';
 import { workflowTemplate } from './templates';
 import { valueCode } from '../expr/value-code';
@@ -37,7 +37,6 @@ const MODULE_NAMES = ['run', 'router', 'WORKFLOW_ID', 'ctx', 'inp'];
 
 export function emitWorkflow(w: WorkflowEmitInput): string {
   const needs = newNeeds();
-  const imports = new Set<ImportedName>(['Any', 'BaseModel', 'ConfigDict', 'ExecutionContext', 'Response', 'WorkflowRouter', 'json_response']);
   const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...w.input.classes.map((c) => c.name)]);
   const endpointName = namer.claim(namer.has(w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id);
   const names = nodeNames(w.ir.nodes, namer);
@@ -48,11 +47,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     const emitter = new ExprEmitter({
       checked: w.checked,
       inputVar: 'inp',
-      use: (n: PyImport | 'input' | 'globals') => {
+      use: (n) => {
         if (n === 'input') usesInput = true;
-        else if (n === 'globals') needs.globals = true;
-        else if (n === 'datetime') imports.add('datetime').add('UTC');
-        else imports.add(n);
+        else needs.globals = true;
       },
       node: (id) => (reads.add(id), names.local(id)),
       require: (root, name) => needs[root].add(name),
@@ -70,11 +67,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
   });
-  for (const node of w.plan.readySets.flat()) {
-    kindOf(node.def).pools.forEach((p) => needs.pools.add(p));
-    kindOf(node.def).runtime.forEach((n) => imports.add(n as ImportedName));
-  }
-  if (body.concurrent) imports.add('run_concurrently');
+  for (const node of w.plan.readySets.flat()) kindOf(node.def).pools.forEach((p) => needs.pools.add(p));
 
   // The response mapping can fail like a node (a field missing from an upstream body): it runs
   // in `with ctx.output():`, naming the pseudo-node "output", unless it holds no expression.
@@ -85,15 +78,11 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const returnLines = outputGuarded ? ['    with ctx.output():', returnLine] : [returnLine];
   const inputLine = body.usesInput || response.usesInput() ? `inp: ${w.input.className} = ctx.input` : undefined;
 
-  if (hasBody(w.ir.method)) imports.add('input_body').add('read_input');
-  if (takesRequest(w.ir.method, needs)) imports.add('Request');
-  classImports(w.input.classes).forEach((n) => imports.add(n));
-  const classes = w.input.classes.map(classCode);
-  return workflowTemplate({
+  const vm = {
     sourcePath: w.sourcePath,
-    importGroups: importGroups(imports),
+    importGroups: [] as string[][],
     workflowIdLiteral: pyString(w.ir.id),
-    classes,
+    classes: w.input.classes.map(classCode),
     functions: body.functions,
     inputLine,
     // Statements are set apart by a blank line, but none opens the body of `run`.
@@ -102,7 +91,12 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     routerLine: routerLine(needs),
     ...endpoint(w.ir.method, w.ir.route, w.input.className, needs),
     endpointName,
-  });
+  };
+  // The imports are whatever importable names the module's code reads, so they cannot drift
+  // from it: lay the module out without them, read its names, then lay it out with them.
+  const read = namesRead(workflowTemplate(vm));
+  vm.importGroups = importGroups(Object.keys(MODULE_OF).filter((n): n is ImportedName => read.has(n)));
+  return workflowTemplate(vm);
 }
 
 /** Each node's local (its id, unless that is taken) and, for async nodes, its function. */

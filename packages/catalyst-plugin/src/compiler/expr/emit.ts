@@ -11,9 +11,6 @@ import { nodeRefs } from './refs';
 import { own } from '../util/own';
 import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../python/literal';
 
-/** Names the generated module must import when an expression uses them. */
-export type PyImport = 'to_json' | 'uuid4' | 'datetime' | 'url_segment';
-
 /** The runtime helper that percent-encodes one URL path segment (see `template`). */
 export const URL_SEGMENT = 'url_segment';
 
@@ -22,7 +19,7 @@ export interface EmitEnv {
   /** Local holding the validated input model. */
   inputVar: string;
   /** `input`: the block reads the input model; `globals`: some expression reads `global`. */
-  use(name: PyImport | 'input' | 'globals'): void;
+  use(name: 'input' | 'globals'): void;
   /** The Python local holding node `id`'s value (a parameter inside an async node's function). */
   node(id: string): string;
   /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
@@ -96,7 +93,6 @@ export class ExprEmitter {
     const part = (p: { expr?: Expr }, i: number): PyCode & { bare?: boolean } => {
       const code = this.textOf(p.expr!);
       if (!urlPath || i === 0) return code;
-      this.env.use('url_segment');
       return { code: `${URL_SEGMENT}(${code.code})`, prec: CALL };
     };
     // The f-string takes the quotes its text needs fewest escapes with, code inside the other
@@ -128,7 +124,7 @@ export class ExprEmitter {
     const t = this.typeOf(e);
     const v = this.value(e);
     if (t.kind === 'integer' || t.kind === 'number' || t.kind === 'any') return { ...v, bare: true };
-    return toText(v, t, (n) => this.env.use(n));
+    return toText(v, t);
   }
 
   private strCode(p: PyCode & { bare?: boolean }): string {
@@ -164,10 +160,8 @@ export class ExprEmitter {
         return this.filter(e);
       case 'call':
         if (e.name === 'uuid') {
-          this.env.use('uuid4');
           return { code: 'str(uuid4())', prec: CALL };
         }
-        this.env.use('datetime');
         return { code: 'datetime.now(UTC).isoformat()', prec: CALL };
       case 'unary':
         if (e.op === 'not') return { code: `not ${paren(this.value(e.operand), PREC.not)}`, prec: PREC.not };
@@ -211,7 +205,7 @@ export class ExprEmitter {
     const t = this.typeOf(e.input);
     const container = t.kind === 'array' || t.kind === 'string';
     const input = PASS_THROUGH.has(e.name) && container ? this.emit(e.input) : this.value(e.input);
-    return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input), (n) => this.env.use(n));
+    return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input));
   }
 
   /**

@@ -26,7 +26,7 @@ export interface FilterSpec {
   argKinds?: Type['kind'][];
   result(input: Type, args: Type[]): Type;
   /** Python code, given the input and argument code and the input's type. */
-  emit(input: PyCode, args: PyCode[], inputType: Type, use: (name: 'to_json') => void): PyCode;
+  emit(input: PyCode, args: PyCode[], inputType: Type): PyCode;
 }
 
 export const ATOM = 16;
@@ -62,10 +62,7 @@ export const FILTERS: Record<string, FilterSpec> = {
     args: [0, 0],
     accepts: [],
     result: () => STRING,
-    emit: (x, _a, _t, use) => {
-      use('to_json');
-      return call(`to_json(${x.code})`);
-    },
+    emit: (x) => call(`to_json(${x.code})`),
   },
   upper: { args: [0, 0], accepts: ['string'], result: () => STRING, emit: (x) => call(`${tight(x)}.upper()`) },
   lower: { args: [0, 0], accepts: ['string'], result: () => STRING, emit: (x) => call(`${tight(x)}.lower()`) },
@@ -96,17 +93,16 @@ export const FILTERS: Record<string, FilterSpec> = {
   },
   int: { args: [0, 0], accepts: ['integer', 'number', 'string', 'boolean'], result: () => INTEGER, emit: (x) => call(`int(${x.code})`) },
   float: { args: [0, 0], accepts: ['integer', 'number', 'string'], result: () => NUMBER, emit: (x) => call(`float(${x.code})`) },
-  string: { args: [0, 0], accepts: [], result: () => STRING, emit: (x, _a, t, use) => toText(x, t, use) },
+  string: { args: [0, 0], accepts: [], result: () => STRING, emit: (x, _a, t) => toText(x, t) },
 };
 
 /**
  * A value as text, for `| string` and for expressions inside mixed text: strings as they are,
  * numbers in Python's (and JSON's) notation, everything else as compact JSON (`true`, `null`, ...).
  */
-export function toText(x: PyCode, t: Type, use: (name: 'to_json') => void): PyCode {
+export function toText(x: PyCode, t: Type): PyCode {
   if (t.kind === 'string') return x;
   if ((isNumeric(t) && !t.nullable) || t.kind === 'any') return call(`str(${x.code})`);
-  use('to_json');
   return call(`to_json(${x.code})`);
 }
 

@@ -37,7 +37,6 @@ const OUTPUT: Type = {
 export const http: NodeKind<Http> = {
   async: true,
   pools: ['http'],
-  runtime: ['http_call'],
   templates(node, path, reporter) {
     const templates: Record<string, ValueTemplate> = { url: parseValue(node.url, [...path, 'url'], reporter) };
     for (const field of TEMPLATE_FIELDS) {

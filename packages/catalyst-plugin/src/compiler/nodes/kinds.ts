@@ -18,8 +18,6 @@ export interface NodeKind<N extends Node> {
   async: boolean;
   /** Pools the service must build at start-up for this kind (`WorkflowRouter(pools=...)`). */
   pools: readonly string[];
-  /** `catalyst_runtime` names the emitted code uses. */
-  runtime: readonly string[];
   /** The node's value templates (config holding expressions), keyed by field name. */
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
   /** The node's output type, from the types of its templates. */

@@ -9,7 +9,6 @@ type Transform = Extract<Node, { type: 'transform' }>;
 export const transform: NodeKind<Transform> = {
   async: false,
   pools: [],
-  runtime: [],
   templates: (node, path, reporter) => ({ set: parseValue(node.set, [...path, 'set'], reporter) }),
   outputType: (_node, types) => types.set,
   emit: (_node, templates, emitter) => valueDoc(templates.set, emitter),
