@@ -35,7 +35,10 @@ function annotationCode(a: Annotation): string {
 
 /** `Field(...)` keyword arguments other than the default, in a fixed order. */
 function fieldArgs(f: ModelField): string[] {
-  const args = f.constraints.map((c) => `${c.name}=${typeof c.value === 'string' ? pyString(c.value) : pyNumber(c.value, Number.isInteger(c.value))}`);
+  const args = f.constraints.map(
+    (c) =>
+      `${c.name}=${typeof c.value === 'string' ? pyString(c.value) : pyNumber(c.value, Number.isInteger(c.value))}`,
+  );
   if (f.alias !== undefined) args.unshift(`alias=${pyString(f.alias)}`);
   if (f.description !== undefined) args.push(`description=${pyString(f.description)}`);
   if (f.validateDefault) args.push('validate_default=True');

@@ -31,13 +31,40 @@ export interface EmitEnv {
   guardSkipped?: ReadonlySet<string>;
 }
 
-const PREC = { conditional: 1, or: 2, and: 3, not: 4, comparison: 5, additive: 10, multiplicative: 11, unary: 12 } as const;
-const BINARY_PREC: Record<string, number> = { or: 2, and: 3, '==': 5, '!=': 5, '<': 5, '<=': 5, '>': 5, '>=': 5, '+': 10, '-': 10, '*': 11, '/': 11, '%': 11 };
+const PREC = {
+  conditional: 1,
+  or: 2,
+  and: 3,
+  not: 4,
+  comparison: 5,
+  additive: 10,
+  multiplicative: 11,
+  unary: 12,
+} as const;
+const BINARY_PREC: Record<string, number> = {
+  or: 2,
+  and: 3,
+  '==': 5,
+  '!=': 5,
+  '<': 5,
+  '<=': 5,
+  '>': 5,
+  '>=': 5,
+  '+': 10,
+  '-': 10,
+  '*': 11,
+  '/': 11,
+  '%': 11,
+};
 
 /** Run-time mappings behind the `secrets`, `env` and `global` roots (see catalyst_runtime.context). */
 const MAPPINGS = { secrets: 'ctx.secrets', env: 'ctx.env', global: 'ctx.globals' } as const;
 /** `execution.<field>`: what the context offers for each (the checker allows only these). */
-const EXECUTION_CODE: Record<string, string> = { id: 'ctx.execution_id', workflow_id: 'ctx.workflow_id', started_at: 'ctx.started_at' };
+const EXECUTION_CODE: Record<string, string> = {
+  id: 'ctx.execution_id',
+  workflow_id: 'ctx.workflow_id',
+  started_at: 'ctx.started_at',
+};
 
 const PASS_THROUGH = new Set(['length', 'first', 'last']);
 
@@ -69,9 +96,20 @@ export class ExprEmitter {
     const code = this.templateCode(t, urlPath);
     const skipped = this.env.guardSkipped;
     if (!skipped) return code;
-    const needs = [...new Set(expressionsOf(t).flatMap((e) => nodeRefs(e)).filter((r) => !r.soft && skipped.has(r.nodeId)).map((r) => r.nodeId))];
+    const needs = [
+      ...new Set(
+        expressionsOf(t)
+          .flatMap((e) => nodeRefs(e))
+          .filter((r) => !r.soft && skipped.has(r.nodeId))
+          .map((r) => r.nodeId),
+      ),
+    ];
     // A value that is the skipped node's output itself is already null.
-    const whole = t.kind === 'single' && t.expr.kind === 'member' && t.expr.object.kind === 'root' && t.expr.object.name === 'nodes';
+    const whole =
+      t.kind === 'single' &&
+      t.expr.kind === 'member' &&
+      t.expr.object.kind === 'root' &&
+      t.expr.object.name === 'nodes';
     if (needs.length === 0 || whole) return code;
     const guards = needs.map((id) => `${this.env.node(id)} is not None`).join(' and ');
     return conditional(paren(code, PREC.conditional + 1), guards, 'None');
@@ -82,7 +120,12 @@ export class ExprEmitter {
     // String literals inside text are text: `{{ "{{" }}` is how a literal "{{" is written.
     const pieces: { text?: string; expr?: Expr }[] = [];
     for (const p of t.parts) {
-      const literal = p.kind === 'text' ? p.text : p.expr.kind === 'literal' && typeof p.expr.value === 'string' ? p.expr.value : undefined;
+      const literal =
+        p.kind === 'text'
+          ? p.text
+          : p.expr.kind === 'literal' && typeof p.expr.value === 'string'
+            ? p.expr.value
+            : undefined;
       const last = pieces[pieces.length - 1];
       if (literal === undefined) pieces.push({ expr: (p as { expr: Expr }).expr });
       else if (last?.text !== undefined) last.text += literal;
@@ -102,7 +145,9 @@ export class ExprEmitter {
       const inner: Quote = quote === '"' ? "'" : '"';
       const codes = pieces.map((p, i) => (p.expr ? this.withQuote(inner, () => part(p, i)) : undefined));
       if (codes.some((c) => c !== undefined && (/[\\\n\r{}#:!]/.test(c.code) || c.code.includes(quote)))) continue;
-      const body = pieces.map((p, i) => (p.expr ? `{${codes[i]!.code}}` : pyStringBody(p.text!, quote).replace(/[{}]/g, '$&$&'))).join('');
+      const body = pieces
+        .map((p, i) => (p.expr ? `{${codes[i]!.code}}` : pyStringBody(p.text!, quote).replace(/[{}]/g, '$&$&')))
+        .join('');
       return { code: `f${quote}${body}${quote}`, prec: ATOM };
     }
     const items = pieces.map((p, i) => (p.expr ? this.strCode(part(p, i)) : this.pyString(p.text!)));
@@ -143,7 +188,8 @@ export class ExprEmitter {
       case 'literal':
         if (e.value === null) return { code: 'None', prec: ATOM };
         if (typeof e.value === 'boolean') return { code: e.value ? 'True' : 'False', prec: ATOM };
-        if (typeof e.value === 'number') return { code: e.integer && e.raw ? e.raw : pyNumber(e.value, e.integer), prec: ATOM };
+        if (typeof e.value === 'number')
+          return { code: e.integer && e.raw ? e.raw : pyNumber(e.value, e.integer), prec: ATOM };
         return { code: this.pyString(e.value), prec: ATOM };
       case 'list':
         return { code: `[${e.items.map((i) => this.value(i).code).join(', ')}]`, prec: ATOM };
@@ -153,8 +199,10 @@ export class ExprEmitter {
       case 'member':
         return this.access(e, e.object, e.name);
       case 'index':
-        if (e.index.kind === 'literal' && typeof e.index.value === 'string') return this.access(e, e.object, e.index.value);
-        if (this.env.checked.lenient.has(e)) return { code: `${tight(this.emit(e.object))}.get(${this.value(e.index).code})`, prec: CALL };
+        if (e.index.kind === 'literal' && typeof e.index.value === 'string')
+          return this.access(e, e.object, e.index.value);
+        if (this.env.checked.lenient.has(e))
+          return { code: `${tight(this.emit(e.object))}.get(${this.value(e.index).code})`, prec: CALL };
         return { code: `${tight(this.emit(e.object))}[${this.value(e.index).code}]`, prec: CALL };
       case 'filter':
         return this.filter(e);
@@ -170,7 +218,11 @@ export class ExprEmitter {
         return this.binary(e);
       case 'conditional': {
         const c = PREC.conditional;
-        return conditional(paren(this.value(e.then), c + 1), paren(this.value(e.test), c + 1), paren(this.value(e.otherwise), c));
+        return conditional(
+          paren(this.value(e.then), c + 1),
+          paren(this.value(e.test), c + 1),
+          paren(this.value(e.otherwise), c),
+        );
       }
     }
   }
@@ -183,7 +235,10 @@ export class ExprEmitter {
       if (object.name === 'global') this.env.use('globals');
       // Read by subscript, a missing variable would fail the request: declare it for start-up.
       if (!lenient && object.name !== 'global') this.env.require?.(object.name, name);
-      return { code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`, prec: CALL };
+      return {
+        code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`,
+        prec: CALL,
+      };
     }
     if (object.kind === 'root' && object.name === 'execution') return { code: EXECUTION_CODE[name], prec: CALL };
     const t = this.typeOf(object);
@@ -205,7 +260,11 @@ export class ExprEmitter {
     const t = this.typeOf(e.input);
     const container = t.kind === 'array' || t.kind === 'string';
     const input = PASS_THROUGH.has(e.name) && container ? this.emit(e.input) : this.value(e.input);
-    return spec.emit(input, e.args.map((a) => this.value(a)), this.typeOf(e.input));
+    return spec.emit(
+      input,
+      e.args.map((a) => this.value(a)),
+      this.typeOf(e.input),
+    );
   }
 
   /**
@@ -216,15 +275,23 @@ export class ExprEmitter {
    */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
     // A secret or variable is a string or absent, never null: the mapping's own default says it all.
-    if (operand.kind === 'member' && operand.object.kind === 'root' && (operand.object.name === 'secrets' || operand.object.name === 'env')) {
-      return { code: `${MAPPINGS[operand.object.name]}.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`, prec: CALL };
+    if (
+      operand.kind === 'member' &&
+      operand.object.kind === 'root' &&
+      (operand.object.name === 'secrets' || operand.object.name === 'env')
+    ) {
+      return {
+        code: `${MAPPINGS[operand.object.name]}.get(${this.pyString(operand.name)}, ${this.value(fallback).code})`,
+        prec: CALL,
+      };
     }
     const guards: string[] = [];
     const walk = (x: Expr): void => {
       if (x.kind === 'member' || x.kind === 'index') walk(x.object);
       // A default inside has dealt with the nulls below it.
       if (x.kind === 'filter' && x.name !== 'default') walk(x.input);
-      if (x !== operand && this.env.checked.nullable.has(x)) guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
+      if (x !== operand && this.env.checked.nullable.has(x))
+        guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
     };
     walk(operand);
     let v = this.value(operand);
@@ -282,13 +349,17 @@ function holdsDefault(e: Expr): boolean {
 function dump(code: PyCode, t: Type, depth: number): PyCode {
   if (t.kind === 'object' && t.model !== undefined) {
     const call = `${tight(code)}.model_dump(by_alias=True)`;
-    return t.nullable ? conditional(call, `${paren(code, PREC.comparison + 1)} is not None`, 'None') : { code: call, prec: CALL };
+    return t.nullable
+      ? conditional(call, `${paren(code, PREC.comparison + 1)} is not None`, 'None')
+      : { code: call, prec: CALL };
   }
   if (t.kind === 'array') {
     const v = `_m${depth}`;
     const inner = dump({ code: v, prec: ATOM }, t.items, depth + 1);
     const comp = `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
-    return t.nullable ? conditional(comp, `${paren(code, PREC.comparison + 1)} is not None`, 'None') : { code: comp, prec: ATOM };
+    return t.nullable
+      ? conditional(comp, `${paren(code, PREC.comparison + 1)} is not None`, 'None')
+      : { code: comp, prec: ATOM };
   }
   return code;
 }

@@ -43,7 +43,12 @@ export const operand = (p: PyCode, min: number): string => (p.prec >= min ? p.co
 export const tight = (p: PyCode): string => operand(p, CALL);
 
 export const FILTERS: Record<string, FilterSpec> = {
-  length: { args: [0, 0], accepts: ['string', 'array', 'object'], result: () => INTEGER, emit: (x) => call(`len(${x.code})`) },
+  length: {
+    args: [0, 0],
+    accepts: ['string', 'array', 'object'],
+    result: () => INTEGER,
+    emit: (x) => call(`len(${x.code})`),
+  },
   first: {
     args: [0, 0],
     accepts: ['array', 'string'],
@@ -57,7 +62,12 @@ export const FILTERS: Record<string, FilterSpec> = {
     emit: (x) => call(`(${operand(x, OR + 1)} or [None])[-1]`),
   },
   // `default` is compiled by the expression emitter itself: it guards the operand's null parts.
-  default: { args: [1, 1], accepts: [], result: (t, [d]) => plain(join({ ...t, nullable: undefined }, d)), emit: (x) => x },
+  default: {
+    args: [1, 1],
+    accepts: [],
+    result: (t, [d]) => plain(join({ ...t, nullable: undefined }, d)),
+    emit: (x) => x,
+  },
   json: {
     args: [0, 0],
     accepts: [],
@@ -73,15 +83,24 @@ export const FILTERS: Record<string, FilterSpec> = {
     argKinds: ['string'],
     result: () => STRING,
     emit: (x, [sep], t) => {
-      const items = t.kind === 'array' && t.items.kind === 'string' && !t.items.nullable ? x.code : `map(str, ${x.code})`;
+      const items =
+        t.kind === 'array' && t.items.kind === 'string' && !t.items.nullable ? x.code : `map(str, ${x.code})`;
       return call(`${sep ? tight(sep) : '""'}.join(${items})`);
     },
   },
-  keys: { args: [0, 0], accepts: ['object'], result: () => ({ kind: 'array', items: STRING }), emit: (x) => call(`list(${x.code})`) },
+  keys: {
+    args: [0, 0],
+    accepts: ['object'],
+    result: () => ({ kind: 'array', items: STRING }),
+    emit: (x) => call(`list(${x.code})`),
+  },
   values: {
     args: [0, 0],
     accepts: ['object'],
-    result: (t) => ({ kind: 'array', items: t.kind === 'object' && t.fields ? joinAll([...t.fields.values()].map((f) => f.type)) : ANY }),
+    result: (t) => ({
+      kind: 'array',
+      items: t.kind === 'object' && t.fields ? joinAll([...t.fields.values()].map((f) => f.type)) : ANY,
+    }),
     emit: (x) => call(`list(${tight(x)}.values())`),
   },
   round: {
@@ -91,8 +110,18 @@ export const FILTERS: Record<string, FilterSpec> = {
     result: (_t, args) => (args.length === 0 ? INTEGER : NUMBER),
     emit: (x, [digits]) => call(digits ? `round(${x.code}, ${digits.code})` : `round(${x.code})`),
   },
-  int: { args: [0, 0], accepts: ['integer', 'number', 'string', 'boolean'], result: () => INTEGER, emit: (x) => call(`int(${x.code})`) },
-  float: { args: [0, 0], accepts: ['integer', 'number', 'string'], result: () => NUMBER, emit: (x) => call(`float(${x.code})`) },
+  int: {
+    args: [0, 0],
+    accepts: ['integer', 'number', 'string', 'boolean'],
+    result: () => INTEGER,
+    emit: (x) => call(`int(${x.code})`),
+  },
+  float: {
+    args: [0, 0],
+    accepts: ['integer', 'number', 'string'],
+    result: () => NUMBER,
+    emit: (x) => call(`float(${x.code})`),
+  },
   string: { args: [0, 0], accepts: [], result: () => STRING, emit: (x, _a, t) => toText(x, t) },
 };
 

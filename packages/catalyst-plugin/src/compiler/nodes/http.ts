@@ -52,7 +52,13 @@ export const http: NodeKind<Http> = {
       { prefix: '', doc: atom(pyString(node.id)) },
       { prefix: '', doc: atom(pyString(node.method ?? 'GET')) },
       // Interpolations after the start of the URL are percent-encoded path segments.
-      { prefix: '', doc: templates.url.kind === 'template' ? codeDoc(emitter.template(templates.url.template, true)) : valueDoc(templates.url, emitter) },
+      {
+        prefix: '',
+        doc:
+          templates.url.kind === 'template'
+            ? codeDoc(emitter.template(templates.url.template, true))
+            : valueDoc(templates.url, emitter),
+      },
     ];
     for (const field of TEMPLATE_FIELDS) {
       if (templates[field]) items.push({ prefix: `${field}=`, doc: valueDoc(templates[field], emitter) });
@@ -66,6 +72,10 @@ export const http: NodeKind<Http> = {
 function warnUnsafeRetries(node: Http, path: JsonPath, reporter: Reporter): void {
   const method = node.method ?? 'GET';
   if (node.retries && UNSAFE.has(method)) {
-    reporter.warning('unsafe_retry', { path: [...path, 'retries'] }, `a ${method} that timed out may have been applied upstream, so a retry may apply it twice; remove "retries" unless the endpoint is idempotent`);
+    reporter.warning(
+      'unsafe_retry',
+      { path: [...path, 'retries'] },
+      `a ${method} that timed out may have been applied upstream, so a retry may apply it twice; remove "retries" unless the endpoint is idempotent`,
+    );
   }
 }

@@ -13,4 +13,3 @@ export const transform: NodeKind<Transform> = {
   outputType: (_node, types) => types.set,
   emit: (_node, templates, emitter) => valueDoc(templates.set, emitter),
 };
-

@@ -8,7 +8,14 @@ describe('namesRead', () => {
   });
 
   it('skips keyword arguments and assignment targets, but not annotations before a default', () => {
-    expect(names('f(timeout=2.0, json=body)\ngreet = g\n    extra: Any = None')).toEqual(['Any', 'None', 'body', 'extra', 'f', 'g']);
+    expect(names('f(timeout=2.0, json=body)\ngreet = g\n    extra: Any = None')).toEqual([
+      'Any',
+      'None',
+      'body',
+      'extra',
+      'f',
+      'g',
+    ]);
     expect(names('a == b')).toEqual(['a', 'b']);
   });
 
