@@ -1,9 +1,10 @@
 // `npm test`: every suite, in order of cost, with one closing line that adds them up.
 //   1. build the plugin (tsc + assets) — the e2e suite packs what this builds
-//   2. plugin unit and golden tests (jest project "plugin")
-//   3. the runtime's pytest suite against real PostgreSQL and Redis (tools/runtime-tests.mjs)
-//   4. end to end: a real Nx workspace with the packed plugin (jest project "e2e")
-//   5. in CI only: the checkout is unchanged (nothing committed was stale)
+//   2. lint: prettier --check and eslint with typed rules (`npm run lint`), one check
+//   3. plugin unit and golden tests (jest project "plugin")
+//   4. the runtime's pytest suite against real PostgreSQL and Redis (tools/runtime-tests.mjs)
+//   5. end to end: a real Nx workspace with the packed plugin (jest project "e2e")
+//   6. in CI only: the checkout is unchanged (nothing committed was stale)
 // Every step runs even if an earlier one failed, so one run reports every failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +23,7 @@ const only = process.argv.slice(2); // e.g. `npm test -- unit runtime`
 
 const steps = [
   { name: 'build', cmd: 'npm', args: ['run', 'build'] },
+  { name: 'lint', cmd: 'npm', args: ['run', 'lint'], check: true },
   {
     name: 'unit',
     cmd: process.execPath,
@@ -89,6 +91,7 @@ for (const step of steps) {
   const { code, captured, seconds } = await runStep(step);
   const counts = countsOf(step, captured);
   if (code !== 0 && counts.failed === 0) counts.failed = 1; // a step that failed without a test result
+  if (code === 0 && step.check) counts.passed = 1; // a step that is one check, like the clean-tree check
   anyFailed ||= code !== 0;
   for (const k of Object.keys(total)) total[k] += counts[k];
   table.push(

@@ -13,10 +13,10 @@ const CACHE_HIT = /Nx read the output from the cache instead of running the comm
 const CACHE_HIT_ALL = /Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/;
 
 /** Polls `check` until it holds (a stopped server may finish its shutdown after nx exits). */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still false after ${timeoutMs} ms: ${check}`);
+    if (Date.now() > deadline) throw new Error(`still false after ${timeoutMs} ms: ${check.toString()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -47,10 +47,10 @@ describe('a workflow service in a fresh Nx workspace', () => {
   });
 
   it('nx add registers the plugin and emits the runtime library', () => {
-    const nxJson = JSON.parse(readFileSync(join(ws.root, 'nx.json'), 'utf8'));
-    const plugins = (nxJson.plugins ?? []).map((p: string | { plugin: string }) =>
-      typeof p === 'string' ? p : p.plugin,
-    );
+    const nxJson = JSON.parse(readFileSync(join(ws.root, 'nx.json'), 'utf8')) as {
+      plugins?: (string | { plugin: string })[];
+    };
+    const plugins = (nxJson.plugins ?? []).map((p) => (typeof p === 'string' ? p : p.plugin));
     expect(plugins).toContain('@catalyst/plugin');
     expect(existsSync(join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py'))).toBe(true);
     expect(readFileSync(join(ws.root, 'pyproject.toml'), 'utf8')).toContain('libs/catalyst-runtime');
@@ -59,7 +59,9 @@ describe('a workflow service in a fresh Nx workspace', () => {
   it('nx g workflow scaffolds a service with inferred targets', () => {
     expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'hello-svc', '--no-interactive'));
     expect(existsSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'))).toBe(true);
-    const project = JSON.parse(expectOk(ws.nx('show', 'project', 'hello-svc', '--json')).stdout);
+    const project = JSON.parse(expectOk(ws.nx('show', 'project', 'hello-svc', '--json')).stdout) as {
+      targets: Record<string, { cache?: boolean }>;
+    };
     expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['codegen', 'serve', 'test']));
     expect(project.targets.codegen.cache).toBe(true);
     ws.commit('add hello-svc');
@@ -192,7 +194,7 @@ describe('a workflow service in a fresh Nx workspace', () => {
       expect(JSON.stringify(await bad.json())).toContain('name');
     } catch (err) {
       await server.stop();
-      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
+      throw new Error(`${String(err)}\n--- serve output ---\n${server.output()}`);
     }
     // Stopping Nx stops uvicorn gracefully (the app's shutdown runs, nothing force-quits), and
     // nothing is left holding the port.
@@ -203,7 +205,7 @@ describe('a workflow service in a fresh Nx workspace', () => {
         () => true,
       );
     await eventually(portIsFree);
-    await eventually(async () => server.output().includes('Application shutdown complete'));
+    await eventually(() => server.output().includes('Application shutdown complete'));
     expect(server.output()).not.toMatch(/Traceback|force quit/i);
   });
 
@@ -247,11 +249,11 @@ describe('a workflow service in a fresh Nx workspace', () => {
       await eventually(async () => (await message().catch(() => '')) === 'Howdy, Ada!', 60_000);
 
       writeFileSync(definition, original.replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'));
-      await eventually(async () => server.output().includes('Still serving the last code that compiled'), 60_000);
+      await eventually(() => server.output().includes('Still serving the last code that compiled'), 60_000);
       expect(server.output()).toMatch(/workflows\/hello\.workflow\.yaml:\d+:\d+: .*"gret"/);
       expect(await message()).toBe('Howdy, Ada!');
     } catch (err) {
-      throw new Error(`${err}\n--- serve output ---\n${server.output()}`);
+      throw new Error(`${String(err)}\n--- serve output ---\n${server.output()}`);
     } finally {
       await server.stop();
       writeFileSync(definition, original);

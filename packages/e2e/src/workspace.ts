@@ -36,4 +36,4 @@ interface WorkspaceLib {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const lib: WorkspaceLib = require(join(__dirname, '..', '..', '..', 'tools', 'lib', 'workspace.cjs'));
+export const lib = require(join(__dirname, '..', '..', '..', 'tools', 'lib', 'workspace.cjs')) as WorkspaceLib;

@@ -18,7 +18,7 @@ export function projectRootOf(definitionFile: string): string {
 /** The `name` in a project.json, if there is one. */
 function readProjectJsonName(absoluteRoot: string): string | undefined {
   try {
-    const name = JSON.parse(readFileSync(join(absoluteRoot, 'project.json'), 'utf8')).name;
+    const { name } = JSON.parse(readFileSync(join(absoluteRoot, 'project.json'), 'utf8')) as { name?: unknown };
     return typeof name === 'string' ? name : undefined;
   } catch {
     return undefined;
@@ -43,7 +43,10 @@ function inferServiceProject(root: string, workspaceRoot: string): { service: Se
 /** Whether the workspace installs the plugin from npm, so Nx knows it as `npm:@catalyst/plugin`. */
 function pluginIsAnNpmDependency(workspaceRoot: string): boolean {
   try {
-    const manifest = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     return Boolean(manifest.dependencies?.[PLUGIN_PACKAGE_NAME] ?? manifest.devDependencies?.[PLUGIN_PACKAGE_NAME]);
   } catch {
     return false;

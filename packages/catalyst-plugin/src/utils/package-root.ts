@@ -17,7 +17,7 @@ export function pluginPackageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
       try {
-        if (JSON.parse(readFileSync(manifest, 'utf8')).name === PLUGIN_PACKAGE_NAME) {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === PLUGIN_PACKAGE_NAME) {
           cached = dir;
           return dir;
         }

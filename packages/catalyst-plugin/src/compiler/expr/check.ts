@@ -126,11 +126,7 @@ export class Checker {
       case 'secrets':
       case 'env':
       case 'global':
-        return this.fail(
-          e,
-          'bad_access',
-          `write ${e.name}.NAME to read one ${VARIABLE_KIND[e.name as keyof typeof VARIABLE_KIND]}`,
-        );
+        return this.fail(e, 'bad_access', `write ${e.name}.NAME to read one ${VARIABLE_KIND[e.name]}`);
       default:
         return this.fail(
           e,

@@ -137,7 +137,7 @@ export function parseSource(file: SourceFile): { source?: ParsedSource; problems
 
   const entries = new Map<string, PosEntry>();
   const builder = new Builder(text, entries, doc);
-  const value = builder.build(doc.contents as YamlNode | null, [], 0, undefined);
+  const value = builder.build(doc.contents, [], 0, undefined);
   if (builder.problem) return { problems: [builder.problem] };
   if (/\.json$/i.test(file.path)) {
     const jsonProblem = checkStrictJson(text);

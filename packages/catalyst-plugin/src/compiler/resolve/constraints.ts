@@ -55,10 +55,8 @@ export function constraintArgs(schema: InputSchema, type: Type, path: JsonPath, 
         reporter.error('input_schema', { path: [...path, keyword] }, `"pattern" is not a valid regular expression`);
         continue;
       }
-      args.push({ name: arg, value: value as string });
-    } else {
-      args.push({ name: arg, value: value as number });
     }
+    args.push({ name: arg, value });
   }
   validateDefault(schema, type, path, reporter);
   return args;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Workflow } from './schema';
 
 export function workflowJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(Workflow, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  return z.toJSONSchema(Workflow, { io: 'input', target: 'draft-2020-12' });
 }
 
 /** The schema file's text, as committed at `schema/workflow.schema.json`. */

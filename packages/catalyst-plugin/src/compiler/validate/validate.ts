@@ -57,12 +57,13 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
             `${describeObject(root, path.slice(0, -1))} needs a "type" (one of ${kinds.join(', ')})`,
           );
         } else {
-          const hint = didYouMean(String(actual), kinds);
+          const given = typeof actual === 'string' ? actual : JSON.stringify(actual);
+          const hint = didYouMean(given, kinds);
           reporter.error(
             'unknown_node_kind',
             { path },
             `unknown node type ${JSON.stringify(actual)}${hint}; known types: ${kinds.join(', ')}`,
-            suggest(String(actual), kinds),
+            suggest(given, kinds),
           );
         }
         return;
@@ -150,7 +151,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string')
     return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+  return typeof value; // not a JSON value: the parsers never produce one
 }
 
 function article(expected: string): string {

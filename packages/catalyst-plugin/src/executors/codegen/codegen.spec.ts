@@ -20,7 +20,7 @@ import { runCodegen } from './lib/run-codegen';
 // pin the executor's behaviour (reading, reporting, atomic writing) whatever the compiler does.
 let compileImpl: (sources: SourceFile[]) => CompileResult;
 jest.mock('../../compiler', () => ({
-  ...jest.requireActual('../../compiler'),
+  ...jest.requireActual<typeof import('../../compiler')>('../../compiler'),
   compileService: (sources: SourceFile[]) => compileImpl(sources),
 }));
 
@@ -258,7 +258,7 @@ describe('readDefinitions', () => {
 });
 
 describe('runCodegen with the real compiler', () => {
-  const { compileService } = jest.requireActual('../../compiler') as typeof import('../../compiler');
+  const { compileService } = jest.requireActual<typeof import('../../compiler')>('../../compiler');
   it('compiles the sample service', () => {
     const root = mkdtempSync(join(tmpdir(), 'catalyst-real-'));
     try {

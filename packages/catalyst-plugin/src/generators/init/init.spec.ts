@@ -1,4 +1,4 @@
-import { getProjects, readJson, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
+import { getProjects, readJson, readNxJson, updateNxJson, type ProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'smol-toml';
 import { initGenerator } from './init';
@@ -101,7 +101,7 @@ describe('init generator', () => {
     it('emits the runtime library where asked', async () => {
       await initGenerator(tree, { runtimeDirectory: 'python/runtime' });
       expect(getProjects(tree).get('catalyst-runtime')?.root).toBe('python/runtime');
-      expect(readJson(tree, 'python/runtime/project.json').name).toBe('catalyst-runtime');
+      expect(readJson<ProjectConfiguration>(tree, 'python/runtime/project.json').name).toBe('catalyst-runtime');
       expect(members(tree)).toEqual(['python/runtime']);
     });
   });

@@ -1,4 +1,4 @@
-import { getProjects, readJson, type Tree } from '@nx/devkit';
+import { getProjects, readJson, type ProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,7 @@ describe('runtime generator', () => {
   describe('defaults', () => {
     it('creates the library project', async () => {
       await runtimeGenerator(tree, {});
-      const projectJson = readJson(tree, 'libs/catalyst-runtime/project.json');
+      const projectJson = readJson<ProjectConfiguration>(tree, 'libs/catalyst-runtime/project.json');
       expect(projectJson).toMatchObject({ name: 'catalyst-runtime', projectType: 'library', tags: [] });
     });
 
@@ -99,7 +99,10 @@ describe('runtime generator', () => {
   describe('tags', () => {
     it('sets the tags', async () => {
       await runtimeGenerator(tree, { tags: 'scope:shared, type:runtime' });
-      expect(readJson(tree, 'libs/catalyst-runtime/project.json').tags).toEqual(['scope:shared', 'type:runtime']);
+      expect(readJson<ProjectConfiguration>(tree, 'libs/catalyst-runtime/project.json').tags).toEqual([
+        'scope:shared',
+        'type:runtime',
+      ]);
     });
   });
 

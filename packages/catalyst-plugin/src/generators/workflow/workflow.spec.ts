@@ -1,4 +1,11 @@
-import { addProjectConfiguration, getProjects, readJson, readNxJson, type Tree } from '@nx/devkit';
+import {
+  addProjectConfiguration,
+  getProjects,
+  readJson,
+  readNxJson,
+  type ProjectConfiguration,
+  type Tree,
+} from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'smol-toml';
 import { schemaPathFor } from './lib/create-files';
@@ -50,7 +57,7 @@ describe('workflow generator', () => {
   describe('name', () => {
     it('creates a project.json with the name and no targets (they are inferred)', async () => {
       await workflowGenerator(tree, { name: 'hello-svc' });
-      const projectJson = readJson(tree, 'apps/hello-svc/project.json');
+      const projectJson = readJson<ProjectConfiguration>(tree, 'apps/hello-svc/project.json');
       expect(projectJson).toMatchObject({ name: 'hello-svc', tags: [], targets: {} });
       expect(projectJson.root).toBeUndefined();
     });
@@ -62,7 +69,12 @@ describe('workflow generator', () => {
 
     it('writes a pyproject.toml that depends on the runtime as a uv workspace member', async () => {
       await workflowGenerator(tree, { name: 'hello-svc' });
-      const doc = parse(tree.read('apps/hello-svc/pyproject.toml', 'utf-8') ?? '') as Record<string, any>;
+      const doc = parse(tree.read('apps/hello-svc/pyproject.toml', 'utf-8') ?? '') as {
+        project: unknown;
+        tool: { uv: { sources: unknown } };
+        'dependency-groups': { dev: string[] };
+        'build-system': unknown;
+      };
       expect(doc['project']).toMatchObject({
         name: 'hello-svc',
         'requires-python': '>=3.11',
@@ -174,7 +186,10 @@ describe('workflow generator', () => {
   describe('tags', () => {
     it('sets the tags', async () => {
       await workflowGenerator(tree, { name: 'hello-svc', tags: 'scope:hello,type:service' });
-      expect(readJson(tree, 'apps/hello-svc/project.json').tags).toEqual(['scope:hello', 'type:service']);
+      expect(readJson<ProjectConfiguration>(tree, 'apps/hello-svc/project.json').tags).toEqual([
+        'scope:hello',
+        'type:service',
+      ]);
     });
   });
 

@@ -52,7 +52,7 @@ export function runCodegen(service: Service, compile: Compile = compileService):
     return {
       success: false,
       changed: false,
-      report: `The compiler failed on ${where} (this is a bug in @catalyst/plugin): ${(e as Error).stack ?? e}\n${outputRel} was left untouched.`,
+      report: `The compiler failed on ${where} (this is a bug in @catalyst/plugin): ${(e instanceof Error ? e.stack : undefined) ?? String(e)}\n${outputRel} was left untouched.`,
     };
   }
 
