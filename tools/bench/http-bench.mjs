@@ -319,6 +319,19 @@ log(`compiled http_fanout (${fanout.files.join(', ')}; golden ${fanout.sameAsGol
 const HELLO_BODY = { name: 'Ada Lovelace', punctuation: '?' };
 const FANOUT_BODY = { user: 'ada' };
 const checks = [];
+
+/** Calls every server once; each must answer 200 with the same body (returned as JSON text). Recorded in `checks`. */
+async function sameAnswer(servers, scenario, path, body) {
+  const answers = await Promise.all(servers.map((s) => call(s, path, body)));
+  const expected = JSON.stringify(answers[0].body);
+  servers.forEach((s, i) => {
+    const a = answers[i];
+    checks.push({ scenario, impl: s.name, status: a.status, body: a.body, serverTiming: a.serverTiming });
+    if (a.status !== 200 || JSON.stringify(a.body) !== expected)
+      throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
+  });
+  return expected;
+}
 const allRuns = [];
 
 // Scenario 1: simple transform.
@@ -328,20 +341,7 @@ const allRuns = [];
     await startServer('hand-written', 'handwritten_app:hello'),
     await startServer('interpreted', 'interpreted_app:app', { BENCH_DEFINITION: helloDefinition }),
   ];
-  const answers = await Promise.all(servers.map((s) => call(s, '/hello', HELLO_BODY)));
-  const expected = JSON.stringify(answers[0].body);
-  servers.forEach((s, i) => {
-    const a = answers[i];
-    checks.push({
-      scenario: 'simple transform',
-      impl: s.name,
-      status: a.status,
-      body: a.body,
-      serverTiming: a.serverTiming,
-    });
-    if (a.status !== 200 || JSON.stringify(a.body) !== expected)
-      throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
-  });
+  const expected = await sameAnswer(servers, 'simple transform', '/hello', HELLO_BODY);
   const bad = await Promise.all(servers.map((s) => call(s, '/hello', { name: '' })));
   bad.forEach((a, i) => {
     if (a.status !== 422) throw new Error(`${servers[i].name} accepted an empty name (${a.status})`);
@@ -380,20 +380,7 @@ let fanoutProbe;
     await startServer('generated', 'generated_app:fanout', { BENCH_APP: 'fanout', ...env }),
     await startServer('hand-written', 'handwritten_app:fanout', env),
   ];
-  const answers = await Promise.all(servers.map((s) => call(s, '/profile', FANOUT_BODY)));
-  const expected = JSON.stringify(answers[0].body);
-  servers.forEach((s, i) => {
-    const a = answers[i];
-    checks.push({
-      scenario: '2 parallel HTTP calls',
-      impl: s.name,
-      status: a.status,
-      body: a.body,
-      serverTiming: a.serverTiming,
-    });
-    if (a.status !== 200 || JSON.stringify(a.body) !== expected)
-      throw new Error(`${s.name} answered ${a.status} ${JSON.stringify(a.body)}`);
-  });
+  const expected = await sameAnswer(servers, '2 parallel HTTP calls', '/profile', FANOUT_BODY);
   // One sequential probe: 20 single requests, wall time each, and the generated Server-Timing.
   const walls = [];
   let timing;
