@@ -41,11 +41,12 @@ class Tree(BaseModel):
     children: list[Tree] = []
 
 
-def _request(body: bytes) -> Request:
+def _request(body: bytes, content_type: bytes | None = b"application/json") -> Request:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return Request({"type": "http", "method": "POST", "headers": []}, receive)
+    headers = [] if content_type is None else [(b"content-type", content_type)]
+    return Request({"type": "http", "method": "POST", "headers": headers}, receive)
 
 
 @pytest.mark.anyio

@@ -24,7 +24,7 @@ def test_serve_runs_on_uvloop_and_httptools(apps_dir: Path) -> None:
     assert probe == {
         "loop": "uvloop.Loop",
         "task": "RequestResponseCycle.run_asgi",
-        "protocol": "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol",
+        "protocol": "catalyst_runtime.serve.LimitedHttpToolsProtocol",  # httptools, bounded
         "parser": "httptools.parser.parser.HttpRequestParser",
     }
     assert hello.status_code == 200
@@ -35,7 +35,9 @@ def test_serve_runs_on_uvloop_and_httptools(apps_dir: Path) -> None:
 
 def test_invalid_input_is_422_over_http(apps_dir: Path) -> None:
     with running_server("probe_app:app", cwd=apps_dir) as url:
-        response = httpx.post(f"{url}/hello", content=b'{"name": ""}')
+        response = httpx.post(
+            f"{url}/hello", content=b'{"name": ""}', headers={"content-type": "application/json"}
+        )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
 

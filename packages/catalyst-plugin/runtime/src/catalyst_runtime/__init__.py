@@ -10,12 +10,16 @@ from .cache import LRUCache, RedisCache, cached
 from .config import Settings
 from .context import ExecutionContext, NodeScope
 from .errors import (
+    BodyTimeout,
+    BodyTooLarge,
     CatalystError,
+    ClientDisconnected,
     ConfigError,
     InputValidationError,
     NodeError,
     NodeTimeoutError,
     RateLimitExceeded,
+    UnsupportedMediaType,
     UpstreamError,
     node_error,
 )
@@ -26,7 +30,10 @@ from .sse import done_event, error_event, format_sse, stream_response
 from .steps import run_concurrently
 
 __all__ = [
+    "BodyTimeout",
+    "BodyTooLarge",
     "CatalystError",
+    "ClientDisconnected",
     "ConfigError",
     "ConnectionPools",
     "ExecutionContext",
@@ -41,6 +48,7 @@ __all__ = [
     "RedisCache",
     "RedisRateLimiter",
     "Settings",
+    "UnsupportedMediaType",
     "UpstreamError",
     "WorkflowRouter",
     "cached",

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from .bodies import dumps
+from .bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps
 from .config import Settings, load_env_file, missing_variables
 from .errors import INTERNAL_ERROR_BODY, CatalystError, ConfigError, public_body
 from .pools import ConnectionPools
@@ -146,6 +146,7 @@ def create_app(
         # the environment without parsing the file a second time.
         load_env_file()
         app.state.settings = Settings.from_env(env_file=None) if settings is None else settings
+        setattr(app, LIMITS_ATTRIBUTE, RequestLimits.from_settings(app.state.settings))
         check_secrets(secrets)
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
@@ -159,6 +160,7 @@ def create_app(
 
     app = FastAPI(title=title, version=version, lifespan=app_lifespan)
     app.state.globals = MappingProxyType(dict(globals or {}))
+    setattr(app, LIMITS_ATTRIBUTE, RequestLimits())  # the settings' own, once the lifespan runs
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(CatalystError, _catalyst_error)
@@ -176,7 +178,9 @@ def create_app(
 async def _catalyst_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CatalystError)  # registered for CatalystError only
     body = public_body(exc, f"{request.method} {request.url.path}")
-    return Response(dumps(body), exc.status_code, media_type="application/json")
+    return Response(
+        dumps(body), exc.status_code, headers=exc.headers, media_type="application/json"
+    )
 
 
 def _http_error_type(status_code: int) -> str:

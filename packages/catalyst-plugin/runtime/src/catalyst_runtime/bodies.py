@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import InputValidationError
+from .errors import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientDisconnected,
+    InputValidationError,
+    UnsupportedMediaType,
+)
 
 if TYPE_CHECKING:
+    from starlette.types import Receive
+
+    from .config import Settings
     from .context import ExecutionContext
 
-__all__ = ["dumps", "input_body", "json_response", "read_input", "to_json"]
+__all__ = [
+    "RequestLimits",
+    "dumps",
+    "input_body",
+    "json_response",
+    "read_input",
+    "request_receive",
+    "to_json",
+]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -80,22 +100,157 @@ def to_json(value: Any) -> str:
     return dumps(value).decode()
 
 
-async def read_input(request: Request, model: type[ModelT]) -> ModelT:
-    """Read the raw body and parse and validate it in one step in pydantic-core.
+class RequestLimits:
+    """What ``read_input`` accepts; ``create_app`` keeps one on the app, from ``Settings``."""
 
-    Invalid JSON and schema violations both raise ``InputValidationError`` (422). The error list
-    is FastAPI-shaped (``type``, ``loc`` starting with ``"body"``, ``msg``) and never carries the
-    offending input value.
+    __slots__ = ("body_timeout", "max_body_bytes", "max_validation_errors")
+
+    def __init__(
+        self,
+        max_body_bytes: int = 1024 * 1024,
+        body_timeout: float = 30.0,
+        max_validation_errors: int = 20,
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self.max_validation_errors = max_validation_errors
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RequestLimits:
+        return cls(settings.max_body_bytes, settings.body_timeout, settings.max_validation_errors)
+
+
+LIMITS_ATTRIBUTE: Final = "catalyst_limits"
+"""The app attribute holding its ``RequestLimits`` (an attribute: cheaper to read than state)."""
+_DEFAULT_LIMITS: Final = RequestLimits()
+_JSON: Final = b"application/json"
+
+_receive: ContextVar[Receive | None] = ContextVar("catalyst_receive", default=None)
+
+
+def request_receive() -> Receive | None:
+    """The ASGI ``receive`` of the request whose body ``read_input`` read in this task (or the
+    task that started this one): after the body it only ever says ``http.disconnect``, which is
+    how ``http_call`` learns that the client left."""
+    return _receive.get()
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """``application/json`` or ``application/<anything>+json``, parameters and case ignored."""
+    if content_type is None:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if not media.startswith(b"application/"):
+        return False
+    subtype = media[len(b"application/") :]
+    return subtype == b"json" or (subtype.endswith(b"+json") and len(subtype) > 5)
+
+
+async def read_input(request: Request, model: type[ModelT]) -> ModelT:
+    """Read the body within the app's limits, then parse and validate it in one step in
+    pydantic-core.
+
+    In order: a Content-Type that is not JSON is a 415 (a cross-site form or ``text/plain``
+    post cannot start a workflow without a CORS preflight); a declared Content-Length over
+    ``max_body_bytes`` is a 413 before any of the body is read, and so is a body that grows past
+    it while it is read in chunks; a body still incomplete after ``body_timeout`` is a 408; a
+    client that leaves mid-body is ``ClientDisconnected`` (one log line). Invalid JSON and
+    schema violations both raise ``InputValidationError`` (422) with at most
+    ``max_validation_errors`` entries and one more saying how many were left out. The error
+    list is FastAPI-shaped (``type``, ``loc`` starting with ``"body"``, ``msg``) and never
+    carries the offending input value.
     """
-    body = await request.body()
+    scope = request.scope
+    content_type: bytes | None = None
+    length: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif name == b"content-length":
+            length = value
+    if content_type != _JSON and not _is_json(content_type):
+        raise UnsupportedMediaType()
+    limits: RequestLimits = getattr(scope.get("app"), LIMITS_ATTRIBUTE, _DEFAULT_LIMITS)
+    if length is not None and int(length) > limits.max_body_bytes:
+        raise BodyTooLarge(limits.max_body_bytes)
+    receive = request.receive
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientDisconnected()
+    body: bytes = message.get("body", b"")
+    if message.get("more_body", False):
+        body = await _read_rest(receive, body, limits)
+    elif len(body) > limits.max_body_bytes:
+        raise BodyTooLarge(limits.max_body_bytes)
+    _receive.set(receive)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        errors = [
-            {"type": error["type"], "loc": ["body", *error["loc"]], "msg": error["msg"]}
-            for error in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
-        raise InputValidationError(errors) from None
+        raise _input_error(exc, limits.max_validation_errors) from None
+
+
+async def _read_rest(receive: Receive, first: bytes, limits: RequestLimits) -> bytes:
+    """The rest of a body that comes in several messages, never more than the limit."""
+    chunks = [first]
+    size = len(first)
+    limit = limits.max_body_bytes
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientDisconnected()
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise BodyTimeout(limits.body_timeout) from None
+
+
+def _input_error(exc: ValidationError, limit: int) -> InputValidationError:
+    """At most ``limit`` errors, and a last entry counting the rest.
+
+    ``errors()`` builds a dict per error (1 s and hundreds of MB for the 500k errors a 1 MiB
+    body can hold), so past the limit the errors are taken from ``json()``, written in Rust,
+    and only the first ``limit`` of them are decoded.
+    """
+    count = exc.error_count()
+    raw: Sequence[Mapping[str, Any]]
+    if count <= limit:
+        raw = exc.errors(include_url=False, include_context=False, include_input=False)
+    else:
+        raw = _first_errors(exc, limit)
+    errors: list[dict[str, Any]] = [
+        {"type": error["type"], "loc": ["body", *error["loc"]], "msg": error["msg"]}
+        for error in raw
+    ]
+    if count > limit:
+        more = count - limit
+        errors.append(
+            {
+                "type": "too_many_errors",
+                "loc": ["body"],
+                "msg": f"{more} more error{'s' if more > 1 else ''} not shown",
+            }
+        )
+    return InputValidationError(errors)
+
+
+def _first_errors(exc: ValidationError, limit: int) -> list[dict[str, Any]]:
+    text = exc.json(include_url=False, include_context=False, include_input=False)
+    decoder = json.JSONDecoder()
+    first: list[dict[str, Any]] = []
+    index = 1  # after "["
+    for _ in range(limit):
+        error, index = decoder.raw_decode(text, index)
+        first.append(error)
+        index += 1  # the "," between errors
+    return first
 
 
 def input_body(model: type[BaseModel]) -> dict[str, Any]:

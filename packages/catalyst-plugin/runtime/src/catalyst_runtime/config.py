@@ -111,7 +111,20 @@ class Settings:
     ``CATALYST_HTTP_CONNECT_TIMEOUT`` ``http_connect_timeout`` (s) 5
     ``CATALYST_LLM_MAX_CONNECTIONS`` ``llm_max_connections``       50
     ``CATALYST_LLM_TIMEOUT``        ``llm_timeout`` (s)            120
+    ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` ``http_max_response_bytes`` 4 MiB
+    ``CATALYST_MAX_BODY_BYTES``     ``max_body_bytes``             1 MiB
+    ``CATALYST_BODY_TIMEOUT``       ``body_timeout`` (s)           30
+    ``CATALYST_MAX_VALIDATION_ERRORS`` ``max_validation_errors``   20
+    ``CATALYST_MAX_HEADER_BYTES``   ``max_header_bytes``           16 KiB
+    ``CATALYST_HEADER_TIMEOUT``     ``header_timeout`` (s)         10
+    ``CATALYST_KEEP_ALIVE_TIMEOUT`` ``keep_alive_timeout`` (s)     5
+    ``CATALYST_MAX_CONNECTIONS``    ``max_connections``            512
+    ``CATALYST_SHUTDOWN_TIMEOUT``   ``shutdown_timeout`` (s)       20
+    ``CATALYST_LOG_REPEAT_SECONDS`` ``log_repeat_seconds`` (s)     10
     =============================== ============================== =========
+
+    The last nine are the service's own limits: ``read_input`` applies the body ones, ``serve``
+    the connection ones (docs/runtime.md, "Limits").
     """
 
     postgres_dsn: str | None = None
@@ -127,6 +140,16 @@ class Settings:
     http_connect_timeout: float = 5.0
     llm_max_connections: int = 50
     llm_timeout: float = 120.0
+    http_max_response_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    body_timeout: float = 30.0
+    max_validation_errors: int = 20
+    max_header_bytes: int = 16 * 1024
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 512
+    shutdown_timeout: float = 20.0
+    log_repeat_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.postgres_min_size > self.postgres_max_size:
@@ -165,6 +188,20 @@ class Settings:
             ),
             llm_max_connections=_int(env, "CATALYST_LLM_MAX_CONNECTIONS", d.llm_max_connections),
             llm_timeout=_seconds(env, "CATALYST_LLM_TIMEOUT", d.llm_timeout),
+            http_max_response_bytes=_int(
+                env, "CATALYST_HTTP_MAX_RESPONSE_BYTES", d.http_max_response_bytes
+            ),
+            max_body_bytes=_int(env, "CATALYST_MAX_BODY_BYTES", d.max_body_bytes),
+            body_timeout=_seconds(env, "CATALYST_BODY_TIMEOUT", d.body_timeout),
+            max_validation_errors=_int(
+                env, "CATALYST_MAX_VALIDATION_ERRORS", d.max_validation_errors
+            ),
+            max_header_bytes=_int(env, "CATALYST_MAX_HEADER_BYTES", d.max_header_bytes),
+            header_timeout=_seconds(env, "CATALYST_HEADER_TIMEOUT", d.header_timeout),
+            keep_alive_timeout=_seconds(env, "CATALYST_KEEP_ALIVE_TIMEOUT", d.keep_alive_timeout),
+            max_connections=_int(env, "CATALYST_MAX_CONNECTIONS", d.max_connections),
+            shutdown_timeout=_seconds(env, "CATALYST_SHUTDOWN_TIMEOUT", d.shutdown_timeout),
+            log_repeat_seconds=_seconds(env, "CATALYST_LOG_REPEAT_SECONDS", d.log_repeat_seconds),
         )
 
     def __repr__(self) -> str:

@@ -4,6 +4,10 @@ Hierarchy (HTTP status in brackets)::
 
     CatalystError                 [500] base; never raised bare by the runtime
     ├── InputValidationError      [422] the request body is not valid JSON or not the input schema
+    │   ├── BodyTooLarge          [413] the body is over the limit (CATALYST_MAX_BODY_BYTES)
+    │   ├── UnsupportedMediaType  [415] the body is not declared as JSON (Content-Type)
+    │   └── BodyTimeout           [408] the body did not arrive in time (CATALYST_BODY_TIMEOUT)
+    ├── ClientDisconnected        [499] the client left before its body was complete (logged)
     ├── ConfigError               [500] a setting is missing or malformed (raised at start-up)
     └── NodeError                 [500] a node failed; carries ``node_id``
         ├── UpstreamError         [502] an HTTP service, PostgreSQL, Redis, Qdrant or LLM failed
@@ -21,23 +25,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Final
 
 __all__ = [
+    "BodyTimeout",
+    "BodyTooLarge",
     "CatalystError",
+    "ClientDisconnected",
     "ConfigError",
     "INTERNAL_ERROR_BODY",
     "InputValidationError",
     "NodeError",
     "NodeTimeoutError",
     "RateLimitExceeded",
+    "UnsupportedMediaType",
     "UpstreamError",
     "node_error",
     "public_body",
 ]
 
 ErrorDetail = dict[str, Any]
+
+_CLOSE: Final[Mapping[str, str]] = MappingProxyType({"connection": "close"})
 
 INTERNAL_ERROR_BODY: Final[dict[str, Any]] = {
     "detail": [{"type": "internal_error", "loc": [], "msg": "internal error"}]
@@ -50,6 +61,8 @@ class CatalystError(Exception):
 
     status_code: ClassVar[int] = 500
     error_type: ClassVar[str] = "internal_error"
+    headers: ClassVar[Mapping[str, str] | None] = None
+    """Extra response headers (``Connection: close`` when the rest of the request is unread)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -76,6 +89,73 @@ class InputValidationError(CatalystError):
 
     def details(self) -> list[ErrorDetail]:
         return self.errors
+
+
+class BodyTooLarge(InputValidationError):
+    """The request body is larger than the service accepts; the connection is closed after the
+    answer, so the rest of the body is never read."""
+
+    status_code = 413
+    headers = _CLOSE
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            [
+                {
+                    "type": "body_too_large",
+                    "loc": ["body"],
+                    "msg": f"request body is larger than {limit} bytes",
+                }
+            ]
+        )
+
+
+class UnsupportedMediaType(InputValidationError):
+    """The request does not say its body is JSON (``application/json`` or a ``+json`` type)."""
+
+    status_code = 415
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                {
+                    "type": "unsupported_media_type",
+                    "loc": ["header", "content-type"],
+                    "msg": "Content-Type must be application/json (or a +json type)",
+                }
+            ]
+        )
+
+
+class BodyTimeout(InputValidationError):
+    """The request body did not arrive within the time allowed."""
+
+    status_code = 408
+    headers = _CLOSE
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            [
+                {
+                    "type": "body_timeout",
+                    "loc": ["body"],
+                    "msg": f"request body not received within {seconds:g} s",
+                }
+            ]
+        )
+
+
+class ClientDisconnected(CatalystError):
+    """The client went away before its request body was complete: nobody is left to answer.
+
+    Logged as one line at info level (no traceback); the status is nginx's 499, for the log.
+    """
+
+    status_code = 499
+    error_type = "client_disconnected"
+
+    def __init__(self) -> None:
+        super().__init__("client disconnected before the request body was complete")
 
 
 class ConfigError(CatalystError):
@@ -176,6 +256,9 @@ def public_body(exc: BaseException, where: str) -> dict[str, Any]:
     names it, the client gets the internal-error body. Anything else is logged with its traceback.
     """
     if isinstance(exc, InputValidationError):
+        return exc.to_body()
+    if isinstance(exc, ClientDisconnected):
+        _logger.info("%s: %s", where, exc)
         return exc.to_body()
     if isinstance(exc, NodeError):
         # The runtime's own message only; the cause (which may quote data) stays at debug level.

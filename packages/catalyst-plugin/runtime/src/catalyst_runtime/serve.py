@@ -6,25 +6,183 @@ uvicorn's ``loop="uvloop"`` makes its loop factory ``uvloop.new_event_loop`` (no
 ``uvloop.install()``, which current uvloop deprecates) and ``http="httptools"`` picks its
 httptools protocol; both are named explicitly so a missing wheel fails loudly at start-up
 instead of silently falling back to asyncio and h11.
+
+The server's own limits come from ``Settings`` (``CATALYST_*`` variables, docs/runtime.md,
+"Limits"): ``CATALYST_MAX_CONNECTIONS`` (uvicorn's ``limit_concurrency``: past it, a 503),
+``CATALYST_KEEP_ALIVE_TIMEOUT``, ``CATALYST_SHUTDOWN_TIMEOUT`` (uvicorn's graceful-shutdown
+bound: requests still running then are cancelled), and, enforced by ``LimitedHttpToolsProtocol``,
+``CATALYST_MAX_HEADER_BYTES`` (a bigger request head is a 431) and ``CATALYST_HEADER_TIMEOUT``
+(a connection that has not sent a complete request head in that time gets a 408 and is closed:
+the slowloris defence, which uvicorn does not have).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import copy
+import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from functools import cache
 from time import monotonic
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOG_LEVELS, LOGGING_CONFIG
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import ChangeReload
 
-__all__ = ["SignalBurstServer", "build_parser", "main"]
+from .config import Settings
+from .errors import ConfigError
+
+__all__ = ["LimitedHttpToolsProtocol", "SignalBurstServer", "build_parser", "log_config", "main"]
 
 HTTP = "httptools"
 LOOP = "uvloop"
+_logger = logging.getLogger("catalyst_runtime")
+
+
+@cache
+def _settings() -> Settings:
+    """The server's settings, read once per process (worker processes read their own)."""
+    return Settings.from_env()
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the request head, in size and in time.
+
+    uvicorn enforces neither with httptools: a head may grow without limit, and a connection
+    that never finishes its head (or never sends one) is kept for ever, so a few hundred slow
+    clients hold the server's file descriptors. Here a head over ``max_header_bytes`` (request
+    line and headers) is answered 431, and a connection that has not completed a head
+    ``header_timeout`` seconds after it opened (or after its previous request's head began) is
+    answered 408; both close the connection.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _settings()
+        self._max_head = settings.max_header_bytes
+        self._head_timeout = settings.header_timeout
+        self._head_size = 0  # bytes of the current head seen by the callbacks
+        self._head_raw = 0  # bytes received while a head was still incomplete
+        self._in_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()  # a connection that never says anything is dropped too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's, plus the size checks: the callbacks count what the parser delivers, the
+        # raw count bounds a head still incomplete (httptools buffers a header it is still
+        # reading, so its size would otherwise only be known when it ends).
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except Exception as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._reject(431, b"Request Header Fields Too Large")
+            else:
+                self._parser_error(exc)
+            return
+        if self._in_head:
+            self._head_raw += len(data)
+            if self._head_raw > self._max_head:
+                self._reject(431, b"Request Header Fields Too Large")
+
+    def _parser_error(self, exc: Exception) -> None:
+        import httptools
+
+        if isinstance(exc, httptools.HttpParserUpgrade):
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        elif isinstance(exc, httptools.HttpParserError):
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+        else:
+            raise exc
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_size = 0
+        if self._head_timer is None:
+            self._arm_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_raw = 0
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > self._max_head:
+            raise _HeadTooLarge
+
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_head_timer()  # a pipelined head behind a running request: wait for it
+            return
+        self._reject(408, b"Request Timeout")
+
+    def _reject(self, status: int, phrase: bytes) -> None:
+        _logger.debug("closing connection from %s: %d %s", self.client, status, phrase.decode())
+        self._disarm_head_timer()
+        body = phrase + b"\n"
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, phrase, len(body), body)
+        )
+        self.transport.close()
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, plus the runtime's own logger (``catalyst_runtime``:
+    node failures, clients that left, cache failures) on the same handler and level."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["catalyst_runtime"] = {
+        "handlers": ["default"],
+        "level": LOG_LEVELS[level],
+        "propagate": False,
+    }
+    return config
 
 
 class SignalBurstServer(uvicorn.Server):
@@ -88,17 +246,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        sys.exit(f"catalyst_runtime.serve: {exc}")
     options = dict(
         host=args.host,
         port=args.port,
         loop=LOOP,
-        http=HTTP,
+        # The httptools protocol, with bounds on the request head (an import string, so that
+        # worker processes can load it too).
+        http="catalyst_runtime.serve:LimitedHttpToolsProtocol",
         reload=args.reload,
         reload_dirs=args.reload_dirs,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=log_config(args.log_level),
         access_log=not args.no_access_log,
         lifespan="on",
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     if args.app_dir is not None:
         sys.path.insert(0, args.app_dir)  # as uvicorn.run(app_dir=...) does

@@ -42,6 +42,7 @@ def running_server(
     startup_timeout: float = 20.0,
     shutdown_timeout: float = 10.0,
     extra_args: Sequence[str] = (),
+    log_file: str | os.PathLike[str] | None = None,
 ) -> Iterator[str]:
     """Start ``app_path`` with ``python -m catalyst_runtime.serve`` and yield its base URL.
 
@@ -49,7 +50,8 @@ def running_server(
     added to the current environment. It is ready once it answers HTTP (any status). On exit it
     gets SIGTERM (uvicorn then runs the lifespan shutdown) and is killed if it is still running
     ``shutdown_timeout`` seconds later. If it dies or does not answer in time, the error carries
-    the end of its log.
+    the end of its log. ``log_file``: where its output goes (default an anonymous temporary
+    file), so a test can read what it logged.
     """
     port = free_port(host)
     url = f"http://{host}:{port}"
@@ -57,7 +59,10 @@ def running_server(
         sys.executable, "-m", "catalyst_runtime.serve", app_path,
         "--host", host, "--port", str(port), "--no-access-log", *extra_args,
     ]  # fmt: skip
-    with tempfile.TemporaryFile(mode="w+b") as log:
+    opened = (
+        tempfile.TemporaryFile(mode="w+b") if log_file is None else open(log_file, "w+b")  # noqa: SIM115
+    )
+    with opened as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,
             cwd=cwd,
