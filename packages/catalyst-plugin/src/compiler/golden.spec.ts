@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileService, renderDiagnostics, type SourceFile } from './index';
+import { compileService, decodeDefinition, renderDiagnostics, type SourceFile } from './index';
 
 const TESTDATA = join(__dirname, '..', '..', 'testdata');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -19,7 +19,7 @@ const cases = readdirSync(TESTDATA, { withFileTypes: true })
 function readSources(dir: string): SourceFile[] {
   return readdirSync(join(dir, 'workflows'))
     .sort()
-    .map((f) => ({ path: `workflows/${f}`, text: readFileSync(join(dir, 'workflows', f), 'utf8') }));
+    .map((f) => decodeDefinition(`workflows/${f}`, readFileSync(join(dir, 'workflows', f))));
 }
 
 function update(dir: string, files: { path: string; contents: string }[], stderr: string): void {

@@ -19,6 +19,11 @@ import { scalarOffset, type ScalarSource } from './scalar-offsets';
 export interface SourceFile {
   path: string;
   text: string;
+  /**
+   * Set when the bytes were not UTF-8 (`decodeDefinition`): where the first bad byte stands in
+   * `text` (as U+FFFD) and its value. The compiler reports it and compiles nothing of the file.
+   */
+  notUtf8?: { offset: number; byte: number };
 }
 
 /** A position inside a source file: 1-based line and column. */
@@ -38,7 +43,7 @@ interface PosEntry {
 }
 
 export interface ParseProblem {
-  code: 'syntax' | 'not_json' | 'empty_file' | 'too_large' | 'too_deep';
+  code: 'syntax' | 'not_json' | 'not_utf8' | 'empty_file' | 'too_large' | 'too_deep';
   offset: number;
   message: string;
 }
@@ -78,9 +83,12 @@ export class ParsedSource {
   static positionIn(text: string, offset: number): SourcePosition {
     let line = 1;
     let lineStart = 0;
-    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-      line++;
-      lineStart = i + 1;
+    for (let i = 0; i < offset && i < text.length; i++) {
+      const c = text[i];
+      if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) {
+        line++;
+        lineStart = i + 1;
+      }
     }
     return { line, column: offset - lineStart + 1 };
   }
@@ -93,7 +101,20 @@ export class ParsedSource {
 
 /** Parses one source file; returns the parsed source, or the problems that stopped it. */
 export function parseSource(file: SourceFile): { source?: ParsedSource; problems: ParseProblem[] } {
-  const text = file.text;
+  if (file.notUtf8) {
+    const hex = file.notUtf8.byte.toString(16).toUpperCase().padStart(2, '0');
+    return {
+      problems: [
+        {
+          code: 'not_utf8',
+          offset: file.notUtf8.offset,
+          message: `the file is not UTF-8 (byte 0x${hex} here); save it as UTF-8`,
+        },
+      ],
+    };
+  }
+  // A lone CR ends a line (old Mac files): read it as LF, which keeps every offset.
+  const text = file.text.includes('\r') ? file.text.replace(/\r(?!\n)/g, '\n') : file.text;
   if (text.length > MAX_SOURCE_CHARS) {
     return {
       problems: [

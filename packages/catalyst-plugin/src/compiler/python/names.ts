@@ -58,17 +58,34 @@ export const PYTHON_KEYWORDS: ReadonlySet<string> = new Set([...PYTHON_HARD_KEYW
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Why `name` cannot be a Python identifier in generated code, or undefined when it can. */
+/**
+ * Why `name` cannot be a Python identifier in generated code, or undefined when it can. Ids are
+ * ASCII on purpose: they name modules, files and routes, and Python folds other letters (NFKC),
+ * so two ids that look different could name one thing.
+ */
 export function identifierProblem(name: string): string | undefined {
-  if (!IDENTIFIER.test(name)) return 'is not a Python identifier (letters, digits and "_", not starting with a digit)';
+  if (!IDENTIFIER.test(name))
+    return /[^\x00-\x7f]/.test(name)
+      ? 'may use only ASCII letters (a-z, A-Z), digits and "_", not starting with a digit'
+      : 'is not a Python identifier (ASCII letters, digits and "_", not starting with a digit)';
   if (PYTHON_KEYWORDS.has(name)) return 'is a Python keyword';
   if (name.startsWith('__')) return 'starts with "__", which Python reserves';
   return undefined;
 }
 
-/** A close identifier to offer instead of `name`: invalid characters become "_". */
+/**
+ * A close identifier to offer instead of `name`: accents are dropped (`é` → `e`, `ß` → `ss`),
+ * other invalid characters become "_".
+ */
 export function toIdentifier(name: string): string {
-  let s = name.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+/, '');
+  let s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/ß/g, 'ss')
+    .replace(/[æÆ]/g, 'ae')
+    .replace(/[øØ]/g, 'o')
+    .replace(/[^A-Za-z0-9_]+/g, '_')
+    .replace(/^_+/, '');
   if (s === '' || /^[0-9]/.test(s)) s = `n_${s}`;
   if (PYTHON_KEYWORDS.has(s)) s = `${s}_`;
   return s;

@@ -22,6 +22,7 @@ export type DiagnosticCode =
   // reading the file
   | 'syntax'
   | 'not_json'
+  | 'not_utf8'
   | 'empty_file'
   | 'too_large'
   | 'too_deep'

@@ -14,7 +14,9 @@ export function renderDiagnostics(diagnostics: DiagnosticLike[], sources: Source
   for (const d of sortDiagnostics(diagnostics)) {
     const { line, column } = d.position;
     // `file:line:col: message` is the contract; a warning says so at the end of its line.
-    out.push(`${d.file}:${line}:${column}: ${printable(d.message)}${d.severity === 'warning' ? ' (warning)' : ''}`);
+    out.push(
+      `${printable(d.file)}:${line}:${column}: ${printable(d.message)}${d.severity === 'warning' ? ' (warning)' : ''}`,
+    );
     const text = byPath.get(d.file);
     if (text === undefined) continue;
     if (!lineCache.has(d.file)) lineCache.set(d.file, text.split(/\r?\n|\r/));
@@ -39,7 +41,11 @@ function excerpt(src: string, line: number, column: number): string[] {
   return [` ${gutter} | ${printable(text)}`, ` ${pad} | ${before}^`];
 }
 
-/** Control characters (other than tab) would garble a terminal; show each as one "�". */
+/**
+ * Control characters (other than tab) would garble a terminal; show each as one "�". Diagnostics
+ * carry no colour of their own, and this keeps an escape sequence in a file name, a message or a
+ * source line from adding one (or moving the cursor), on a terminal or in a log.
+ */
 function printable(s: string): string {
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
 }

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SourceFile } from '../../../compiler';
+import { decodeDefinition, type SourceFile } from '../../../compiler';
 
 export const WORKFLOWS_DIR = 'workflows';
 const DEFINITION_FILE = /\.workflow\.(ya?ml|json)$/;
@@ -16,5 +16,5 @@ export function readDefinitions(absoluteProjectRoot: string): SourceFile[] {
     .filter((entry) => entry.isFile() && DEFINITION_FILE.test(entry.name))
     .map((entry) => entry.name)
     .sort()
-    .map((name) => ({ path: `${WORKFLOWS_DIR}/${name}`, text: readFileSync(join(dir, name), 'utf8') }));
+    .map((name) => decodeDefinition(`${WORKFLOWS_DIR}/${name}`, readFileSync(join(dir, name))));
 }
