@@ -32,13 +32,15 @@ class ConnectionPools:
     creating a client during a request.
     """
 
-    __slots__ = ("_clients", "_closed")
+    __slots__ = ("_clients", "_closed", "settings")
 
     _current: ClassVar[ConnectionPools | None] = None
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self._clients: dict[str, Any] = {}
         self._closed = False
+        # What the pools were built from; nodes read their limits here (``http_call``).
+        self.settings = Settings() if settings is None else settings
 
     @classmethod
     async def create(
@@ -54,7 +56,7 @@ class ConnectionPools:
         unknown = wanted - POOL_NAMES
         if unknown:
             raise ValueError(f"unknown pools {sorted(unknown)}; known: {sorted(POOL_NAMES)}")
-        pools = cls()
+        pools = cls(settings)
         try:
             # A fixed order, so start-up is the same every time.
             for name in ("http", "llm", "postgres", "redis", "qdrant"):
