@@ -35,20 +35,23 @@ export function compileService(sources: SourceFile[]): CompileResult {
     const result = compileWorkflow(source, diagnostics);
     if (result) workflows.push(result);
   }
-  diagnostics.push(...serviceConflicts(workflows));
-  if (diagnostics.some((d) => d.severity === 'error')) return { files: [], diagnostics: sortDiagnostics(diagnostics) };
+  append(diagnostics, serviceConflicts(workflows));
+  if (diagnostics.some((d) => d.severity === 'error')) return { files: [], diagnostics: capDiagnostics(diagnostics) };
   const files = [
     { path: '__init__.py', contents: emitInit(workflows.map((w) => w.ir.id)) },
     ...workflows.flatMap((w) => w.files),
   ];
-  return { files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), diagnostics: sortDiagnostics(diagnostics) };
+  return { files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), diagnostics: capDiagnostics(diagnostics) };
 }
 
 function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledWorkflow | undefined {
   // 1. Parse YAML/JSON, keeping the source position of every key and value.
   const { source, problems } = parseSource(file);
   if (!source) {
-    diagnostics.push(...problems.map((p) => problemDiagnostic(file, p.code, p.offset, p.message)));
+    append(
+      diagnostics,
+      problems.map((p) => problemDiagnostic(file, p.code, p.offset, p.message)),
+    );
     return undefined;
   }
   const reporter = new Reporter(source);
@@ -75,7 +78,7 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
       { path: `${ir.id}.py`, contents: python },
       { path: `${ir.id}.mmd`, contents: emitMermaid(ir, plan, file.path) },
     ];
-    diagnostics.push(...reporter.diagnostics);
+    append(diagnostics, reporter.diagnostics);
     return { ir, reporter, files };
   } catch (err) {
     // A compiler bug must still end as a diagnostic, never as a stack trace in the user's face.
@@ -89,11 +92,45 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
 }
 
 function done(reporter: Reporter, diagnostics: Diagnostic[], ir?: WorkflowIR): CompiledWorkflow | undefined {
-  diagnostics.push(...reporter.diagnostics);
+  append(diagnostics, reporter.diagnostics);
   return ir ? { ir, reporter, files: [] } : undefined;
 }
 
 function problemDiagnostic(file: SourceFile, code: Diagnostic['code'], offset: number, message: string): Diagnostic {
   const position = ParsedSource.positionIn(file.text, offset);
   return { code, severity: 'error', file: file.path, message, position, path: [], offset };
+}
+
+/** Appends without spreading: a file with 150k nodes can have 150k warnings, more than a call's arguments. */
+function append<T>(to: T[], items: readonly T[]): void {
+  for (const item of items) to.push(item);
+}
+
+/** At most this many diagnostics are shown per file; the rest are counted in one last line. */
+export const MAX_DIAGNOSTICS_PER_FILE = 100;
+
+/** Sorted, and at most `MAX_DIAGNOSTICS_PER_FILE` per file plus one saying how many more there were. */
+function capDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const sorted = sortDiagnostics(diagnostics);
+  for (let i = 0; i < sorted.length;) {
+    let end = i;
+    while (end < sorted.length && sorted[end].file === sorted[i].file) end++;
+    append(out, sorted.slice(i, Math.min(end, i + MAX_DIAGNOSTICS_PER_FILE)));
+    if (end - i > MAX_DIAGNOSTICS_PER_FILE) {
+      const rest = sorted.slice(i + MAX_DIAGNOSTICS_PER_FILE, end);
+      const last = rest[rest.length - 1];
+      out.push({
+        file: last.file,
+        position: last.position,
+        path: last.path,
+        offset: last.offset,
+        code: 'too_many_diagnostics',
+        severity: rest.some((d) => d.severity === 'error') ? 'error' : 'warning',
+        message: `${rest.length} more diagnostics in this file are not shown (at most ${MAX_DIAGNOSTICS_PER_FILE} per file); fix these first`,
+      });
+    }
+    i = end;
+  }
+  return out;
 }

@@ -158,6 +158,32 @@ describe('compiler fuzzing', () => {
     expect(result.files.map((f) => f.path)).toEqual(['__init__.py', 'big.mmd', 'big.py']);
   }, 60_000);
 
+  it('bounds what aliases expand to, not only how many there are', () => {
+    // 70 KB: 3000 aliases of a 1000-item list would be 3 million values (a module of 100+ MB).
+    const items = Array(1000).fill('"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"').join(',');
+    const copies = Array.from({ length: 3000 }, (_, i) => `  k${i}: *a`).join('\n');
+    const started = Date.now();
+    const result = compileService(yamlFile(`a: &a [${items}]\nid: x\noutput:\n${copies}\n`));
+    expect(result.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ['too_large', 'aliases copy more than 100000 values; write what they share once (a global, a node) instead'],
+    ]);
+    // 160 KB: 5000 aliases of a 100 KB string would be 500 MB of text.
+    const long = Array.from({ length: 5000 }, (_, i) => `  k${i}: *a`).join('\n');
+    const text = compileService(yamlFile(`a: &a "${'y'.repeat(100_000)}"\nid: x\noutput:\n${long}\n`));
+    expect(text.diagnostics.map((d) => d.code)).toEqual(['too_large']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('reports 150k trivial nodes instead of overflowing the stack, at most 100 diagnostics a file', () => {
+    let text = 'id: many\nnodes:\n';
+    for (let i = 0; i < 150_000; i++) text += `  - {id: n${i}, type: transform, set: {}}\n`;
+    const result = compileService(yamlFile(text));
+    expect(result.diagnostics).toHaveLength(101);
+    expect(result.diagnostics[100].message).toBe(
+      '149900 more diagnostics in this file are not shown (at most 100 per file); fix these first',
+    );
+  }, 120_000);
+
   it('rejects an alias bomb and an oversized file with a diagnostic', () => {
     const bomb = [
       'a: &a [x,x,x,x,x,x,x,x,x]',

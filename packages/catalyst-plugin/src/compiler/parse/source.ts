@@ -48,9 +48,18 @@ export interface ParseProblem {
   message: string;
 }
 
+/** Size limits of one definition file, each reported as a `too_large` / `too_deep` diagnostic. */
 export const MAX_SOURCE_CHARS = 20 * 1024 * 1024;
-const MAX_DEPTH = 200;
-const MAX_ALIAS_EXPANSIONS = 10_000;
+/** Nesting of YAML/JSON collections. */
+export const MAX_DEPTH = 200;
+/** YAML aliases (`*name`) followed while reading the file. */
+export const MAX_ALIAS_EXPANSIONS = 10_000;
+/** Values (scalars and collections) once aliases are expanded, in the whole file. */
+export const MAX_VALUES = 1_000_000;
+/** Values that aliases add (the copies, not the anchored original). */
+export const MAX_ALIAS_VALUES = 100_000;
+/** Characters of keys and strings once aliases are expanded. */
+export const MAX_EXPANDED_CHARS = MAX_SOURCE_CHARS;
 
 const pathKey = (path: JsonPath): string => path.join('\u0000');
 
@@ -194,6 +203,29 @@ function checkStrictJson(text: string): ParseProblem | undefined {
 class Builder {
   problem?: ParseProblem;
   private aliasCount = 0;
+  private values = 0;
+  private aliasValues = 0;
+  private chars = 0;
+  /** How many aliases the value being built sits inside. */
+  private aliasDepth = 0;
+
+  /** Counts one value (or key) of `length` characters; false (with a problem) once a limit is passed. */
+  private count(length: number, start: number, key = false): boolean {
+    if (!key) this.values++;
+    if (!key && this.aliasDepth > 0) this.aliasValues++;
+    this.chars += length;
+    const message =
+      this.values > MAX_VALUES
+        ? `the definition holds more than ${MAX_VALUES} values (aliases expanded); split it into several workflows`
+        : this.aliasValues > MAX_ALIAS_VALUES
+          ? `aliases copy more than ${MAX_ALIAS_VALUES} values; write what they share once (a global, a node) instead`
+          : this.chars > MAX_EXPANDED_CHARS
+            ? `the definition holds more than ${MAX_EXPANDED_CHARS} characters of keys and strings (aliases expanded); split it or use fewer aliases`
+            : undefined;
+    if (message === undefined) return true;
+    this.problem = { code: 'too_large', offset: start, message };
+    return false;
+  }
 
   constructor(
     private readonly text: string,
@@ -217,12 +249,22 @@ class Builder {
     this.entries.set(pathKey(path), entry);
     if (isAlias(node)) {
       if (++this.aliasCount > MAX_ALIAS_EXPANSIONS) {
-        this.problem = { code: 'too_large', offset: start, message: 'too many alias expansions' };
+        this.problem = {
+          code: 'too_large',
+          offset: start,
+          message: `more than ${MAX_ALIAS_EXPANSIONS} aliases are followed; write the values out or use fewer aliases`,
+        };
         return null;
       }
       const target = node.resolve(this.doc) as YamlNode | undefined;
-      return this.build(target ?? null, path, depth + 1, keyStart);
+      this.aliasDepth++;
+      try {
+        return this.build(target ?? null, path, depth + 1, keyStart);
+      } finally {
+        this.aliasDepth--;
+      }
     }
+    if (!this.count(isScalar(node) && typeof node.value === 'string' ? node.value.length : 0, start)) return null;
     if (isScalar(node)) {
       if (typeof node.value === 'string') {
         entry.scalar = { type: node.type ?? 'PLAIN', raw: this.text.slice(start, end), value: node.value, start };
@@ -242,6 +284,7 @@ class Builder {
           this.problem = { code: 'syntax', offset: kStart, message: 'keys must be plain strings' };
           return null;
         }
+        if (!this.count(key.length, kStart, true)) return null;
         const childPath = [...path, key];
         const value = pair.value === null ? null : this.build(pair.value as YamlNode, childPath, depth + 1, kStart);
         if (pair.value === null) this.entries.set(pathKey(childPath), { start: kStart, keyStart: kStart });

@@ -27,7 +27,7 @@ export function serviceConflicts(workflows: { ir: WorkflowIR; reporter: Reporter
         `route ${route} is already served by ${otherRoute}; give this workflow another "trigger.path"`,
       );
     else routes.set(route, file);
-    out.push(...reporter.diagnostics.slice(before));
+    for (const d of reporter.diagnostics.slice(before)) out.push(d);
   }
   return out;
 }
