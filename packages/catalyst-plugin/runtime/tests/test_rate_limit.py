@@ -110,30 +110,82 @@ async def test_timeout_raises_without_taking_a_slot(make: Callable[..., RateLimi
     assert 0 < waited <= 0.1 + SLACK
 
 
+async def _settled(limiter: RateLimiter) -> None:
+    """Wait until the slots cancelled callers gave back are back (Redis: a background task)."""
+    for _ in range(500):
+        if not getattr(limiter, "_releases", None):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a release never finished")
+
+
 @pytest.mark.anyio
-async def test_cancelled_waiter_gives_its_slot_back() -> None:
-    limiter = InMemoryRateLimiter(interval=0.1)
+async def test_cancelled_waiter_gives_its_slot_back(make: Callable[..., RateLimiter]) -> None:
+    limiter = make(interval=0.5)
     await limiter.acquire("k")
     waiter = asyncio.create_task(limiter.acquire("k"))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # it has reserved the next slot and is waiting for it
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+    await _settled(limiter)
     waited = await limiter.acquire("k")
-    assert waited <= 0.1  # not 0.2: the cancelled reservation was returned
+    assert waited <= 0.5 + SLACK  # not 0.9: the cancelled reservation was returned
 
 
 @pytest.mark.anyio
-async def test_cancelled_waiter_with_others_behind_keeps_the_queue() -> None:
-    limiter = InMemoryRateLimiter(interval=0.05)
+async def test_many_cancelled_waiters_leak_no_capacity(make: Callable[..., RateLimiter]) -> None:
+    # Clients that disconnect one after another, each while waiting: the limit is not used up.
+    limiter = make(interval=0.5)
+    await limiter.acquire("k")
+    for _ in range(5):
+        waiter = asyncio.create_task(limiter.acquire("k"))
+        await asyncio.sleep(0.02)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await _settled(limiter)
+    waited = await limiter.acquire("k", timeout=1)  # five leaked slots would be 2.5 s away
+    assert waited <= 0.5 + SLACK
+
+
+@pytest.mark.anyio
+async def test_cancelled_waiter_with_others_behind_keeps_the_queue(
+    make: Callable[..., RateLimiter],
+) -> None:
+    limiter = make(interval=0.25)
     await limiter.acquire("k")
     first = asyncio.create_task(limiter.acquire("k"))
+    await asyncio.sleep(0.05)
     second = asyncio.create_task(limiter.acquire("k"))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
-    assert await second >= 0.07  # its reservation (two intervals out) stands
+    await _settled(limiter)
+    assert await second >= 0.3  # its reservation (two intervals out) stands
+
+
+@pytest.mark.anyio
+async def test_a_caller_cancelled_while_reserving_gives_the_slot_back(
+    redis: Redis, unique: str
+) -> None:
+    limiter = RedisRateLimiter(redis, interval=5, prefix=unique)
+    await limiter.acquire("k")
+    stored = await redis.get(f"{unique}k")
+    waiter = asyncio.create_task(limiter.acquire("k"))
+    await asyncio.sleep(0)  # the script is on its way
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    # The reservation lands (its script was sent) and is then given back.
+    for _ in range(500):
+        if not limiter._releases and await redis.get(f"{unique}k") == stored:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    await _settled(limiter)
+    assert await redis.get(f"{unique}k") == stored  # the first caller's slot, not a second one
 
 
 @pytest.mark.anyio

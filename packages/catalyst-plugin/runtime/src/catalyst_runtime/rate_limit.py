@@ -19,7 +19,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import RateLimitExceeded
 
@@ -111,8 +111,10 @@ class InMemoryRateLimiter:
 
 
 # KEYS[1]: the key. ARGV: interval, tolerance, max wait (all microseconds; max wait < 0: none).
-# Returns the microseconds to wait, or -1 when that would exceed the max wait (nothing reserved).
-# Redis's own clock is used, so every process and host agrees on "now".
+# Returns {wait, reserved tat, tat before}: the microseconds to wait (-1 when that would exceed
+# the max wait: nothing reserved), the value stored and the one it replaced, so that a caller
+# cancelled while waiting can give its slot back. Redis's own clock is used, so every process
+# and host agrees on "now".
 _GCRA_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -123,11 +125,27 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - tolerance - now
 if wait < 0 then wait = 0 end
-if max_wait >= 0 and wait > max_wait then return -1 end
+if max_wait >= 0 and wait > max_wait then return {-1, 0, 0} end
 local new_tat = tat + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-return wait
+return {wait, new_tat, tat}
+"""
+
+# KEYS[1]: the key. ARGV: the tat a cancelled caller stored, the tat it replaced. Puts the old
+# value back only if nobody reserved after the caller (the stored value is still its own), as
+# the in-memory limiter does. Returns 1 when the slot was given back.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(ARGV[2])
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
+return 1
 """
 
 
@@ -143,10 +161,20 @@ class RedisRateLimiter:
     ``redis`` is a ``redis.asyncio.Redis`` client, or a function returning one; by default the
     app's pool (``ConnectionPools.current().redis``), so a limiter can be built at import time.
     Slots are reserved atomically by a Lua script (loaded once, then run by its SHA) using the
-    Redis server's clock.
+    Redis server's clock. A caller cancelled while waiting for its slot, or while its reservation
+    was on its way, gives the slot back when nobody has reserved after it (a second script,
+    compare-and-set), so clients that disconnect do not use up the limit.
     """
 
-    __slots__ = ("_interval_us", "_name", "_prefix", "_redis", "_script", "_tolerance_us")
+    __slots__ = (
+        "_interval_us",
+        "_name",
+        "_prefix",
+        "_redis",
+        "_releases",
+        "_script",
+        "_tolerance_us",
+    )
 
     def __init__(
         self,
@@ -164,26 +192,64 @@ class RedisRateLimiter:
         self._name = name
         self._prefix = prefix
         self._redis = _current_redis if redis is None else redis
-        self._script: tuple[Redis, AsyncScript] | None = None
+        self._script: tuple[Redis, AsyncScript, AsyncScript] | None = None
+        # Releases under way, kept so that they are not garbage-collected mid-flight.
+        self._releases: set[asyncio.Future[Any]] = set()
 
-    def _script_for(self) -> AsyncScript:
+    def _scripts_for(self) -> tuple[AsyncScript, AsyncScript]:
         from redis.asyncio import Redis
 
         client = self._redis if isinstance(self._redis, Redis) else self._redis()
         if self._script is None or self._script[0] is not client:
-            self._script = (client, client.register_script(_GCRA_LUA))
-        return self._script[1]
+            self._script = (
+                client,
+                client.register_script(_GCRA_LUA),
+                client.register_script(_RELEASE_LUA),
+            )
+        return self._script[1], self._script[2]
 
     async def acquire(self, key: str, *, timeout: float | None = None) -> float:  # noqa: ASYNC109
-        script = self._script_for()
+        reserve, release = self._scripts_for()
         max_wait = -1 if timeout is None else math.floor(timeout * 1_000_000)
-        wait_us = int(
-            await script(
-                keys=[self._prefix + key], args=[self._interval_us, self._tolerance_us, max_wait]
-            )
+        keys = [self._prefix + key]
+        # Shielded: if this caller is cancelled while the script runs, the reservation still
+        # lands, and is then given back as soon as its answer says what it was.
+        pending = asyncio.ensure_future(
+            reserve(keys=keys, args=[self._interval_us, self._tolerance_us, max_wait])
         )
+        try:
+            reply = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            pending.add_done_callback(lambda done: self._release_reply(release, keys, done))
+            raise
+        wait_us, reserved, before = (int(part) for part in reply)
         if wait_us < 0:
             raise RateLimitExceeded(self._name, key, timeout if timeout is not None else 0.0)
         if wait_us:
-            await asyncio.sleep(wait_us / 1_000_000)
+            try:
+                await asyncio.sleep(wait_us / 1_000_000)
+            except asyncio.CancelledError:
+                self._release(release, keys, reserved, before)
+                raise
         return wait_us / 1_000_000
+
+    def _release_reply(
+        self, release: AsyncScript, keys: list[str], done: asyncio.Future[Any]
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # nothing was reserved, or nobody can know: the key expires by itself
+        wait_us, reserved, before = (int(part) for part in done.result())
+        if wait_us >= 0:
+            self._release(release, keys, reserved, before)
+
+    def _release(self, release: AsyncScript, keys: list[str], reserved: int, before: int) -> None:
+        """Give a cancelled caller's slot back, in a task of its own: the caller is being
+        cancelled and must not wait (or be cancelled again) on the way out."""
+        task = asyncio.ensure_future(release(keys=keys, args=[reserved, before]))
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Future[Any]) -> None:
+        self._releases.discard(task)
+        if not task.cancelled():
+            task.exception()  # a Redis failure here costs one slot, until the key expires
