@@ -8,6 +8,7 @@ import { kindOf } from '../nodes/kinds';
 import { nodeRefs } from '../expr/refs';
 import { expressionsOf, templatesOf } from '../expr/value';
 import type { WorkflowIR } from '../resolve/resolve';
+import { commentText } from '../python/literal';
 import { mermaidTemplate } from './templates';
 
 /** Mermaid ids: prefixed, so nodes named `end`, `input` or `output` cannot clash with keywords. */
@@ -46,5 +47,5 @@ export function emitMermaid(ir: WorkflowIR, plan: Plan, sourcePath: string): str
     if (outputRefs.has(node.id) || !used.has(node.id)) edges.push(`${mid(node.id)} --> output`);
   }
   if (plan.readySets.length === 0) edges.push('input --> output');
-  return mermaidTemplate({ sourcePath, readySets, edges });
+  return mermaidTemplate({ sourcePath: commentText(sourcePath), readySets, edges });
 }

@@ -14,7 +14,7 @@ import { namesRead } from '../python/scan';
 import { classCode } from './input-classes';
 import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
-import { pyString } from '../python/literal';
+import { commentText, pyString } from '../python/literal';
 import { endpoint, newNeeds, routerLine } from './router';
 import { annotationOf, runBody, type BlockEnv, type NodeNames } from './run';
 import { workflowTemplate } from './templates';
@@ -63,7 +63,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     read: readNodes(w.ir.nodes, w.ir.output),
     names,
     newBlock,
-    location: (node) => `${w.sourcePath}:${w.nodeLocation(node).line}:${w.nodeLocation(node).column}`,
+    location: (node) => `${commentText(w.sourcePath)}:${w.nodeLocation(node).line}:${w.nodeLocation(node).column}`,
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
   });
@@ -79,7 +79,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const inputLine = body.usesInput || response.usesInput() ? `inp: ${w.input.className} = ctx.input` : undefined;
 
   const vm = {
-    sourcePath: w.sourcePath,
+    // Lines 1 and 2 are fixed text, so nothing from a definition can stand where Python reads an
+    // encoding declaration; the path (escaped to one line) comes third.
+    sourcePath: commentText(w.sourcePath),
     importGroups: [] as string[][],
     workflowIdLiteral: pyString(w.ir.id),
     classes: w.input.classes.map(classCode),

@@ -25,6 +25,18 @@ function escapeChar(c: string): string {
 const NEEDS_ESCAPE =
   /[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/**
+ * Text for a comment: backslash doubled, and as `\xNN` / `\uNNNN` every character some tool
+ * reads as a line break or hides (controls, DEL, C1, U+2028/2029, the BOM, bidi controls, lone
+ * surrogates). What is left is one line that cannot end the comment, whatever the text held.
+ */
+export function commentText(s: string): string {
+  return s.replace(COMMENT_ESCAPE, escapeChar);
+}
+
+const COMMENT_ESCAPE =
+  /[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /** The body of a Python string literal delimited by `quote`, without the quotes. */
 export function pyStringBody(s: string, quote: Quote): string {
   return s.replace(NEEDS_ESCAPE, escapeChar).split(quote).join(`\\${quote}`);
