@@ -44,11 +44,15 @@ function codegenTarget(service: Service, pluginIsExternal: boolean): TargetConfi
   };
 }
 
-/** Serves the service with uvicorn until stopped, after compiling it. */
+/**
+ * Serves the service with uvicorn until stopped, after compiling it. Not `continuous`: Nx 23
+ * reports a continuous task run on its own as a success whatever its exit code, so a service
+ * that cannot start would look as if it had served. A project that needs the server running
+ * under another target sets `"continuous": true` on its serve target in project.json.
+ */
 function serveTarget(service: Service, codegenTargetName: string): TargetConfiguration {
   return {
     executor: '@catalyst/plugin:serve',
-    continuous: true,
     dependsOn: [codegenTargetName],
     options: {},
     metadata: {

@@ -1,4 +1,8 @@
-import { serveArgs } from './serve';
+import { logger, type ExecutorContext } from '@nx/devkit';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import serveExecutor, { serveArgs } from './serve';
 import { passthroughArgs, pytestArgs } from '../pytest/pytest';
 
 describe('serve executor', () => {
@@ -24,6 +28,75 @@ describe('serve executor', () => {
       '--reload-dir',
       '/ws/apps/s/src',
     ]);
+  });
+});
+
+describe('serve executor, when the service cannot start', () => {
+  let dir: string;
+  const savedUv = process.env['UV'];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'catalyst-serve-'));
+    mkdirSync(join(dir, 'apps/hello-svc'), { recursive: true });
+    writeFileSync(join(dir, 'apps/hello-svc/pyproject.toml'), '[project]\nname = "hello-svc"\n');
+    // A uv that answers as `python -m catalyst_runtime.serve` does when a secret is missing.
+    const uv = join(dir, 'uv');
+    writeFileSync(
+      uv,
+      [
+        '#!/bin/sh',
+        "cat >&2 <<'EOF'",
+        'INFO:     Started server process [5079]',
+        'INFO:     Waiting for application startup.',
+        'ERROR:    Traceback (most recent call last):',
+        '  File "/ws/libs/catalyst-runtime/src/catalyst_runtime/app.py", line 104, in check_secrets',
+        '    raise ConfigError(',
+        "catalyst_runtime.errors.ConfigError: API_KEY: required by this service's workflows but not set in the environment; export it or add it to .env",
+        '',
+        'ERROR:    Application startup failed. Exiting.',
+        'EOF',
+        'exit 3',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(uv, 0o755);
+    process.env['UV'] = uv;
+  });
+
+  afterEach(() => {
+    if (savedUv === undefined) delete process.env['UV'];
+    else process.env['UV'] = savedUv;
+    rmSync(dir, { recursive: true, force: true });
+    jest.restoreAllMocks();
+  });
+
+  it('fails, and says why on one line before the traceback', async () => {
+    const printed: string[] = [];
+    jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+    jest
+      .spyOn(logger, 'error')
+      .mockImplementation((message: unknown) => void printed.push(`LOGGED ${String(message)}`));
+    jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(...chunk.toString().split('\n').filter(Boolean));
+      return true;
+    });
+    const context = {
+      root: dir,
+      cwd: dir,
+      isVerbose: false,
+      projectName: 'hello-svc',
+      projectsConfigurations: { version: 2, projects: { 'hello-svc': { root: 'apps/hello-svc' } } },
+    } as unknown as ExecutorContext;
+
+    await expect(serveExecutor({}, context)).resolves.toEqual({ success: false });
+
+    const reason = printed.findIndex((line) => line.startsWith('LOGGED '));
+    expect(printed[reason]).toBe(
+      "LOGGED hello-svc did not start: ConfigError: API_KEY: required by this service's workflows but not set in the environment; export it or add it to .env",
+    );
+    expect(printed.filter((line) => line.startsWith('LOGGED '))).toHaveLength(1);
+    expect(reason).toBeLessThan(printed.findIndex((line) => line.includes('Traceback')));
+    expect(printed).toContain('ERROR:    Application startup failed. Exiting.');
   });
 });
 

@@ -7,6 +7,7 @@ import { runForwardingSignals } from '../../utils/run-process';
 import { serviceFromContext, type Service } from '../../utils/service';
 import { WORKFLOWS_DIR } from '../codegen/lib/read-definitions';
 import { runCodegen } from '../codegen/lib/run-codegen';
+import { StartupMonitor } from './lib/startup-monitor';
 import type { ServeExecutorSchema } from './schema';
 
 /** The uv command line that serves a service (exported for tests and for the docs). */
@@ -69,8 +70,21 @@ export default async function serveExecutor(
 
   logger.info(`Serving ${context.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
   const watcher = options.reload ? watchDefinitions(service) : undefined;
+  // The child's output goes through the monitor, which puts the reason of a failed start-up on
+  // one line before the traceback. Unbuffered, so that the access log is not held in a pipe.
+  const monitor = new StartupMonitor(
+    (stream, text) => (stream === 'stdout' ? process.stdout : process.stderr).write(text),
+    (reason) => logger.error(`${context.projectName} did not start: ${reason ?? 'see the output below'}`),
+    { reload: options.reload },
+  );
   try {
-    const code = await runForwardingSignals(uv, args, { cwd: context.root, env: process.env });
+    const code = await runForwardingSignals(
+      uv,
+      args,
+      { cwd: context.root, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+      (stream, chunk) => monitor.data(stream, chunk),
+    );
+    monitor.exit(code);
     return { success: code === 0 };
   } finally {
     watcher?.close();
