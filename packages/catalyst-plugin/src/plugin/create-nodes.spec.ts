@@ -46,6 +46,33 @@ describe('createNodesV2', () => {
     expect(results).toMatchSnapshot();
   });
 
+  it('infers serve as an ordinary task, so that Nx fails the run when the service does not start', async () => {
+    // Nx 23 reports a continuous task run on its own as a success whatever its exit code.
+    const [[, result]] = await createNodesFunction(
+      ['apps/hello-svc/workflows/hello.workflow.yaml'],
+      undefined,
+      context,
+    );
+    expect(result.projects?.['apps/hello-svc']?.targets?.['serve'].continuous).toBeUndefined();
+  });
+
+  it('fails naming the file and line when a service pyproject.toml is not valid TOML', async () => {
+    write({ 'apps/hello-svc/pyproject.toml': '[project]\nname = "hello-svc\n' });
+    // Nx reports each file's error (AggregateCreateNodesError) and stops: uv could not read the file either.
+    let failure: { errors?: [string, Error][] } = {};
+    try {
+      await createNodesFunction(['apps/hello-svc/workflows/hello.workflow.yaml'], undefined, context);
+    } catch (e) {
+      failure = e as typeof failure;
+    }
+    expect(failure.errors?.map(([file, error]) => [file, error.message])).toEqual([
+      [
+        'apps/hello-svc/workflows/hello.workflow.yaml',
+        expect.stringMatching(/^apps\/hello-svc\/pyproject\.toml:2:\d+: not valid TOML/),
+      ],
+    ]);
+  });
+
   it('answers once per project however many definitions it has', async () => {
     const results = await createNodesFunction(
       ['apps/hello-svc/workflows/hello.workflow.yaml', 'apps/hello-svc/workflows/bye.workflow.json'],

@@ -20,6 +20,31 @@ export function readProjectName(pyprojectText: string): string | undefined {
   }
 }
 
+/**
+ * `[project].name` of the pyproject.toml `file` (its path, as the message should show it), or
+ * undefined when the file has no `[project]` table. Unlike {@link readProjectName} it does not
+ * look away: text that is not TOML throws an error naming the file, line and column, and a name
+ * that is not a non-empty string throws too.
+ */
+export function readProjectNameOrThrow(pyprojectText: string, file: string): string | undefined {
+  let doc: TomlTable;
+  try {
+    doc = parse(pyprojectText);
+  } catch (e) {
+    const { line, column, message } = e as { line?: number; column?: number; message?: string };
+    const reason = (message ?? String(e)).split('\n')[0].replace(/^Invalid TOML document: /, '');
+    const where = line !== undefined ? `${file}:${line}:${column ?? 1}` : file;
+    throw new Error(`${where}: not valid TOML (${reason}). uv cannot read it either: fix the file.`);
+  }
+  const project = doc['project'];
+  if (project === undefined) return undefined;
+  const name = isTable(project) ? project['name'] : undefined;
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new Error(`${file}: [project].name must be a non-empty string, the service's distribution name.`);
+  }
+  return name;
+}
+
 /** `[tool.uv.workspace].members` of a parsed pyproject.toml (empty when there is no workspace). */
 function workspaceMembers(doc: TomlTable): string[] {
   const tool = doc['tool'];
@@ -86,6 +111,28 @@ export function uvMemberDirs(tree: Tree): string[] {
     if (normalized) expand('', normalized.split('/'));
   }
   return [...found].sort();
+}
+
+/** The uv lock file, beside the root pyproject.toml. */
+export const UV_LOCK = 'uv.lock';
+
+/** The pending changes to pyproject.toml files in the tree, as text to compare. */
+export function pyprojectChanges(tree: Tree): string {
+  return JSON.stringify(
+    tree
+      .listChanges()
+      .filter((change) => posix.basename(change.path) === 'pyproject.toml')
+      .map((change) => [change.path, change.type, change.content?.toString('utf-8')]),
+  );
+}
+
+/**
+ * Whether a generator must run `uv lock`: there is no lock file yet, or a pyproject.toml changed
+ * since `before` (what {@link pyprojectChanges} said when the generator began). uv resolves from
+ * the pyproject.toml files alone, so anything else a generator writes leaves the lock as it is.
+ */
+export function uvLockNeeded(tree: Tree, before: string): boolean {
+  return !tree.exists(UV_LOCK) || pyprojectChanges(tree) !== before;
 }
 
 /** PEP 503 normalisation: how uv compares distribution names. */

@@ -32,6 +32,22 @@ describe('readService', () => {
     expect(readService(workspaceRoot, 'apps/missing', undefined)).toBeUndefined();
   });
 
+  it('names the file, line and column of a pyproject.toml that is not valid TOML', () => {
+    mkdirSync(join(workspaceRoot, 'apps/broken'), { recursive: true });
+    writeFileSync(join(workspaceRoot, 'apps/broken/pyproject.toml'), '[project]\nname = "broken"\nversion = 1.2.3\n');
+    expect(() => readService(workspaceRoot, 'apps/broken', 'broken')).toThrow(
+      /^apps\/broken\/pyproject\.toml:3:\d+: not valid TOML \(.+\)/,
+    );
+  });
+
+  it('names the file of a [project].name that is not a string', () => {
+    mkdirSync(join(workspaceRoot, 'apps/odd'), { recursive: true });
+    writeFileSync(join(workspaceRoot, 'apps/odd/pyproject.toml'), '[project]\nname = 3\n');
+    expect(() => readService(workspaceRoot, 'apps/odd', 'odd')).toThrow(
+      'apps/odd/pyproject.toml: [project].name must be a non-empty string',
+    );
+  });
+
   it("is the executor's project, with the package the target's options name", () => {
     const context = {
       root: workspaceRoot,

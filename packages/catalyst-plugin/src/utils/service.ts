@@ -1,7 +1,7 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { readProjectName } from './pyproject';
+import { join, posix } from 'node:path';
+import { readProjectNameOrThrow } from './pyproject';
 import { GENERATED_DIR, toPythonPackageName } from './python-names';
 
 /**
@@ -31,6 +31,8 @@ function readText(path: string): string | undefined {
 /**
  * The service at `root` (relative to `workspaceRoot`). It is named by its pyproject.toml's
  * `[project].name`, else by `fallbackName`; with neither, the folder is no service: undefined.
+ * A pyproject.toml that is not valid TOML, or whose `[project].name` is not a string, is an
+ * error naming the file and line (the inferred targets and the executors fail with it).
  */
 export function readService(workspaceRoot: string, root: string, fallbackName: string): Service;
 export function readService(workspaceRoot: string, root: string, fallbackName: string | undefined): Service | undefined;
@@ -41,7 +43,9 @@ export function readService(
 ): Service | undefined {
   const absoluteRoot = join(workspaceRoot, root);
   const pyproject = readText(join(absoluteRoot, 'pyproject.toml'));
-  const distributionName = (pyproject !== undefined ? readProjectName(pyproject) : undefined) ?? fallbackName;
+  const file = posix.join(root.replace(/\\/g, '/'), 'pyproject.toml');
+  const distributionName =
+    (pyproject !== undefined ? readProjectNameOrThrow(pyproject, file) : undefined) ?? fallbackName;
   if (distributionName === undefined) return undefined;
   return { root, absoluteRoot, distributionName, packageName: toPythonPackageName(distributionName) };
 }
