@@ -2,6 +2,7 @@
 // `nx add`, a service generated, compiled (twice: the second is a cache hit), tested with pytest,
 // served by uvicorn and called over HTTP; then a broken edit and an `nx affected` check.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lib, type CommandResult, type Workspace } from './workspace';
@@ -54,6 +55,8 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(plugins).toContain('@catalyst/plugin');
     expect(existsSync(join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py'))).toBe(true);
     expect(readFileSync(join(ws.root, 'pyproject.toml'), 'utf8')).toContain('libs/catalyst-runtime');
+    // Secrets go in .env (the service says so when one is missing): it is never committed.
+    expect(readFileSync(join(ws.root, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);
   });
 
   it('nx g workflow scaffolds a service with inferred targets', () => {
@@ -73,6 +76,18 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(/hello-svc/);
     expect(readFileSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'), 'utf8')).toBe(before);
+    expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
+  });
+
+  it('a name Python or the workspace already uses is refused with a suggestion, and writes nothing', () => {
+    for (const [name, why] of [
+      ['json', /standard-library module "json".*e\.g\. "json-svc"/],
+      ['redis', /uv cannot lock.*e\.g\. "redis-svc"/],
+    ] as const) {
+      const result = ws.nx('g', '@catalyst/plugin:workflow', name, '--no-interactive');
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(why);
+    }
     expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
   });
 
@@ -207,6 +222,60 @@ describe('a workflow service in a fresh Nx workspace', () => {
     await eventually(portIsFree);
     await eventually(() => server.output().includes('Application shutdown complete'));
     expect(server.output()).not.toMatch(/Traceback|force quit/i);
+  });
+
+  it('nx run serve fails when the service cannot start, and says why on one line before the traceback', async () => {
+    const workflows = join(ws.root, 'apps/hello-svc/workflows');
+    const secretDefinition = join(workflows, 'secret.workflow.yaml');
+    writeFileSync(
+      secretDefinition,
+      [
+        'id: secret',
+        'trigger: { method: POST, path: /secret }',
+        'input: { type: object, properties: {} }',
+        'nodes:',
+        '  - id: read',
+        '    type: transform',
+        '    set:',
+        '      key: "{{ secrets.CATALYST_E2E_MISSING_SECRET }}"',
+        'output:',
+        '  ok: "{{ nodes.read.key | length }}"',
+        '',
+      ].join('\n'),
+    );
+    const nxBin = join(ws.root, 'node_modules/.bin/nx');
+    const serve = (port: number) => ws.sh(nxBin, ['run', 'hello-svc:serve', `--port=${port}`], { timeout: 180_000 });
+    try {
+      const result = serve(await lib.freePort());
+      expect(result.code).not.toBe(0);
+      expect(result.output).not.toMatch(/Successfully ran target serve/);
+      const lines = result.output.split('\n');
+      const reason = lines.findIndex((line) =>
+        /hello-svc did not start: ConfigError: CATALYST_E2E_MISSING_SECRET: .*not set/.test(line),
+      );
+      expect(reason).toBeGreaterThanOrEqual(0);
+      const traceback = lines.findIndex((line) => line.includes('Traceback (most recent call last)'));
+      if (traceback >= 0) expect(reason).toBeLessThan(traceback);
+    } finally {
+      rmSync(secretDefinition);
+    }
+
+    // A port another process holds: uvicorn fails after the app started; still a failure, with the reason.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (holder.address() as AddressInfo).port;
+      const result = serve(port);
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/hello-svc did not start: .*address already in use/);
+    } finally {
+      holder.close();
+    }
+
+    // A port that is no TCP port is refused before anything starts.
+    const bad = serve(70000);
+    expect(bad.code).not.toBe(0);
+    expect(bad.output).toMatch(/--port=70000 is not a TCP port/);
   });
 
   it('a broken definition fails codegen with file:line:col and keeps the previous output', () => {

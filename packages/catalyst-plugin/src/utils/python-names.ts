@@ -6,25 +6,9 @@
 // The compiler's list, so the two never disagree. Only the hard keywords: a package may be named
 // like a soft keyword (`import match` works), so a service may be named after one.
 import { PYTHON_HARD_KEYWORDS } from '../compiler/python/names';
+import { DEPENDENCY_DISTRIBUTIONS, DEPENDENCY_IMPORT_NAMES, STDLIB_MODULE_NAMES } from './reserved-names';
 
-/**
- * Import names a service package must not take: they would shadow the runtime, the web stack the
- * runtime imports, or the test tooling.
- */
-const RESERVED_PACKAGES = new Set([
-  'catalyst_runtime',
-  'fastapi',
-  'starlette',
-  'pydantic',
-  'uvicorn',
-  'httpx',
-  'pytest',
-  'orjson',
-  'uvloop',
-  'httptools',
-  'test',
-  'tests',
-]);
+const STDLIB_LOWER = new Set([...STDLIB_MODULE_NAMES].map((name) => name.toLowerCase()));
 
 /** The runtime library's distribution and Nx project name. */
 export const RUNTIME_PROJECT_NAME = 'catalyst-runtime';
@@ -55,11 +39,18 @@ export function checkServiceName(name: string): string | undefined {
     );
   }
   const pkg = toPythonPackageName(name);
+  const instead = `Choose another name, e.g. "${name}-svc".`;
   if (PYTHON_HARD_KEYWORDS.has(pkg)) {
-    return `"${name}" cannot be a service name: its Python package "${pkg}" is a Python keyword. Choose another name, e.g. "${name}-svc".`;
+    return `"${name}" cannot be a service name: its Python package "${pkg}" is a Python keyword. ${instead}`;
   }
-  if (RESERVED_PACKAGES.has(pkg)) {
-    return `"${name}" cannot be a service name: its Python package "${pkg}" would shadow a package the service imports. Choose another name, e.g. "${name}-svc".`;
+  if (STDLIB_LOWER.has(pkg)) {
+    return `"${name}" cannot be a service name: its Python package "${pkg}" would shadow the standard-library module "${pkg}", and the service could not import. ${instead}`;
+  }
+  if (DEPENDENCY_DISTRIBUTIONS.has(name)) {
+    return `"${name}" cannot be a service name: the workspace depends on the Python distribution "${name}", and uv cannot lock a workspace with a member of the same name. ${instead}`;
+  }
+  if (DEPENDENCY_IMPORT_NAMES.has(pkg)) {
+    return `"${name}" cannot be a service name: its Python package "${pkg}" would shadow a package the service imports. ${instead}`;
   }
   return undefined;
 }

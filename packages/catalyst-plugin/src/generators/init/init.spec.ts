@@ -3,7 +3,13 @@ import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { parse } from 'smol-toml';
 import { initGenerator } from './init';
 import { uvLockTask } from '../../utils/uv-lock-task';
+import { formatWithPrettier } from '../test-utils/format-with-prettier';
 
+// formatFiles cannot run prettier under Jest: the stand-in formats with prettier (test-utils).
+jest.mock('@nx/devkit', () => ({
+  ...jest.requireActual<typeof import('@nx/devkit')>('@nx/devkit'),
+  formatFiles: jest.fn((tree: Tree) => formatWithPrettier(tree)),
+}));
 // The lock step runs the real uv; here it is only observed.
 jest.mock('../../utils/uv-lock-task', () => ({ uvLockTask: jest.fn(() => () => undefined) }));
 
@@ -74,6 +80,19 @@ describe('init generator', () => {
       expect(lines.filter((l) => l === '**/_generated/')).toHaveLength(1);
     });
 
+    it('git-ignores .env, where the service tells users to keep secrets, once', async () => {
+      tree.write('.gitignore', 'node_modules\n');
+      await initGenerator(tree, {});
+      await initGenerator(tree, {});
+      expect((tree.read('.gitignore', 'utf-8') ?? '').split('\n').filter((l) => l === '.env')).toHaveLength(1);
+    });
+
+    it('leaves a .gitignore that ignores .env already as it is', async () => {
+      tree.write('.gitignore', '/.env\n**/_generated/\n.venv/\n__pycache__/\n.pytest_cache/\n');
+      await initGenerator(tree, {});
+      expect(tree.read('.gitignore', 'utf-8')).toBe('/.env\n**/_generated/\n.venv/\n__pycache__/\n.pytest_cache/\n');
+    });
+
     it('emits the runtime library as the project catalyst-runtime', async () => {
       await initGenerator(tree, {});
       const project = getProjects(tree).get('catalyst-runtime');
@@ -118,12 +137,44 @@ describe('init generator', () => {
       await initGenerator(tree, { skipUvLock: true });
       expect(uvLockTask).not.toHaveBeenCalled();
     });
+
+    it('does not lock again when a run changes no pyproject.toml and the lock file exists', async () => {
+      await initGenerator(tree, {});
+      tree.write('uv.lock', 'version = 1\n'); // what the first run's `uv lock` wrote
+      jest.mocked(uvLockTask).mockClear();
+      await initGenerator(tree, {});
+      expect(uvLockTask).not.toHaveBeenCalled();
+    });
+
+    it('locks when the lock file is missing, even if nothing else changed', async () => {
+      await initGenerator(tree, {});
+      jest.mocked(uvLockTask).mockClear();
+      await initGenerator(tree, {});
+      expect(uvLockTask).toHaveBeenCalledTimes(1);
+    });
+
+    it('locks when the run adds to the uv workspace, even with a lock file', async () => {
+      tree.write('uv.lock', 'version = 1\n');
+      await initGenerator(tree, {});
+      expect(uvLockTask).toHaveBeenCalledTimes(1);
+    });
   });
 
   describe('skipFormat', () => {
-    it('runs with formatting skipped', async () => {
-      await expect(initGenerator(tree, { skipFormat: true })).resolves.toEqual(expect.any(Function));
-      expect(tree.exists('pyproject.toml')).toBe(true);
+    // As in the workflow generator's spec: a prettier that indents JSON by four shows formatting.
+    beforeEach(() => {
+      tree = createTreeWithEmptyWorkspace({ formatter: 'prettier' });
+      tree.write('.prettierrc', JSON.stringify({ tabWidth: 4 }));
+    });
+
+    it('formats what it wrote with the workspace formatter', async () => {
+      await initGenerator(tree, {});
+      expect(tree.read('libs/catalyst-runtime/project.json', 'utf-8')).toMatch(/^\{\n {4}"name": "catalyst-runtime"/);
+    });
+
+    it('leaves what it wrote as it wrote it with skipFormat', async () => {
+      await initGenerator(tree, { skipFormat: true });
+      expect(tree.read('libs/catalyst-runtime/project.json', 'utf-8')).toMatch(/^\{\n {2}"name": "catalyst-runtime"/);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { formatFiles, getProjects, runTasksInSerial, type GeneratorCallback, type Tree } from '@nx/devkit';
-import { ensureRootPyproject } from '../../utils/pyproject';
+import { ensureRootPyproject, pyprojectChanges, uvLockNeeded } from '../../utils/pyproject';
 import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
 import { uvLockTask } from '../../utils/uv-lock-task';
 import { runtimeGenerator } from '../runtime/runtime';
@@ -11,10 +11,12 @@ export const DEFAULT_RUNTIME_DIRECTORY = 'libs/catalyst-runtime';
 
 /**
  * What `nx add @catalyst/plugin` runs. Idempotent: every step checks before it writes, and an
- * existing runtime library is left as it is (update it with the `runtime` generator).
+ * existing runtime library is left as it is (update it with the `runtime` generator). `uv lock`
+ * runs only when there is no lock file or a pyproject.toml changed.
  */
 export async function initGeneratorInternal(tree: Tree, options: InitGeneratorSchema): Promise<GeneratorCallback> {
   const tasks: GeneratorCallback[] = [];
+  const pyprojectsBefore = pyprojectChanges(tree);
 
   addPluginToNxJson(tree);
   ensureRootPyproject(tree);
@@ -28,7 +30,7 @@ export async function initGeneratorInternal(tree: Tree, options: InitGeneratorSc
       }),
     );
   }
-  if (!options.skipUvLock) tasks.push(uvLockTask(tree.root));
+  if (!options.skipUvLock && uvLockNeeded(tree, pyprojectsBefore)) tasks.push(uvLockTask(tree.root));
 
   if (!options.skipFormat) {
     await formatFiles(tree);

@@ -7,7 +7,13 @@ import { pluginPackageRoot } from '../../utils/package-root';
 import { copyRuntimeFiles } from './lib/copy-runtime-files';
 import { runtimeGenerator } from './runtime';
 import { uvLockTask } from '../../utils/uv-lock-task';
+import { formatWithPrettier } from '../test-utils/format-with-prettier';
 
+// formatFiles cannot run prettier under Jest: the stand-in formats with prettier (test-utils).
+jest.mock('@nx/devkit', () => ({
+  ...jest.requireActual<typeof import('@nx/devkit')>('@nx/devkit'),
+  formatFiles: jest.fn((tree: Tree) => formatWithPrettier(tree)),
+}));
 // The lock step runs the real uv; here it is only observed.
 jest.mock('../../utils/uv-lock-task', () => ({ uvLockTask: jest.fn(() => () => undefined) }));
 
@@ -118,12 +124,31 @@ describe('runtime generator', () => {
       await runtimeGenerator(tree, { skipUvLock: true });
       expect(uvLockTask).not.toHaveBeenCalled();
     });
+
+    it('does not lock again when a run changes no pyproject.toml and the lock file exists', async () => {
+      await runtimeGenerator(tree, {});
+      tree.write('uv.lock', 'version = 1\n');
+      jest.mocked(uvLockTask).mockClear();
+      await runtimeGenerator(tree, {});
+      expect(uvLockTask).not.toHaveBeenCalled();
+    });
   });
 
   describe('skipFormat', () => {
-    it('runs with formatting skipped', async () => {
+    // A prettier that indents JSON by four shows formatting.
+    beforeEach(() => {
+      tree = createTreeWithEmptyWorkspace({ formatter: 'prettier' });
+      tree.write('.prettierrc', JSON.stringify({ tabWidth: 4 }));
+    });
+
+    it('formats what it wrote with the workspace formatter', async () => {
+      await runtimeGenerator(tree, {});
+      expect(tree.read('libs/catalyst-runtime/project.json', 'utf-8')).toMatch(/^\{\n {4}"name": "catalyst-runtime"/);
+    });
+
+    it('leaves what it wrote as it wrote it with skipFormat', async () => {
       await runtimeGenerator(tree, { skipFormat: true });
-      expect(tree.exists('libs/catalyst-runtime/project.json')).toBe(true);
+      expect(tree.read('libs/catalyst-runtime/project.json', 'utf-8')).toMatch(/^\{\n {2}"name": "catalyst-runtime"/);
     });
   });
 });

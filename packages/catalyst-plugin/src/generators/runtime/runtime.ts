@@ -10,7 +10,7 @@ import {
 import { join } from 'node:path';
 import { normalizeDirectory, parseTags } from '../../utils/generator-options';
 import { pluginPackageRoot } from '../../utils/package-root';
-import { addUvWorkspaceMember } from '../../utils/pyproject';
+import { addUvWorkspaceMember, pyprojectChanges, uvLockNeeded } from '../../utils/pyproject';
 import { uvLockTask } from '../../utils/uv-lock-task';
 import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
 import { copyRuntimeFiles } from './lib/copy-runtime-files';
@@ -42,6 +42,7 @@ function normalizeOptions(tree: Tree, options: RuntimeGeneratorSchema): Normaliz
 /** Emits the shared runtime library, or updates it to this plugin version's files. */
 export async function runtimeGenerator(tree: Tree, options: RuntimeGeneratorSchema): Promise<GeneratorCallback> {
   const normalized = normalizeOptions(tree, options);
+  const pyprojectsBefore = pyprojectChanges(tree);
 
   if (getProjects(tree).has(RUNTIME_PROJECT_NAME)) {
     if (options.tags !== undefined) {
@@ -62,7 +63,7 @@ export async function runtimeGenerator(tree: Tree, options: RuntimeGeneratorSche
   if (!options.skipFormat) {
     await formatFiles(tree);
   }
-  return options.skipUvLock ? () => undefined : uvLockTask(tree.root);
+  return options.skipUvLock || !uvLockNeeded(tree, pyprojectsBefore) ? () => undefined : uvLockTask(tree.root);
 }
 
 export default runtimeGenerator;

@@ -11,7 +11,13 @@ import { parse } from 'smol-toml';
 import { schemaPathFor } from './lib/create-files';
 import { workflowGenerator } from './workflow';
 import { uvLockTask } from '../../utils/uv-lock-task';
+import { formatWithPrettier } from '../test-utils/format-with-prettier';
 
+// formatFiles cannot run prettier under Jest: the stand-in formats with prettier (test-utils).
+jest.mock('@nx/devkit', () => ({
+  ...jest.requireActual<typeof import('@nx/devkit')>('@nx/devkit'),
+  formatFiles: jest.fn((tree: Tree) => formatWithPrettier(tree)),
+}));
 // The lock step runs the real uv; here it is only observed.
 jest.mock('../../utils/uv-lock-task', () => ({ uvLockTask: jest.fn(() => () => undefined) }));
 
@@ -122,7 +128,15 @@ describe('workflow generator', () => {
       ['hello--svc', 'kebab-case'],
       ['', 'kebab-case'],
       ['class', 'Python keyword'],
-      ['catalyst-runtime', 'shadow'],
+      ['catalyst-runtime', 'the Python distribution "catalyst-runtime"'],
+      ['json', 'standard-library module "json"'],
+      ['http', 'standard-library module "http"'],
+      ['email', 'standard-library module "email"'],
+      ['typing', 'standard-library module "typing"'],
+      ['asyncio', 'standard-library module "asyncio"'],
+      ['redis', 'uv cannot lock'],
+      ['python-dotenv', 'uv cannot lock'],
+      ['dotenv', 'would shadow a package the service imports'],
     ])('refuses the name %j (%s) and writes nothing', async (name, message) => {
       const before = changes(tree);
       await expect(workflowGenerator(tree, { name })).rejects.toThrow(message);
@@ -208,9 +222,23 @@ describe('workflow generator', () => {
   });
 
   describe('skipFormat', () => {
-    it('runs with formatting skipped', async () => {
+    // A workspace formatted by prettier with settings that differ from what the generator writes
+    // (JSON indented by four, YAML strings in single quotes), so that formatting shows.
+    beforeEach(() => {
+      tree = createTreeWithEmptyWorkspace({ formatter: 'prettier' });
+      tree.write('.prettierrc', JSON.stringify({ singleQuote: true, tabWidth: 4 }));
+    });
+
+    it('formats what it wrote with the workspace formatter', async () => {
+      await workflowGenerator(tree, { name: 'hello-svc' });
+      expect(tree.read('apps/hello-svc/project.json', 'utf-8')).toMatch(/^\{\n {4}"name": "hello-svc"/);
+      expect(tree.read('apps/hello-svc/workflows/hello.workflow.yaml', 'utf-8')).toContain("default: '!'");
+    });
+
+    it('leaves what it wrote as it wrote it with skipFormat', async () => {
       await workflowGenerator(tree, { name: 'hello-svc', skipFormat: true });
-      expect(tree.exists('apps/hello-svc/project.json')).toBe(true);
+      expect(tree.read('apps/hello-svc/project.json', 'utf-8')).toMatch(/^\{\n {2}"name": "hello-svc"/);
+      expect(tree.read('apps/hello-svc/workflows/hello.workflow.yaml', 'utf-8')).toBe(SAMPLE);
     });
   });
 });

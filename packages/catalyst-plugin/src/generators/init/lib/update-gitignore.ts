@@ -2,9 +2,10 @@ import type { Tree } from '@nx/devkit';
 
 /**
  * Ignored because they are derived: codegen output (rebuilt by `nx run <svc>:codegen`, and cached
- * by Nx as a task output), uv's virtual environment and Python's caches.
+ * by Nx as a task output), uv's virtual environment and Python's caches; and `.env` at any depth,
+ * because it holds secrets: a service that misses one tells the user to put it there.
  */
-export const GITIGNORE_ENTRIES = ['**/_generated/', '.venv/', '__pycache__/', '.pytest_cache/'];
+export const GITIGNORE_ENTRIES = ['**/_generated/', '.venv/', '__pycache__/', '.pytest_cache/', '.env'];
 
 function normalizeEntry(line: string): string {
   return line.trim().replace(/^\//, '').replace(/\/$/, '');
@@ -20,6 +21,6 @@ export function updateGitignore(tree: Tree): void {
   const separator = prefix.length > 0 ? '\n' : '';
   tree.write(
     '.gitignore',
-    `${prefix}${separator}# Catalyst: generated code and Python environments\n${missing.join('\n')}\n`,
+    `${prefix}${separator}# Catalyst: generated code, Python environments, local secrets\n${missing.join('\n')}\n`,
   );
 }
