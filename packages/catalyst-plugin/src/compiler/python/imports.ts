@@ -50,7 +50,21 @@ export function importGroups(names: Iterable<ImportedName>): string[][] {
 }
 
 const rank = (name: string): number => (/^[A-Z0-9_]+$/.test(name) ? 0 : /^[A-Z]/.test(name) ? 1 : 2);
-const byType = (a: string, b: string): number => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+/** isort's member order (as ruff sorts): by type, then case-insensitive natural order (`f2` < `f10`). */
+export const byType = (a: string, b: string): number =>
+  rank(a) - rank(b) || natural(a.toLowerCase(), b.toLowerCase()) || (a < b ? -1 : a > b ? 1 : 0);
+
+function natural(a: string, b: string): number {
+  const pa = a.match(/\d+|\D+/g) ?? [];
+  const pb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const [x, y] = [pa[i], pb[i]];
+    if (x === y) continue;
+    if (/^\d/.test(x) && /^\d/.test(y)) return Number(x) - Number(y) || x.length - y.length;
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
 
 /** `from m import a, b`, wrapped in parentheses one name per line when too long. */
 export function importLine(module: string, names: string[]): string {

@@ -119,6 +119,9 @@ help hex id input int isinstance issubclass iter len license list locals map max
 next object oct open ord pow print property quit range repr reversed round set setattr slice sorted
 staticmethod str sum super tuple type vars zip`.split(/\s+/);
 
+/** Python's builtins: a class attribute or module name must not take one of these. */
+export const PYTHON_BUILTIN_NAMES: ReadonlySet<string> = new Set(PYTHON_BUILTINS);
+
 /** Temporaries the expression emitter binds (`_d0 :=` for defaults, `_m0` in comprehensions). */
 const TEMPORARY = /^_[dm]\d+$/;
 

@@ -18,7 +18,8 @@ import {
   type ObjectType,
   type Type,
 } from '../expr/types';
-import { PYTHON_KEYWORDS, pascalCase } from '../python/names';
+import { PYTHON_BUILTIN_NAMES, PYTHON_KEYWORDS, pascalCase } from '../python/names';
+import { MODULE_OF } from '../python/imports';
 import { didYouMean, suggest } from '../util/suggest';
 import { constraintArgs, type FieldArg } from './constraints';
 
@@ -88,7 +89,7 @@ export function buildInputModel(schema: InputSchema | undefined, className: stri
     );
     return model;
   }
-  const builder = new ModelBuilder(model, reporter, new Set());
+  const builder = new ModelBuilder(model, reporter, new Set(), className);
   model.type = builder.objectModel({ ...root, properties: root.properties ?? {} }, className, ['input']);
   return model;
 }
@@ -98,6 +99,8 @@ class ModelBuilder {
     private readonly model: InputModel,
     private readonly reporter: Reporter,
     private readonly classNames: Set<string>,
+    /** The root class's name, which every nested class's name starts with. */
+    private readonly rootName: string,
   ) {}
 
   objectModel(schema: InputSchema, wanted: string, path: JsonPath): ObjectType {
@@ -122,7 +125,7 @@ class ModelBuilder {
     const attrs = new Set<string>();
     for (const [key, prop] of Object.entries(properties)) {
       const propPath = [...path, 'properties', key];
-      const attr = attributeName(key, attrs);
+      const attr = attributeName(key, attrs, this.rootName);
       attrs.add(attr);
       const { type, annotation } = this.annotate(prop, `${name}${pascalCase(attr) || 'Field'}`, propPath);
       const field: ModelField = {
@@ -201,11 +204,20 @@ class ModelBuilder {
 
 const ANY_FIELD = { type: ANY, annotation: { kind: 'Any' } } as const;
 
-/** The Python attribute for a JSON property: itself when safe, else a mangled name (aliased). */
-function attributeName(key: string, taken: Set<string>): string {
+/**
+ * The Python attribute for a JSON property: itself when safe, else a mangled name (aliased).
+ * pydantic evaluates a class's annotations in the class namespace, and the class body reads
+ * `Field`, so an attribute must not take a name the module's classes read: a builtin (`list`,
+ * `str`, `int`), an imported name (`Literal`, `Field`, `BaseModel`) or a model class's name
+ * (all start with the root class's name). Those become `list_` with `alias="list"`.
+ */
+function attributeName(key: string, taken: Set<string>, rootName: string): string {
   const ok =
     /^[A-Za-z][A-Za-z0-9_]*$/.test(key) &&
     !PYTHON_KEYWORDS.has(key) &&
+    !PYTHON_BUILTIN_NAMES.has(key) &&
+    !Object.prototype.hasOwnProperty.call(MODULE_OF, key) &&
+    !key.startsWith(rootName) &&
     !key.startsWith('model_') &&
     !BASEMODEL_NAMES.has(key);
   let base = ok ? key : `${key.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^[_0-9]+/, '') || 'field'}_`;

@@ -38,8 +38,8 @@ export interface WorkflowIR {
   output: ValueTemplate;
 }
 
-/** Workflow ids name modules next to `__init__.py`, which imports `router`. */
-const RESERVED_WORKFLOW_IDS = new Set(['router']);
+/** Workflow ids name modules imported into `__init__.py`, which binds `router` and imports `WorkflowRouter`. */
+const RESERVED_WORKFLOW_IDS = new Set(['router', 'WorkflowRouter']);
 /** Node ids that already name something in a response: `output` is where a failing output mapping
  * is reported, `total` is the whole run's entry in `Server-Timing` and the `done` event. */
 const RESERVED_NODE_IDS: ReadonlyMap<string, string> = new Map([

@@ -13,7 +13,7 @@ from catalyst_runtime import (
     read_input,
 )
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 WORKFLOW_ID = "echo"
 
@@ -21,7 +21,7 @@ WORKFLOW_ID = "echo"
 class EchoInputPayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: int | None = None
+    id_: int | None = Field(default=None, alias="id")
 
 
 class EchoInput(BaseModel):

@@ -13,7 +13,7 @@ from catalyst_runtime import (
     read_input,
 )
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 WORKFLOW_ID = "profile"
 
@@ -22,7 +22,7 @@ class ProfileInputAddress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     city: str
-    zip: str | None = None
+    zip_: str | None = Field(default=None, alias="zip")
 
 
 class ProfileInput(BaseModel):
@@ -40,8 +40,8 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     with ctx.node("card"):
         card = {
             "city": inp.address.city if inp.address is not None else "unknown",
-            "zip": inp.address.zip
-            if inp.address is not None and inp.address.zip is not None
+            "zip": inp.address.zip_
+            if inp.address is not None and inp.address.zip_ is not None
             else "-",
             "first_tag": _d0
             if (_d0 := ((inp.tags if inp.tags is not None else []) or [None])[0])

@@ -13,7 +13,7 @@ from catalyst_runtime import (
     read_input,
 )
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 WORKFLOW_ID = "shipping"
 
@@ -22,7 +22,7 @@ class ShippingInputAddress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     city: str | None = None
-    zip: str | None = None
+    zip_: str | None = Field(default=None, alias="zip")
 
 
 class ShippingInput(BaseModel):
