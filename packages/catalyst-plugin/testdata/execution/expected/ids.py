@@ -21,7 +21,7 @@ WORKFLOW_ID = "ids"
 
 
 class IdsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:

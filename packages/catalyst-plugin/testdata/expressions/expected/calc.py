@@ -19,7 +19,7 @@ WORKFLOW_ID = "calc"
 
 
 class CalcInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     a: int
     b: int

@@ -20,7 +20,7 @@ WORKFLOW_ID = "filters"
 
 
 class FiltersInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str
     tags: list[str]

@@ -19,7 +19,7 @@ WORKFLOW_ID = "guards"
 
 
 class GuardsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     premium: bool = False
     name: str

@@ -19,7 +19,7 @@ WORKFLOW_ID = "hello"
 
 
 class HelloInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     punctuation: str = "!"

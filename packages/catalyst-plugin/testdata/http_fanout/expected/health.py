@@ -13,7 +13,7 @@ WORKFLOW_ID = "health"
 
 
 class HealthInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # ping (http), workflows/health.workflow.yaml:4:5

@@ -22,7 +22,7 @@ WORKFLOW_ID = "profile"
 
 
 class ProfileInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     user: str = Field(min_length=1)
     verbose: bool = False

@@ -19,7 +19,7 @@ WORKFLOW_ID = "ping"
 
 
 class PingInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     n: int = 1
 

@@ -19,7 +19,7 @@ WORKFLOW_ID = "refund_processing"
 
 
 class RefundProcessingInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:

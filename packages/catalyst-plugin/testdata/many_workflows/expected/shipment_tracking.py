@@ -19,7 +19,7 @@ WORKFLOW_ID = "shipment_tracking"
 
 
 class ShipmentTrackingInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:

@@ -19,13 +19,13 @@ WORKFLOW_ID = "echo"
 
 
 class EchoInputPayload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     id_: int | None = Field(default=None, alias="id")
 
 
 class EchoInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     anything: Any | None = None
     payload: EchoInputPayload | None = None

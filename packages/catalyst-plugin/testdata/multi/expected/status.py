@@ -13,7 +13,7 @@ WORKFLOW_ID = "status"
 
 
 class StatusInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:

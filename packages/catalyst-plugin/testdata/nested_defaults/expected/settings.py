@@ -19,21 +19,21 @@ WORKFLOW_ID = "settings"
 
 
 class SettingsInputOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     color: str = "blue"
     size: int | None = None
 
 
 class SettingsInputPointsItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int
     y: int
 
 
 class SettingsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     options: SettingsInputOptions = Field(default={"size": 2}, validate_default=True)
     points: list[SettingsInputPointsItem] = Field(

@@ -19,7 +19,7 @@ WORKFLOW_ID = "orders"
 
 
 class OrdersInputCustomer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=50, description="Full name")
     e_mail_: str = Field(alias="e-mail", pattern="^[^@]+@[^@]+$")
@@ -27,14 +27,14 @@ class OrdersInputCustomer(BaseModel):
 
 
 class OrdersInputItemsItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     sku: str
     qty: int = Field(ge=1, le=100)
 
 
 class OrdersInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     customer: OrdersInputCustomer
     items: list[OrdersInputItemsItem] = Field(min_length=1)

@@ -19,14 +19,14 @@ WORKFLOW_ID = "profile"
 
 
 class ProfileInputAddress(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     city: str
     zip_: str | None = Field(default=None, alias="zip")
 
 
 class ProfileInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str
     address: ProfileInputAddress | None = None

@@ -19,14 +19,14 @@ WORKFLOW_ID = "shipping"
 
 
 class ShippingInputAddress(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     city: str | None = None
     zip_: str | None = Field(default=None, alias="zip")
 
 
 class ShippingInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     address: ShippingInputAddress | None = None
     nick: str | None = None

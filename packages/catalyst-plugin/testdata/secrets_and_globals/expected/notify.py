@@ -19,7 +19,7 @@ WORKFLOW_ID = "notify"
 
 
 class NotifyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     to: str
 

@@ -19,13 +19,13 @@ WORKFLOW_ID = "Any"
 
 
 class AnyInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AnyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Any_: str = Field(default="ab", alias="Any")
     tags: list[str] = []

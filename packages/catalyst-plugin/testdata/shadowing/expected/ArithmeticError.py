@@ -19,13 +19,13 @@ WORKFLOW_ID = "ArithmeticError"
 
 
 class ArithmeticErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ArithmeticErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ArithmeticError_: str = Field(default="ab", alias="ArithmeticError")
     tags: list[str] = []

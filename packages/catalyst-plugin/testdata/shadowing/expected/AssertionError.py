@@ -19,13 +19,13 @@ WORKFLOW_ID = "AssertionError"
 
 
 class AssertionErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AssertionErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     AssertionError_: str = Field(default="ab", alias="AssertionError")
     tags: list[str] = []

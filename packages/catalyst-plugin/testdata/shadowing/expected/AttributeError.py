@@ -19,13 +19,13 @@ WORKFLOW_ID = "AttributeError"
 
 
 class AttributeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AttributeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     AttributeError_: str = Field(default="ab", alias="AttributeError")
     tags: list[str] = []

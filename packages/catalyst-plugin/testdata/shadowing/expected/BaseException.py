@@ -19,13 +19,13 @@ WORKFLOW_ID = "BaseException"
 
 
 class BaseExceptionInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BaseExceptionInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BaseException_: str = Field(default="ab", alias="BaseException")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BaseExceptionGroup"
 
 
 class BaseExceptionGroupInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BaseExceptionGroupInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BaseExceptionGroup_: str = Field(default="ab", alias="BaseExceptionGroup")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BaseModel"
 
 
 class BaseModelInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BaseModelInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BaseModel_: str = Field(default="ab", alias="BaseModel")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BlockingIOError"
 
 
 class BlockingIOErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BlockingIOErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BlockingIOError_: str = Field(default="ab", alias="BlockingIOError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BrokenPipeError"
 
 
 class BrokenPipeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BrokenPipeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BrokenPipeError_: str = Field(default="ab", alias="BrokenPipeError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BufferError"
 
 
 class BufferErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BufferErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BufferError_: str = Field(default="ab", alias="BufferError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "BytesWarning"
 
 
 class BytesWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BytesWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     BytesWarning_: str = Field(default="ab", alias="BytesWarning")
     tags: list[str] = []

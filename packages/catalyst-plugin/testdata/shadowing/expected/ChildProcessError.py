@@ -19,13 +19,13 @@ WORKFLOW_ID = "ChildProcessError"
 
 
 class ChildProcessErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ChildProcessErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ChildProcessError_: str = Field(default="ab", alias="ChildProcessError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ConfigDict"
 
 
 class ConfigDictInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ConfigDictInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ConfigDict_: str = Field(default="ab", alias="ConfigDict")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ConnectionAbortedError"
 
 
 class ConnectionAbortedErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ConnectionAbortedErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ConnectionAbortedError_: str = Field(default="ab", alias="ConnectionAbortedError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ConnectionError"
 
 
 class ConnectionErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ConnectionErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ConnectionError_: str = Field(default="ab", alias="ConnectionError")
     tags: list[str] = []

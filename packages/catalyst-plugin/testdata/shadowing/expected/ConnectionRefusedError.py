@@ -19,13 +19,13 @@ WORKFLOW_ID = "ConnectionRefusedError"
 
 
 class ConnectionRefusedErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ConnectionRefusedErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ConnectionRefusedError_: str = Field(default="ab", alias="ConnectionRefusedError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ConnectionResetError"
 
 
 class ConnectionResetErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ConnectionResetErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ConnectionResetError_: str = Field(default="ab", alias="ConnectionResetError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "DeprecationWarning"
 
 
 class DeprecationWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DeprecationWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     DeprecationWarning_: str = Field(default="ab", alias="DeprecationWarning")
     tags: list[str] = []

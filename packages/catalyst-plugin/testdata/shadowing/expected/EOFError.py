@@ -19,13 +19,13 @@ WORKFLOW_ID = "EOFError"
 
 
 class EOFErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EOFErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     EOFError_: str = Field(default="ab", alias="EOFError")
     tags: list[str] = []

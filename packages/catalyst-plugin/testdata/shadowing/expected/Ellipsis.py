@@ -19,13 +19,13 @@ WORKFLOW_ID = "Ellipsis"
 
 
 class EllipsisInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EllipsisInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Ellipsis_: str = Field(default="ab", alias="Ellipsis")
     tags: list[str] = []

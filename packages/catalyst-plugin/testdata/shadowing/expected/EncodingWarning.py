@@ -19,13 +19,13 @@ WORKFLOW_ID = "EncodingWarning"
 
 
 class EncodingWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EncodingWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     EncodingWarning_: str = Field(default="ab", alias="EncodingWarning")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "EnvironmentError"
 
 
 class EnvironmentErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EnvironmentErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     EnvironmentError_: str = Field(default="ab", alias="EnvironmentError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "Exception"
 
 
 class ExceptionInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ExceptionInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Exception_: str = Field(default="ab", alias="Exception")
     tags: list[str] = []

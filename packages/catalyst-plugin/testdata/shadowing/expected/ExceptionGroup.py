@@ -19,13 +19,13 @@ WORKFLOW_ID = "ExceptionGroup"
 
 
 class ExceptionGroupInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ExceptionGroupInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ExceptionGroup_: str = Field(default="ab", alias="ExceptionGroup")
     tags: list[str] = []

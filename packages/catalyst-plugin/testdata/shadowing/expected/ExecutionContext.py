@@ -19,13 +19,13 @@ WORKFLOW_ID = "ExecutionContext"
 
 
 class ExecutionContextInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ExecutionContextInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ExecutionContext_: str = Field(default="ab", alias="ExecutionContext")
     tags: list[str] = []

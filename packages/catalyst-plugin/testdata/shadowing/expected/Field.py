@@ -19,13 +19,13 @@ WORKFLOW_ID = "Field"
 
 
 class FieldInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FieldInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Field_: str = Field(default="ab", alias="Field")
     tags: list[str] = []

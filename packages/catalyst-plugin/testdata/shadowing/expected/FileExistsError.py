@@ -19,13 +19,13 @@ WORKFLOW_ID = "FileExistsError"
 
 
 class FileExistsErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FileExistsErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     FileExistsError_: str = Field(default="ab", alias="FileExistsError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "FileNotFoundError"
 
 
 class FileNotFoundErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FileNotFoundErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     FileNotFoundError_: str = Field(default="ab", alias="FileNotFoundError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "FloatingPointError"
 
 
 class FloatingPointErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FloatingPointErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     FloatingPointError_: str = Field(default="ab", alias="FloatingPointError")
     tags: list[str] = []

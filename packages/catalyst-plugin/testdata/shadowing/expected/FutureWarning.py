@@ -19,13 +19,13 @@ WORKFLOW_ID = "FutureWarning"
 
 
 class FutureWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FutureWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     FutureWarning_: str = Field(default="ab", alias="FutureWarning")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "GeneratorExit"
 
 
 class GeneratorExitInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class GeneratorExitInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     GeneratorExit_: str = Field(default="ab", alias="GeneratorExit")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "IOError"
 
 
 class IOErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IOErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     IOError_: str = Field(default="ab", alias="IOError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ImportError"
 
 
 class ImportErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ImportErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ImportError_: str = Field(default="ab", alias="ImportError")
     tags: list[str] = []

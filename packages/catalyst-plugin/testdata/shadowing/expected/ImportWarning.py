@@ -19,13 +19,13 @@ WORKFLOW_ID = "ImportWarning"
 
 
 class ImportWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ImportWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ImportWarning_: str = Field(default="ab", alias="ImportWarning")
     tags: list[str] = []

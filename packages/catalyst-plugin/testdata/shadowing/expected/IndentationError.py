@@ -19,13 +19,13 @@ WORKFLOW_ID = "IndentationError"
 
 
 class IndentationErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IndentationErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     IndentationError_: str = Field(default="ab", alias="IndentationError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "IndexError"
 
 
 class IndexErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IndexErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     IndexError_: str = Field(default="ab", alias="IndexError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "InterruptedError"
 
 
 class InterruptedErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class InterruptedErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     InterruptedError_: str = Field(default="ab", alias="InterruptedError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "IsADirectoryError"
 
 
 class IsADirectoryErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IsADirectoryErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     IsADirectoryError_: str = Field(default="ab", alias="IsADirectoryError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "KeyError"
 
 
 class KeyErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class KeyErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     KeyError_: str = Field(default="ab", alias="KeyError")
     tags: list[str] = []

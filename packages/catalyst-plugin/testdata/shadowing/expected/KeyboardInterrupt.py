@@ -19,13 +19,13 @@ WORKFLOW_ID = "KeyboardInterrupt"
 
 
 class KeyboardInterruptInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class KeyboardInterruptInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     KeyboardInterrupt_: str = Field(default="ab", alias="KeyboardInterrupt")
     tags: list[str] = []

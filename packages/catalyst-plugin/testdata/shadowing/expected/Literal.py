@@ -19,13 +19,13 @@ WORKFLOW_ID = "Literal"
 
 
 class LiteralInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class LiteralInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Literal_: str = Field(default="ab", alias="Literal")
     tags: list[str] = []

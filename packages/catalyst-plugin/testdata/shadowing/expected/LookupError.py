@@ -19,13 +19,13 @@ WORKFLOW_ID = "LookupError"
 
 
 class LookupErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class LookupErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     LookupError_: str = Field(default="ab", alias="LookupError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "MemoryError"
 
 
 class MemoryErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class MemoryErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     MemoryError_: str = Field(default="ab", alias="MemoryError")
     tags: list[str] = []

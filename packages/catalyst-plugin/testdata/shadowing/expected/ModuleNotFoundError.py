@@ -19,13 +19,13 @@ WORKFLOW_ID = "ModuleNotFoundError"
 
 
 class ModuleNotFoundErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ModuleNotFoundErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ModuleNotFoundError_: str = Field(default="ab", alias="ModuleNotFoundError")
     tags: list[str] = []

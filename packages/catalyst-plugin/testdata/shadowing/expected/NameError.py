@@ -19,13 +19,13 @@ WORKFLOW_ID = "NameError"
 
 
 class NameErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class NameErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     NameError_: str = Field(default="ab", alias="NameError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "NotADirectoryError"
 
 
 class NotADirectoryErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class NotADirectoryErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     NotADirectoryError_: str = Field(default="ab", alias="NotADirectoryError")
     tags: list[str] = []

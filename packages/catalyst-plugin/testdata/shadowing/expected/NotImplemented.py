@@ -19,13 +19,13 @@ WORKFLOW_ID = "NotImplemented"
 
 
 class NotImplementedInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class NotImplementedInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     NotImplemented_: str = Field(default="ab", alias="NotImplemented")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "NotImplementedError"
 
 
 class NotImplementedErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class NotImplementedErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     NotImplementedError_: str = Field(default="ab", alias="NotImplementedError")
     tags: list[str] = []

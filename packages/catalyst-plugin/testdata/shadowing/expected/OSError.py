@@ -19,13 +19,13 @@ WORKFLOW_ID = "OSError"
 
 
 class OSErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class OSErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     OSError_: str = Field(default="ab", alias="OSError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "OverflowError"
 
 
 class OverflowErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class OverflowErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     OverflowError_: str = Field(default="ab", alias="OverflowError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "PendingDeprecationWarning"
 
 
 class PendingDeprecationWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class PendingDeprecationWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     PendingDeprecationWarning_: str = Field(
         default="ab", alias="PendingDeprecationWarning"

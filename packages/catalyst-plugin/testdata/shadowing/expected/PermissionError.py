@@ -19,13 +19,13 @@ WORKFLOW_ID = "PermissionError"
 
 
 class PermissionErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class PermissionErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     PermissionError_: str = Field(default="ab", alias="PermissionError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ProcessLookupError"
 
 
 class ProcessLookupErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ProcessLookupErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ProcessLookupError_: str = Field(default="ab", alias="ProcessLookupError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "RecursionError"
 
 
 class RecursionErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RecursionErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     RecursionError_: str = Field(default="ab", alias="RecursionError")
     tags: list[str] = []

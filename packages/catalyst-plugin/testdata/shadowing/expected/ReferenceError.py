@@ -19,13 +19,13 @@ WORKFLOW_ID = "ReferenceError"
 
 
 class ReferenceErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ReferenceErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ReferenceError_: str = Field(default="ab", alias="ReferenceError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "Request"
 
 
 class RequestInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RequestInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Request_: str = Field(default="ab", alias="Request")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ResourceWarning"
 
 
 class ResourceWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ResourceWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ResourceWarning_: str = Field(default="ab", alias="ResourceWarning")
     tags: list[str] = []

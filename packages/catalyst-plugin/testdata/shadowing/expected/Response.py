@@ -19,13 +19,13 @@ WORKFLOW_ID = "Response"
 
 
 class ResponseInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ResponseInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Response_: str = Field(default="ab", alias="Response")
     tags: list[str] = []

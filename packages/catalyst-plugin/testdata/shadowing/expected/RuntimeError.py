@@ -19,13 +19,13 @@ WORKFLOW_ID = "RuntimeError"
 
 
 class RuntimeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RuntimeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     RuntimeError_: str = Field(default="ab", alias="RuntimeError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "RuntimeWarning"
 
 
 class RuntimeWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RuntimeWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     RuntimeWarning_: str = Field(default="ab", alias="RuntimeWarning")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "StopAsyncIteration"
 
 
 class StopAsyncIterationInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class StopAsyncIterationInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     StopAsyncIteration_: str = Field(default="ab", alias="StopAsyncIteration")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "StopIteration"
 
 
 class StopIterationInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class StopIterationInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     StopIteration_: str = Field(default="ab", alias="StopIteration")
     tags: list[str] = []

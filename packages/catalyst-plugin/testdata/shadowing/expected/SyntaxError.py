@@ -19,13 +19,13 @@ WORKFLOW_ID = "SyntaxError"
 
 
 class SyntaxErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SyntaxErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     SyntaxError_: str = Field(default="ab", alias="SyntaxError")
     tags: list[str] = []

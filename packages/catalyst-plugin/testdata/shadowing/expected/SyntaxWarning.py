@@ -19,13 +19,13 @@ WORKFLOW_ID = "SyntaxWarning"
 
 
 class SyntaxWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SyntaxWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     SyntaxWarning_: str = Field(default="ab", alias="SyntaxWarning")
     tags: list[str] = []

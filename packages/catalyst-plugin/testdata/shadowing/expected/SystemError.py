@@ -19,13 +19,13 @@ WORKFLOW_ID = "SystemError"
 
 
 class SystemErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SystemErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     SystemError_: str = Field(default="ab", alias="SystemError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "SystemExit"
 
 
 class SystemExitInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SystemExitInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     SystemExit_: str = Field(default="ab", alias="SystemExit")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "TabError"
 
 
 class TabErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class TabErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     TabError_: str = Field(default="ab", alias="TabError")
     tags: list[str] = []

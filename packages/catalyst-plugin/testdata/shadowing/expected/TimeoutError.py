@@ -19,13 +19,13 @@ WORKFLOW_ID = "TimeoutError"
 
 
 class TimeoutErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class TimeoutErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     TimeoutError_: str = Field(default="ab", alias="TimeoutError")
     tags: list[str] = []

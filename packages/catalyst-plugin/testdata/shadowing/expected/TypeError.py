@@ -19,13 +19,13 @@ WORKFLOW_ID = "TypeError"
 
 
 class TypeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class TypeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     TypeError_: str = Field(default="ab", alias="TypeError")
     tags: list[str] = []

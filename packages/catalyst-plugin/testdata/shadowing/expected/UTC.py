@@ -19,13 +19,13 @@ WORKFLOW_ID = "UTC"
 
 
 class UTCInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UTCInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UTC_: str = Field(default="ab", alias="UTC")
     tags: list[str] = []

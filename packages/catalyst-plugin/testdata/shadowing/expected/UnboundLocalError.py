@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnboundLocalError"
 
 
 class UnboundLocalErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnboundLocalErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnboundLocalError_: str = Field(default="ab", alias="UnboundLocalError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnicodeDecodeError"
 
 
 class UnicodeDecodeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnicodeDecodeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnicodeDecodeError_: str = Field(default="ab", alias="UnicodeDecodeError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnicodeEncodeError"
 
 
 class UnicodeEncodeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnicodeEncodeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnicodeEncodeError_: str = Field(default="ab", alias="UnicodeEncodeError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnicodeError"
 
 
 class UnicodeErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnicodeErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnicodeError_: str = Field(default="ab", alias="UnicodeError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnicodeTranslateError"
 
 
 class UnicodeTranslateErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnicodeTranslateErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnicodeTranslateError_: str = Field(default="ab", alias="UnicodeTranslateError")
     tags: list[str] = []

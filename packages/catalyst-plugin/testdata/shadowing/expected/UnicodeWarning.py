@@ -19,13 +19,13 @@ WORKFLOW_ID = "UnicodeWarning"
 
 
 class UnicodeWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UnicodeWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UnicodeWarning_: str = Field(default="ab", alias="UnicodeWarning")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "UserWarning"
 
 
 class UserWarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UserWarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     UserWarning_: str = Field(default="ab", alias="UserWarning")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "ValueError"
 
 
 class ValueErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ValueErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ValueError_: str = Field(default="ab", alias="ValueError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "Warning"
 
 
 class WarningInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class WarningInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     Warning_: str = Field(default="ab", alias="Warning")
     tags: list[str] = []

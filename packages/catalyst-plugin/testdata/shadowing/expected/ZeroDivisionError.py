@@ -19,13 +19,13 @@ WORKFLOW_ID = "ZeroDivisionError"
 
 
 class ZeroDivisionErrorInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ZeroDivisionErrorInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ZeroDivisionError_: str = Field(default="ab", alias="ZeroDivisionError")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "abs"
 
 
 class AbsInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AbsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     abs_: str = Field(default="ab", alias="abs")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "aiter"
 
 
 class AiterInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AiterInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     aiter_: str = Field(default="ab", alias="aiter")
     tags: list[str] = []

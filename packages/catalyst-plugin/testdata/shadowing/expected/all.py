@@ -19,13 +19,13 @@ WORKFLOW_ID = "all"
 
 
 class AllInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AllInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     all_: str = Field(default="ab", alias="all")
     tags: list[str] = []

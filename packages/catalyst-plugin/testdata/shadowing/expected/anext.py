@@ -19,13 +19,13 @@ WORKFLOW_ID = "anext"
 
 
 class AnextInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AnextInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     anext_: str = Field(default="ab", alias="anext")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "any"
 
 
 class AnyInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AnyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     any_: str = Field(default="ab", alias="any")
     tags: list[str] = []

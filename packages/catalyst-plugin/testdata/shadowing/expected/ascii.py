@@ -19,13 +19,13 @@ WORKFLOW_ID = "ascii"
 
 
 class AsciiInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class AsciiInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ascii_: str = Field(default="ab", alias="ascii")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "bin"
 
 
 class BinInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BinInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     bin_: str = Field(default="ab", alias="bin")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "bool"
 
 
 class BoolInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BoolInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     bool_: str = Field(default="ab", alias="bool")
     tags: list[str] = []

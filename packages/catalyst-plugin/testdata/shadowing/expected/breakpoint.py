@@ -19,13 +19,13 @@ WORKFLOW_ID = "breakpoint"
 
 
 class BreakpointInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BreakpointInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     breakpoint_: str = Field(default="ab", alias="breakpoint")
     tags: list[str] = []

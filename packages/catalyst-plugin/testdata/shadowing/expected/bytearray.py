@@ -19,13 +19,13 @@ WORKFLOW_ID = "bytearray"
 
 
 class BytearrayInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BytearrayInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     bytearray_: str = Field(default="ab", alias="bytearray")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "bytes"
 
 
 class BytesInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class BytesInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     bytes_: str = Field(default="ab", alias="bytes")
     tags: list[str] = []

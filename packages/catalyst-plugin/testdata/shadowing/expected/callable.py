@@ -19,13 +19,13 @@ WORKFLOW_ID = "callable"
 
 
 class CallableInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class CallableInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     callable_: str = Field(default="ab", alias="callable")
     tags: list[str] = []

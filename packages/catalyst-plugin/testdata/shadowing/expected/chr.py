@@ -19,13 +19,13 @@ WORKFLOW_ID = "chr"
 
 
 class ChrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ChrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     chr_: str = Field(default="ab", alias="chr")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "classmethod"
 
 
 class ClassmethodInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ClassmethodInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     classmethod_: str = Field(default="ab", alias="classmethod")
     tags: list[str] = []

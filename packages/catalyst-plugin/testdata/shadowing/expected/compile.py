@@ -19,13 +19,13 @@ WORKFLOW_ID = "compile"
 
 
 class CompileInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class CompileInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     compile_: str = Field(default="ab", alias="compile")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "complex"
 
 
 class ComplexInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ComplexInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     complex_: str = Field(default="ab", alias="complex")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "copyright"
 
 
 class CopyrightInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class CopyrightInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     copyright_: str = Field(default="ab", alias="copyright")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "credits"
 
 
 class CreditsInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class CreditsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     credits_: str = Field(default="ab", alias="credits")
     tags: list[str] = []

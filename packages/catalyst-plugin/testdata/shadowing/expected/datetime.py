@@ -19,13 +19,13 @@ WORKFLOW_ID = "datetime"
 
 
 class DatetimeInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DatetimeInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     datetime_: str = Field(default="ab", alias="datetime")
     tags: list[str] = []

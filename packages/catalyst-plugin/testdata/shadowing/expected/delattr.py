@@ -19,13 +19,13 @@ WORKFLOW_ID = "delattr"
 
 
 class DelattrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DelattrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     delattr_: str = Field(default="ab", alias="delattr")
     tags: list[str] = []

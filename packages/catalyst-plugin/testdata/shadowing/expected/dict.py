@@ -19,13 +19,13 @@ WORKFLOW_ID = "dict"
 
 
 class DictInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DictInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     dict_: str = Field(default="ab", alias="dict")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "dir"
 
 
 class DirInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DirInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     dir_: str = Field(default="ab", alias="dir")
     tags: list[str] = []

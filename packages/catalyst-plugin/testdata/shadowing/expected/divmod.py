@@ -19,13 +19,13 @@ WORKFLOW_ID = "divmod"
 
 
 class DivmodInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class DivmodInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     divmod_: str = Field(default="ab", alias="divmod")
     tags: list[str] = []

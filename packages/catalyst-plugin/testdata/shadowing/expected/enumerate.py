@@ -19,13 +19,13 @@ WORKFLOW_ID = "enumerate"
 
 
 class EnumerateInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EnumerateInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     enumerate_: str = Field(default="ab", alias="enumerate")
     tags: list[str] = []

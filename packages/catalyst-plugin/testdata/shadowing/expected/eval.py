@@ -19,13 +19,13 @@ WORKFLOW_ID = "eval"
 
 
 class EvalInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class EvalInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     eval_: str = Field(default="ab", alias="eval")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "exec"
 
 
 class ExecInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ExecInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     exec_: str = Field(default="ab", alias="exec")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "exit"
 
 
 class ExitInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ExitInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     exit_: str = Field(default="ab", alias="exit")
     tags: list[str] = []

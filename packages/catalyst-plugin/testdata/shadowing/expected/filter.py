@@ -19,13 +19,13 @@ WORKFLOW_ID = "filter"
 
 
 class FilterInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FilterInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     filter_: str = Field(default="ab", alias="filter")
     tags: list[str] = []

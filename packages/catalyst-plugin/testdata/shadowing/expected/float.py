@@ -19,13 +19,13 @@ WORKFLOW_ID = "float"
 
 
 class FloatInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FloatInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     float_: str = Field(default="ab", alias="float")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "format"
 
 
 class FormatInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FormatInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     format_: str = Field(default="ab", alias="format")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "frozenset"
 
 
 class FrozensetInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class FrozensetInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     frozenset_: str = Field(default="ab", alias="frozenset")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "getattr"
 
 
 class GetattrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class GetattrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     getattr_: str = Field(default="ab", alias="getattr")
     tags: list[str] = []

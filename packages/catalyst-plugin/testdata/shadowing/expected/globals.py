@@ -19,13 +19,13 @@ WORKFLOW_ID = "globals"
 
 
 class GlobalsInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class GlobalsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     globals_: str = Field(default="ab", alias="globals")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "hasattr"
 
 
 class HasattrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class HasattrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     hasattr_: str = Field(default="ab", alias="hasattr")
     tags: list[str] = []

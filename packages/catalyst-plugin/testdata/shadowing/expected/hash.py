@@ -19,13 +19,13 @@ WORKFLOW_ID = "hash"
 
 
 class HashInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class HashInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     hash_: str = Field(default="ab", alias="hash")
     tags: list[str] = []

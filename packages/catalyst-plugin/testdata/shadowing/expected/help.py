@@ -19,13 +19,13 @@ WORKFLOW_ID = "help"
 
 
 class HelpInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class HelpInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     help_: str = Field(default="ab", alias="help")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "hex"
 
 
 class HexInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class HexInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     hex_: str = Field(default="ab", alias="hex")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "http_call"
 
 
 class HttpCallInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class HttpCallInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     http_call_: str = Field(default="ab", alias="http_call")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "id"
 
 
 class IdInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IdInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     id_: str = Field(default="ab", alias="id")
     tags: list[str] = []

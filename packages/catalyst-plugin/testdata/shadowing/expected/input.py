@@ -19,13 +19,13 @@ WORKFLOW_ID = "input"
 
 
 class InputInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class InputInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     input_: str = Field(default="ab", alias="input")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "input_body"
 
 
 class InputBodyInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class InputBodyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     input_body_: str = Field(default="ab", alias="input_body")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "int"
 
 
 class IntInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IntInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     int_: str = Field(default="ab", alias="int")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "isinstance"
 
 
 class IsinstanceInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IsinstanceInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     isinstance_: str = Field(default="ab", alias="isinstance")
     tags: list[str] = []

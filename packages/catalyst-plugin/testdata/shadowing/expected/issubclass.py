@@ -19,13 +19,13 @@ WORKFLOW_ID = "issubclass"
 
 
 class IssubclassInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IssubclassInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     issubclass_: str = Field(default="ab", alias="issubclass")
     tags: list[str] = []

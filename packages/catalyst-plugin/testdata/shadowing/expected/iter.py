@@ -19,13 +19,13 @@ WORKFLOW_ID = "iter"
 
 
 class IterInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class IterInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     iter_: str = Field(default="ab", alias="iter")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "json_response"
 
 
 class JsonResponseInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class JsonResponseInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     json_response_: str = Field(default="ab", alias="json_response")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "len"
 
 
 class LenInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class LenInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     len_: str = Field(default="ab", alias="len")
     tags: list[str] = []

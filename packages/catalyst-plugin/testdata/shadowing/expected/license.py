@@ -19,13 +19,13 @@ WORKFLOW_ID = "license"
 
 
 class LicenseInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class LicenseInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     license_: str = Field(default="ab", alias="license")
     tags: list[str] = []

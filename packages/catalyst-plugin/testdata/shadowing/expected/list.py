@@ -19,13 +19,13 @@ WORKFLOW_ID = "list"
 
 
 class ListInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ListInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     list_: str = Field(default="ab", alias="list")
     tags: list[str] = []

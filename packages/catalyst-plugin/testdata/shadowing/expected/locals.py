@@ -19,13 +19,13 @@ WORKFLOW_ID = "locals"
 
 
 class LocalsInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class LocalsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     locals_: str = Field(default="ab", alias="locals")
     tags: list[str] = []

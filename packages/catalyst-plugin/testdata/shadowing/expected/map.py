@@ -19,13 +19,13 @@ WORKFLOW_ID = "map"
 
 
 class MapInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class MapInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     map_: str = Field(default="ab", alias="map")
     tags: list[str] = []

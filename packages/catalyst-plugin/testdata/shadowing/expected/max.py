@@ -19,13 +19,13 @@ WORKFLOW_ID = "max"
 
 
 class MaxInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class MaxInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     max_: str = Field(default="ab", alias="max")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "memoryview"
 
 
 class MemoryviewInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class MemoryviewInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     memoryview_: str = Field(default="ab", alias="memoryview")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "min"
 
 
 class MinInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class MinInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     min_: str = Field(default="ab", alias="min")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "next"
 
 
 class NextInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class NextInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     next_: str = Field(default="ab", alias="next")
     tags: list[str] = []

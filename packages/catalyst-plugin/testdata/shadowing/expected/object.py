@@ -19,13 +19,13 @@ WORKFLOW_ID = "object"
 
 
 class ObjectInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ObjectInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     object_: str = Field(default="ab", alias="object")
     tags: list[str] = []

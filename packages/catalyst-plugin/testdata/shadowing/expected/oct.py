@@ -19,13 +19,13 @@ WORKFLOW_ID = "oct"
 
 
 class OctInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class OctInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     oct_: str = Field(default="ab", alias="oct")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "open"
 
 
 class OpenInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class OpenInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     open_: str = Field(default="ab", alias="open")
     tags: list[str] = []

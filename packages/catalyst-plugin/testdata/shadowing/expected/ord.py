@@ -19,13 +19,13 @@ WORKFLOW_ID = "ord"
 
 
 class OrdInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class OrdInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     ord_: str = Field(default="ab", alias="ord")
     tags: list[str] = []

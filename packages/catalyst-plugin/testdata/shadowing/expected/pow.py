@@ -19,13 +19,13 @@ WORKFLOW_ID = "pow"
 
 
 class PowInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class PowInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     pow_: str = Field(default="ab", alias="pow")
     tags: list[str] = []

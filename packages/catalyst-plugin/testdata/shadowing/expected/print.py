@@ -19,13 +19,13 @@ WORKFLOW_ID = "print"
 
 
 class PrintInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class PrintInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     print_: str = Field(default="ab", alias="print")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "property"
 
 
 class PropertyInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class PropertyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     property_: str = Field(default="ab", alias="property")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "quit"
 
 
 class QuitInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class QuitInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     quit_: str = Field(default="ab", alias="quit")
     tags: list[str] = []

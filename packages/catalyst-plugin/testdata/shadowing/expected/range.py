@@ -19,13 +19,13 @@ WORKFLOW_ID = "range"
 
 
 class RangeInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RangeInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     range_: str = Field(default="ab", alias="range")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "read_input"
 
 
 class ReadInputInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ReadInputInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     read_input_: str = Field(default="ab", alias="read_input")
     tags: list[str] = []

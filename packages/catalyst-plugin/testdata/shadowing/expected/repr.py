@@ -19,13 +19,13 @@ WORKFLOW_ID = "repr"
 
 
 class ReprInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ReprInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     repr_: str = Field(default="ab", alias="repr")
     tags: list[str] = []

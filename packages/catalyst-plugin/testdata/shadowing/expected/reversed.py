@@ -19,13 +19,13 @@ WORKFLOW_ID = "reversed"
 
 
 class ReversedInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ReversedInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     reversed_: str = Field(default="ab", alias="reversed")
     tags: list[str] = []

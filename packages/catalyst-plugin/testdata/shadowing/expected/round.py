@@ -19,13 +19,13 @@ WORKFLOW_ID = "round"
 
 
 class RoundInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RoundInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     round_: str = Field(default="ab", alias="round")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "run_concurrently"
 
 
 class RunConcurrentlyInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class RunConcurrentlyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     run_concurrently_: str = Field(default="ab", alias="run_concurrently")
     tags: list[str] = []

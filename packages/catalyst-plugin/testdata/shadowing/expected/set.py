@@ -19,13 +19,13 @@ WORKFLOW_ID = "set"
 
 
 class SetInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SetInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     set_: str = Field(default="ab", alias="set")
     tags: list[str] = []

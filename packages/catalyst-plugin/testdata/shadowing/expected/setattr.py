@@ -19,13 +19,13 @@ WORKFLOW_ID = "setattr"
 
 
 class SetattrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SetattrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     setattr_: str = Field(default="ab", alias="setattr")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "slice"
 
 
 class SliceInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SliceInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     slice_: str = Field(default="ab", alias="slice")
     tags: list[str] = []

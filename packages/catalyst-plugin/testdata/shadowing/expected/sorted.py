@@ -19,13 +19,13 @@ WORKFLOW_ID = "sorted"
 
 
 class SortedInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SortedInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     sorted_: str = Field(default="ab", alias="sorted")
     tags: list[str] = []

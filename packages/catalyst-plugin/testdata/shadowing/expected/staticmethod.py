@@ -19,13 +19,13 @@ WORKFLOW_ID = "staticmethod"
 
 
 class StaticmethodInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class StaticmethodInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     staticmethod_: str = Field(default="ab", alias="staticmethod")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "str"
 
 
 class StrInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class StrInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     str_: str = Field(default="ab", alias="str")
     tags: list[str] = []

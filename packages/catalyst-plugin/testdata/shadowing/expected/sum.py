@@ -19,13 +19,13 @@ WORKFLOW_ID = "sum"
 
 
 class SumInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SumInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     sum_: str = Field(default="ab", alias="sum")
     tags: list[str] = []

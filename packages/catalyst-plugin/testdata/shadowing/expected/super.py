@@ -19,13 +19,13 @@ WORKFLOW_ID = "super"
 
 
 class SuperInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class SuperInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     super_: str = Field(default="ab", alias="super")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "to_json"
 
 
 class ToJsonInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ToJsonInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     to_json_: str = Field(default="ab", alias="to_json")
     tags: list[str] = []

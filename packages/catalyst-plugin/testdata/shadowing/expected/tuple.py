@@ -19,13 +19,13 @@ WORKFLOW_ID = "tuple"
 
 
 class TupleInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class TupleInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     tuple_: str = Field(default="ab", alias="tuple")
     tags: list[str] = []

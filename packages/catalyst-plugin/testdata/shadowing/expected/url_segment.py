@@ -19,13 +19,13 @@ WORKFLOW_ID = "url_segment"
 
 
 class UrlSegmentInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class UrlSegmentInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     url_segment_: str = Field(default="ab", alias="url_segment")
     tags: list[str] = []

@@ -19,13 +19,13 @@ WORKFLOW_ID = "uuid4"
 
 
 class Uuid4InputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class Uuid4Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     uuid4_: str = Field(default="ab", alias="uuid4")
     tags: list[str] = []

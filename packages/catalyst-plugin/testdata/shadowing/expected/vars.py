@@ -19,13 +19,13 @@ WORKFLOW_ID = "vars"
 
 
 class VarsInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class VarsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     vars_: str = Field(default="ab", alias="vars")
     tags: list[str] = []

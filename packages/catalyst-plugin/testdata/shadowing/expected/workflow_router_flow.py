@@ -19,13 +19,13 @@ WORKFLOW_ID = "workflow_router_flow"
 
 
 class WorkflowRouterFlowInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class WorkflowRouterFlowInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     WorkflowRouter_: str = Field(default="ab", alias="WorkflowRouter")
     tags: list[str] = []

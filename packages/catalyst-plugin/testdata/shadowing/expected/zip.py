@@ -19,13 +19,13 @@ WORKFLOW_ID = "zip"
 
 
 class ZipInputPoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     x: int | None = None
 
 
 class ZipInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     zip_: str = Field(default="ab", alias="zip")
     tags: list[str] = []

@@ -20,7 +20,7 @@ WORKFLOW_ID = "text"
 
 
 class TextInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str
     n: int

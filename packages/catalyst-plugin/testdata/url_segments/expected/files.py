@@ -22,7 +22,7 @@ WORKFLOW_ID = "files"
 
 
 class FilesInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     owner: str = Field(min_length=1)
     name: str = Field(min_length=1)

@@ -20,7 +20,7 @@ WORKFLOW_ID = "notify"
 
 
 class NotifyInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # hook (http), workflows/notify.workflow.yaml:4:5

@@ -19,7 +19,7 @@ WORKFLOW_ID = "defaults"
 
 
 class DefaultsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str
 
