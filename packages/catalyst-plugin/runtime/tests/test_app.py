@@ -87,7 +87,11 @@ async def test_errors_map_to_status_and_body(caplog: pytest.LogCaptureFixture) -
 async def test_invalid_input_is_a_422_naming_the_field() -> None:
     app = import_app("probe_app")
     async with in_process(app) as client:
-        response = await client.post("/hello", content=b'{"name": "", "token": "hunter2"}')
+        response = await client.post(
+            "/hello",
+            content=b'{"name": "", "token": "hunter2"}',
+            headers={"content-type": "application/json"},
+        )
     assert response.status_code == 422
     assert response.json() == {
         "detail": [

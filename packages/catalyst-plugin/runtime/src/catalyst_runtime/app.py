@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from .bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps
 from .config import Settings, load_env_file, missing_variables
 from .errors import INTERNAL_ERROR_BODY, CatalystError, ConfigError, public_body
+from .logs import install as install_logging
 from .pools import ConnectionPools
 
 __all__ = ["WorkflowRouter", "create_app"]
@@ -136,9 +137,11 @@ def create_app(
     """
     needs = set(pools)
     secrets: frozenset[str] = frozenset()
+    secret_names: frozenset[str] = frozenset()
     if isinstance(router, WorkflowRouter):
         needs |= router.pools
         secrets = router.secrets | router.env
+        secret_names = router.secrets
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -148,6 +151,8 @@ def create_app(
         app.state.settings = Settings.from_env(env_file=None) if settings is None else settings
         setattr(app, LIMITS_ATTRIBUTE, RequestLimits.from_settings(app.state.settings))
         check_secrets(secrets)
+        # Before any pool exists: from here on no log line carries a secret's value.
+        install_logging(app.state.settings, secret_names)
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
             if lifespan is None:

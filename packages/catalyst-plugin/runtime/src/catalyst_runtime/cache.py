@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("catalyst_runtime")
+
+
+def _exc_name() -> str:
+    """The type of the exception being handled: a driver's message may quote a URL."""
+    return type(sys.exc_info()[1]).__name__
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -174,7 +181,13 @@ class CachedFunction(Generic[P, R]):
             value = await self.backend.get(key)
         except Exception:
             self.stats.errors += 1
-            logger.warning("cache read failed for %s; calling through", self._name, exc_info=True)
+            # One line (repeats are rate-limited, see logs.py); the traceback at debug level.
+            logger.warning(
+                "cache read failed for %s (%s); calling through",
+                self._name,
+                _exc_name(),
+            )
+            logger.debug("cache read failure for %s", self._name, exc_info=True)
             value = _MISSING
         if value is not _MISSING:
             self.stats.hits += 1
@@ -210,7 +223,8 @@ class CachedFunction(Generic[P, R]):
                 await self.backend.set(key, result, self._ttl)
             except Exception:
                 self.stats.errors += 1
-                logger.warning("cache write failed for %s", self._name, exc_info=True)
+                logger.warning("cache write failed for %s (%s)", self._name, _exc_name())
+                logger.debug("cache write failure for %s", self._name, exc_info=True)
             return result
         finally:
             del self._inflight[key]

@@ -1,0 +1,203 @@
+"""What the service writes to its log: no secret values, and no flood of identical lines.
+
+``create_app``'s lifespan calls ``install(settings, secrets=...)`` once the environment is read:
+
+- ``SecretRedactor`` replaces, in every log record of the process (any logger, any level,
+  whatever handlers are configured, the formatted traceback included), the values of the
+  secrets the service declares, the passwords in ``DATABASE_URL`` and ``REDIS_URL``,
+  ``QDRANT_API_KEY``, and the values of Authorization-like headers (``authorization``,
+  ``proxy-authorization``, ``cookie``, ``set-cookie``, ``x-api-key``, ...) as httpx and
+  httpcore print them at INFO and DEBUG level. It is installed as the log-record factory, the one
+  place every record passes through whoever logs it, and is also a ``logging.Filter`` for
+  handlers of one's own.
+- ``RepeatFilter`` on the ``catalyst_runtime`` and ``uvicorn.error`` loggers lets the first of a
+  run of identical lines through, drops the repeats for ``CATALYST_LOG_REPEAT_SECONDS``, and
+  then says how many it dropped: a Redis outage writes a line every few seconds, not one per
+  request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from time import monotonic
+from typing import Any, Final
+from urllib.parse import quote, quote_plus, urlsplit
+
+from .config import Settings
+
+__all__ = ["RepeatFilter", "SecretRedactor", "install", "redactor"]
+
+REDACTED: Final = "[redacted]"
+SHORT: Final = 8
+"""Secret values shorter than this are redacted only where they stand as a token."""
+_HEADER_NAMES: Final = (
+    r"authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token"
+    r"|x-access-token|x-csrf-token|x-amz-security-token"
+)
+# A header in the forms logs show it: a (name, value) pair of bytes or text (httpcore's
+# header lists), a mapping entry ('name': 'value' or "name": "value"), or a header line.
+_HEADER_PAIR: Final = re.compile(
+    rf"""(?ix)
+    (b?(['"])(?:{_HEADER_NAMES})\2\s*[,:]\s*b?)   # the quoted name, its separator
+    ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")          # the quoted value
+    """
+)
+_HEADER_LINE: Final = re.compile(rf"(?im)^(\s*(?:{_HEADER_NAMES})\s*:[ \t]*)(\S.*)$")
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces secret values and Authorization-like header values in log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: set[str] = set()
+        self._ordered: list[str] = []
+        self._short: re.Pattern[str] | None = None
+
+    def add(self, values: Iterable[str]) -> None:
+        """Redact these values (and their URL-encoded forms) from now on.
+
+        A value of ``SHORT`` characters or more is replaced wherever it appears; a shorter one
+        only where it stands as a token of its own (not inside a word: a secret "abc" must not
+        turn "abcdef" into "[redacted]def", nor a secret "t" every t of the log).
+        """
+        for value in values:
+            if not value:
+                continue
+            for form in {value, quote(value, safe=""), quote_plus(value)}:
+                self._values.add(form)
+        # Longest first, so that a value containing another is replaced whole.
+        self._ordered = sorted((v for v in self._values if len(v) >= SHORT), key=len, reverse=True)
+        short = sorted((v for v in self._values if len(v) < SHORT), key=len, reverse=True)
+        self._short = (
+            re.compile(rf"(?<![\w.~-])(?:{'|'.join(map(re.escape, short))})(?![\w.~-])")
+            if short
+            else None
+        )
+
+    def redact(self, text: str) -> str:
+        for value in self._ordered:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        if self._short is not None:
+            text = self._short.sub(REDACTED, text)
+        if "'" in text or '"' in text:
+            text = _HEADER_PAIR.sub(_quoted_redacted, text)
+        if ":" in text:
+            text = _HEADER_LINE.sub(rf"\1{REDACTED}", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: leave it to logging's own error report
+            return True
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here, so that no handler formats the raw traceback later.
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = self.redact(text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def _quoted_redacted(match: re.Match[str]) -> str:
+    quote_char = match.group(3)[0]
+    return f"{match.group(1)}{quote_char}{REDACTED}{quote_char}"
+
+
+redactor: Final = SecretRedactor()
+"""The process's redactor; ``install`` adds each service's secret values to it."""
+
+_factory_installed = False
+
+
+def _install_factory() -> None:
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redactor.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
+class RepeatFilter(logging.Filter):
+    """Lets the first of a run of identical records through, and drops the rest for
+    ``window`` seconds; the first one after that says how many were dropped."""
+
+    _MAX_KEYS = 1024
+
+    def __init__(self, window: float) -> None:
+        super().__init__()
+        self.window = window
+        self._seen: dict[tuple[Any, ...], list[float]] = {}  # key -> [window start, dropped]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cause = type(record.exc_info[1]).__name__ if record.exc_info else None
+        key = (record.name, record.levelno, message, cause)
+        now = monotonic()
+        entry = self._seen.get(key)
+        if entry is not None and now - entry[0] < self.window:
+            entry[1] += 1
+            return False
+        if entry is not None and entry[1]:
+            dropped = int(entry[1])
+            record.msg = (
+                f"{message} (and {dropped} more like it in the last {now - entry[0]:.0f} s)"
+            )
+            record.args = None
+        if len(self._seen) >= self._MAX_KEYS:
+            self._forget(now)
+        self._seen[key] = [now, 0]
+        return True
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, (start, _) in self._seen.items() if now - start >= self.window]:
+            del self._seen[key]
+        if len(self._seen) >= self._MAX_KEYS:
+            self._seen.clear()
+
+
+_REPEAT_LOGGERS: Final = ("catalyst_runtime", "uvicorn.error")
+
+
+def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
+    """Redact ``secrets`` (names of environment variables, read now) and the settings' own
+    passwords from every log record, and rate-limit repeated lines. Safe to call again (each
+    app's lifespan does): values accumulate, filters are replaced."""
+    import os
+
+    values = [os.environ.get(name, "") for name in secrets]
+    for url in (settings.postgres_dsn, settings.redis_url, settings.qdrant_url):
+        if url:
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                values.append(password)
+    if settings.qdrant_api_key:
+        values.append(settings.qdrant_api_key)
+    redactor.add(values)
+    _install_factory()
+    for name in _REPEAT_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RepeatFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(RepeatFilter(settings.log_repeat_seconds))
