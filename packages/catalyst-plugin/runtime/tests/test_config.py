@@ -111,3 +111,33 @@ def test_missing_variables_are_named_sorted(monkeypatch: pytest.MonkeyPatch) -> 
     names = ["CATALYST_T_B", "CATALYST_T_PRESENT", "CATALYST_T_A"]
     assert missing_variables(names) == ["CATALYST_T_A", "CATALYST_T_B"]
     assert read_env_file(Path("/nonexistent/.env")) == {}
+
+
+def test_the_service_limits_have_safe_defaults_and_read_their_variables() -> None:
+    defaults = Settings()
+    assert (defaults.max_body_bytes, defaults.max_validation_errors) == (1024 * 1024, 20)
+    assert (defaults.max_header_bytes, defaults.header_timeout) == (16 * 1024, 10.0)
+    assert (defaults.max_connections, defaults.keep_alive_timeout) == (512, 5.0)
+    assert (defaults.body_timeout, defaults.shutdown_timeout) == (30.0, 20.0)
+    assert defaults.http_max_response_bytes == 4 * 1024 * 1024
+    assert defaults.log_repeat_seconds == 10.0
+    environ = {
+        "CATALYST_MAX_BODY_BYTES": "2048",
+        "CATALYST_BODY_TIMEOUT": "3.5",
+        "CATALYST_MAX_VALIDATION_ERRORS": "5",
+        "CATALYST_MAX_HEADER_BYTES": "4096",
+        "CATALYST_HEADER_TIMEOUT": "2",
+        "CATALYST_KEEP_ALIVE_TIMEOUT": "1.5",
+        "CATALYST_MAX_CONNECTIONS": "64",
+        "CATALYST_SHUTDOWN_TIMEOUT": "7",
+        "CATALYST_HTTP_MAX_RESPONSE_BYTES": "1000",
+        "CATALYST_LOG_REPEAT_SECONDS": "60",
+    }
+    settings = Settings.from_env(environ, env_file=None)
+    assert (settings.max_body_bytes, settings.body_timeout) == (2048, 3.5)
+    assert (settings.max_validation_errors, settings.max_header_bytes) == (5, 4096)
+    assert (settings.header_timeout, settings.keep_alive_timeout) == (2.0, 1.5)
+    assert (settings.max_connections, settings.shutdown_timeout) == (64, 7.0)
+    assert (settings.http_max_response_bytes, settings.log_repeat_seconds) == (1000, 60.0)
+    with pytest.raises(ConfigError, match="CATALYST_MAX_BODY_BYTES: expected a whole number"):
+        Settings.from_env({"CATALYST_MAX_BODY_BYTES": "1MB"}, env_file=None)

@@ -358,3 +358,32 @@ def test_slow_clients_do_not_keep_others_out(apps_dir: Path) -> None:
             sock.close()
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_malformed_request_is_still_a_400(served: tuple[str, Path]) -> None:
+    url, _ = served
+    with socket.create_connection(_address(url), timeout=10) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        answer = _read_response(sock, time.monotonic() + 10)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert httpx.get(f"{url}/probe").status_code == 200
+
+
+def test_a_bad_limit_stops_serve_with_one_line(apps_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "catalyst_runtime.serve", "probe_app:app"],
+        cwd=apps_dir,
+        env={**os.environ, "CATALYST_MAX_CONNECTIONS": "lots"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "catalyst_runtime.serve: CATALYST_MAX_CONNECTIONS: expected a whole number >= 1, "
+        "like 512; got 'lots'"
+    ]
