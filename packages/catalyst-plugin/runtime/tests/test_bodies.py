@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from catalyst_runtime import (
+    BodyTooLarge,
+    ClientDisconnected,
     ExecutionContext,
     InputValidationError,
     input_body,
@@ -75,6 +77,26 @@ async def test_read_input_rejects_invalid_json() -> None:
     assert detail["type"] == "json_invalid"
     assert detail["loc"] == ["body"]
     assert "hunter2" not in detail["msg"]
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_limit_in_one_message_is_413() -> None:
+    # No Content-Length (a chunked body that arrived whole): the size is checked all the same.
+    with pytest.raises(BodyTooLarge) as caught:
+        await read_input(_request(b'{"name": "' + b"a" * (1024 * 1024) + b'"}'), Person)
+    assert caught.value.status_code == 413
+    assert caught.value.headers == {"connection": "close"}
+
+
+@pytest.mark.anyio
+async def test_a_disconnect_before_the_body_is_client_disconnected() -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    headers = [(b"content-type", b"application/json")]
+    request = Request({"type": "http", "method": "POST", "headers": headers}, receive)
+    with pytest.raises(ClientDisconnected):
+        await read_input(request, Person)
 
 
 @pytest.mark.anyio
