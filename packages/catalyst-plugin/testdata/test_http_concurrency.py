@@ -102,7 +102,9 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 async def _calls(
-    router: Any, calls: list[tuple[str | None, dict[str, Any]]]
+    router: Any,
+    calls: list[tuple[str | None, dict[str, Any]]],
+    path: str = "/profile",
 ) -> list[Any]:
     """Start the service once; for each call, optionally repoint UPSTREAM_URL, then POST."""
     app = create_app(router, title="http_fanout")
@@ -117,7 +119,7 @@ async def _calls(
                 # Read per request (env.UPSTREAM_URL), so no restart is needed; the test's
                 # monkeypatch restores it.
                 os.environ["UPSTREAM_URL"] = url
-            responses.append(await client.post("/profile", json=body))
+            responses.append(await client.post(path, json=body))
     return responses
 
 
@@ -222,3 +224,17 @@ def test_an_upstream_body_without_a_field_fails_the_node_that_reads_it(
     }
     assert recovered.status_code == 200, recovered.text
     assert recovered.json()["name"] == "Ada"
+
+
+def test_a_default_on_an_upstream_body_field_covers_a_missing_key(
+    router: Any, upstream: tuple[str, Upstream], env: None
+) -> None:
+    """``nodes.account.body.name | default(...)`` reads with ``.get``: a body without the key
+    (or without the object holding it) gives the fallback, not a 500."""
+    missing, present = asyncio.run(
+        _calls(router, [(None, {"user": "nobody"}), (None, {"user": "ada"})], "/nickname")
+    )
+    assert missing.status_code == 200, missing.text
+    assert missing.json() == {"name": "anonymous", "nick": "none"}
+    assert present.status_code == 200, present.text
+    assert present.json() == {"name": "Ada", "nick": "none"}

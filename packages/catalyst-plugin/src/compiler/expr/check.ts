@@ -100,6 +100,12 @@ export class Checker {
         if (e.op === 'not') return BOOLEAN;
         if (t.kind !== 'any' && !isNumeric(t))
           return this.fail(e, 'operator_type', `"${e.op}" needs a number, not ${typeName(t)}`);
+        if (t.kind !== 'any' && mayBeNull(t))
+          return this.fail(
+            e,
+            'operator_type',
+            `${describe(e.operand)} may be null, which "${e.op}" cannot negate; add "| default(0)" to it`,
+          );
         return t;
       }
       case 'binary':
@@ -175,7 +181,15 @@ export class Checker {
   }
 
   private field(e: Expr, object: Expr, t: Type, name: string, offset: number): Type {
-    if (t.kind === 'any') return ANY;
+    if (t.kind === 'any') {
+      // A field of unknown data (an http body) under a default: a missing key or a null object
+      // gives the default (read with `.get`, the object tested for None), not a failed request.
+      if (this.defaultDepth > 0) {
+        this.out.lenient.add(e);
+        this.out.nullable.add(object);
+      }
+      return ANY;
+    }
     if (mayBeNull(t) && t.kind !== 'null') {
       if (this.defaultDepth === 0)
         return this.fail(
@@ -347,6 +361,18 @@ export class Checker {
             `cannot order ${typeName(l)} and ${typeName(r)} with "${e.op}"; compare two numbers or two strings`,
           );
         }
+        // Python cannot order None: a value that may be null needs its fallback first.
+        for (const [side, t] of [
+          [e.left, l],
+          [e.right, r],
+        ] as const) {
+          if (t.kind !== 'any' && mayBeNull(t))
+            return this.fail(
+              side,
+              'comparison_type',
+              `${describe(side)} may be null, which "${e.op}" cannot order; add "| default(...)" to it, e.g. (${describe(side)} | default(0)) ${e.op} ...`,
+            );
+        }
         return BOOLEAN;
       case '+':
         if (!known) return ANY;
@@ -359,6 +385,8 @@ export class Checker {
           `cannot add ${typeName(l)} and ${typeName(r)}${l.kind === 'string' || r.kind === 'string' ? '; convert with | string, or write both in text: "{{ a }}{{ b }}"' : ''}`,
         );
       default:
+        if ((e.op === '/' || e.op === '%') && e.right.kind === 'literal' && e.right.value === 0)
+          return this.fail(e.right, 'operator_type', `"${e.op}" by zero always fails; use a divisor other than 0`);
         if (!known) return ANY;
         if (isNumeric(l) && isNumeric(r) && !l.nullable && !r.nullable)
           return e.op === '/' || l.kind === 'number' || r.kind === 'number' ? NUMBER : INTEGER;

@@ -45,6 +45,8 @@ export function lex(source: string, start: number, end: number): Token[] {
         throw new ExprError(i + text.length, `unexpected "${source[i + text.length]}" after the number ${text}`);
       if (/^0[0-9]/.test(text) && m[1] === undefined && m[2] === undefined)
         throw new ExprError(i, `a number cannot start with 0; write ${text.replace(/^0+(?=.)/, '')}`);
+      if ((m[1] !== undefined || m[2] !== undefined) && !Number.isFinite(Number(text)))
+        throw new ExprError(i, `the number ${text} is beyond the largest float (about 1.8e308); write a smaller one`);
       tokens.push({
         kind: 'number',
         value: Number(text),
@@ -76,6 +78,9 @@ export function lex(source: string, start: number, end: number): Token[] {
   return tokens;
 }
 
+/** Half of a UTF-16 surrogate pair without its other half: not a character, not encodable as UTF-8. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function lexString(source: string, start: number, end: number, tokens: Token[]): number {
   const quote = source[start];
   let value = '';
@@ -97,6 +102,11 @@ function lexString(source: string, start: number, end: number, tokens: Token[]):
     }
   }
   if (i >= end) throw new ExprError(start, `unterminated string: add the closing ${quote}`);
+  if (LONE_SURROGATE.test(value))
+    throw new ExprError(
+      start,
+      'the string holds a lone surrogate (a \\u escape of half a pair), which is not text; escape the whole pair (\\ud83d\\ude00) or write the character',
+    );
   tokens.push({ kind: 'string', value, start, end: i + 1 });
   return i + 1;
 }

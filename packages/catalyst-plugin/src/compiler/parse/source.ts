@@ -43,7 +43,7 @@ interface PosEntry {
 }
 
 export interface ParseProblem {
-  code: 'syntax' | 'not_json' | 'not_utf8' | 'empty_file' | 'too_large' | 'too_deep';
+  code: 'syntax' | 'not_json' | 'not_utf8' | 'empty_file' | 'too_large' | 'too_deep' | 'constant_value';
   offset: number;
   message: string;
 }
@@ -200,6 +200,26 @@ function checkStrictJson(text: string): ParseProblem | undefined {
   }
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE_MESSAGE =
+  'the text holds a lone surrogate (a \\u escape of half a pair), which is not a character and cannot be sent as UTF-8; escape the whole pair (\\ud83d\\ude00) or write the character';
+
+/**
+ * What a JSON/YAML value cannot mean in Python or on the wire: a number beyond a float
+ * (`1e400`, `.inf`, `.nan`), an integer beyond 2^53 (read as a float here, it would lose digits),
+ * a lone surrogate.
+ */
+function valueProblem(value: unknown, raw: string): string | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      return `${raw.trim()} is not a finite number; JSON and the generated code need one, so write a smaller number`;
+    if (/^\s*[-+]?[0-9]+\s*$/.test(raw) && !Number.isSafeInteger(value))
+      return `the integer ${raw.trim()} is beyond 2^53 (9007199254740992) and would lose digits; write it as a string, or use a smaller number`;
+  }
+  if (typeof value === 'string' && LONE_SURROGATE.test(value)) return LONE_SURROGATE_MESSAGE;
+  return undefined;
+}
+
 class Builder {
   problem?: ParseProblem;
   private aliasCount = 0;
@@ -266,6 +286,11 @@ class Builder {
     }
     if (!this.count(isScalar(node) && typeof node.value === 'string' ? node.value.length : 0, start)) return null;
     if (isScalar(node)) {
+      const problem = valueProblem(node.value, this.text.slice(start, end));
+      if (problem) {
+        this.problem = { code: 'constant_value', offset: start, message: problem };
+        return null;
+      }
       if (typeof node.value === 'string') {
         entry.scalar = { type: node.type ?? 'PLAIN', raw: this.text.slice(start, end), value: node.value, start };
       }
@@ -285,6 +310,10 @@ class Builder {
           return null;
         }
         if (!this.count(key.length, kStart, true)) return null;
+        if (LONE_SURROGATE.test(key)) {
+          this.problem = { code: 'constant_value', offset: kStart, message: LONE_SURROGATE_MESSAGE };
+          return null;
+        }
         const childPath = [...path, key];
         const value = pair.value === null ? null : this.build(pair.value as YamlNode, childPath, depth + 1, kStart);
         if (pair.value === null) this.entries.set(pathKey(childPath), { start: kStart, keyStart: kStart });

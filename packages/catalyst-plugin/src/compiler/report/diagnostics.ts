@@ -26,6 +26,7 @@ export type DiagnosticCode =
   | 'empty_file'
   | 'too_large'
   | 'too_deep'
+  | 'constant_value'
   | 'too_many_diagnostics'
   // shape of the definition
   | 'invalid_type'

@@ -72,7 +72,9 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     { depthSize: 'small', withCrossShrink: true },
     fc.integer({ min: 0, max: 1000 }).map(String),
     fc.constantFrom('input.n', 'input.x', 'nodes.a.count', '1.5', '0'),
-    fc.tuple(tie('num'), fc.constantFrom('+', '-', '*', '/', '%'), tie('num')).map(([a, op, b]) => `${a} ${op} ${b}`),
+    fc
+      .tuple(tie('num'), fc.constantFrom('+', '-', '*', '/', '%'), tie('num'))
+      .map(([a, op, b]) => `${a} ${op} ${divisor(op, b)}`),
     tie('num').map((a) => `-${paren(a)}`),
     tie('num').map(paren),
     tie('str').map((s) => `${paren(s)} | length`),
@@ -196,7 +198,9 @@ const logic = fc.letrec<{ num: string; bool: string }>((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     fc.integer({ min: 0, max: 99 }).map(String),
     fc.constantFrom('input.n', 'input.x', '2.5'),
-    fc.tuple(tie('num'), fc.constantFrom('+', '-', '*', '/', '%'), tie('num')).map(([a, op, b]) => `${a} ${op} ${b}`),
+    fc
+      .tuple(tie('num'), fc.constantFrom('+', '-', '*', '/', '%'), tie('num'))
+      .map(([a, op, b]) => `${a} ${op} ${divisor(op, b)}`),
     tie('num').map((a) => `-${a}`),
     tie('num').map(paren),
     fc.tuple(tie('num'), tie('bool'), tie('num')).map(([a, c, b]) => `${a} if ${c} else ${b}`),
@@ -214,3 +218,11 @@ const logic = fc.letrec<{ num: string; bool: string }>((tie) => ({
 }));
 
 export const logicExpression = fc.oneof(logic.num, logic.bool);
+
+/**
+ * A literal 0 right of "/" or "%" is a compile error; `(0 + 0)` (same value) still divides by
+ * zero at run time. `b` may be unparenthesized (`0 if c else 1`), so its leading 0 is replaced.
+ */
+function divisor(op: string, b: string): string {
+  return op === '/' || op === '%' ? b.replace(/^0(?![0-9.eE])/, '(0 + 0)') : b;
+}
