@@ -44,6 +44,7 @@ export type DiagnosticCode =
   | 'cycle'
   | 'unused_node'
   | 'unsafe_retry'
+  | 'secret_to_chosen_host'
   | 'unsupported'
   // expressions
   | 'expression_syntax'

@@ -8,6 +8,7 @@ import { parseTemplate } from '../expr/template';
 import { expressionsOf, parseValue, templatesOf, type ValueTemplate } from '../expr/value';
 import { nodeRefs } from '../expr/refs';
 import { kindOf } from '../nodes/kinds';
+import { checkSecretHosts } from './secret-hosts';
 import type { Reporter } from '../report/reporter';
 import { identifierProblem, toIdentifier } from '../python/names';
 import { didYouMean, suggest } from '../util/suggest';
@@ -119,6 +120,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     return node;
   });
 
+  checkSecretHosts(nodes, reporter);
   const output = parseValue(wf.output ?? {}, ['output'], reporter);
   // Unknown nodes in the output are reported by the type checker, like everywhere else.
   return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, output };
