@@ -387,3 +387,22 @@ def test_a_bad_limit_stops_serve_with_one_line(apps_dir: Path) -> None:
         "catalyst_runtime.serve: CATALYST_MAX_CONNECTIONS: expected a whole number >= 1, "
         "like 512; got 'lots'"
     ]
+
+
+def test_connections_past_the_limit_get_503_and_idle_ones_are_closed(apps_dir: Path) -> None:
+    env = {"CATALYST_MAX_CONNECTIONS": "3", "CATALYST_KEEP_ALIVE_TIMEOUT": "1"}
+    with running_server("probe_app:app", cwd=apps_dir, env=env) as url:
+        # uvicorn counts the asking connection too: two open ones and a third make three.
+        held = [socket.create_connection(_address(url), timeout=10) for _ in range(2)]
+        try:
+            for sock in held:  # one finished request each; the connections stay open
+                sock.sendall(b"GET /probe HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert _read_response(sock, time.monotonic() + 10).startswith(b"HTTP/1.1 200 ")
+            assert httpx.get(f"{url}/probe").status_code == 503
+            # Idle past the keep-alive timeout, the server closes them; then there is room.
+            for sock in held:
+                assert _read_response(sock, time.monotonic() + 15) == b""
+            assert httpx.get(f"{url}/probe").status_code == 200
+        finally:
+            for sock in held:
+                sock.close()
