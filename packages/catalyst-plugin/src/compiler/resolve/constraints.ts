@@ -3,6 +3,7 @@ import type { JsonPath } from '../report/diagnostics';
 import type { Type } from '../expr/types';
 import type { Reporter } from '../report/reporter';
 import type { InputSchema } from '../validate/schema';
+import { portablePattern } from './pattern';
 
 type Keyword =
   | 'minLength'
@@ -49,12 +50,13 @@ export function constraintArgs(schema: InputSchema, type: Type, path: JsonPath, 
       continue;
     }
     if (keyword === 'pattern') {
-      try {
-        new RegExp(value as string, 'u');
-      } catch {
-        reporter.error('input_schema', { path: [...path, keyword] }, `"pattern" is not a valid regular expression`);
+      const portable = portablePattern(value as string);
+      if (!portable.ok) {
+        reporter.error('input_schema', { path: [...path, keyword], stringOffset: portable.offset }, portable.message);
         continue;
       }
+      args.push({ name: arg, value: portable.pattern });
+      continue;
     }
     args.push({ name: arg, value });
   }
