@@ -90,7 +90,14 @@ export function buildInputModel(schema: InputSchema | undefined, className: stri
     return model;
   }
   const builder = new ModelBuilder(model, reporter, new Set(), className);
-  model.type = builder.objectModel({ ...root, properties: root.properties ?? {} }, className, ['input']);
+  // `input: { type: object }` without properties is any JSON object, as documented: a model that
+  // keeps every field (extra="allow"), read by key from `model_extra`.
+  const free = schema?.type === 'object' && schema.properties === undefined && schema.additionalProperties !== false;
+  model.type = builder.objectModel(
+    { ...root, properties: root.properties ?? {}, ...(free ? { additionalProperties: true } : {}) },
+    className,
+    ['input'],
+  );
   return model;
 }
 
