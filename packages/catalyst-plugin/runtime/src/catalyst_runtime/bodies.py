@@ -184,6 +184,7 @@ async def read_input(request: Request, model: type[ModelT]) -> ModelT:
         body = await _read_rest(receive, body, limits)
     elif len(body) > limits.max_body_bytes:
         raise BodyTooLarge(limits.max_body_bytes)
+    request._body = body  # as Starlette caches it: a later request.body() or .json() gets it
     _receive.set(receive)
     try:
         return model.model_validate_json(body)
