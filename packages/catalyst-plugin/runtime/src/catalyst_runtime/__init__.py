@@ -25,6 +25,7 @@ from .errors import (
 )
 from .http_node import http_call, url_segment
 from .pools import ConnectionPools
+from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .sse import done_event, error_event, format_sse, stream_response
 from .steps import run_concurrently
@@ -60,7 +61,9 @@ __all__ = [
     "input_body",
     "json_response",
     "node_error",
+    "query_parameters",
     "read_input",
+    "read_query",
     "run_concurrently",
     "stream_response",
     "to_json",

@@ -30,26 +30,40 @@ function pyTuple(items: string[]): string {
   return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
 }
 
-/** True when the route function takes the request: to read a body, or to reach the pools or the globals. */
-export const takesRequest = (method: string, needs: Needs): boolean =>
-  hasBody(method) || needs.pools.size > 0 || needs.globals;
+/**
+ * True when the route function takes the request: to read a body or query parameters, or to
+ * reach the pools or the globals.
+ */
+export const takesRequest = (method: string, needs: Needs, query: boolean): boolean =>
+  hasBody(method) || query || needs.pools.size > 0 || needs.globals;
 
-/** The route: decorator, parameters and the context line. */
-export function endpoint(method: string, route: string, inputClass: string, needs: Needs) {
+/**
+ * The route: decorator, parameters and the context line. A GET or DELETE workflow that declares
+ * input reads it from the query string (`read_query`, lax from text; `query_parameters` puts
+ * each parameter in the OpenAPI document).
+ */
+export function endpoint(method: string, route: string, inputClass: string, needs: Needs, query: boolean) {
   const body = hasBody(method);
   const routeAtom = atom(pyString(route));
-  const decorator = callDoc(
-    `router.${method.toLowerCase()}`,
-    body ? [routeAtom, atom(`openapi_extra=input_body(${inputClass})`)] : [routeAtom],
-  );
-  const args = [atom('WORKFLOW_ID'), atom(body ? `await read_input(request, ${inputClass})` : `${inputClass}()`)];
+  const extra = body
+    ? [atom(`openapi_extra=input_body(${inputClass})`)]
+    : query
+      ? [atom(`openapi_extra=query_parameters(${inputClass})`)]
+      : [];
+  const decorator = callDoc(`router.${method.toLowerCase()}`, [routeAtom, ...extra]);
+  const input = body
+    ? `await read_input(request, ${inputClass})`
+    : query
+      ? `read_query(request, ${inputClass})`
+      : `${inputClass}()`;
+  const args = [atom('WORKFLOW_ID'), atom(input)];
   // The pools were built once at start-up; the context only points at them.
   if (needs.pools.size > 0) args.push(atom('pools=request.app.state.pools'));
   // The service-wide values `create_app(..., globals=...)` was given, shared read-only.
   if (needs.globals) args.push(atom('globals=request.app.state.globals'));
   return {
     decorator: layout(decorator, 0, 1),
-    endpointParameters: takesRequest(method, needs) ? 'request: Request' : '',
+    endpointParameters: takesRequest(method, needs, query) ? 'request: Request' : '',
     context: layout(callDoc('ExecutionContext', args), 4, 'ctx = '.length),
   };
 }

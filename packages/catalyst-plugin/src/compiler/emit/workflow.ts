@@ -91,7 +91,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     statements: body.statements.map((lines, index) => ({ lines, blankBefore: index > 0 || inputLine !== undefined })),
     returnLines,
     routerLine: routerLine(needs),
-    ...endpoint(w.ir.method, w.ir.route, w.input.className, needs),
+    ...endpoint(w.ir.method, w.ir.route, w.input.className, needs, hasQuery(w.input)),
     endpointName,
   };
   // The imports are whatever importable names the module's code reads, so they cannot drift
@@ -106,4 +106,10 @@ function nodeNames(nodes: NodeIR[], namer: Namer): NodeNames {
   const locals = new Map(nodes.map((n) => [n.id, namer.claim(n.id)]));
   const fns = new Map(nodes.filter((n) => kindOf(n.def).async).map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
   return { local: (id) => locals.get(id)!, fn: (id) => fns.get(id)! };
+}
+
+/** Whether a body-less workflow reads query parameters: its input declares some, or takes any. */
+function hasQuery(input: InputModel): boolean {
+  const root = input.classes.find((c) => c.name === input.className);
+  return root !== undefined && (root.fields.length > 0 || root.extra === 'allow');
 }

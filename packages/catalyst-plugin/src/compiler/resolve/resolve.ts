@@ -12,7 +12,7 @@ import { checkSecretHosts } from './secret-hosts';
 import type { Reporter } from '../report/reporter';
 import { identifierProblem, toIdentifier } from '../python/names';
 import { didYouMean, suggest } from '../util/suggest';
-import { hasBody, type Node, type Workflow } from '../validate/schema';
+import { hasBody, type InputSchema, type Node, type Workflow } from '../validate/schema';
 
 export interface Dependency {
   nodeId: string;
@@ -57,13 +57,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
       `workflow id "${wf.id}" is reserved; choose another, e.g. "${wf.id}_flow"`,
     );
   const method = wf.trigger?.method ?? 'POST';
-  if (!hasBody(method) && Object.keys(wf.input?.properties ?? {}).length > 0) {
-    reporter.error(
-      'unsupported',
-      { path: ['trigger', 'method'] },
-      `a ${method} request has no body, so this workflow cannot declare input properties; use POST, or remove "input"`,
-    );
-  }
+  if (!hasBody(method)) queryProblems(method, wf.input?.properties ?? {}, reporter);
   if (wf.trigger?.stream)
     reporter.error(
       'unsupported',
@@ -168,4 +162,23 @@ function dependencies(sites: { template: Template; path: JsonPath }[], ids: Read
     }
   }
   return [...deps.values()];
+}
+
+/**
+ * A GET or DELETE request has no body: its input properties are query parameters, which are
+ * text, so each must be a scalar, an enum or a list of those (the parameter repeated).
+ */
+function queryProblems(method: string, properties: Record<string, InputSchema>, reporter: Reporter): void {
+  const isObject = (s: InputSchema) => s.type === 'object' || (s.type === undefined && s.properties !== undefined);
+  const isList = (s: InputSchema) => s.type === 'array' || (s.type === undefined && s.items !== undefined);
+  for (const [key, schema] of Object.entries(properties)) {
+    const nested =
+      isObject(schema) || (isList(schema) && (!schema.items || isObject(schema.items) || isList(schema.items)));
+    if (nested)
+      reporter.error(
+        'unsupported',
+        { path: ['input', 'properties', key], key: true },
+        `a ${method} request has no body: "${key}" is a query parameter, which can be a string, number, integer, boolean, enum or a list of those (repeated), not ${isObject(schema) ? 'an object' : 'a list of objects or lists'}; use POST for structured input`,
+      );
+  }
 }
