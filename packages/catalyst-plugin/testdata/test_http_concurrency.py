@@ -232,7 +232,9 @@ def test_a_default_on_an_upstream_body_field_covers_a_missing_key(
     """``nodes.account.body.name | default(...)`` reads with ``.get``: a body without the key
     (or without the object holding it) gives the fallback, not a 500."""
     missing, present = asyncio.run(
-        _calls(router, [(None, {"user": "nobody"}), (None, {"user": "ada"})], "/nickname")
+        _calls(
+            router, [(None, {"user": "nobody"}), (None, {"user": "ada"})], "/nickname"
+        )
     )
     assert missing.status_code == 200, missing.text
     assert missing.json() == {"name": "anonymous", "nick": "none"}
