@@ -44,6 +44,27 @@ describe('compiler fuzzing', () => {
     );
   });
 
+  it('survives random file names, in diagnostics and in generated comments', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('a\u2028b', '\u202eevil', 'x\x1b[2Jy')),
+        fc.boolean(),
+        (name, broken) => {
+          const text = broken ? HELLO.replace('{{ input.name }}', '{{ input.nope }}') : HELLO;
+          const sources = [{ path: `workflows/${name}.workflow.yaml`, text }];
+          assertClean(sources);
+          // Whatever the name holds, it adds no line to a diagnostic or a generated file.
+          const rendered = renderDiagnostics(compileService(sources).diagnostics, sources);
+          expect(rendered).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/);
+          for (const file of compileService(sources).files) {
+            expect(file.contents).not.toMatch(/[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]/);
+          }
+        },
+      ),
+      { numRuns: 500, seed: 12 },
+    );
+  });
+
   it('survives random JSON documents', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => assertClean(jsonFile(JSON.stringify(value)))),

@@ -47,5 +47,5 @@ function excerpt(src: string, line: number, column: number): string[] {
  * source line from adding one (or moving the cursor), on a terminal or in a log.
  */
 function printable(s: string): string {
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd');
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
 }
