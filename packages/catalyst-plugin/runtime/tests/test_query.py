@@ -126,3 +126,18 @@ def test_openapi_lists_each_parameter() -> None:
     }
     assert by_name["tag"]["schema"]["type"] == "array"
     assert all(p["in"] == "query" for p in parameters)
+
+
+def test_the_app_openapi_document_shows_the_parameters() -> None:
+    document = create_app(router, title="query").openapi()
+    parameters = document["paths"]["/search"]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == [
+        "q",
+        "limit",
+        "ratio",
+        "exact",
+        "mode",
+        "tag",
+        "dash-key",
+    ]
+    assert "requestBody" not in document["paths"]["/search"]["get"]
