@@ -70,7 +70,12 @@ export function lex(source: string, start: number, end: number): Token[] {
       } else if (own(FOREIGN, c)) {
         throw new ExprError(i, `"${c}" is not an operator here; use ${own(FOREIGN, c)}`);
       } else {
-        throw new ExprError(i, `unexpected character ${JSON.stringify(c)}`);
+        throw new ExprError(
+          i,
+          /\p{L}/u.test(c)
+            ? `unexpected character ${JSON.stringify(c)}: names in expressions use ASCII letters, digits and "_", like ids`
+            : `unexpected character ${JSON.stringify(c)}`,
+        );
       }
     }
   }
