@@ -91,8 +91,10 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
   });
 
-  it('init again changes nothing', () => {
-    expectOk(ws.nx('g', '@catalyst/plugin:init', '--no-interactive'));
+  it('init again changes nothing, and does not run uv lock', () => {
+    const result = expectOk(ws.nx('g', '@catalyst/plugin:init', '--no-interactive'));
+    // uv lock reports "Resolved N packages" whenever it runs.
+    expect(result.output).not.toMatch(/Resolved \d+ packages/);
     expect(ws.sh('git', ['status', '--porcelain']).stdout.trim()).toBe('');
   });
 
