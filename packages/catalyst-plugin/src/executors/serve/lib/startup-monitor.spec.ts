@@ -59,6 +59,12 @@ describe('startupFailureReason', () => {
     );
   });
 
+  it('is the error uv printed when uv itself failed', () => {
+    expect(
+      startupFailureReason(['error: Failed to spawn: `python`', '  Caused by: No such file or directory (os error 2)']),
+    ).toBe('Failed to spawn: `python`');
+  });
+
   it('is the last line that is not INFO otherwise (a message given to sys.exit, a uv error)', () => {
     expect(startupFailureReason(['INFO:     x', 'catalyst_runtime.serve: CATALYST_MAX_BODY_BYTES: not a number'])).toBe(
       'catalyst_runtime.serve: CATALYST_MAX_BODY_BYTES: not a number',

@@ -17,7 +17,8 @@ export const HOLD_MS = 3000;
 
 const TRACEBACK = /^(?:(?:ERROR|CRITICAL):\s+)?Traceback \(most recent call last\):/;
 const TROUBLE = /^(?:(?:ERROR|CRITICAL):|Traceback \(most recent call last\):|error:)/;
-const LOGGED_ERROR = /^(?:ERROR|CRITICAL):\s+(.*\S)/;
+/** An error uvicorn logged, or one uv printed (`error: Failed to …`). */
+const LOGGED_ERROR = /^(?:(?:ERROR|CRITICAL):|error:)\s+(.*\S)/;
 /**
  * The line after which the server is up. Without the reloader uvicorn binds its socket after the
  * app's start-up, and a port in use fails only then; with it, the reloader binds first and each
