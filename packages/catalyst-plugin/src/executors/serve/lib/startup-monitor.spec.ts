@@ -37,7 +37,7 @@ const IMPORT_ERROR = [
 function run(lines: string[], code: number, { chunked = false } = {}) {
   const out: string[] = [];
   const monitor = new StartupMonitor(
-    (stream: Stream, text: string) => out.push(text),
+    (_stream: Stream, text: string) => out.push(text),
     (reason) => out.push(`REASON ${reason}\n`),
   );
   const text = lines.map((l) => `${l}\n`).join('');
