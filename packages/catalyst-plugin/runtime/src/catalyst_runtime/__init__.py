@@ -28,7 +28,7 @@ from .pools import ConnectionPools
 from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .sse import done_event, error_event, format_sse, stream_response
-from .steps import run_concurrently
+from .steps import NodeTasks, run_concurrently
 
 __all__ = [
     "BodyTimeout",
@@ -43,6 +43,7 @@ __all__ = [
     "LRUCache",
     "NodeError",
     "NodeScope",
+    "NodeTasks",
     "NodeTimeoutError",
     "RateLimitExceeded",
     "RateLimiter",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
 from .errors import CatalystError, ConfigError, node_error
+from .steps import NodeTasks
 
 if TYPE_CHECKING:
     from .pools import ConnectionPools
@@ -155,6 +156,10 @@ class ExecutionContext:
         for a connection failure or a timeout), with the original as its cause.
         """
         return NodeScope(self, node_id)
+
+    def tasks(self) -> NodeTasks:
+        """The task group of this run's async nodes: ``async with ctx.tasks() as tasks:``."""
+        return NodeTasks()
 
     def output(self) -> _OutputScope:
         """Like ``node`` for the response mapping: failures name the pseudo-node ``output``

@@ -3,11 +3,19 @@
  * runtime's one place for timing and for naming the node in an error; its value is bound to a
  * local named after the node, and later nodes read that local.
  *
- * A ready set runs its synchronous nodes inline in `run`, in source order, then its async nodes.
  * Each async node is its own `async def _<id>(ctx, inp, <the nodes it reads>)` above `run`,
  * returning its value, so a stack trace names the node's function and its inputs are its
- * parameters. A lone one is awaited directly; several go through `run_concurrently`, whose
- * results unpack into one local per node.
+ * parameters. How `run` calls them depends on the graph (`scheduleOf`):
+ *
+ * - When the async nodes form a chain (each needs the one before), nothing can overlap: `run`
+ *   is the nodes in order, synchronous ones inline and async ones awaited one by one.
+ * - Otherwise it is dataflow: every async node (and every synchronous node between two of them)
+ *   is started in one task group, `async with ctx.tasks() as tasks:`, in graph order, given the
+ *   tasks of the nodes it reads; each waits for exactly those, so it starts as soon as they have
+ *   finished, not when a whole ready set has. Synchronous nodes that need no async node run
+ *   inline before the group; those that only feed the response run inline after it, once
+ *   `tasks.results()` has turned the tasks back into values. When no task needs another (one set
+ *   of independent async nodes), `await run_concurrently(...)` starts them all in one line.
  */
 import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
@@ -29,12 +37,55 @@ export interface BlockEnv {
 export interface NodeNames {
   /** The local (and parameter) holding the node's value. */
   local(id: string): string;
-  /** The module-level `async def` of an async node. */
+  /** The module-level `async def` of a node that runs as its own function. */
   fn(id: string): string;
 }
 
+/**
+ * Where each node runs. `sequential`: every node in graph order in `run`. `dataflow`: `before`
+ * inline, `tasks` in the task group (in graph order), `after` inline once the group is done.
+ */
+export type Schedule =
+  { kind: 'sequential'; order: NodeIR[] } | { kind: 'dataflow'; before: NodeIR[]; tasks: NodeIR[]; after: NodeIR[] };
+
+export function scheduleOf(plan: Plan): Schedule {
+  // Ready sets list every node after the nodes it needs; within one, synchronous nodes first.
+  const order = plan.readySets.flatMap((set) => [...set.filter((n) => !isAsync(n)), ...set.filter(isAsync)]);
+  const byId = new Map(order.map((n) => [n.id, n]));
+  const asyncAbove = new Map<string, Set<string>>();
+  for (const n of order) {
+    const above = new Set<string>();
+    for (const d of n.deps) {
+      const dep = byId.get(d.nodeId);
+      if (!dep) continue;
+      if (isAsync(dep)) above.add(dep.id);
+      asyncAbove.get(dep.id)?.forEach((id) => above.add(id));
+    }
+    asyncAbove.set(n.id, above);
+  }
+  const asyncNodes = order.filter(isAsync);
+  const chain = asyncNodes.every((n, i) => i === 0 || asyncAbove.get(n.id)!.has(asyncNodes[i - 1].id));
+  if (chain) return { kind: 'sequential', order };
+  const feedsAsync = new Set<string>();
+  for (const n of [...order].reverse()) {
+    if (isAsync(n) || feedsAsync.has(n.id)) n.deps.forEach((d) => feedsAsync.add(d.nodeId));
+  }
+  const before = order.filter((n) => !isAsync(n) && asyncAbove.get(n.id)!.size === 0);
+  const after = order.filter((n) => !isAsync(n) && asyncAbove.get(n.id)!.size > 0 && !feedsAsync.has(n.id));
+  const inline = new Set([...before, ...after]);
+  return { kind: 'dataflow', before, tasks: order.filter((n) => !inline.has(n)), after };
+}
+
+/** The nodes that become their own `async def`. */
+export function functionNodes(schedule: Schedule): NodeIR[] {
+  return schedule.kind === 'sequential' ? schedule.order.filter(isAsync) : schedule.tasks;
+}
+
+const isAsync = (n: NodeIR): boolean => kindOf(n.def).async;
+
 export interface RunBodyInput {
   plan: Plan;
+  schedule: Schedule;
   /** Nodes whose value is read; the others' values are not bound (`_ =`, or a bare `await`). */
   read: ReadonlySet<string>;
   names: NodeNames;
@@ -47,54 +98,90 @@ export interface RunBodyInput {
 }
 
 export interface RunBody {
-  /** Async nodes' functions, each a list of lines at column 0 (comment, `async def`, body). */
+  /** The nodes' functions, each a list of lines at column 0 (comment, `async def`, body). */
   functions: string[][];
   /** `run`'s statements, one list of lines (at indent 4) each; they are set apart by a blank line. */
   statements: string[][];
   /** Some statement in `run` reads `inp`. */
   usesInput: boolean;
-  /** Some ready set runs several async nodes (`run_concurrently` is imported). */
-  concurrent: boolean;
+}
+
+interface Compiled {
+  node: NodeIR;
+  value: Doc;
+  condition: string | undefined;
+  comment: string;
+  /** `inp` when the node reads the input, then the locals of the nodes it reads. */
+  params: Param[];
 }
 
 export function runBody(s: RunBodyInput): RunBody {
-  const out: RunBody = { functions: [], statements: [], usesInput: false, concurrent: false };
+  const out: RunBody = { functions: [], statements: [], usesInput: false };
   const byId = new Map(s.plan.readySets.flat().map((n) => [n.id, n]));
-  for (const readySet of s.plan.readySets) {
-    const calls: { node: NodeIR; args: string[] }[] = [];
-    for (const node of readySet) {
-      const block = s.newBlock();
-      const value = kindOf(node.def).emit(node.def, node.templates, block.emitter);
-      const condition = guardCondition(node, s, block.emitter);
-      const comment = `# ${node.id} (${node.def.type}), ${s.location(node)}`;
-      if (kindOf(node.def).async) {
-        const params: Param[] = [
-          ...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []),
-          ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) })),
-        ];
-        out.functions.push([comment, ...nodeFunction(node, s, params, value, condition)]);
-        calls.push({ node, args: ['ctx', ...params.map((p) => p.name)] });
-      } else {
-        out.usesInput ||= block.usesInput();
-        out.statements.push([`    ${comment}`, ...inlineNode(node, target(node, s), value, condition)]);
+  const compile = (node: NodeIR): Compiled => {
+    const block = s.newBlock();
+    const value = kindOf(node.def).emit(node.def, node.templates, block.emitter);
+    const condition = guardCondition(node, s, block.emitter);
+    const params: Param[] = [
+      ...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []),
+      ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) })),
+    ];
+    return { node, value, condition, comment: `# ${node.id} (${node.def.type}), ${s.location(node)}`, params };
+  };
+  const inline = (c: Compiled): void => {
+    out.usesInput ||= c.params.some((p) => p.name === 'inp');
+    out.statements.push([`    ${c.comment}`, ...inlineNode(c.node, target(c.node, s), c.value, c.condition)]);
+  };
+  const asFunction = (c: Compiled): string[] => {
+    out.functions.push([c.comment, ...nodeFunction(c.node, s, c.params, c.value, c.condition)]);
+    out.usesInput ||= c.params.some((p) => p.name === 'inp');
+    return ['ctx', ...c.params.map((p) => p.name)];
+  };
+
+  if (s.schedule.kind === 'sequential') {
+    for (const node of s.schedule.order) {
+      const c = compile(node);
+      if (!isAsync(node)) {
+        inline(c);
+        continue;
       }
+      const call = `await ${s.names.fn(node.id)}(${asFunction(c).join(', ')})`;
+      // An I/O node may run only for its effect (a POST nobody reads): then nothing is bound.
+      const bound = s.read.has(node.id) ? `${s.names.local(node.id)} = ` : '';
+      out.statements.push([`    ${bound}${layout(atom(call), 4, bound.length)}`]);
     }
-    if (calls.length === 0) continue;
-    out.usesInput ||= calls.some((c) => c.args.includes('inp'));
-    const targets = calls.map((c) => target(c.node, s));
-    const call = (c: (typeof calls)[number]) => `${s.names.fn(c.node.id)}(${c.args.join(', ')})`;
-    const awaited: Doc =
-      calls.length === 1
-        ? atom(`await ${call(calls[0])}`)
-        : callDoc(
-            'await run_concurrently',
-            calls.map((c) => atom(call(c))),
-          );
-    out.concurrent ||= calls.length > 1;
-    // An I/O node may run only for its effect (a POST nobody reads): then nothing is bound.
-    const bound = targets.every((t) => t === '_') ? '' : `${targets.join(', ')} = `;
-    out.statements.push([`    ${bound}${layout(awaited, 4, bound.length)}`]);
+    return out;
   }
+
+  s.schedule.before.forEach((node) => inline(compile(node)));
+  const results = s.schedule.tasks.map((n) => (s.read.has(n.id) ? s.names.local(n.id) : '_'));
+  const bound = results.every((r) => r === '_') ? '' : `${results.join(', ')} = `;
+  // Inside the group a node's name holds its task, which the nodes reading it are given.
+  const readByTasks = new Set(s.schedule.tasks.flatMap((n) => n.deps.map((d) => d.nodeId)));
+  const taskIds = new Set(s.schedule.tasks.map((n) => n.id));
+  if (![...readByTasks].some((id) => taskIds.has(id))) {
+    // Independent of one another: one line starts them all and unpacks their values.
+    const calls = s.schedule.tasks.map((node) =>
+      atom(`${s.names.fn(node.id)}(${asFunction(compile(node)).join(', ')})`),
+    );
+    out.statements.push([`    ${bound}${layout(callDoc('await run_concurrently', calls), 4, bound.length)}`]);
+    s.schedule.after.forEach((node) => inline(compile(node)));
+    return out;
+  }
+  const group = s.schedule.tasks.map((node) => {
+    const params = asFunction(compile(node));
+    // `after:` orders without passing a value: the task is awaited, not given to the node.
+    const waits = node.deps
+      .map((d) => s.names.local(d.nodeId))
+      .filter((local, i) => taskIds.has(node.deps[i].nodeId) && !params.includes(local));
+    const after = waits.length > 0 ? [`after=(${waits.join(', ')}${waits.length === 1 ? ',' : ''})`] : [];
+    const args = [s.names.fn(node.id), ...params, ...after];
+    const bound = readByTasks.has(node.id) ? `${s.names.local(node.id)} = ` : '';
+    return `        ${bound}${layout(callDoc('tasks.start', args.map(atom)), 8, bound.length)}`;
+  });
+  const resultsLine = bound === '' ? [] : [`    ${bound}tasks.results()`];
+  out.statements.push(['    async with ctx.tasks() as tasks:', ...group, ...resultsLine]);
+  s.schedule.after.forEach((node) => inline(compile(node)));
   return out;
 }
 

@@ -16,7 +16,7 @@ import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
 import { commentText, pyString } from '../python/literal';
 import { endpoint, newNeeds, routerLine } from './router';
-import { annotationOf, runBody, type BlockEnv, type NodeNames } from './run';
+import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames } from './run';
 import { workflowTemplate } from './templates';
 import { valueCode } from '../expr/value-code';
 
@@ -39,7 +39,8 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const needs = newNeeds();
   const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...w.input.classes.map((c) => c.name)]);
   const endpointName = namer.claim(namer.has(w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id);
-  const names = nodeNames(w.ir.nodes, namer);
+  const schedule = scheduleOf(w.plan);
+  const names = nodeNames(w.ir.nodes, functionNodes(schedule), namer);
 
   const newBlock = (extra: { guardSkipped?: ReadonlySet<string> } = {}): BlockEnv => {
     let usesInput = false;
@@ -60,6 +61,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
 
   const body = runBody({
     plan: w.plan,
+    schedule,
     read: readNodes(w.ir.nodes, w.ir.output),
     names,
     newBlock,
@@ -101,10 +103,10 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   return workflowTemplate(vm);
 }
 
-/** Each node's local (its id, unless that is taken) and, for async nodes, its function. */
-function nodeNames(nodes: NodeIR[], namer: Namer): NodeNames {
+/** Each node's local (its id, unless that is taken) and, for nodes run as functions, the function. */
+function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): NodeNames {
   const locals = new Map(nodes.map((n) => [n.id, namer.claim(n.id)]));
-  const fns = new Map(nodes.filter((n) => kindOf(n.def).async).map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
+  const fns = new Map(functions.map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
   return { local: (id) => locals.get(id)!, fn: (id) => fns.get(id)! };
 }
 

@@ -12,7 +12,6 @@ from catalyst_runtime import (
     input_body,
     json_response,
     read_input,
-    run_concurrently,
     url_segment,
 )
 from fastapi import Request, Response
@@ -73,9 +72,11 @@ async def _audit(
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ProfileInput = ctx.input
 
-    account, orders = await run_concurrently(_account(ctx, inp), _orders(ctx, inp))
-
-    audit = await _audit(ctx, inp, account)
+    async with ctx.tasks() as tasks:
+        account = tasks.start(_account, ctx, inp)
+        tasks.start(_orders, ctx, inp)
+        tasks.start(_audit, ctx, inp, account)
+    account, orders, audit = tasks.results()
 
     # summary (transform), workflows/profile.workflow.yaml:27:5
     with ctx.node("summary"):
