@@ -88,6 +88,8 @@ export interface RunBodyInput {
   schedule: Schedule;
   /** Nodes whose value is read; the others' values are not bound (`_ =`, or a bare `await`). */
   read: ReadonlySet<string>;
+  /** Nodes whose value the response reads. */
+  readByOutput: ReadonlySet<string>;
   names: NodeNames;
   newBlock(): BlockEnv;
   /** `file:line:col` of the node, for its comment. */
@@ -154,7 +156,9 @@ export function runBody(s: RunBodyInput): RunBody {
   }
 
   s.schedule.before.forEach((node) => inline(compile(node)));
-  const results = s.schedule.tasks.map((n) => (s.read.has(n.id) ? s.names.local(n.id) : '_'));
+  // After the group, only what the inline nodes after it and the response read is unpacked.
+  const readAfter = new Set([...s.readByOutput, ...s.schedule.after.flatMap((n) => n.deps.map((d) => d.nodeId))]);
+  const results = s.schedule.tasks.map((n) => (readAfter.has(n.id) ? s.names.local(n.id) : '_'));
   const bound = results.every((r) => r === '_') ? '' : `${results.join(', ')} = `;
   // Inside the group a node's name holds its task, which the nodes reading it are given.
   const readByTasks = new Set(s.schedule.tasks.flatMap((n) => n.deps.map((d) => d.nodeId)));

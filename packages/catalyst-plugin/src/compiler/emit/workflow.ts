@@ -63,6 +63,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     plan: w.plan,
     schedule,
     read: readNodes(w.ir.nodes, w.ir.output),
+    readByOutput: readNodes([], w.ir.output),
     names,
     newBlock,
     location: (node) => `${commentText(w.sourcePath)}:${w.nodeLocation(node).line}:${w.nodeLocation(node).column}`,
