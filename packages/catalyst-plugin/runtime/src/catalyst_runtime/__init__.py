@@ -27,6 +27,7 @@ from .http_node import http_call, url_segment
 from .pools import ConnectionPools
 from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .redis_node import redis_command
 from .sse import done_event, error_event, format_sse, stream_response
 from .steps import NodeTasks, run_concurrently
 
@@ -65,6 +66,7 @@ __all__ = [
     "query_parameters",
     "read_input",
     "read_query",
+    "redis_command",
     "run_concurrently",
     "stream_response",
     "to_json",

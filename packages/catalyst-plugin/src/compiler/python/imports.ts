@@ -20,6 +20,7 @@ export const MODULE_OF = {
   query_parameters: 'catalyst_runtime',
   read_input: 'catalyst_runtime',
   read_query: 'catalyst_runtime',
+  redis_command: 'catalyst_runtime',
   run_concurrently: 'catalyst_runtime',
   to_json: 'catalyst_runtime',
   url_segment: 'catalyst_runtime',

@@ -138,7 +138,33 @@ export const HttpNode = z
     description: 'Sends one HTTP request on the shared connection pool; outputs { status, headers, body }.',
   });
 
-export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode]);
+/** The commands a `redis` node can send (see nodes/redis.ts for the fields each one takes). */
+export const REDIS_COMMANDS = ['get', 'set', 'incr', 'del', 'hget', 'hset', 'publish'] as const;
+
+export const RedisNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('redis'),
+    command: z.enum(REDIS_COMMANDS).describe('The Redis command.'),
+    key: z.string().optional().describe('The key (all commands but publish); text that may contain {{ expressions }}.'),
+    field: z.string().optional().describe('The hash field (hget, hset); text that may contain {{ expressions }}.'),
+    channel: z.string().optional().describe('The channel (publish); text that may contain {{ expressions }}.'),
+    value: Value.optional().describe(
+      'What set, hset and publish write: a string as is, anything else as compact JSON (every value with json: true).',
+    ),
+    json: z
+      .boolean()
+      .optional()
+      .describe('get, hget: parse the stored text as JSON. set, hset, publish: write every value as JSON.'),
+    ttl: z.number().int().positive().optional().describe('set: seconds until the key expires.'),
+    by: z.number().int().optional().describe('incr: the increment (1 by default; may be negative).'),
+  })
+  .meta({
+    id: 'RedisNode',
+    description: 'Sends one command on the shared Redis pool; outputs { value }.',
+  });
+
+export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, RedisNode]);
 
 export const Workflow = z
   .strictObject({

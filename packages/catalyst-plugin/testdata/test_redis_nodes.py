@@ -1,0 +1,254 @@
+"""The ``redis_commands`` golden, served for real: its generated service under uvicorn
+(``catalyst_runtime.testing.running_server``), called over HTTP, on the test Redis.
+
+``node tools/runtime-tests.mjs`` starts Redis and names it in ``CATALYST_TEST_REDIS_URL``. Each
+test run uses its own key prefix (the workflows read it from ``env.KEY_PREFIX``), so nothing
+here touches another test's keys. The outage is a loopback proxy in front of that Redis, closed
+and reopened under a second service: the shared server is never stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from catalyst_runtime.testing import free_port, running_server
+
+TESTDATA = Path(__file__).resolve().parent
+REDIS_VAR = "CATALYST_TEST_REDIS_URL"
+PACKAGE = "redis_commands_live"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    url = os.environ.get(REDIS_VAR)
+    if not url:
+        pytest.skip(f"needs Redis: set {REDIS_VAR} (node tools/runtime-tests.mjs does)")
+    return url
+
+
+@pytest.fixture(scope="module")
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix for this module's run; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"test:redis_nodes:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def service_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the golden as a package with a ``main.py``, as a user's service has."""
+    root = tmp_path_factory.mktemp("redis_commands")
+    package = root / PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    shutil.copytree(TESTDATA / "redis_commands" / "expected", package / "_generated")
+    (package / "main.py").write_text(
+        "from catalyst_runtime import create_app\n\n"
+        f"from {PACKAGE}._generated import router\n\n"
+        'app = create_app(router, title="redis-commands")\n'
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def service(service_root: Path, redis_url: str, prefix: str) -> Iterator[str]:
+    env = {"REDIS_URL": redis_url, "KEY_PREFIX": prefix}
+    with running_server(f"{PACKAGE}.main:app", cwd=service_root, env=env) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"title": "Notes", "tags": ["a", "b"], "meta": {"pages": 3, "draft": False}},
+        [1, 2.5, None, "x"],
+        "plain text, stored in quotes",
+        12345678901234567890123,
+        None,
+    ],
+)
+def test_set_then_get_round_trips_json(service: str, doc: Any) -> None:
+    name = uuid.uuid4().hex
+    saved = httpx.post(f"{service}/save", json={"name": name, "doc": doc})
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {"saved": True}
+    assert "store;dur=" in saved.headers["server-timing"]
+    loaded = httpx.get(f"{service}/load", params={"name": name})
+    assert loaded.status_code == 200, loaded.text
+    # A stored JSON null reads back as null, like a missing key: "found" tells them apart
+    # only for values other than null.
+    assert loaded.json() == {"found": doc is not None, "doc": doc}
+    removed = httpx.post(f"{service}/forget", json={"name": name})
+    assert removed.json() == {"removed": 1}
+    gone = httpx.get(f"{service}/load", params={"name": name})
+    assert gone.json() == {"found": False, "doc": None}
+    assert httpx.post(f"{service}/forget", json={"name": name}).json() == {"removed": 0}
+
+
+def test_incr_counts_across_requests(service: str) -> None:
+    page = uuid.uuid4().hex
+    counts = [
+        httpx.post(f"{service}/hit", json={"page": page}).json()["hits"]
+        for _ in range(3)
+    ]
+    assert counts == [1, 2, 3]
+    other = httpx.post(f"{service}/hit", json={"page": f"{page}-other"})
+    assert other.json() == {"page": f"{page}-other", "hits": 1}
+
+
+def test_hash_fields_increments_and_publish(
+    service: str, redis_url: str, prefix: str
+) -> None:
+    import redis
+
+    user = uuid.uuid4().hex
+    body = {"user": user, "name": "Ada", "visits": 3}
+    subscriber = redis.Redis.from_url(redis_url).pubsub()
+    try:
+        subscriber.subscribe(f"{prefix}cards")
+        assert subscriber.get_message(timeout=2)["type"] == "subscribe"  # type: ignore[index]
+        first = httpx.post(f"{service}/card", json=body)
+        assert first.status_code == 200, first.text
+        assert first.json() == {
+            "name": "Ada",
+            "visits": 3,  # written as JSON by hset, parsed by hget with json: true
+            "new_name": True,
+            "score": 10,
+            "receivers": 1,
+        }
+        message = subscriber.get_message(ignore_subscribe_messages=True, timeout=2)
+        assert message is not None
+        assert message["data"] == f'{{"user":"{user}","score":10}}'.encode()
+    finally:
+        subscriber.close()
+    second = httpx.post(f"{service}/card", json={**body, "name": "Bo"})
+    assert second.json() == {
+        "name": "Bo",
+        "visits": 3,
+        "new_name": False,  # the field existed: replaced, not added
+        "score": 20,
+        "receivers": 0,
+    }
+
+
+class Proxy:
+    """A TCP proxy on loopback in front of the test Redis, which can be closed and reopened on
+    the same port: an outage of "the" Redis for the service behind it only."""
+
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        assert parts.hostname is not None and parts.port is not None
+        self._target = (parts.hostname, parts.port)
+        self.port = free_port()
+        userinfo = parts.netloc.rpartition("@")[0]
+        address = f"127.0.0.1:{self.port}"
+        self.url = parts._replace(
+            netloc=f"{userinfo}@{address}" if userinfo else address
+        ).geturl()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    def open(self) -> None:
+        self._call(self._open())
+
+    def close(self) -> None:
+        self._call(self._close())
+
+    def shutdown(self) -> None:
+        self.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _open(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[Proxy]:
+    proxy = Proxy(redis_url)
+    proxy.open()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+
+
+def test_a_redis_outage_is_a_502_naming_the_node_and_the_service_keeps_serving(
+    service_root: Path, proxy: Proxy, prefix: str
+) -> None:
+    page = uuid.uuid4().hex
+    env = {"REDIS_URL": proxy.url, "KEY_PREFIX": prefix}
+    with running_server(f"{PACKAGE}.main:app", cwd=service_root, env=env) as url:
+        assert httpx.post(f"{url}/hit", json={"page": page}).json()["hits"] == 1
+        proxy.close()  # Redis is gone for this service: connections cut, the port refuses
+        failed = httpx.post(f"{url}/hit", json={"page": page}, timeout=30)
+        assert failed.status_code == 502, failed.text
+        assert failed.json() == {
+            "detail": [
+                {
+                    "type": "upstream_error",
+                    "loc": ["nodes", "hits"],
+                    "msg": 'node "hits": Redis error (ConnectionError)',
+                }
+            ]
+        }
+        assert proxy.url.split("//", 1)[1] not in failed.text
+        # The service itself is fine: what needs no Redis answers, and Redis nodes work again
+        # once the server is back, on the same pool.
+        assert httpx.get(f"{url}/openapi.json").status_code == 200
+        assert httpx.post(f"{url}/hit", json={}).status_code == 422
+        proxy.open()
+        again = httpx.post(f"{url}/hit", json={"page": page}, timeout=30)
+        assert again.status_code == 200, again.text
+        assert again.json()["hits"] == 2
