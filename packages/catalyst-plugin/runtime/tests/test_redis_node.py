@@ -6,6 +6,7 @@ without seeing each other's data.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from catalyst_runtime import (
     ConnectionPools,
     ExecutionContext,
     NodeError,
+    NodeTimeoutError,
     Settings,
     UpstreamError,
     redis_command,
@@ -180,6 +182,28 @@ async def test_an_unreachable_server_is_a_502_naming_the_node(unique: str) -> No
         assert "hunter2" not in str(caught.value)
     finally:
         await pools.close()
+
+
+async def test_a_server_that_does_not_answer_is_a_504(unique: str) -> None:
+    from redis.asyncio import Redis
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the connection, never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pools = ConnectionPools()
+    pools._clients["redis"] = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
+    try:
+        ctx = ExecutionContext("redis_test", None, pools=pools)
+        with pytest.raises(NodeTimeoutError) as caught:
+            await redis_command(ctx, "slow", "get", f"{unique}x")
+        assert caught.value.status_code == 504
+        assert str(caught.value) == 'node "slow": Redis command timed out (TimeoutError)'
+    finally:
+        await pools.close()
+        server.close()
 
 
 async def test_without_pools_it_says_so() -> None:
