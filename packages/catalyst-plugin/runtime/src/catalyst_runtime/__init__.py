@@ -25,6 +25,7 @@ from .errors import (
 )
 from .http_node import http_call, url_segment
 from .pools import ConnectionPools
+from .postgres_node import pg_query
 from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .redis_node import redis_command
@@ -63,6 +64,7 @@ __all__ = [
     "input_body",
     "json_response",
     "node_error",
+    "pg_query",
     "query_parameters",
     "read_input",
     "read_query",

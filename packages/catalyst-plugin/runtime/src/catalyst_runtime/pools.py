@@ -176,10 +176,17 @@ def _require(value: str | None, variable: str, node: str, example: str) -> str:
 async def _postgres(settings: Settings) -> asyncpg.Pool[asyncpg.Record]:
     import asyncpg
 
+    from .postgres_node import setup_connection
+
     dsn = _require(settings.postgres_dsn, "DATABASE_URL", "postgres", "postgresql://user@host/db")
     try:
+        # json/jsonb decoded to values on every connection; at most max_size queries at once
+        # (CATALYST_POSTGRES_MAX_SIZE, 10 by default), so independent nodes do not queue.
         return await asyncpg.create_pool(
-            dsn, min_size=settings.postgres_min_size, max_size=settings.postgres_max_size
+            dsn,
+            min_size=settings.postgres_min_size,
+            max_size=settings.postgres_max_size,
+            init=setup_connection,
         )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise _unreachable("DATABASE_URL", exc) from exc

@@ -11,6 +11,7 @@ import type { ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report/reporter';
 import type { Node, NodeType } from '../validate/schema';
 import { http } from './http';
+import { postgres } from './postgres';
 import { redis } from './redis';
 import { transform } from './transform';
 
@@ -29,7 +30,7 @@ export interface NodeKind<N extends Node> {
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
-export const NODE_KINDS: NodeKinds = { http, redis, transform };
+export const NODE_KINDS: NodeKinds = { http, postgres, redis, transform };
 
 export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;

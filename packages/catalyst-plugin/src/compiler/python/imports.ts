@@ -17,6 +17,7 @@ export const MODULE_OF = {
   http_call: 'catalyst_runtime',
   input_body: 'catalyst_runtime',
   json_response: 'catalyst_runtime',
+  pg_query: 'catalyst_runtime',
   query_parameters: 'catalyst_runtime',
   read_input: 'catalyst_runtime',
   read_query: 'catalyst_runtime',

@@ -46,6 +46,8 @@ export type DiagnosticCode =
   | 'unsafe_retry'
   | 'secret_to_chosen_host'
   | 'unsupported'
+  | 'sql_expression'
+  | 'sql_parameter'
   // expressions
   | 'expression_syntax'
   | 'unknown_root'

@@ -164,7 +164,41 @@ export const RedisNode = z
     description: 'Sends one command on the shared Redis pool; outputs { value }.',
   });
 
-export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, RedisNode]);
+/** What a `postgres` node returns: every row, the first row, the first column of it, or the status tag. */
+export const POSTGRES_MODES = ['rows', 'row', 'value', 'execute'] as const;
+
+/** Types a `postgres` node's `columns` may declare for the type checker. */
+export const COLUMN_TYPES = ['string', 'integer', 'number', 'boolean', 'object', 'array', 'any'] as const;
+
+export const PostgresNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('postgres'),
+    query: z
+      .string()
+      .describe('The SQL; values are written as :name placeholders (from params), never as {{ expressions }}.'),
+    params: z
+      .record(z.string(), Value)
+      .optional()
+      .describe('Named parameters: each :name in the query is sent as a bound parameter with this value.'),
+    mode: z
+      .enum(POSTGRES_MODES)
+      .optional()
+      .describe(
+        'rows (default): { rows, count }; row: the first row or null; value: its first column; execute: { status }.',
+      ),
+    columns: z
+      .record(z.string(), z.enum(COLUMN_TYPES))
+      .optional()
+      .describe('The columns a row has, in order, with their types, for the type checker.'),
+    timeout: z.number().positive().optional().describe('Seconds this query may take; then the node fails (504).'),
+  })
+  .meta({
+    id: 'PostgresNode',
+    description: 'Runs one SQL statement on the shared PostgreSQL pool with bound parameters.',
+  });
+
+export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, PostgresNode, RedisNode]);
 
 export const Workflow = z
   .strictObject({
