@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -96,12 +97,34 @@ async def test_unreachable_servers_name_the_variable() -> None:
 
 @pytest.mark.anyio
 async def test_qdrant_server_url_is_used() -> None:
-    settings = Settings(qdrant_url=f"http://127.0.0.1:{free_port()}", qdrant_api_key=None)
+    # A stand-in Qdrant server that records what it is asked: the client must call it, not an
+    # embedded store or a default address.
+    requests: list[bytes] = []
+    body = b'{"result":{"collections":[]},"status":"ok","time":0.0}'
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = Settings(qdrant_url=f"http://127.0.0.1:{port}", qdrant_api_key=None)
     pools = await ConnectionPools.create(settings, ["qdrant"])
     try:
-        assert pools.qdrant is not None  # connecting is lazy; no server is needed to build it
+        assert not requests  # connecting is lazy: building the client asks nothing
+        collections = await pools.qdrant.get_collections()
+        assert collections.collections == []
+        assert len(requests) == 1
+        assert requests[0].startswith(b"GET /collections ")
     finally:
         await pools.close()
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.mark.anyio
