@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,13 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    # Run from an empty folder: with --isolated, ruff takes the working directory as the project
+    # root, and a folder there named like an import (runtime/src holds catalyst_runtime) would
+    # turn that import first-party and re-sort the generated imports (I001). The paths given are
+    # absolute, so the result does not depend on where pytest was started.
     command = [sys.executable, "-m", "ruff", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as empty:
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=empty)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -74,6 +80,17 @@ def test_ruff_check_passes(case: str) -> None:
         "--select", RUFF_RULES, "--ignore", "E501", expected,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_check_does_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Started from a folder holding a package named like a runtime import (as runtime/src does),
+    # the check must still judge the generated imports as third-party.
+    (tmp_path / "catalyst_runtime").mkdir()
+    (tmp_path / "catalyst_runtime" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    test_ruff_check_passes("hello")
 
 
 @pytest.mark.parametrize("case", CASES)

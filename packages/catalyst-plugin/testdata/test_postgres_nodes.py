@@ -176,14 +176,12 @@ def test_a_query_past_its_timeout_is_a_504_naming_the_node(service: str) -> None
 def test_four_independent_queries_run_at_once(service: str) -> None:
     # The first call opens the pool's extra connections; the second is measured.
     assert httpx.post(f"{service}/fanout", json={}).status_code == 200
-    started = time.monotonic()
     response = httpx.post(f"{service}/fanout", json={})
-    elapsed = time.monotonic() - started
     assert response.status_code == 200, response.text
     rows = response.json().values()
     starts = [dt.datetime.fromisoformat(r["started"]) for r in rows]
     ends = [dt.datetime.fromisoformat(r["finished"]) for r in rows]
     assert len(starts) == 4
-    # Every statement had started on the server before any of them finished.
+    # Every statement had started on the server before any of them finished: they overlapped,
+    # which one after the other could not do (an ordering, not a time bound a slow machine breaks).
     assert max(starts) < min(ends), rows
-    assert elapsed < 0.75, elapsed  # one after the other would take at least 0.8 s
