@@ -7,6 +7,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,10 +176,18 @@ describe('codegen executor', () => {
   });
 
   it('after a crash between the two renames of a swap, puts the previous output back', async () => {
-    // The state a run killed mid-swap leaves: the old tree renamed away, the new one not in yet.
-    const retiredDir = join(projectRoot, 'src/hello_svc/._generated.retired-999999999-abc');
-    mkdirSync(retiredDir, { recursive: true });
-    writeFileSync(join(retiredDir, 'hello.py'), 'previous = 1\n');
+    // The state a run killed mid-swap leaves: the old tree renamed away, the new one not in yet;
+    // older retired trees from earlier crashes may lie next to it. The newest is put back.
+    const retire = (suffix: string, contents: string, secondsAgo: number) => {
+      const dir = join(projectRoot, `src/hello_svc/._generated.retired-999999999-${suffix}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'hello.py'), contents);
+      const when = Date.now() / 1000 - secondsAgo;
+      utimesSync(dir, when, when);
+    };
+    retire('aaa', 'older = 1\n', 600);
+    retire('abc', 'previous = 1\n', 5);
+    retire('zzz', 'oldest = 1\n', 6000);
     mkdirSync(join(projectRoot, 'src/hello_svc/._generated.staging-999999999-def'), { recursive: true });
     compileImpl = () => ({
       files: [],
@@ -211,6 +220,22 @@ describe('codegen executor', () => {
     writeFileSync(generated, 'a file where the folder should be');
     compileImpl = succeed({ '__init__.py': '' });
     await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(logged.join('\n')).toMatch(
+      /Cannot write apps\/hello-svc\/src\/hello_svc\/_generated: .*\nThe previous output was kept/,
+    );
+    expect(readFileSync(generated, 'utf8')).toBe('a file where the folder should be');
+  });
+
+  it('when writing the new output fails midway, the previous output survives and nothing is left behind', async () => {
+    compileImpl = succeed({ '__init__.py': 'x = 1\n', 'hello.py': 'y = 2\n' });
+    await codegenExecutor({}, context());
+    const before = readTree(generated);
+    // A write that fails once staging has begun: `pkg` is written as a file, then `pkg/b.py`
+    // needs it to be a folder (as a full disk or a permission error would fail a later file).
+    compileImpl = succeed({ '__init__.py': 'x = 3\n', pkg: '', 'pkg/b.py': '' });
+    await expect(codegenExecutor({}, context())).resolves.toEqual({ success: false });
+    expect(readTree(generated)).toEqual(before);
+    expect(readdirSync(join(projectRoot, 'src/hello_svc')).sort()).toEqual(['_generated', 'main.py']);
     expect(logged.join('\n')).toMatch(
       /Cannot write apps\/hello-svc\/src\/hello_svc\/_generated: .*\nThe previous output was kept/,
     );
