@@ -2,11 +2,13 @@
 //   1. tsc -p packages/catalyst-plugin/tsconfig.json (src/ → dist/, declarations included);
 //   2. copies the non-TypeScript assets to the same relative paths under dist/: generator
 //      `files/` trees, schema.json files, hand-written .d.ts files, and every .ejs template;
-//   3. writes packages/catalyst-plugin/schema/workflow.schema.json from the compiler's
-//      workflowJsonSchema() (skipped, with a note, while the compiler does not export it).
+//   3. checks packages/catalyst-plugin/schema/workflow.schema.json against the compiler's
+//      workflowJsonSchema(): a stale file is reported, not rewritten, so that the plugin's unit
+//      test (json-schema.spec.ts) fails on it in `npm test` and not only the clean-tree check in
+//      CI; `npm run golden:update` rewrites it. Written only when missing.
 // Usage: node tools/build-plugin.mjs   (or `npm run build` at the repo root)
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,9 +74,15 @@ if (typeof compiler.workflowJsonSchema === 'function') {
     typeof compiler.workflowJsonSchemaText === 'function'
       ? compiler.workflowJsonSchemaText()
       : `${JSON.stringify(compiler.workflowJsonSchema(), null, 2)}\n`;
-  mkdirSync(dirname(schemaFile), { recursive: true });
-  writeFileSync(schemaFile, text);
-  log(`wrote ${relative(repoRoot, schemaFile)}`);
+  if (!existsSync(schemaFile)) {
+    mkdirSync(dirname(schemaFile), { recursive: true });
+    writeFileSync(schemaFile, text);
+    log(`wrote ${relative(repoRoot, schemaFile)}`);
+  } else if (readFileSync(schemaFile, 'utf8') !== text) {
+    log(
+      `${relative(repoRoot, schemaFile)} differs from the one the zod schemas give: run \`npm run golden:update\` and commit it (the plugin unit test fails until then)`,
+    );
+  }
 } else {
   log('the compiler does not export workflowJsonSchema() yet: schema/workflow.schema.json not written');
 }

@@ -9,6 +9,8 @@ const SCHEMA_FILE = join(PACKAGE_ROOT, 'schema', 'workflow.schema.json');
 
 describe('workflow JSON Schema (golden)', () => {
   it('the committed schema/workflow.schema.json is the one generated from the zod schemas', () => {
+    // Compared, never written (the build does not write it either): a zod change without
+    // `npm run golden:update` fails here, in `npm test`.
     if (process.env.UPDATE_GOLDEN === '1') writeWorkflowSchema(PACKAGE_ROOT);
     expect(existsSync(SCHEMA_FILE)).toBe(true);
     expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(workflowJsonSchemaText());
