@@ -28,6 +28,7 @@ from .pools import ConnectionPools
 from .postgres_node import pg_query
 from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .rate_limit_node import rate_limit
 from .redis_node import redis_command
 from .sse import done_event, error_event, format_sse, stream_response
 from .steps import NodeTasks, run_concurrently
@@ -66,6 +67,7 @@ __all__ = [
     "node_error",
     "pg_query",
     "query_parameters",
+    "rate_limit",
     "read_input",
     "read_query",
     "redis_command",

@@ -184,7 +184,7 @@ async def _catalyst_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CatalystError)  # registered for CatalystError only
     body = public_body(exc, f"{request.method} {request.url.path}")
     return Response(
-        dumps(body), exc.status_code, headers=exc.headers, media_type="application/json"
+        dumps(body), exc.status_code, headers=exc.response_headers, media_type="application/json"
     )
 
 

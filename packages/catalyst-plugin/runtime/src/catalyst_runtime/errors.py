@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -63,6 +64,12 @@ class CatalystError(Exception):
     error_type: ClassVar[str] = "internal_error"
     headers: ClassVar[Mapping[str, str] | None] = None
     """Extra response headers (``Connection: close`` when the rest of the request is unread)."""
+
+    @property
+    def response_headers(self) -> Mapping[str, str] | None:
+        """The headers the error's response carries (``headers``, unless a subclass computes
+        them per error, as ``RateLimitExceeded`` does with ``Retry-After``)."""
+        return self.headers
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -201,10 +208,20 @@ class RateLimitExceeded(NodeError):
     status_code = 429
     error_type = "rate_limited"
 
-    def __init__(self, node_id: str, key: str, timeout: float) -> None:
+    def __init__(
+        self, node_id: str, key: str, timeout: float, retry_after: float | None = None
+    ) -> None:
         self.key = key
         self.timeout = timeout
+        self.retry_after = retry_after
         super().__init__(node_id, f"rate limit: no slot within {timeout:g} s")
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        """``Retry-After``: whole seconds until the slot this caller was refused frees (at
+        least 1; 1 when the limiter did not say)."""
+        seconds = 1 if self.retry_after is None else max(1, math.ceil(self.retry_after))
+        return {"retry-after": str(seconds)}
 
 
 def node_error(node_id: str, exc: BaseException) -> CatalystError:

@@ -92,7 +92,7 @@ class InMemoryRateLimiter:
                 self._forget_idle(now)
             return 0.0
         if timeout is not None and wait > timeout * _NS:
-            raise RateLimitExceeded(self._name, key, timeout)
+            raise RateLimitExceeded(self._name, key, timeout, retry_after=wait / _NS)
         reserved = self._tat[key] = tat + self._interval
         try:
             await asyncio.sleep(wait / _NS)
@@ -112,7 +112,8 @@ class InMemoryRateLimiter:
 
 # KEYS[1]: the key. ARGV: interval, tolerance, max wait (all microseconds; max wait < 0: none).
 # Returns {wait, reserved tat, tat before}: the microseconds to wait (-1 when that would exceed
-# the max wait: nothing reserved), the value stored and the one it replaced, so that a caller
+# the max wait: nothing reserved, and the second item is the wait refused), the value stored and
+# the one it replaced, so that a caller
 # cancelled while waiting can give its slot back. Redis's own clock is used, so every process
 # and host agrees on "now".
 _GCRA_LUA = """
@@ -125,7 +126,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - tolerance - now
 if wait < 0 then wait = 0 end
-if max_wait >= 0 and wait > max_wait then return {-1, 0, 0} end
+if max_wait >= 0 and wait > max_wait then return {-1, wait, 0} end
 local new_tat = tat + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
@@ -224,7 +225,12 @@ class RedisRateLimiter:
             raise
         wait_us, reserved, before = (int(part) for part in reply)
         if wait_us < 0:
-            raise RateLimitExceeded(self._name, key, timeout if timeout is not None else 0.0)
+            raise RateLimitExceeded(
+                self._name,
+                key,
+                timeout if timeout is not None else 0.0,
+                retry_after=reserved / 1_000_000,
+            )
         if wait_us:
             try:
                 await asyncio.sleep(wait_us / 1_000_000)

@@ -39,6 +39,8 @@ export interface NodeNames {
   local(id: string): string;
   /** The module-level `async def` of a node that runs as its own function. */
   fn(id: string): string;
+  /** The module-level object a node's code uses (`NodeKind.declaration`), if it has one. */
+  declared(id: string): string | undefined;
 }
 
 /**
@@ -122,7 +124,7 @@ export function runBody(s: RunBodyInput): RunBody {
   const byId = new Map(s.plan.readySets.flat().map((n) => [n.id, n]));
   const compile = (node: NodeIR): Compiled => {
     const block = s.newBlock();
-    const value = kindOf(node.def).emit(node.def, node.templates, block.emitter);
+    const value = kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id));
     const condition = guardCondition(node, s, block.emitter);
     const params: Param[] = [
       ...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []),

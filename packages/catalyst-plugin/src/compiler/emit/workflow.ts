@@ -8,13 +8,14 @@ import type { Type } from '../expr/types';
 import { templatesOf } from '../expr/value';
 import { readNodes, type Plan } from '../plan/plan';
 import type { InputModel } from '../resolve/input-model';
-import { kindOf } from '../nodes/kinds';
+import { kindOf, poolsOf } from '../nodes/kinds';
 import type { NodeIR, WorkflowIR } from '../resolve/resolve';
 import { namesRead } from '../python/scan';
 import { classCode } from './input-classes';
 import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
 import { commentText, pyString } from '../python/literal';
+import { layout } from '../python/layout';
 import { endpoint, newNeeds, routerLine } from './router';
 import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames } from './run';
 import { workflowTemplate } from './templates';
@@ -40,7 +41,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...w.input.classes.map((c) => c.name)]);
   const endpointName = namer.claim(namer.has(w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id);
   const schedule = scheduleOf(w.plan);
-  const names = nodeNames(w.ir.nodes, functionNodes(schedule), namer);
+  const base = nodeNames(w.ir.nodes, functionNodes(schedule), namer);
+  const declarations = declarationsOf(w.ir.nodes, w.ir.id, base.local, namer);
+  const names: NodeNames = { ...base, declared: (id) => declarations.get(id)?.name };
 
   const newBlock = (extra: { guardSkipped?: ReadonlySet<string> } = {}): BlockEnv => {
     let usesInput = false;
@@ -70,7 +73,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
   });
-  for (const node of w.plan.readySets.flat()) kindOf(node.def).pools.forEach((p) => needs.pools.add(p));
+  for (const node of w.plan.readySets.flat()) poolsOf(node.def).forEach((p) => needs.pools.add(p));
 
   // The response mapping can fail like a node (a field missing from an upstream body): it runs
   // in `with ctx.output():`, naming the pseudo-node "output", unless it holds no expression.
@@ -87,6 +90,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     sourcePath: commentText(w.sourcePath),
     importGroups: [] as string[][],
     workflowIdLiteral: pyString(w.ir.id),
+    declarations: [...declarations.values()].map((d) => d.line),
     classes: w.input.classes.map(classCode),
     functions: body.functions,
     inputLine,
@@ -105,10 +109,27 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
 }
 
 /** Each node's local (its id, unless that is taken) and, for nodes run as functions, the function. */
-function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): NodeNames {
+function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): Omit<NodeNames, 'declared'> {
   const locals = new Map(nodes.map((n) => [n.id, namer.claim(n.id)]));
   const fns = new Map(functions.map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
   return { local: (id) => locals.get(id)!, fn: (id) => fns.get(id)! };
+}
+
+/** Module-level objects the nodes use (`NodeKind.declaration`): each one's name and line. */
+function declarationsOf(
+  nodes: NodeIR[],
+  workflowId: string,
+  local: (id: string) => string,
+  namer: Namer,
+): Map<string, { name: string; line: string }> {
+  const out = new Map<string, { name: string; line: string }>();
+  for (const node of nodes) {
+    const declaration = kindOf(node.def).declaration?.(node.def, workflowId);
+    if (!declaration) continue;
+    const name = namer.claim(`_${local(node.id)}_${declaration.suffix}`);
+    out.set(node.id, { name, line: `${name} = ${layout(declaration.value, 0, name.length + 3)}` });
+  }
+  return out;
 }
 
 /** Whether a body-less workflow reads query parameters: its input declares some, or takes any. */

@@ -12,26 +12,39 @@ import type { Reporter } from '../report/reporter';
 import type { Node, NodeType } from '../validate/schema';
 import { http } from './http';
 import { postgres } from './postgres';
+import { rateLimit } from './rate-limit';
 import { redis } from './redis';
 import { transform } from './transform';
 
 export interface NodeKind<N extends Node> {
   /** True when the node awaits I/O: it becomes its own `async def`, run concurrently with its ready set. */
   async: boolean;
-  /** Pools the service must build at start-up for this kind (`WorkflowRouter(pools=...)`). */
-  pools: readonly string[];
+  /** Pools the service must build at start-up for this kind (`WorkflowRouter(pools=...)`), or per node. */
+  pools: readonly string[] | ((node: N) => readonly string[]);
   /** The node's value templates (config holding expressions), keyed by field name. */
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
   /** The node's output type, from the types of its templates. */
   outputType(node: N, types: Record<string, Type>): Type;
+  /**
+   * A module-level object the node's code uses, built once per process at import (a limiter):
+   * the suffix of its name (the caller makes `_<local>_<suffix>` unique and passes it to `emit`)
+   * and the Python expression building it.
+   */
+  declaration?(node: N, workflowId: string): { suffix: string; value: Doc };
   /** The Python expression computing the node's value (bound to its local by the caller). */
-  emit(node: N, templates: Record<string, ValueTemplate>, emitter: ExprEmitter): Doc;
+  emit(node: N, templates: Record<string, ValueTemplate>, emitter: ExprEmitter, declared?: string): Doc;
 }
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
-export const NODE_KINDS: NodeKinds = { http, postgres, redis, transform };
+export const NODE_KINDS: NodeKinds = { http, postgres, rate_limit: rateLimit, redis, transform };
 
 export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;
+}
+
+/** The pools a node needs. */
+export function poolsOf(node: Node): readonly string[] {
+  const pools = kindOf(node).pools;
+  return typeof pools === 'function' ? pools(node) : pools;
 }

@@ -198,7 +198,32 @@ export const PostgresNode = z
     description: 'Runs one SQL statement on the shared PostgreSQL pool with bound parameters.',
   });
 
-export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, PostgresNode, RedisNode]);
+/** Where a `rate_limit` node keeps its limiter's state. */
+export const RATE_LIMIT_BACKENDS = ['memory', 'redis'] as const;
+
+export const RateLimitNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('rate_limit'),
+    key: z.string().describe('What is limited, e.g. "user:{{ input.user }}"; text that may contain {{ expressions }}.'),
+    interval: z.number().positive().optional().describe('Seconds between calls on one key (give this or rate).'),
+    rate: z.number().positive().optional().describe('Calls per second on one key (give this or interval).'),
+    burst: z.number().int().min(1).optional().describe('Calls allowed at once before the rate applies; 1 by default.'),
+    timeout: z
+      .number()
+      .nonnegative()
+      .describe('Seconds a call may wait for its slot; a slot further away is refused at once (429). 0: never wait.'),
+    backend: z
+      .enum(RATE_LIMIT_BACKENDS)
+      .optional()
+      .describe('memory (default): one limit per process. redis: one limit shared by every process on the Redis pool.'),
+  })
+  .meta({
+    id: 'RateLimitNode',
+    description: 'Waits for a slot on a key (GCRA), or answers 429 with Retry-After; outputs { waited }.',
+  });
+
+export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, PostgresNode, RedisNode, RateLimitNode]);
 
 export const Workflow = z
   .strictObject({
