@@ -9,9 +9,11 @@ Run inside the runtime project's environment, where catalyst_runtime, fastapi an
 For every ``testdata/<case>/expected/`` folder: ``ruff check`` passes, ``ruff format`` would change
 nothing, no file contains ``eval(``, ``exec(`` or ``compile(``, and the folder imports as the
 package ``<case>_pkg._generated``. A case may add ``requests.json``: a list of calls
-``{"method", "path", "body" (or "raw", the body as text), "status", "response", "env",
+``{"method", "path", "body" (or "raw", the body as text), "status", "response", "loc", "env",
 "globals"}`` made against
-``create_app(router, globals=...)``; ``response`` is compared exactly and ``env`` holds environment
+``create_app(router, globals=...)``; ``response`` is compared exactly; a 422 without ``response``
+must give ``loc``, the ``loc`` of each error its ``detail`` lists (so it names the field, not
+only the status); ``env`` holds environment
 variables (secrets) set for that call; every call's ``env`` is set before the app starts, since
 start-up checks the secrets and variables the workflows require. ``globals`` are service-wide
 too: those of every call, merged, are what the app is created with.
@@ -163,6 +165,12 @@ async def _call_all(
             assert response.status_code == call.get("status", 200), response.text
             if "response" in call:
                 assert response.json() == call["response"], call
+            elif response.status_code == 422:
+                # A 422 must say which field was wrong, not only that something was: a call
+                # gives either the whole response or the loc of each error it lists.
+                assert "loc" in call, f"give the 422's response or loc: {call}"
+                locs = [error["loc"] for error in response.json()["detail"]]
+                assert locs == call["loc"], (call, response.text)
             if response.status_code == 200:
                 assert "total;dur=" in response.headers["server-timing"]
 

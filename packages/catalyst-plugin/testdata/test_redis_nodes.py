@@ -247,7 +247,9 @@ def test_a_redis_outage_is_a_502_naming_the_node_and_the_service_keeps_serving(
         # The service itself is fine: what needs no Redis answers, and Redis nodes work again
         # once the server is back, on the same pool.
         assert httpx.get(f"{url}/openapi.json").status_code == 200
-        assert httpx.post(f"{url}/hit", json={}).status_code == 422
+        invalid = httpx.post(f"{url}/hit", json={})
+        assert invalid.status_code == 422
+        assert [error["loc"] for error in invalid.json()["detail"]] == [["body", "page"]]
         proxy.open()
         again = httpx.post(f"{url}/hit", json={"page": page}, timeout=30)
         assert again.status_code == 200, again.text
