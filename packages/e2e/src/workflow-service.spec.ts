@@ -1,7 +1,7 @@
 // The critical path a user walks, for real: a fresh Nx workspace, the packed plugin added with
 // `nx add`, a service generated, compiled (twice: the second is a cache hit), tested with pytest,
 // served by uvicorn and called over HTTP; then a broken edit and an `nx affected` check.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,20 @@ async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 1
     if (Date.now() > deadline) throw new Error(`still false after ${timeoutMs} ms: ${check.toString()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Relative path → contents of every file under `dir` (Python's byte caches aside). */
+function readTree(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) {
+      if (entry.name !== '__pycache__') Object.assign(out, readTree(join(dir, entry.name), rel));
+    } else {
+      out[rel] = readFileSync(join(dir, entry.name), 'utf8');
+    }
+  }
+  return out;
 }
 
 function expectOk(result: CommandResult): CommandResult {
@@ -114,12 +128,14 @@ describe('a workflow service in a fresh Nx workspace', () => {
     const module = readFileSync(join(generated(), 'hello.py'), 'utf8');
     expect(module).toContain('async def run(');
     expect(module).not.toMatch(/\b(eval|exec)\(/);
+    const compiled = readTree(generated());
+    expect(Object.keys(compiled)).toEqual(expect.arrayContaining(['__init__.py', 'hello.py']));
 
     rmSync(generated(), { recursive: true, force: true });
     const second = expectOk(ws.nx('run', 'hello-svc:codegen'));
     expect(second.output).toMatch(CACHE_HIT);
-    // The cache restored the outputs it had stored, byte for byte.
-    expect(readFileSync(join(generated(), 'hello.py'), 'utf8')).toBe(module);
+    // The cache restored the whole folder it had stored, byte for byte: every file, no more.
+    expect(readTree(generated())).toEqual(compiled);
   });
 
   it('a new definition is compiled, and a deleted one leaves nothing behind, even from the cache', () => {
@@ -208,7 +224,9 @@ describe('a workflow service in a fresh Nx workspace', () => {
         body: '{}',
       });
       expect(bad.status).toBe(422);
-      expect(JSON.stringify(await bad.json())).toContain('name');
+      // The answer names the missing field, not only the status.
+      const { detail } = (await bad.json()) as { detail: { loc: (string | number)[]; type: string }[] };
+      expect(detail.map(({ loc, type }) => ({ loc, type }))).toEqual([{ loc: ['body', 'name'], type: 'missing' }]);
     } catch (err) {
       await server.stop();
       throw new Error(`${String(err)}\n--- serve output ---\n${server.output()}`);

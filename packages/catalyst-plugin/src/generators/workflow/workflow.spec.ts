@@ -106,6 +106,7 @@ describe('workflow generator', () => {
       expect(test).toContain('{"message": "Hello, Ada!", "shout": "ADA", "length": 3}');
       expect(test).toContain('server-timing');
       expect(test).toContain('status_code == 422');
+      expect(test).toContain('== [["body", "name"]]'); // the 422 names the field, not only the status
     });
 
     it('adds the service to the uv workspace', async () => {
