@@ -93,8 +93,10 @@ def test_a_burst_is_spaced_out_or_refused_with_retry_after(services: tuple[str, 
     waits = sorted(a.json()["waited"] for a in served)
     assert waits[0] < 0.5
     assert all(0 <= w <= 2.0 for w in waits)
-    # Spaced: the n-th slot waits about n × 0.5 s, so the waits spread over at least 1 s.
-    assert waits[-1] - waits[0] >= 0.9
+    # Spaced: the n-th slot waits about n × 0.5 s (about 2 s from first to last when the calls
+    # arrive together). Calls that arrive late on a loaded machine wait less, so only ask that
+    # the served calls did not all get the same slot.
+    assert waits[-1] - waits[0] >= 0.4
     for answer in refused:
         assert answer.status_code == 429, answer.text
         assert 1 <= int(answer.headers["retry-after"]) <= 5
