@@ -11,7 +11,6 @@ both processes draw on one limit. Assertions are on order and generous bounds, n
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,16 +22,7 @@ import pytest
 from catalyst_runtime.testing import running_server
 
 TESTDATA = Path(__file__).resolve().parent
-REDIS_VAR = "CATALYST_TEST_REDIS_URL"
 PACKAGE = "rate_limit_nodes_live"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = os.environ.get(REDIS_VAR)
-    if not url:
-        pytest.skip(f"needs Redis: set {REDIS_VAR} (node tools/runtime-tests.mjs does)")
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ and reopened under a second service: the shared server is never stopped.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import threading
 import uuid
@@ -24,16 +23,7 @@ import pytest
 from catalyst_runtime.testing import free_port, running_server
 
 TESTDATA = Path(__file__).resolve().parent
-REDIS_VAR = "CATALYST_TEST_REDIS_URL"
 PACKAGE = "redis_commands_live"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = os.environ.get(REDIS_VAR)
-    if not url:
-        pytest.skip(f"needs Redis: set {REDIS_VAR} (node tools/runtime-tests.mjs does)")
-    return url
 
 
 @pytest.fixture(scope="module")
