@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 REDIS_VAR = "CATALYST_TEST_REDIS_URL"
+TESTDATA = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def golden_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], tuple[Path, str]]:
+    """Lays out a golden case as a user's service is, in a fresh folder: ``<package>/_generated``
+    with a ``main.py`` making the app. Gives the folder (the server's working directory) and the
+    app's import path, for ``running_server``."""
+
+    def lay_out(case: str, package: str) -> tuple[Path, str]:
+        root = tmp_path_factory.mktemp(case)
+        return root, _service_package(root, case, package)
+
+    return lay_out
+
+
+def _service_package(root: Path, case: str, package: str) -> str:
+    folder = root / package
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    shutil.copytree(TESTDATA / case / "expected", folder / "_generated")
+    (folder / "main.py").write_text(
+        "from catalyst_runtime import create_app\n\n"
+        f"from {package}._generated import router\n\n"
+        f'app = create_app(router, title="{case}")\n'
+    )
+    return f"{package}.main:app"
 
 
 @pytest.fixture(scope="module")

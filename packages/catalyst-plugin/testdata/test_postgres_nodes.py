@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -25,16 +24,7 @@ import httpx
 import pytest
 from catalyst_runtime.testing import running_server
 
-TESTDATA = Path(__file__).resolve().parent
 DSN_VAR = "CATALYST_TEST_POSTGRES_DSN"
-
-MAIN = """\
-from catalyst_runtime import create_app
-
-from postgres_live._generated import router
-
-app = create_app(router, title="postgres_nodes")
-"""
 
 SETUP = """
 DROP TABLE IF EXISTS golden_people;
@@ -71,17 +61,12 @@ async def _sql(dsn: str, script: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def service(golden_service: Callable[[str, str], tuple[Path, str]]) -> Iterator[str]:
     dsn = _dsn()
-    root = tmp_path_factory.mktemp("postgres_nodes")
-    package = root / "postgres_live"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "main.py").write_text(MAIN)
-    shutil.copytree(TESTDATA / "postgres_nodes" / "expected", package / "_generated")
+    root, app = golden_service("postgres_nodes", "postgres_live")
     asyncio.run(_sql(dsn, SETUP))
     try:
-        with running_server("postgres_live.main:app", cwd=root, env={"DATABASE_URL": dsn}) as url:
+        with running_server(app, cwd=root, env={"DATABASE_URL": dsn}) as url:
             yield url
     finally:
         asyncio.run(_sql(dsn, "DROP TABLE IF EXISTS golden_people"))

@@ -11,9 +11,8 @@ both processes draw on one limit. Assertions are on order and generous bounds, n
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import httpx
 import pytest
 from catalyst_runtime.testing import running_server
 
-TESTDATA = Path(__file__).resolve().parent
 PACKAGE = "rate_limit_nodes_live"
 
 
@@ -43,18 +41,9 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def service_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("rate_limit_nodes")
-    package = root / PACKAGE
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    shutil.copytree(TESTDATA / "rate_limit_nodes" / "expected", package / "_generated")
-    (package / "main.py").write_text(
-        "from catalyst_runtime import create_app\n\n"
-        f"from {PACKAGE}._generated import router\n\n"
-        'app = create_app(router, title="rate-limit-nodes")\n'
-    )
-    return root
+def service_root(golden_service: Callable[[str, str], tuple[Path, str]]) -> Path:
+    """The golden as a user's service: a package with ``_generated`` and a ``main.py``."""
+    return golden_service("rate_limit_nodes", PACKAGE)[0]
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ and reopened under a second service: the shared server is never stopped.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +21,6 @@ import httpx
 import pytest
 from catalyst_runtime.testing import free_port, running_server
 
-TESTDATA = Path(__file__).resolve().parent
 PACKAGE = "redis_commands_live"
 
 
@@ -43,19 +41,9 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def service_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding the golden as a package with a ``main.py``, as a user's service has."""
-    root = tmp_path_factory.mktemp("redis_commands")
-    package = root / PACKAGE
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    shutil.copytree(TESTDATA / "redis_commands" / "expected", package / "_generated")
-    (package / "main.py").write_text(
-        "from catalyst_runtime import create_app\n\n"
-        f"from {PACKAGE}._generated import router\n\n"
-        'app = create_app(router, title="redis-commands")\n'
-    )
-    return root
+def service_root(golden_service: Callable[[str, str], tuple[Path, str]]) -> Path:
+    """The golden as a user's service: a package with ``_generated`` and a ``main.py``."""
+    return golden_service("redis_commands", PACKAGE)[0]
 
 
 @pytest.fixture(scope="module")
