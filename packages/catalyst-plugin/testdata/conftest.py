@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,21 @@ def redis_url() -> str:
     if not url:
         pytest.skip(f"needs Redis: set {REDIS_VAR} (node tools/runtime-tests.mjs does)")
     return url
+
+
+@pytest.fixture(scope="module")
+def prefix(redis_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A key prefix for one test module's run. Its keys, and the rate limiters' keys made under
+    it, are deleted afterwards."""
+    import redis
+
+    prefix = f"test:{request.module.__name__}:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in (f"{prefix}*", f"catalyst:rl:*:{prefix}*"):
+            keys = list(client.scan_iter(match=pattern))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()

@@ -24,23 +24,6 @@ PACKAGE = "rate_limit_nodes_live"
 
 
 @pytest.fixture(scope="module")
-def prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix for this module's run; its keys (and its limiters' keys) are deleted after."""
-    import redis
-
-    prefix = f"test:rate_limit_nodes:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for pattern in (f"{prefix}*", f"catalyst:rl:*:{prefix}*"):
-            keys = list(client.scan_iter(match=pattern))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
 def service_root(golden_service: Callable[[str, str], tuple[Path, str]]) -> Path:
     """The golden as a user's service: a package with ``_generated`` and a ``main.py``."""
     return golden_service("rate_limit_nodes", PACKAGE)[0]

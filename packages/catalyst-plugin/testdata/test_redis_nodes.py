@@ -25,22 +25,6 @@ PACKAGE = "redis_commands_live"
 
 
 @pytest.fixture(scope="module")
-def prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix for this module's run; its keys are deleted afterwards."""
-    import redis
-
-    prefix = f"test:redis_nodes:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
 def service_root(golden_service: Callable[[str, str], tuple[Path, str]]) -> Path:
     """The golden as a user's service: a package with ``_generated`` and a ``main.py``."""
     return golden_service("redis_commands", PACKAGE)[0]

@@ -15,6 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from catalyst_runtime import ConnectionPools, ExecutionContext, Settings
+
 APPS = Path(__file__).parent / "apps"
 POSTGRES_VAR = "CATALYST_TEST_POSTGRES_DSN"
 REDIS_VAR = "CATALYST_TEST_REDIS_URL"
@@ -73,6 +75,16 @@ def postgres_dsn(services: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def redis_url(services: dict[str, str]) -> str:
     return services[REDIS_VAR]
+
+
+@pytest.fixture
+async def redis_ctx(redis_url: str) -> AsyncIterator[ExecutionContext]:
+    """A run's context whose pools hold only the test Redis (closed after the test)."""
+    pools = await ConnectionPools.create(Settings(redis_url=redis_url), needs=["redis"])
+    try:
+        yield ExecutionContext("redis_test", None, pools=pools)
+    finally:
+        await pools.close()
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ Keys live under the test's own prefix (the ``unique`` fixture). Timing asserts a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from fastapi import FastAPI
 
 from catalyst_runtime import (
-    ConnectionPools,
     ExecutionContext,
     InMemoryRateLimiter,
     NodeError,
@@ -32,12 +29,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def ctx(redis_url: str) -> AsyncIterator[ExecutionContext]:
-    pools = await ConnectionPools.create(Settings(redis_url=redis_url), needs=["redis"])
-    try:
-        yield ExecutionContext("rate_limit_test", None, pools=pools)
-    finally:
-        await pools.close()
+def ctx(redis_ctx: ExecutionContext) -> ExecutionContext:
+    return redis_ctx
 
 
 async def test_a_free_slot_waits_nothing_and_a_full_one_is_a_429(ctx: ExecutionContext) -> None:

@@ -7,7 +7,6 @@ without seeing each other's data.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeError,
     NodeTimeoutError,
-    Settings,
     UpstreamError,
     redis_command,
 )
@@ -27,12 +25,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def ctx(redis_url: str) -> AsyncIterator[ExecutionContext]:
-    pools = await ConnectionPools.create(Settings(redis_url=redis_url), needs=["redis"])
-    try:
-        yield ExecutionContext("redis_test", None, pools=pools)
-    finally:
-        await pools.close()
+def ctx(redis_ctx: ExecutionContext) -> ExecutionContext:
+    return redis_ctx
 
 
 async def test_set_then_get_gives_the_string_back(ctx: ExecutionContext, unique: str) -> None:
