@@ -1,7 +1,10 @@
 // `npm run demo`: the whole path once, in a fresh Nx workspace —
 // build and pack the plugin, `nx add @catalyst/plugin`, `nx g @catalyst/plugin:workflow`,
-// `nx run hello-svc:codegen`, `nx run hello-svc:serve`, then a real request and its answer.
-// In a terminal the service keeps running until Ctrl-C; with --once (or without a TTY) it stops.
+// `nx run hello-svc:codegen`, `nx run hello-svc:serve`, then a real request and its answer;
+// then examples/store-dashboard, a service that runs four PostgreSQL queries at once, against
+// the local PostgreSQL the tests use (started on loopback, installed from Debian's packages when
+// missing). In a terminal the last service keeps running until Ctrl-C; with --once (or without
+// a TTY) everything stops.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +14,7 @@ import { repoRoot } from './uv.mjs';
 
 const require = createRequire(import.meta.url);
 const { createWorkspace, freePort, packPlugin, waitForHttp } = require('./lib/workspace.cjs');
+const { addExample, seedExample, startServices, stopServices } = require('./lib/examples.cjs');
 
 const once = process.argv.includes('--once') || !process.stdout.isTTY;
 const bold = process.stdout.isTTY ? (t) => `\x1b[1m${t}\x1b[0m` : (t) => t;
@@ -56,45 +60,66 @@ console.log(readFileSync(join(generatedDir, 'hello.py'), 'utf8').replace(/^/gm, 
 step('nx run hello-svc:codegen  (again: a cache hit)');
 show(ws.nx('run', 'hello-svc:codegen'));
 
-const port = await freePort();
-step(`nx run hello-svc:serve --port=${port}  (uv installs the Python stack the first time)`);
-const server = ws.spawnNx(['run', 'hello-svc:serve', `--port=${port}`]);
-const stop = async () => {
-  await server.stop();
+// One service at a time: started with `nx run <name>:serve`, stopped at the end (or by Ctrl-C).
+let running;
+let services;
+const stateFile = join(demoDir, 'services.json');
+const stopAll = async () => {
+  await running?.stop();
+  running = undefined;
+  if (services) stopServices(stateFile);
+  services = undefined;
 };
-process.on('SIGINT', () => stop().then(() => process.exit(0)));
-try {
+process.on('SIGINT', () => stopAll().then(() => process.exit(0)));
+
+async function serve(name, note = '') {
+  const port = await freePort();
+  step(`nx run ${name}:serve --port=${port}${note}`);
+  running = ws.spawnNx(['run', `${name}:serve`, `--port=${port}`]);
+  const server = running;
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/openapi.json`, { timeoutMs: 300_000, isAlive: () => server.child.exitCode === null });
+  return base;
+}
 
-  const body = { name: 'Ada' };
-  step(`POST ${base}/hello  ${JSON.stringify(body)}`);
-  const res = await fetch(`${base}/hello`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+async function call(method, url, body, note = '') {
+  step(`${method} ${url}${body === undefined ? '' : `  ${body}`}${note}`);
+  const res = await fetch(url, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body }),
   });
   console.log(`  HTTP ${res.status}`);
   for (const name of ['content-type', 'server-timing']) console.log(`  ${name}: ${res.headers.get(name)}`);
   console.log(`  ${await res.text()}`);
+}
 
-  step(`POST ${base}/hello  {}   (a bad request names the field)`);
-  const bad = await fetch(`${base}/hello`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-  });
-  console.log(`  HTTP ${bad.status}\n  ${await bad.text()}`);
+try {
+  let base = await serve('hello-svc', '  (uv installs the Python stack the first time)');
+  await call('POST', `${base}/hello`, JSON.stringify({ name: 'Ada' }));
+  await call('POST', `${base}/hello`, '{}', '   (a bad request names the field)');
+  await running.stop();
+
+  step('A service that queries PostgreSQL: examples/store-dashboard (PostgreSQL and Redis start on loopback)');
+  services = startServices(stateFile);
+  addExample(ws, 'store-dashboard');
+  seedExample(services, 'store-dashboard');
+  const dashboard = join(ws.root, 'apps/store-dashboard/workflows/dashboard.workflow.yaml');
+  console.log(`\n  ${relative(ws.root, dashboard)}:\n`);
+  console.log(readFileSync(dashboard, 'utf8').replace(/^/gm, '    '));
+  ws.env.DATABASE_URL = services.postgres.url;
+  base = await serve('store-dashboard', '  (four queries at once on pooled connections)');
+  await call('GET', `${base}/dashboard?month=2026-11`);
 
   if (once) {
-    await stop();
+    await stopAll();
     console.log(`\nDone. The workspace stays at ${ws.root}`);
   } else {
     console.log(`\nServing on ${base} (API docs at ${base}/docs). Press Ctrl-C to stop.`);
-    await server.exited;
+    await running.exited;
+    await stopAll();
   }
 } catch (err) {
-  console.error(`\n${err}\n--- serve output ---\n${server.output()}`);
-  await stop();
+  console.error(`\n${err}\n--- serve output ---\n${running?.output() ?? ''}`);
+  await stopAll();
   process.exit(1);
 }

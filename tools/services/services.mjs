@@ -145,7 +145,15 @@ export async function startPostgres() {
   }
   const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   await waitFor(() => canConnect(port), `PostgreSQL on port ${port}`);
-  return { kind: 'postgres', pid, port, dir, url: `postgresql://postgres@127.0.0.1:${port}/postgres` };
+  return {
+    kind: 'postgres',
+    pid,
+    port,
+    dir,
+    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    // The client of the same release, for loading sample data (examples' seed.sql).
+    psql: join(bin, 'psql'),
+  };
 }
 
 export async function startRedis() {

@@ -1,0 +1,164 @@
+// The examples under examples/, each run the way a user would: a service scaffolded in a fresh
+// Nx workspace with the packed plugin, the example's definitions compiled by `nx run codegen`,
+// served by `nx run serve` (uvicorn) and called over HTTP, against the real PostgreSQL and Redis
+// the tests use and an HTTP upstream on loopback.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lib, type Background, type Workspace } from './workspace';
+
+jest.setTimeout(20 * 60 * 1000);
+
+interface Services {
+  postgres: { url: string; psql: string };
+  redis: { url: string };
+}
+
+interface ExamplesLib {
+  addExample(ws: Workspace, name: string): string;
+  exampleNames(): string[];
+  seedExample(services: Services, name: string): void;
+  startServices(stateFile: string): Services;
+  stopServices(stateFile: string): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const examples = require(join(lib.repoRoot, 'tools', 'lib', 'examples.cjs')) as ExamplesLib;
+
+/** The examples this file runs; a folder under examples/ that is not listed fails the first test. */
+const COVERED = ['order-status', 'store-dashboard'];
+
+/** Serves `name` with `env` added to the workspace's environment; resolves once it answers. */
+async function serve(
+  ws: Workspace,
+  name: string,
+  env: Record<string, string>,
+): Promise<{ base: string; server: Background }> {
+  const port = await lib.freePort();
+  Object.assign(ws.env, env);
+  const server = ws.spawnNx(['run', `${name}:serve`, `--port=${port}`]);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await lib.waitForHttp(`${base}/openapi.json`, {
+      timeoutMs: 300_000,
+      isAlive: () => server.child.exitCode === null,
+    });
+  } catch (error) {
+    await server.stop();
+    throw new Error(`${String(error)}\n${server.output()}`);
+  }
+  return { base, server };
+}
+
+/** The names in a Server-Timing header, in order. */
+function timingNames(header: string | null): string[] {
+  return (header ?? '').split(',').map((entry) => entry.trim().split(';')[0]);
+}
+
+describe('the examples, served from a fresh Nx workspace', () => {
+  let ws: Workspace;
+  let scratch: string;
+  let services: Services;
+
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'catalyst-examples-'));
+    services = examples.startServices(join(scratch, 'services.json'));
+    ws = lib.createWorkspace({ tarball: lib.packPlugin(join(scratch, 'pack')) });
+  });
+
+  afterAll(() => {
+    if (process.env.KEEP_E2E_WORKSPACE) console.log(`workspace kept at ${ws?.root}`);
+    else ws?.remove();
+    if (services) examples.stopServices(join(scratch, 'services.json'));
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('runs every example there is', () => {
+    expect(examples.exampleNames()).toEqual(COVERED);
+  });
+
+  it('store-dashboard: four PostgreSQL queries run at once and answer one dashboard', async () => {
+    examples.addExample(ws, 'store-dashboard');
+    examples.seedExample(services, 'store-dashboard');
+    const { base, server } = await serve(ws, 'store-dashboard', { DATABASE_URL: services.postgres.url });
+    try {
+      const res = await fetch(`${base}/dashboard?month=2026-11`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        month: '2026-11',
+        customers: 4,
+        orders: 6,
+        revenue: 779.7,
+        top_products: [
+          { name: 'Cable', sold: 14 },
+          { name: 'Keyboard', sold: 3 },
+          { name: 'Monitor', sold: 3 },
+        ],
+        latest_orders: [
+          { id: 6, customer: 'Barbara', placed: '2026-11-29' },
+          { id: 5, customer: 'Barbara', placed: '2026-11-28' },
+          { id: 4, customer: 'Edsger', placed: '2026-11-25' },
+        ],
+      });
+      expect(timingNames(res.headers.get('server-timing'))).toEqual(
+        expect.arrayContaining(['customers', 'totals', 'top_products', 'latest', 'total']),
+      );
+
+      const bad = await fetch(`${base}/dashboard?month=November`);
+      expect(bad.status).toBe(422);
+      expect(JSON.stringify(await bad.json())).toContain('"month"');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('order-status: three HTTP calls, each needing the one before', async () => {
+    const seen: string[] = [];
+    const shop = await shopApi(seen);
+    try {
+      examples.addExample(ws, 'order-status');
+      const port = (shop.address() as AddressInfo).port;
+      const { base, server } = await serve(ws, 'order-status', { SHOP_API: `http://127.0.0.1:${port}` });
+      try {
+        const res = await fetch(`${base}/order-status?email=ada@example.com`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ customer: 'Ada', order: 41, status: 'in transit', eta: '2026-12-03' });
+        expect(seen).toEqual(['/customers?email=ada%40example.com', '/customers/7/orders/latest', '/shipments/s-41']);
+        expect(timingNames(res.headers.get('server-timing'))).toEqual(
+          expect.arrayContaining(['customer', 'order', 'shipment', 'total']),
+        );
+
+        // The upstream does not know this customer: a 502 that names the node, and the
+        // service goes on serving.
+        const missing = await fetch(`${base}/order-status?email=nobody@example.com`);
+        expect(missing.status).toBe(502);
+        expect(JSON.stringify(await missing.json())).toContain('customer');
+        expect((await fetch(`${base}/order-status?email=ada@example.com`)).status).toBe(200);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await new Promise((resolve) => shop.close(resolve));
+    }
+  });
+});
+
+/** A tiny shop API on loopback: one customer, their latest order and its shipment. */
+async function shopApi(seen: string[]): Promise<Server> {
+  const routes: Record<string, unknown> = {
+    '/customers?email=ada%40example.com': { id: 7, name: 'Ada' },
+    '/customers/7/orders/latest': { id: 41, shipment_id: 's-41' },
+    '/shipments/s-41': { status: 'in transit', eta: '2026-12-03' },
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '';
+    seen.push(url);
+    const body = routes[url];
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body ?? { error: 'not found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
