@@ -11,7 +11,13 @@ const { delimiter, dirname, join, resolve } = require('node:path');
 
 const repoRoot = resolve(__dirname, '..', '..');
 const pluginRoot = join(repoRoot, 'packages', 'catalyst-plugin');
-const NX_VERSION = '23.3.1';
+// The Nx majors the plugin supports (peer range of @nx/devkit): the main e2e suite runs on the
+// first, a short one on the second. @nx/devkit is published less often than nx, hence two pins.
+const NX_VERSIONS = {
+  23: { nx: '23.3.1', devkit: '23.3.1' },
+  24: { nx: '24.0.6', devkit: '24.0.0' },
+};
+const NX_VERSION = NX_VERSIONS[23].nx;
 
 /** Path of the pinned uv (installed into .tools/venv on first use); see tools/uv.mjs. */
 function ensureUv() {
@@ -61,7 +67,10 @@ function run(cmd, args, opts) {
  * A fresh Nx workspace (npm, git) in a temp folder with the plugin added by `nx add` from its
  * tarball. Returns helpers bound to the workspace.
  */
-function createWorkspace({ tarball, log = () => {}, parent = tmpdir() } = {}) {
+function createWorkspace({ tarball, log = () => {}, parent = tmpdir(), nxMajor = 23 } = {}) {
+  const versions = NX_VERSIONS[nxMajor];
+  if (!versions)
+    throw new Error(`no pinned versions for Nx ${nxMajor} (known: ${Object.keys(NX_VERSIONS).join(', ')})`);
   const root = mkdtempSync(join(parent, 'catalyst-ws-'));
   const uv = ensureUv();
   const env = workspaceEnv(uv);
@@ -71,7 +80,7 @@ function createWorkspace({ tarball, log = () => {}, parent = tmpdir() } = {}) {
       {
         name: 'sample-workspace',
         private: true,
-        devDependencies: { nx: NX_VERSION, '@nx/devkit': NX_VERSION },
+        devDependencies: { nx: versions.nx, '@nx/devkit': versions.devkit },
       },
       null,
       2,
@@ -189,6 +198,7 @@ async function waitForHttp(url, { timeoutMs = 120_000, isAlive = () => true } = 
 
 module.exports = {
   NX_VERSION,
+  NX_VERSIONS,
   createWorkspace,
   ensureUv,
   freePort,

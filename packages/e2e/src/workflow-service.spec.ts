@@ -5,12 +5,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lib, type CommandResult, type Workspace } from './workspace';
+import { CACHE_HIT, expectOk, lib, type Workspace } from './workspace';
 
 // Run from the root's multi-project jest config, a project's `testTimeout` is not applied: set it here.
 jest.setTimeout(20 * 60 * 1000);
 
-const CACHE_HIT = /Nx read the output from the cache instead of running the command for 1 out of 1 tasks/;
 const CACHE_HIT_ALL = /Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/;
 
 /** Polls `check` until it holds (a stopped server may finish its shutdown after nx exits). */
@@ -36,11 +35,6 @@ function readTree(dir: string, prefix = ''): Record<string, string> {
   return out;
 }
 
-function expectOk(result: CommandResult): CommandResult {
-  if (result.code !== 0) throw new Error(`command failed (exit ${result.code}):\n${result.output}`);
-  return result;
-}
-
 describe('a workflow service in a fresh Nx workspace', () => {
   let ws: Workspace;
   let packDir: string;
@@ -49,7 +43,7 @@ describe('a workflow service in a fresh Nx workspace', () => {
   beforeAll(() => {
     packDir = mkdtempSync(join(tmpdir(), 'catalyst-pack-'));
     const tarball = lib.packPlugin(packDir);
-    ws = lib.createWorkspace({ tarball });
+    ws = lib.createWorkspace({ tarball, nxMajor: 23 });
   });
 
   afterAll(() => {

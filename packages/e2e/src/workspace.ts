@@ -28,7 +28,14 @@ export interface Workspace {
 }
 
 interface WorkspaceLib {
-  createWorkspace(opts: { tarball?: string; log?: (line: string) => void; parent?: string }): Workspace;
+  createWorkspace(opts: {
+    tarball?: string;
+    log?: (line: string) => void;
+    parent?: string;
+    /** Which pinned Nx (`NX_VERSIONS` in tools/lib/workspace.cjs); default 23. */
+    nxMajor?: number;
+  }): Workspace;
+  NX_VERSIONS: Record<number, { nx: string; devkit: string }>;
   packPlugin(dest: string): string;
   freePort(): Promise<number>;
   waitForHttp(url: string, opts?: { timeoutMs?: number; isAlive?: () => boolean }): Promise<void>;
@@ -37,3 +44,11 @@ interface WorkspaceLib {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const lib = require(join(__dirname, '..', '..', '..', 'tools', 'lib', 'workspace.cjs')) as WorkspaceLib;
+
+/** The result, or an error carrying the command's whole output. */
+export function expectOk(result: CommandResult): CommandResult {
+  if (result.code !== 0) throw new Error(`command failed (exit ${result.code}):\n${result.output}`);
+  return result;
+}
+
+export const CACHE_HIT = /Nx read the output from the cache instead of running the command for 1 out of 1 tasks/;

@@ -1,0 +1,40 @@
+// The second supported Nx major, on the short path: `nx add` accepts the plugin (its @nx/devkit
+// peer range), the generators run, inferred targets compile and cache, pytest passes. The long
+// walk (serve, reload, affected, failures) runs on Nx 23 in workflow-service.spec.ts.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CACHE_HIT, expectOk, lib, type Workspace } from './workspace';
+
+jest.setTimeout(10 * 60 * 1000);
+
+describe('the plugin on Nx 24', () => {
+  let ws: Workspace;
+  let packDir: string;
+
+  beforeAll(() => {
+    packDir = mkdtempSync(join(tmpdir(), 'catalyst-pack-'));
+    // nx add fails with ERESOLVE here when the peer range leaves Nx 24 out.
+    ws = lib.createWorkspace({ tarball: lib.packPlugin(packDir), nxMajor: 24 });
+  });
+
+  afterAll(() => {
+    if (process.env.KEEP_E2E_WORKSPACE) console.log(`workspace kept at ${ws?.root}`);
+    else ws?.remove();
+    rmSync(packDir, { recursive: true, force: true });
+  });
+
+  it('runs the pinned Nx 24', () => {
+    const installed = JSON.parse(readFileSync(join(ws.root, 'node_modules/nx/package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(installed.version).toBe(lib.NX_VERSIONS[24].nx);
+  });
+
+  it('generates a service whose codegen caches and whose pytest suite passes', () => {
+    expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'hello-svc', '--no-interactive'));
+    expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).not.toMatch(CACHE_HIT);
+    expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).toMatch(CACHE_HIT);
+    expect(expectOk(ws.nx('run', 'hello-svc:test')).output).toMatch(/2 passed/);
+  });
+});
