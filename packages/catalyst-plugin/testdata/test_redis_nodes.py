@@ -9,17 +9,15 @@ and reopened under a second service: the shared server is never stopped.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from catalyst_runtime.testing import free_port, running_server
+
+from catalyst_runtime.testing import TcpProxy, running_server
 
 PACKAGE = "redis_commands_live"
 
@@ -111,74 +109,9 @@ def test_hash_fields_increments_and_publish(
     }
 
 
-class Proxy:
-    """A TCP proxy on loopback in front of the test Redis, which can be closed and reopened on
-    the same port: an outage of "the" Redis for the service behind it only."""
-
-    def __init__(self, upstream_url: str) -> None:
-        parts = urlsplit(upstream_url)
-        assert parts.hostname is not None and parts.port is not None
-        self._target = (parts.hostname, parts.port)
-        self.port = free_port()
-        userinfo = parts.netloc.rpartition("@")[0]
-        address = f"127.0.0.1:{self.port}"
-        self.url = parts._replace(
-            netloc=f"{userinfo}@{address}" if userinfo else address
-        ).geturl()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    def _call(self, coroutine: Any) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
-
-    def open(self) -> None:
-        self._call(self._open())
-
-    def close(self) -> None:
-        self._call(self._close())
-
-    def shutdown(self) -> None:
-        self.close()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _open(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-    async def _close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
-        self._writers.update((writer, up_writer))
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.fixture
-def proxy(redis_url: str) -> Iterator[Proxy]:
-    proxy = Proxy(redis_url)
+def proxy(redis_url: str) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(redis_url)
     proxy.open()
     try:
         yield proxy
@@ -187,7 +120,7 @@ def proxy(redis_url: str) -> Iterator[Proxy]:
 
 
 def test_a_redis_outage_is_a_502_naming_the_node_and_the_service_keeps_serving(
-    service_root: Path, proxy: Proxy, prefix: str
+    service_root: Path, proxy: TcpProxy, prefix: str
 ) -> None:
     page = uuid.uuid4().hex
     env = {"REDIS_URL": proxy.url, "KEY_PREFIX": prefix}

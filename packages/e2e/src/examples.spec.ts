@@ -106,6 +106,13 @@ describe('the examples, served from a fresh Nx workspace', () => {
         expect.arrayContaining(['customers', 'totals', 'top_products', 'latest', 'total']),
       );
 
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+
+      // The probes a load balancer asks: ready once PostgreSQL answers.
+      const ready = await fetch(`${base}/readyz`);
+      expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { postgres: 'ok' } }]);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
       const bad = await fetch(`${base}/dashboard?month=November`);
       expect(bad.status).toBe(422);
       expect(JSON.stringify(await bad.json())).toContain('"month"');

@@ -21,10 +21,20 @@ from .config import Settings, load_env_file, missing_variables
 from .errors import INTERNAL_ERROR_BODY, CatalystError, ConfigError, public_body
 from .logs import install as install_logging
 from .pools import ConnectionPools
+from .probes import install as install_probes
+from .request_id import RequestIdMiddleware
 
 __all__ = ["WorkflowRouter", "create_app"]
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class _ServiceApp(FastAPI):
+    """FastAPI with ``RequestIdMiddleware`` outermost: FastAPI's error middleware answers a 500
+    outside any middleware added with ``add_middleware``, and that answer needs the id too."""
+
+    def build_middleware_stack(self) -> Any:
+        return RequestIdMiddleware(super().build_middleware_stack())
 
 
 class WorkflowRouter(APIRouter):
@@ -127,6 +137,7 @@ def create_app(
     start-up), and builds the pools named by ``pools`` and by a ``WorkflowRouter``'s ``pools``,
     exposing them as
     ``app.state.pools`` and the settings as ``app.state.settings``; at shutdown it closes them.
+    It also serves the health and readiness probes (``probes``: ``/healthz``, ``/readyz``).
     ``lifespan``, if given, runs inside, with the pools already open. Errors become JSON
     bodies written by orjson (see ``errors``), FastAPI's own 404 and 405 included.
 
@@ -153,17 +164,22 @@ def create_app(
         check_secrets(secrets)
         # Before any pool exists: from here on no log line carries a secret's value.
         install_logging(app.state.settings, secret_names)
+        install_probes(app.router.routes, app.state.settings)
+        app.state.lifecycle = "starting"
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
             if lifespan is None:
+                app.state.lifecycle = "ready"
                 yield
             else:
                 async with lifespan(app):
+                    app.state.lifecycle = "ready"
                     yield
         finally:
+            app.state.lifecycle = "stopping"
             await app.state.pools.close()
 
-    app = FastAPI(title=title, version=version, lifespan=app_lifespan)
+    app = _ServiceApp(title=title, version=version, lifespan=app_lifespan)
     app.state.globals = MappingProxyType(dict(globals or {}))
     setattr(app, LIMITS_ATTRIBUTE, RequestLimits())  # the settings' own, once the lifespan runs
     app.add_exception_handler(HTTPException, _http_error)

@@ -65,7 +65,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -75,9 +75,28 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(
             name, f"expected a number of seconds, like {default:g}; got {raw!r}"
         ) from None
-    if not value > 0:
-        raise ConfigError(name, f"expected a positive number of seconds; got {raw!r}")
+    if not (value >= 0 if zero else value > 0) or value == float("inf"):
+        what = "a number of seconds, 0 or more" if zero else "a positive number of seconds"
+        raise ConfigError(name, f"expected {what}; got {raw!r}")
     return value
+
+
+def _path(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.startswith("/") or any(c.isspace() or c in "?#{}" for c in raw):
+        raise ConfigError(name, f"expected a URL path like {default}; got {raw!r}")
+    return raw
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in choices:
+        raise ConfigError(name, f"expected one of {', '.join(choices)}; got {raw!r}")
+    return raw.lower()
 
 
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...], example: str) -> str | None:
@@ -121,9 +140,15 @@ class Settings:
     ``CATALYST_MAX_CONNECTIONS``    ``max_connections``            512
     ``CATALYST_SHUTDOWN_TIMEOUT``   ``shutdown_timeout`` (s)       20
     ``CATALYST_LOG_REPEAT_SECONDS`` ``log_repeat_seconds`` (s)     10
+    ``CATALYST_LOG_FORMAT``         ``log_format``                 auto
+    ``CATALYST_HEALTH_PATH``        ``health_path``                /healthz
+    ``CATALYST_READY_PATH``         ``ready_path``                 /readyz
+    ``CATALYST_READY_TIMEOUT``      ``ready_timeout`` (s)          1
+    ``CATALYST_DRAIN_SECONDS``      ``drain_seconds`` (s)          0
     =============================== ============================== =========
 
-    The last nine are the service's own limits: ``read_input`` applies the body ones, ``serve``
+    From ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` to ``CATALYST_LOG_REPEAT_SECONDS`` they are the
+    service's own limits: ``read_input`` applies the body ones, ``serve``
     the connection ones (docs/runtime.md, "Limits").
     """
 
@@ -150,8 +175,20 @@ class Settings:
     max_connections: int = 512
     shutdown_timeout: float = 20.0
     log_repeat_seconds: float = 10.0
+    log_format: str = "auto"
+    """``json`` (one JSON object a line), ``text``, or ``auto``: text on a terminal, else JSON."""
+    health_path: str = "/healthz"
+    ready_path: str = "/readyz"
+    ready_timeout: float = 1.0
+    """How long ``/readyz`` waits for each pool's answer before calling it not ready."""
+    drain_seconds: float = 0.0
+    """After SIGTERM, how long ``serve`` keeps serving with ``/readyz`` answering 503."""
 
     def __post_init__(self) -> None:
+        if self.health_path == self.ready_path:
+            raise ConfigError(
+                "CATALYST_READY_PATH", f"must differ from CATALYST_HEALTH_PATH ({self.health_path})"
+            )
         if self.postgres_min_size > self.postgres_max_size:
             raise ConfigError(
                 "CATALYST_POSTGRES_MIN_SIZE",
@@ -202,6 +239,11 @@ class Settings:
             max_connections=_int(env, "CATALYST_MAX_CONNECTIONS", d.max_connections),
             shutdown_timeout=_seconds(env, "CATALYST_SHUTDOWN_TIMEOUT", d.shutdown_timeout),
             log_repeat_seconds=_seconds(env, "CATALYST_LOG_REPEAT_SECONDS", d.log_repeat_seconds),
+            log_format=_choice(env, "CATALYST_LOG_FORMAT", d.log_format, ("auto", "json", "text")),
+            health_path=_path(env, "CATALYST_HEALTH_PATH", d.health_path),
+            ready_path=_path(env, "CATALYST_READY_PATH", d.ready_path),
+            ready_timeout=_seconds(env, "CATALYST_READY_TIMEOUT", d.ready_timeout),
+            drain_seconds=_seconds(env, "CATALYST_DRAIN_SECONDS", d.drain_seconds, zero=True),
         )
 
     def __repr__(self) -> str:

@@ -14,6 +14,12 @@
   run of identical lines through, drops the repeats for ``CATALYST_LOG_REPEAT_SECONDS``, and
   then says how many it dropped: a Redis outage writes a line every few seconds, not one per
   request.
+- ``ProbeAccessFilter`` keeps the health and readiness probes out of uvicorn's access log.
+
+``serve`` formats every line with ``JsonFormatter`` (``CATALYST_LOG_FORMAT=json``, the default
+when the output is not a terminal): one JSON object a line with ``time``, ``level``, ``logger``,
+``message``, the ``request_id`` of the request being served, and what the record carries
+(``workflow``, ``node``; an access line's ``method``, ``path``, ``status``, ``client``).
 """
 
 from __future__ import annotations
@@ -22,13 +28,23 @@ import logging
 import re
 import traceback
 from collections.abc import Callable, Iterable
-from time import monotonic
+from time import gmtime, monotonic, strftime
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlsplit
 
-from .config import Settings
+import orjson
 
-__all__ = ["RepeatFilter", "SecretRedactor", "install", "redactor"]
+from .config import Settings
+from .request_id import current_request_id
+
+__all__ = [
+    "JsonFormatter",
+    "ProbeAccessFilter",
+    "RepeatFilter",
+    "SecretRedactor",
+    "install",
+    "redactor",
+]
 
 REDACTED: Final = "[redacted]"
 SHORT: Final = 8
@@ -183,6 +199,22 @@ class RepeatFilter(logging.Filter):
 _REPEAT_LOGGERS: Final = ("catalyst_runtime", "uvicorn.error")
 
 
+class ProbeAccessFilter(logging.Filter):
+    """Drops uvicorn's access-log lines for the probe paths: a load balancer asking every few
+    seconds would otherwise fill the log. (uvicorn logs ``client, method, path?query, version,
+    status`` as the record's arguments.)"""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        super().__init__()
+        self.paths = frozenset(paths)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return args[2].partition("?")[0] not in self.paths
+        return True
+
+
 def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
     """Redact ``secrets`` (names of environment variables, read now) and the settings' own
     passwords from every log record, and rate-limit repeated lines. Safe to call again (each
@@ -207,3 +239,47 @@ def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
         for old in [f for f in logger.filters if isinstance(f, RepeatFilter)]:
             logger.removeFilter(old)
         logger.addFilter(RepeatFilter(settings.log_repeat_seconds))
+    access = logging.getLogger("uvicorn.access")
+    for stale in [f for f in access.filters if isinstance(f, ProbeAccessFilter)]:
+        access.removeFilter(stale)
+    access.addFilter(ProbeAccessFilter((settings.health_path, settings.ready_path)))
+
+
+_EXTRA_FIELDS: Final = ("workflow", "node")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors. The message is the redacted one (the record
+    factory ran first), and so is the traceback (``SecretRedactor`` formatted it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self._time(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = current_request_id()
+        if rid is not None:
+            entry["request_id"] = rid
+        for field in _EXTRA_FIELDS:
+            value = record.__dict__.get(field)
+            if value is not None:
+                entry[field] = value
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            client, method, path, _version, status = args
+            entry.update(client=client, method=method, path=path, status=status)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redactor.redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return orjson.dumps(entry, default=str).decode()
+
+    @staticmethod
+    def _time(record: logging.LogRecord) -> str:
+        seconds = int(record.created)
+        millis = int((record.created - seconds) * 1000)
+        return f"{strftime('%Y-%m-%dT%H:%M:%S', gmtime(seconds))}.{millis:03d}Z"

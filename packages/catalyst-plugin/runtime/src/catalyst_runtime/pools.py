@@ -134,6 +134,24 @@ class ConnectionPools:
         if errors:
             raise errors[0]
 
+    async def check(self, within: float) -> dict[str, str]:
+        """Whether each built pool that holds connections to a server can reach it, all pinged at
+        once: ``{"postgres": "ok", "redis": "unreachable (ConnectionError)"}``. HTTP clients
+        have no server of their own to ask. Only the exception's type is given: a driver's
+        message may quote a URL and its password."""
+        names = [name for name in self._clients if name in _PINGS]
+        results = await asyncio.gather(*(self._ping(name, within) for name in names))
+        return dict(zip(names, results, strict=True))
+
+    async def _ping(self, name: str, within: float) -> str:
+        try:
+            await asyncio.wait_for(_PINGS[name](self._clients[name]), within)
+        except TimeoutError:
+            return f"no answer within {within:g} s"
+        except Exception as exc:
+            return f"unreachable ({type(exc).__name__})"
+        return "ok"
+
     def __repr__(self) -> str:
         return f"ConnectionPools({sorted(self._clients)}, closed={self._closed})"
 
@@ -240,6 +258,28 @@ async def _close_qdrant(client: AsyncQdrantClient) -> None:
     await client.close()
 
 
+async def _ping_postgres(pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    # Every connection busy with queries: the server answers, and a probe must not queue behind
+    # the requests (a loaded service is not an unready one). Otherwise one idle connection (or a
+    # new one) runs a query, which fails when the server is gone.
+    if pool.get_size() > 0 and pool.get_idle_size() == 0:
+        return
+    await pool.fetchval("SELECT 1")
+
+
+async def _ping_redis(client: Redis) -> None:
+    await client.ping()
+
+
+async def _ping_qdrant(client: AsyncQdrantClient) -> None:
+    await client.get_collections()
+
+
+_PINGS: Final[dict[str, Any]] = {
+    "postgres": _ping_postgres,
+    "redis": _ping_redis,
+    "qdrant": _ping_qdrant,
+}
 _BUILDERS: Final[dict[str, Any]] = {
     "http": _http,
     "llm": _llm,

@@ -38,6 +38,7 @@ from uvicorn.supervisors import ChangeReload
 
 from .config import Settings
 from .errors import ConfigError
+from .probes import begin_draining
 
 __all__ = ["LimitedHttpToolsProtocol", "SignalBurstServer", "build_parser", "log_config", "main"]
 
@@ -173,10 +174,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def log_config(level: str) -> dict[str, Any]:
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging configuration, plus the runtime's own logger (``catalyst_runtime``:
-    node failures, clients that left, cache failures) on the same handler and level."""
+    node failures, clients that left, cache failures) on the same handler and level.
+
+    ``log_format``: ``text`` (uvicorn's lines), ``json`` (``logs.JsonFormatter`` for every
+    line, the access log included) or ``auto`` (text on a terminal, else JSON)."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
+    if log_format == "json":
+        for formatter in config["formatters"].values():
+            formatter.clear()
+            formatter["()"] = "catalyst_runtime.logs.JsonFormatter"
     config["loggers"]["catalyst_runtime"] = {
         "handlers": ["default"],
         "level": LOG_LEVELS[level],
@@ -198,17 +208,35 @@ class SignalBurstServer(uvicorn.Server):
 
     force_after = 1.0
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, *, drain_seconds: float = 0.0) -> None:
         super().__init__(config)
         self._first_exit: float | None = None
+        self.drain_seconds = drain_seconds
+        self._drain_until: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         now = monotonic()
+        if sig == signal.SIGTERM and self.drain_seconds > 0 and self._first_exit is None:
+            # Drain first: /readyz answers 503 while requests are still served, so the load
+            # balancer moves traffic away before the server stops taking it (on_tick ends it).
+            self._first_exit = now
+            self._drain_until = now + self.drain_seconds
+            begin_draining()
+            _logger.info("SIGTERM: draining for %g s before shutting down", self.drain_seconds)
+            return
         if self._first_exit is None:
             self._first_exit = now
         elif sig == signal.SIGINT and now - self._first_exit < self.force_after:
             return  # the same Ctrl-C, delivered again
         super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and monotonic() >= self._drain_until:
+            # uvicorn's own exit from here: it re-raises the SIGTERM once shut down, so the exit
+            # status is the one a process manager expects, with or without a drain.
+            self._drain_until = None
+            super().handle_exit(signal.SIGTERM, None)
+        return await super().on_tick(counter)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         reload_dirs=args.reload_dirs,
         workers=args.workers,
         log_level=args.log_level,
-        log_config=log_config(args.log_level),
+        log_config=log_config(args.log_level, settings.log_format),
         access_log=not args.no_access_log,
         lifespan="on",
         limit_concurrency=settings.max_connections,
@@ -275,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         uvicorn.run(args.app, **options)
         return
     config = uvicorn.Config(args.app, **options)
-    server = SignalBurstServer(config)
+    server = SignalBurstServer(config, drain_seconds=settings.drain_seconds)
     try:
         if config.should_reload:
             ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()

@@ -9,19 +9,22 @@ def test_hello() -> None:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["free_port", "running_server"]
+__all__ = ["TcpProxy", "free_port", "running_server"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -113,3 +116,72 @@ def _tail(log: IO[bytes], limit: int = 4000) -> str:
     log.flush()
     log.seek(0)
     return log.read().decode(errors="replace")[-limit:]
+
+
+class TcpProxy:
+    """A TCP proxy on loopback in front of a server (``upstream_url``: PostgreSQL, Redis, ...)
+    that can be closed and reopened on the same port: an outage of that server for the service
+    behind the proxy only, while the server itself goes on serving everyone else.
+
+        proxy = TcpProxy(redis_url)
+        proxy.open()                  # proxy.url: the same URL, on the proxy's port
+        proxy.close()                 # connections cut, the port refuses
+        proxy.open()                  # back
+        proxy.shutdown()
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        assert parts.hostname is not None and parts.port is not None
+        self._target = (parts.hostname, parts.port)
+        self.port = free_port()
+        userinfo = parts.netloc.rpartition("@")[0]
+        address = f"127.0.0.1:{self.port}"
+        self.url = parts._replace(netloc=f"{userinfo}@{address}" if userinfo else address).geturl()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    def open(self) -> None:
+        self._call(self._open())
+
+    def close(self) -> None:
+        self._call(self._close())
+
+    def shutdown(self) -> None:
+        self.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _open(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))

@@ -81,7 +81,12 @@ export default async function serveExecutor(
     const code = await runForwardingSignals(
       uv,
       args,
-      { cwd: context.root, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+      {
+        cwd: context.root,
+        // A development server: uvicorn's text lines unless asked otherwise (in production
+        // `python -m catalyst_runtime.serve` writes JSON lines when not on a terminal).
+        env: { ...process.env, PYTHONUNBUFFERED: '1', CATALYST_LOG_FORMAT: process.env.CATALYST_LOG_FORMAT ?? 'text' },
+      },
       (stream, chunk) => monitor.data(stream, chunk),
     );
     monitor.exit(code);
