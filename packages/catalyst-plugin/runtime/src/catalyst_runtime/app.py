@@ -34,7 +34,13 @@ class _ServiceApp(FastAPI):
     outside any middleware added with ``add_middleware``, and that answer needs the id too."""
 
     def build_middleware_stack(self) -> Any:
-        return RequestIdMiddleware(super().build_middleware_stack())
+        inner = super().build_middleware_stack()
+        metrics = getattr(self.state, "metrics", None)
+        if metrics is not None:  # CATALYST_METRICS=on: rebuilt by metrics.install
+            from .metrics import MetricsMiddleware
+
+            inner = MetricsMiddleware(inner, metrics, self.state.metrics_skip)
+        return RequestIdMiddleware(inner)
 
 
 class WorkflowRouter(APIRouter):
@@ -165,6 +171,15 @@ def create_app(
         # Before any pool exists: from here on no log line carries a secret's value.
         install_logging(app.state.settings, secret_names)
         install_probes(app.router.routes, app.state.settings)
+        if app.state.settings.metrics:
+            from .metrics import install as install_metrics
+
+            settings_ = app.state.settings
+            install_metrics(
+                app,
+                settings_.metrics_path,
+                frozenset((settings_.health_path, settings_.ready_path)),
+            )
         app.state.lifecycle = "starting"
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
@@ -178,9 +193,14 @@ def create_app(
         finally:
             app.state.lifecycle = "stopping"
             await app.state.pools.close()
+            if app.state.settings.metrics:
+                from .metrics import uninstall as uninstall_metrics
+
+                uninstall_metrics(app)
 
     app = _ServiceApp(title=title, version=version, lifespan=app_lifespan)
     app.state.globals = MappingProxyType(dict(globals or {}))
+    app.state.metrics = None  # CATALYST_METRICS=on: set at start-up (metrics.install)
     setattr(app, LIMITS_ATTRIBUTE, RequestLimits())  # the settings' own, once the lifespan runs
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dotenv import dotenv_values
 
@@ -90,6 +90,10 @@ def _path(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+_ON: Final = ("on", "true", "1", "yes")
+_SWITCH: Final = (*_ON, "off", "false", "0", "no")
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -145,6 +149,8 @@ class Settings:
     ``CATALYST_READY_PATH``         ``ready_path``                 /readyz
     ``CATALYST_READY_TIMEOUT``      ``ready_timeout`` (s)          1
     ``CATALYST_DRAIN_SECONDS``      ``drain_seconds`` (s)          0
+    ``CATALYST_METRICS``            ``metrics``                    off
+    ``CATALYST_METRICS_PATH``       ``metrics_path``               /metrics
     =============================== ============================== =========
 
     From ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` to ``CATALYST_LOG_REPEAT_SECONDS`` they are the
@@ -183,11 +189,18 @@ class Settings:
     """How long ``/readyz`` waits for each pool's answer before calling it not ready."""
     drain_seconds: float = 0.0
     """After SIGTERM, how long ``serve`` keeps serving with ``/readyz`` answering 503."""
+    metrics: bool = False
+    """``GET /metrics`` in the Prometheus format (needs ``catalyst-runtime[metrics]``)."""
+    metrics_path: str = "/metrics"
 
     def __post_init__(self) -> None:
         if self.health_path == self.ready_path:
             raise ConfigError(
                 "CATALYST_READY_PATH", f"must differ from CATALYST_HEALTH_PATH ({self.health_path})"
+            )
+        if self.metrics and self.metrics_path in (self.health_path, self.ready_path):
+            raise ConfigError(
+                "CATALYST_METRICS_PATH", f"must differ from the probes' paths ({self.metrics_path})"
             )
         if self.postgres_min_size > self.postgres_max_size:
             raise ConfigError(
@@ -244,6 +257,8 @@ class Settings:
             ready_path=_path(env, "CATALYST_READY_PATH", d.ready_path),
             ready_timeout=_seconds(env, "CATALYST_READY_TIMEOUT", d.ready_timeout),
             drain_seconds=_seconds(env, "CATALYST_DRAIN_SECONDS", d.drain_seconds, zero=True),
+            metrics=_choice(env, "CATALYST_METRICS", "off", _SWITCH) in _ON,
+            metrics_path=_path(env, "CATALYST_METRICS_PATH", d.metrics_path),
         )
 
     def __repr__(self) -> str:

@@ -97,6 +97,9 @@ class ExecutionContext:
 
     # A class attribute, not a slot: the same live view for every run, never set per request.
     env: ClassVar[Mapping[str, str]] = EnvVars()
+    # What ``node()`` builds: ``NodeScope``, or with metrics on a subclass that also measures
+    # (``metrics.install``). A class attribute, so that off costs nothing per node.
+    scope_class: ClassVar[type[NodeScope]]
     workflow_id: str
     input: Any
     timings: dict[str, int]
@@ -155,7 +158,7 @@ class ExecutionContext:
         the runtime's own becomes ``node_error(node_id, exc)`` (a 500 ``node_failed``, or 502/504
         for a connection failure or a timeout), with the original as its cause.
         """
-        return NodeScope(self, node_id)
+        return self.scope_class(self, node_id)
 
     def tasks(self) -> NodeTasks:
         """The task group of this run's async nodes: ``async with ctx.tasks() as tasks:``."""
@@ -268,3 +271,4 @@ class _OutputScope:
 
 
 _OUTPUT_SCOPE = _OutputScope()
+ExecutionContext.scope_class = NodeScope

@@ -1,6 +1,7 @@
 """A service with PostgreSQL and Redis pools, for the probes, request ids and JSON logs tests.
 
-``/fail`` raises an unexpected error (a 500); ``/slow`` answers after ``seconds``.
+``/fail`` raises an unexpected error (a 500); ``/slow`` answers after ``seconds``; ``/lookup`` runs
+two nodes (``?fail=true``: the second fails).
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import Response
+from fastapi import Request, Response
 
-from catalyst_runtime import WorkflowRouter, create_app
+from catalyst_runtime import ExecutionContext, WorkflowRouter, create_app, json_response
 
 router = WorkflowRouter(pools=("postgres", "redis"), secrets=("OPS_TOKEN",))
 logger = logging.getLogger("catalyst_runtime")
@@ -34,6 +35,19 @@ async def fail() -> Response:
 async def slow(seconds: float) -> Response:
     await asyncio.sleep(seconds)
     return Response(b'{"slept":true}', media_type="application/json")
+
+
+@router.get("/lookup")
+async def lookup(request: Request, fail: bool = False) -> Response:
+    """Two nodes, like generated code: a query, then a step that fails when asked to."""
+    ctx = ExecutionContext("lookup", None, pools=request.app.state.pools)
+    assert ctx.pools is not None
+    with ctx.node("query"):
+        one = await ctx.pools.postgres.fetchval("SELECT 1")
+    with ctx.node("check"):
+        if fail:
+            raise ValueError("asked to fail")
+    return json_response({"one": one}, ctx)
 
 
 app = create_app(router, title="ops")

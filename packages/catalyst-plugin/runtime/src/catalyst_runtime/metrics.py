@@ -1,0 +1,263 @@
+"""Prometheus metrics: ``GET /metrics`` when ``CATALYST_METRICS=on`` (the ``metrics`` extra).
+
+Off (the default), nothing of this module runs: no middleware, no per-node work, and
+``prometheus_client`` is never imported. On, ``create_app``'s lifespan calls ``install(app)``:
+
+- ``catalyst_requests_seconds{route, method, status}``: a histogram of request latency (its
+  ``_count`` is the request count), measured outside FastAPI, ``route`` being the route's path
+  template (``/orders``), or ``unmatched`` for any path no route serves, so a scan of random
+  URLs cannot grow the label set. The probes and ``/metrics`` itself are not measured.
+- ``catalyst_node_seconds{workflow, node}``: a histogram of each node's duration, from the same
+  ``with ctx.node(...)`` scope that feeds ``Server-Timing``.
+- ``catalyst_node_errors_total{workflow, node, type}``: failures by the runtime's error type
+  (``upstream_error``, ``node_timeout``, ``rate_limited``, ``node_failed``...). A rate-limit
+  rejection is ``type="rate_limited"``.
+- ``catalyst_pool_connections{pool, state}``: PostgreSQL pool connections ``idle`` and
+  ``in_use``, read when scraped.
+
+Every label value comes from the service's own definitions (routes, workflow and node ids,
+error types), never from a request. Each process has its own registry: with several worker
+processes, scrape each (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from time import monotonic_ns, perf_counter
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .context import ExecutionContext, NodeScope
+from .errors import CatalystError, ConfigError, node_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from fastapi import FastAPI
+
+__all__ = ["Metrics", "MetricsMiddleware", "install", "uninstall"]
+
+# Seconds: from a cached transform (well under 1 ms) to a slow LLM call.
+BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
+
+
+class _Histogram:
+    """Bucket counts and a sum, kept as plain numbers: an observation is a bisect and two
+    additions, no lock (everything runs on the event loop's thread, the scrape included).
+    prometheus_client's own Histogram takes a lock per bucket and costs several times as much
+    (docs/operations.md, "Metrics")."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)  # the last one: above every bound (+Inf)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def buckets(self) -> list[tuple[str, int]]:
+        cumulative, out = 0, list[tuple[str, int]]()
+        for bound, count in zip((*map(str, BUCKETS), "+Inf"), self.counts, strict=True):
+            cumulative += count
+            out.append((bound, cumulative))
+        return out
+
+
+class Metrics:
+    """The service's measurements, read into the Prometheus format when scraped, on a registry
+    of their own (a second start-up in one process, as in tests, gets a fresh one)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        try:
+            from prometheus_client import CollectorRegistry
+        except ImportError:
+            raise ConfigError(
+                "CATALYST_METRICS",
+                "needs the metrics extra: depend on catalyst-runtime[metrics] "
+                "(prometheus-client), or set CATALYST_METRICS=off",
+            ) from None
+        self._app = app
+        self.requests: dict[tuple[str, str, int], _Histogram] = {}
+        self.nodes: dict[tuple[str, str], _Histogram] = {}
+        self.errors: dict[tuple[str, str, str], int] = {}
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def observe_node(self, workflow: str, node: str, seconds: float) -> None:
+        histogram = self.nodes.get((workflow, node))
+        if histogram is None:
+            histogram = self.nodes[(workflow, node)] = _Histogram()
+        histogram.observe(seconds)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        histogram = self.requests.get(key)
+        if histogram is None:
+            histogram = self.requests[key] = _Histogram()
+        histogram.observe(seconds)
+
+    def count_error(self, workflow: str, node: str, error_type: str) -> None:
+        key = (workflow, node, error_type)
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Any]:
+        """The Prometheus families (``prometheus_client`` calls this on each scrape)."""
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+
+        requests = HistogramMetricFamily(
+            "catalyst_requests_seconds",
+            "Request latency by route template, method and status.",
+            labels=["route", "method", "status"],
+        )
+        for (route, method, status), histogram in sorted(self.requests.items()):
+            requests.add_metric([route, method, str(status)], histogram.buckets(), histogram.total)
+        yield requests
+        nodes = HistogramMetricFamily(
+            "catalyst_node_seconds",
+            "Node duration by workflow and node.",
+            labels=["workflow", "node"],
+        )
+        for (workflow, node), histogram in sorted(self.nodes.items()):
+            nodes.add_metric([workflow, node], histogram.buckets(), histogram.total)
+        yield nodes
+        errors = CounterMetricFamily(
+            "catalyst_node_errors",
+            "Node failures by workflow, node and error type.",
+            labels=["workflow", "node", "type"],
+        )
+        for labels, count in sorted(self.errors.items()):
+            errors.add_metric(list(labels), count)
+        yield errors
+        pools = GaugeMetricFamily(
+            "catalyst_pool_connections", "Pool connections by state.", labels=["pool", "state"]
+        )
+        open_pools = getattr(self._app.state, "pools", None)
+        if open_pools is not None and "postgres" in open_pools.names:
+            pool = open_pools.postgres
+            idle = pool.get_idle_size()
+            pools.add_metric(["postgres", "idle"], idle)
+            pools.add_metric(["postgres", "in_use"], pool.get_size() - idle)
+        yield pools
+
+
+class MetricsMiddleware:
+    """Times every HTTP request outside FastAPI and counts it by route template and status."""
+
+    __slots__ = ("app", "metrics", "skip")
+
+    def __init__(self, app: Any, metrics: Metrics, skip: frozenset[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.skip = skip
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            if route not in self.skip:
+                self.metrics.observe_request(
+                    route, scope["method"], status, perf_counter() - started
+                )
+
+
+class MeasuredNodeScope(NodeScope):
+    """``NodeScope`` that also feeds the node histogram and the error counter."""
+
+    __slots__ = ()
+    metrics: Metrics | None = None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        metrics = MeasuredNodeScope.metrics
+        ctx = self._ctx
+        if exc is None:
+            # NodeScope's own bookkeeping, inlined: this runs for every node of every request.
+            elapsed = monotonic_ns() - self._started
+            ctx.timings[self._node_id] = elapsed
+            if metrics is not None:
+                metrics.observe_node(ctx.workflow_id, self._node_id, elapsed / 1e9)
+            return
+        if metrics is not None and isinstance(exc, Exception):
+            error = exc if isinstance(exc, CatalystError) else node_error(self._node_id, exc)
+            metrics.count_error(ctx.workflow_id, self._node_id, error.error_type)
+        super().__exit__(exc_type, exc, tb)
+
+
+def install(app: FastAPI, path: str, skip: frozenset[str]) -> Metrics:
+    """Start measuring ``app``: the ``/metrics`` route, the request middleware (the app's
+    middleware stack is rebuilt with it) and the node scope."""
+    if any(
+        getattr(r, "path", None) == path
+        for r in app.router.routes
+        if not isinstance(r, _MetricsRoute)
+    ):
+        raise ConfigError(
+            "CATALYST_METRICS_PATH", f"{path} is also a route of the service; choose another path"
+        )
+    metrics = Metrics(app)  # a ConfigError saying what to install when the extra is missing
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    async def scrape(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.router.routes[:] = [r for r in app.router.routes if not isinstance(r, _MetricsRoute)]
+    app.router.routes.append(_MetricsRoute(path, scrape, methods=["GET"], include_in_schema=False))
+    app.state.metrics = metrics
+    app.state.metrics_skip = skip | {path}
+    app.middleware_stack = app.build_middleware_stack()
+    MeasuredNodeScope.metrics = metrics
+    ExecutionContext.scope_class = MeasuredNodeScope
+    return metrics
+
+
+def uninstall(app: FastAPI) -> None:
+    """Back to no measuring (the lifespan's shutdown): the next start-up decides again."""
+    if getattr(app.state, "metrics", None) is None:
+        return
+    app.state.metrics = None
+    MeasuredNodeScope.metrics = None
+    ExecutionContext.scope_class = NodeScope
+    app.middleware_stack = app.build_middleware_stack()
+
+
+class _MetricsRoute(Route):
+    """``/metrics``: marked, so that a second start-up replaces rather than repeats it."""

@@ -1,0 +1,142 @@
+"""Prometheus metrics on a real server, scraped and read with the Prometheus client's parser."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from catalyst_runtime import (
+    ConfigError,
+    ExecutionContext,
+    NodeScope,
+    Settings,
+    WorkflowRouter,
+    create_app,
+)
+from catalyst_runtime.metrics import MetricsMiddleware
+from catalyst_runtime.request_id import RequestIdMiddleware
+from catalyst_runtime.testing import running_server
+
+TOKEN = "ops-secret-value-1234"
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape: (name, sorted labels) -> value."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
+    apps_dir: Path, postgres_dsn: str, redis_url: str
+) -> None:
+    env = {
+        "DATABASE_URL": postgres_dsn,
+        "REDIS_URL": redis_url,
+        "OPS_TOKEN": TOKEN,
+        "CATALYST_METRICS": "on",
+    }
+    # A connection per request: uvicorn closes one whose request raised (the 500s below).
+    client = httpx
+    with running_server("ops_app:app", cwd=apps_dir, env=env) as url:
+        for _ in range(3):
+            assert client.get(f"{url}/lookup").status_code == 200
+        assert client.get(f"{url}/lookup", params={"fail": "true"}).status_code == 500
+        assert client.get(f"{url}/fail").status_code == 500
+        # (running_server's own wait for the server counts as an unmatched request too)
+        before = _samples(client.get(f"{url}/metrics").text)
+        for _ in range(20):  # a scan of random paths: one label value, not twenty
+            assert client.get(f"{url}/{uuid.uuid4().hex}").status_code == 404
+        assert client.get(f"{url}/healthz").status_code == 200
+        assert client.get(f"{url}/readyz").status_code == 200
+        scrape = client.get(f"{url}/metrics")
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    samples = _samples(scrape.text)
+
+    def count(route: str, status: str) -> float:
+        labels = (("method", "GET"), ("route", route), ("status", status))
+        return samples.get(("catalyst_requests_seconds_count", labels), 0.0)
+
+    assert count("/lookup", "200") == 3
+    assert count("/lookup", "500") == 1
+    assert count("/fail", "500") == 1
+    unmatched = ("catalyst_requests_seconds_count", (("method", "GET"), ("route", "unmatched"),
+                                                     ("status", "404")))  # fmt: skip
+    assert count("unmatched", "404") - before.get(unmatched, 0.0) == 20
+    routes = {dict(labels)["route"] for name, labels in samples if name.startswith("catalyst_req")}
+    assert routes == {"/lookup", "/fail", "unmatched"}  # no probe, no /metrics, no random path
+
+    node = {"workflow": "lookup"}
+    query = tuple(sorted({**node, "node": "query"}.items()))
+    check = tuple(sorted({**node, "node": "check"}.items()))
+    assert samples[("catalyst_node_seconds_count", query)] == 4
+    assert samples[("catalyst_node_seconds_count", check)] == 3  # the failed one is an error
+    failed = tuple(sorted({**node, "node": "check", "type": "node_failed"}.items()))
+    assert samples[("catalyst_node_errors_total", failed)] == 1
+    assert samples[("catalyst_node_seconds_sum", query)] > 0
+
+    pool = {dict(labels)["state"]: value for (name, labels), value in samples.items()
+            if name == "catalyst_pool_connections"}  # fmt: skip
+    assert set(pool) == {"idle", "in_use"} and pool["idle"] >= 1
+
+
+@pytest.mark.anyio
+async def test_off_adds_nothing_to_the_request_path() -> None:
+    app = create_app(WorkflowRouter(), title="off", settings=Settings())
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        assert (await client.get("/metrics")).status_code == 404
+        stack = app.middleware_stack
+        assert isinstance(stack, RequestIdMiddleware)
+        assert not isinstance(stack.app, MetricsMiddleware)
+        assert ExecutionContext.scope_class is NodeScope
+
+
+@pytest.mark.anyio
+async def test_on_then_off_restores_the_plain_node_scope() -> None:
+    settings = Settings.from_env({"CATALYST_METRICS": "on"}, env_file=None)
+    app = create_app(WorkflowRouter(), title="on", settings=settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        assert ExecutionContext.scope_class is not NodeScope
+        assert isinstance(app.middleware_stack.app, MetricsMiddleware)  # type: ignore[union-attr]
+        assert (await client.get("/metrics")).status_code == 200
+    assert ExecutionContext.scope_class is NodeScope
+
+
+@pytest.mark.anyio
+async def test_without_the_extra_start_up_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    settings = Settings.from_env({"CATALYST_METRICS": "on"}, env_file=None)
+    app = create_app(WorkflowRouter(), title="no extra", settings=settings)
+    with pytest.raises(ConfigError, match=r"CATALYST_METRICS: needs the metrics extra"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert ExecutionContext.scope_class is NodeScope
+
+
+def test_metrics_settings() -> None:
+    assert Settings.from_env({}, env_file=None).metrics is False
+    assert Settings.from_env({"CATALYST_METRICS": "ON"}, env_file=None).metrics is True
+    with pytest.raises(ConfigError, match=r"CATALYST_METRICS: expected one of on, true"):
+        Settings.from_env({"CATALYST_METRICS": "maybe"}, env_file=None)
+    with pytest.raises(ConfigError, match=r"CATALYST_METRICS_PATH: must differ"):
+        Settings.from_env(
+            {"CATALYST_METRICS": "on", "CATALYST_METRICS_PATH": "/healthz"}, env_file=None
+        )
