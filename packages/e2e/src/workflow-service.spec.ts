@@ -67,6 +67,14 @@ describe('a workflow service in a fresh Nx workspace', () => {
     expect(readFileSync(join(ws.root, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);
   });
 
+  it('nx sync:check finds the fresh workspace in step with the plugin', () => {
+    const record = JSON.parse(readFileSync(join(ws.root, 'libs/catalyst-runtime/catalyst-emitted.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(record.version).toBe('0.1.0');
+    expect(expectOk(ws.nx('sync:check')).output).toMatch(/up to date/i);
+  });
+
   it('nx g workflow scaffolds a service with inferred targets', () => {
     expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'hello-svc', '--no-interactive'));
     expect(existsSync(join(ws.root, 'apps/hello-svc/workflows/hello.workflow.yaml'))).toBe(true);
@@ -159,6 +167,98 @@ describe('a workflow service in a fresh Nx workspace', () => {
 
     // Arguments after -- reach pytest (a failing pytest failing the task is checked below).
     expect(expectOk(ws.nx('run', 'hello-svc:test', '--', '-k', 'rejects')).output).toMatch(/1 passed, 1 deselected/);
+  });
+
+  describe('a runtime library that drifted from the plugin', () => {
+    const runtimeRoot = () => join(ws.root, 'libs/catalyst-runtime');
+    const initPy = () => join(runtimeRoot(), 'src/catalyst_runtime/__init__.py');
+    const recordFile = () => join(runtimeRoot(), 'catalyst-emitted.json');
+    // The plugin's own hashing, from the build the workspace installed.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const library = require(join(lib.pluginRoot, 'dist/utils/runtime-library')) as {
+      contentHash(files: Map<string, Buffer>): string;
+      libraryFilesOnDisk(root: string): Map<string, Buffer>;
+    };
+
+    /** The library as an earlier plugin version would have emitted it: another __init__.py, recorded. */
+    function emitAsAnEarlierVersion(edit: (text: string) => string) {
+      writeFileSync(initPy(), edit(readFileSync(initPy(), 'utf8')));
+      const contentHash = library.contentHash(library.libraryFilesOnDisk(runtimeRoot()));
+      writeFileSync(recordFile(), JSON.stringify({ plugin: '@catalyst/plugin', version: '0.0.1', contentHash }));
+    }
+
+    afterEach(() => ws.must('git', ['checkout', '--', 'libs/catalyst-runtime']));
+
+    it('edited by hand: sync:check and codegen fail saying how to choose, and sync leaves the edit', () => {
+      writeFileSync(initPy(), `${readFileSync(initPy(), 'utf8')}\n# patched here\n`);
+      const check = ws.nx('sync:check');
+      expect(check.code).not.toBe(0);
+      expect(check.output).toMatch(
+        /__init__\.py changed by hand, so sync does not overwrite it\. Run `nx g @catalyst\/plugin:runtime`/,
+      );
+      // Outside CI, Nx runs the sync generators of the tasks first and stops a non-interactive run.
+      expect(ws.nx('run', 'hello-svc:codegen').code).not.toBe(0);
+      ws.nx('sync');
+      expect(readFileSync(initPy(), 'utf8')).toMatch(/# patched here/);
+    });
+
+    it('from an earlier plugin version: sync:check fails with the repair, nx sync repairs', () => {
+      emitAsAnEarlierVersion((text) => `${text}\n# 0.0.1\n`);
+      const check = ws.nx('sync:check');
+      expect(check.code).not.toBe(0);
+      expect(check.output).toMatch(
+        /libs\/catalyst-runtime holds the runtime of @catalyst\/plugin 0\.0\.1, not of the installed 0\.1\.0.*`nx sync`/,
+      );
+      expectOk(ws.nx('sync'));
+      expect(ws.sh('git', ['status', '--porcelain', 'libs/catalyst-runtime']).stdout.trim()).toBe('');
+      expectOk(ws.nx('sync:check'));
+    });
+
+    it('reaching the tests in CI (where Nx skips sync): the ImportError comes with the repair', () => {
+      emitAsAnEarlierVersion((text) =>
+        text.replace('from .context import ExecutionContext, NodeScope', 'from .context import NodeScope'),
+      );
+      const nxBin = join(ws.root, 'node_modules/.bin/nx');
+      const result = ws.sh(nxBin, ['run', 'hello-svc:test', '--skip-nx-cache'], { env: { ...ws.env, CI: 'true' } });
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/ImportError: cannot import name 'ExecutionContext' from 'catalyst_runtime'/);
+      expect(result.output).toMatch(
+        /hello-svc: the runtime library catalyst-runtime \(libs\/catalyst-runtime\) is not the one @catalyst\/plugin 0\.1\.0 ships .*: run `nx sync` to update it\./,
+      );
+    });
+  });
+
+  it('runtimeProjectName: a name that matches no project is an error naming the option; a renamed library works', () => {
+    const nxJsonPath = join(ws.root, 'nx.json');
+    const original = readFileSync(nxJsonPath, 'utf8');
+    const withOptions = (options: object) => {
+      const nxJson = JSON.parse(original) as { plugins: unknown[] };
+      nxJson.plugins = nxJson.plugins.map((p) => (p === '@catalyst/plugin' ? { plugin: p, options } : p));
+      writeFileSync(nxJsonPath, JSON.stringify(nxJson, null, 2));
+    };
+    const projectJson = join(ws.root, 'libs/catalyst-runtime/project.json');
+    try {
+      withOptions({ runtimeProjectName: 'catalyst-rutime' });
+      const typo = ws.nx('show', 'projects');
+      expect(typo.code).not.toBe(0);
+      expect(typo.output).toMatch(
+        /runtimeProjectName \(nx\.json, plugins → "@catalyst\/plugin" → options\) is "catalyst-rutime", which matches no project.*is the project "catalyst-runtime"/,
+      );
+
+      writeFileSync(projectJson, readFileSync(projectJson, 'utf8').replace('"catalyst-runtime"', '"py-runtime"'));
+      withOptions({ runtimeProjectName: 'py-runtime' });
+      expectOk(ws.nx('g', '@catalyst/plugin:workflow', 'renamed-svc', '--skipUvLock', '--no-interactive'));
+      expect(existsSync(join(ws.root, 'libs/py-runtime'))).toBe(false);
+      expectOk(ws.nx('graph', '--file=tmp-graph.json'));
+      const graph = JSON.parse(readFileSync(join(ws.root, 'tmp-graph.json'), 'utf8')) as {
+        graph: { dependencies: Record<string, { target: string }[]> };
+      };
+      expect(graph.graph.dependencies['renamed-svc'].map((d) => d.target)).toContain('py-runtime');
+      expectOk(ws.nx('sync:check'));
+    } finally {
+      ws.must('git', ['checkout', '--', '.']);
+      ws.must('git', ['clean', '-fdq', 'apps', 'tmp-graph.json']);
+    }
   });
 
   it('test is cached, and re-runs when a file beside its tests or the generated code changes', () => {
@@ -350,6 +450,28 @@ describe('a workflow service in a fresh Nx workspace', () => {
     writeFileSync(definition, readFileSync(definition, 'utf8').replace('Hello, ', 'Hi, '));
     const affected = expectOk(ws.nx('show', 'projects', '--affected', '-t', 'codegen', '--base=HEAD'));
     expect(affected.stdout.trim().split('\n')).toEqual(['other-svc']);
+  });
+
+  it('in batch mode, codegen compiles every service in one process, and a broken one fails only itself', () => {
+    ws.must('git', ['checkout', '--', '.']);
+    const definition = join(ws.root, 'apps/other-svc/workflows/hello.workflow.yaml');
+    writeFileSync(
+      definition,
+      readFileSync(definition, 'utf8').replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'),
+    );
+    const nxBin = join(ws.root, 'node_modules/.bin/nx');
+    try {
+      const result = ws.sh(nxBin, ['run-many', '-t', 'codegen', '--skip-nx-cache', '--output-style=static'], {
+        env: { ...ws.env, NX_BATCH_MODE: 'true' },
+      });
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/workflows\/hello\.workflow\.yaml:\d+:\d+: .*"gret".*did you mean "greet"/);
+      expect(result.output).toMatch(/(Generated|Up to date:) 3 files in apps\/hello-svc\/src\/hello_svc\/_generated/);
+      expect(result.output).toMatch(/Failed tasks:\s*\n\s*- other-svc:codegen\s*\n\s*\n/);
+      expect(existsSync(join(generated(), 'hello.py'))).toBe(true);
+    } finally {
+      ws.must('git', ['checkout', '--', '.']);
+    }
   });
 
   it('nx affected names every service when the runtime library changes', () => {

@@ -40,6 +40,8 @@ interface WorkspaceLib {
   freePort(): Promise<number>;
   waitForHttp(url: string, opts?: { timeoutMs?: number; isAlive?: () => boolean }): Promise<void>;
   repoRoot: string;
+  /** packages/catalyst-plugin, whose dist/ the packed tarball ships. */
+  pluginRoot: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,4 +1,4 @@
-import { RUNTIME_PROJECT_NAME } from '../utils/python-names';
+import { runtimeProjectNameOf } from './runtime-project';
 
 /** Options of the plugin entry in nx.json (`{ "plugin": "@catalyst/plugin", "options": {...} }`). */
 export interface CatalystPluginOptions {
@@ -19,6 +19,6 @@ export function normalizePluginOptions(options: CatalystPluginOptions | undefine
     codegenTargetName: options?.codegenTargetName ?? 'codegen',
     serveTargetName: options?.serveTargetName ?? 'serve',
     testTargetName: options?.testTargetName ?? 'test',
-    runtimeProjectName: options?.runtimeProjectName ?? RUNTIME_PROJECT_NAME,
+    runtimeProjectName: runtimeProjectNameOf(options).name,
   };
 }

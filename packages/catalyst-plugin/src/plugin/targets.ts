@@ -26,6 +26,9 @@ function codegenTarget(service: Service, pluginIsExternal: boolean): TargetConfi
   return {
     executor: '@catalyst/plugin:codegen',
     cache: true,
+    // Before codegen runs (and in `nx sync:check`), the workspace is checked against the
+    // installed plugin: the runtime library, the uv workspace members, each service's dependency.
+    syncGenerators: ['@catalyst/plugin:sync'],
     inputs: [
       '{projectRoot}/workflows/**/*',
       // [project].name decides the package the code is generated into.

@@ -54,6 +54,16 @@ function workspaceMembers(doc: TomlTable): string[] {
   return Array.isArray(members) ? members.filter((m): m is string => typeof m === 'string') : [];
 }
 
+/** `[tool.uv.workspace].members` of the root pyproject.toml in the tree (empty when missing or not TOML). */
+export function readUvWorkspaceMembers(tree: Tree): string[] {
+  if (!tree.exists(ROOT_PYPROJECT)) return [];
+  try {
+    return workspaceMembers(parse(tree.read(ROOT_PYPROJECT, 'utf-8') ?? ''));
+  } catch {
+    return [];
+  }
+}
+
 /** Whether a uv member glob (`*` within a segment, `**` across segments) matches a path. */
 export function memberGlobMatches(glob: string, path: string): boolean {
   const normalize = (p: string) => p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');

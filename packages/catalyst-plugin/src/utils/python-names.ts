@@ -10,8 +10,11 @@ import { DEPENDENCY_DISTRIBUTIONS, DEPENDENCY_IMPORT_NAMES, STDLIB_MODULE_NAMES 
 
 const STDLIB_LOWER = new Set([...STDLIB_MODULE_NAMES].map((name) => name.toLowerCase()));
 
-/** The runtime library's distribution and Nx project name. */
+/** The runtime library's default Nx project name (the plugin option runtimeProjectName changes it). */
 export const RUNTIME_PROJECT_NAME = 'catalyst-runtime';
+
+/** The runtime library's Python distribution name, which services depend on: never renamed. */
+export const RUNTIME_DISTRIBUTION_NAME = 'catalyst-runtime';
 
 /** The folder, inside the service's Python package, that codegen owns. */
 export const GENERATED_DIR = '_generated';

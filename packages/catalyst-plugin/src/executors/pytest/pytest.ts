@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { runtimeDriftHint } from './lib/runtime-drift';
 import { requireUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
 import { serviceFromContext } from '../../utils/service';
@@ -39,5 +40,9 @@ export default async function pytestExecutor(
     cwd: service.absoluteRoot,
     env: process.env,
   });
+  if (code !== 0) {
+    const hint = runtimeDriftHint(context);
+    if (hint) console.error(`\n${service.distributionName}: ${hint}`);
+  }
   return { success: code === 0 };
 }

@@ -1,7 +1,7 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
+import { runtimeProjectNameInNxJson } from '../../plugin/runtime-project';
 import { requireUv } from '../../utils/uv';
 import { runForwardingSignals } from '../../utils/run-process';
 import { serviceFromContext, type Service } from '../../utils/service';
@@ -27,7 +27,7 @@ export function serveArgs(
 /** What uvicorn watches with --reload: the service's sources and the runtime library's. */
 function reloadDirsFor(projectRoot: string, context: ExecutorContext): string[] {
   const dirs = [join(projectRoot, 'src')];
-  const runtime = context.projectsConfigurations?.projects[RUNTIME_PROJECT_NAME];
+  const runtime = context.projectsConfigurations?.projects[runtimeProjectNameInNxJson(context.nxJsonConfiguration)];
   if (runtime) {
     const runtimeSrc = join(context.root, runtime.root, 'src');
     if (existsSync(runtimeSrc)) dirs.push(runtimeSrc);

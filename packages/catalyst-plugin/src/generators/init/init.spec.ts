@@ -116,6 +116,30 @@ describe('init generator', () => {
     });
   });
 
+  describe('runtimeProjectName (plugin option)', () => {
+    const withRuntimeName = (name: string) =>
+      updateNxJson(tree, {
+        ...readNxJson(tree),
+        plugins: [{ plugin: '@catalyst/plugin', options: { runtimeProjectName: name } }],
+      });
+
+    it('emits the runtime library under the configured name', async () => {
+      withRuntimeName('py-runtime');
+      await initGenerator(tree, {});
+      expect(getProjects(tree).get('py-runtime')?.root).toBe('libs/catalyst-runtime');
+      expect(getProjects(tree).has('catalyst-runtime')).toBe(false);
+    });
+
+    it('finds a renamed runtime library and leaves it alone', async () => {
+      await initGenerator(tree, { runtimeDirectory: 'libs/rt' });
+      const config = readJson<ProjectConfiguration>(tree, 'libs/rt/project.json');
+      tree.write('libs/rt/project.json', JSON.stringify({ ...config, name: 'rt' }));
+      withRuntimeName('rt');
+      await initGenerator(tree, {});
+      expect([...getProjects(tree).keys()]).toEqual(['rt']);
+    });
+  });
+
   describe('runtimeDirectory', () => {
     it('emits the runtime library where asked', async () => {
       await initGenerator(tree, { runtimeDirectory: 'python/runtime' });

@@ -1,6 +1,6 @@
-import { formatFiles, getProjects, runTasksInSerial, type GeneratorCallback, type Tree } from '@nx/devkit';
+import { formatFiles, getProjects, readNxJson, runTasksInSerial, type GeneratorCallback, type Tree } from '@nx/devkit';
+import { runtimeProjectNameInNxJson } from '../../plugin/runtime-project';
 import { ensureRootPyproject, pyprojectChanges, uvLockNeeded } from '../../utils/pyproject';
-import { RUNTIME_PROJECT_NAME } from '../../utils/python-names';
 import { uvLockTask } from '../../utils/uv-lock-task';
 import { runtimeGenerator } from '../runtime/runtime';
 import { addPluginToNxJson } from './lib/add-plugin-to-nx-json';
@@ -21,7 +21,8 @@ export async function initGeneratorInternal(tree: Tree, options: InitGeneratorSc
   addPluginToNxJson(tree);
   ensureRootPyproject(tree);
   updateGitignore(tree);
-  if (!getProjects(tree).has(RUNTIME_PROJECT_NAME)) {
+  // Under the name the plugin's options give it (runtimeProjectName), as the project graph finds it.
+  if (!getProjects(tree).has(runtimeProjectNameInNxJson(readNxJson(tree)))) {
     tasks.push(
       await runtimeGenerator(tree, {
         directory: options.runtimeDirectory ?? DEFAULT_RUNTIME_DIRECTORY,

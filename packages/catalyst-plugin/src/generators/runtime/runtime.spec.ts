@@ -1,4 +1,4 @@
-import { getProjects, readJson, type ProjectConfiguration, type Tree } from '@nx/devkit';
+import { getProjects, readJson, readNxJson, updateNxJson, type ProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,17 @@ describe('runtime generator', () => {
       );
     });
 
+    it('names the option when the folder holds the library under a name runtimeProjectName does not give', async () => {
+      await runtimeGenerator(tree, {});
+      updateNxJson(tree, {
+        ...readNxJson(tree),
+        plugins: [{ plugin: '@catalyst/plugin', options: { runtimeProjectName: 'rt' } }],
+      });
+      await expect(runtimeGenerator(tree, {})).rejects.toThrow(
+        'libs/catalyst-runtime holds the project "catalyst-runtime", but runtimeProjectName (nx.json, plugins → "@catalyst/plugin" → options) is "rt".',
+      );
+    });
+
     it('refuses a folder that holds something else', async () => {
       tree.write('libs/catalyst-runtime/notes.txt', 'mine');
       await expect(runtimeGenerator(tree, {})).rejects.toThrow('not empty');
@@ -176,6 +187,18 @@ describe('copyRuntimeFiles', () => {
     const copied = copyRuntimeFiles(tree, source, 'libs/rt');
     expect(copied).toEqual(['pyproject.toml', 'src/catalyst_runtime/__init__.py', 'src/catalyst_runtime/data.bin']);
     expect(tree.read('libs/rt/src/catalyst_runtime/data.bin')).toEqual(Buffer.from([0, 255, 10, 13]));
+  });
+
+  it('records the plugin version and the content hash of what it copied', () => {
+    const tree = createTreeWithEmptyWorkspace({ formatter: 'none' });
+    copyRuntimeFiles(tree, runtimeSource, 'libs/rt');
+    const record = readJson<{ plugin: string; version: string; contentHash: string }>(
+      tree,
+      'libs/rt/catalyst-emitted.json',
+    );
+    expect(record.plugin).toBe('@catalyst/plugin');
+    expect(record.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(record.contentHash).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   it('explains a missing runtime folder', () => {

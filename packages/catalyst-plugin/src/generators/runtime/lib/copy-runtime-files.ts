@@ -1,67 +1,36 @@
 import type { Tree } from '@nx/devkit';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
-
-/** What the runtime library consists of, relative to the plugin's `runtime/` folder. */
-export const RUNTIME_FILES = ['pyproject.toml', 'README.md'];
-export const RUNTIME_PACKAGE_DIR = 'src/catalyst_runtime';
-
-const SKIPPED = new Set(['__pycache__', '.pytest_cache', '.mypy_cache', '.ruff_cache']);
-
-function isSkipped(name: string): boolean {
-  return SKIPPED.has(name) || name.endsWith('.pyc') || name.endsWith('.pyo');
-}
-
-/** Every file under `dir`, as posix paths relative to `dir`, sorted; caches are skipped. */
-function listFiles(dir: string, prefix = ''): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(dir).sort()) {
-    if (isSkipped(entry)) continue;
-    const full = join(dir, entry);
-    const rel = prefix ? `${prefix}/${entry}` : entry;
-    if (statSync(full).isDirectory()) files.push(...listFiles(full, rel));
-    else files.push(rel);
-  }
-  return files;
-}
-
-/** Every file the tree holds under `dir` (relative, posix), skipping caches. */
-function listTreeFiles(tree: Tree, dir: string, prefix = ''): string[] {
-  const files: string[] = [];
-  for (const entry of tree.children(dir)) {
-    if (isSkipped(entry)) continue;
-    const full = posix.join(dir, entry);
-    const rel = prefix ? `${prefix}/${entry}` : entry;
-    if (tree.isFile(full)) files.push(rel);
-    else files.push(...listTreeFiles(tree, full, rel));
-  }
-  return files;
-}
+import { posix } from 'node:path';
+import { PLUGIN_PACKAGE_NAME } from '../../../utils/package-root';
+import {
+  contentHash,
+  EMITTED_RECORD_FILE,
+  emittedRecordText,
+  listTreeFiles,
+  pluginVersion,
+  RUNTIME_PACKAGE_DIR,
+  shippedRuntimeFiles,
+} from '../../../utils/runtime-library';
 
 /**
  * Copies the runtime library byte for byte (no templating) from the plugin's `runtime/` folder
  * into `targetDir`. Files of the package that this version no longer ships are removed, so an
  * update never leaves stale modules behind; files outside the package folder (tests, notes the
- * user added) are left alone.
+ * user added) are left alone. Beside them it records which plugin version emitted which content
+ * (`catalyst-emitted.json`), so that the sync generator can tell an outdated library, which it
+ * may replace, from one edited by hand, which it must not.
  */
 export function copyRuntimeFiles(tree: Tree, sourceDir: string, targetDir: string): string[] {
-  const packageSource = join(sourceDir, RUNTIME_PACKAGE_DIR);
-  if (!existsSync(packageSource)) {
-    throw new Error(
-      `The plugin's runtime library is missing: ${packageSource} does not exist. Reinstall @catalyst/plugin.`,
-    );
-  }
-  const shipped = [
-    ...RUNTIME_FILES.filter((f) => existsSync(join(sourceDir, f))),
-    ...listFiles(packageSource).map((f) => `${RUNTIME_PACKAGE_DIR}/${f}`),
-  ];
+  const shipped = shippedRuntimeFiles(sourceDir);
   const targetPackageDir = posix.join(targetDir, RUNTIME_PACKAGE_DIR);
-  const shippedSet = new Set(shipped);
   for (const stale of listTreeFiles(tree, targetPackageDir)) {
-    if (!shippedSet.has(`${RUNTIME_PACKAGE_DIR}/${stale}`)) tree.delete(posix.join(targetPackageDir, stale));
+    if (!shipped.has(`${RUNTIME_PACKAGE_DIR}/${stale}`)) tree.delete(posix.join(targetPackageDir, stale));
   }
-  for (const file of shipped) {
-    tree.write(posix.join(targetDir, file), readFileSync(join(sourceDir, file)));
+  for (const [file, content] of shipped) {
+    tree.write(posix.join(targetDir, file), content);
   }
-  return shipped;
+  tree.write(
+    posix.join(targetDir, EMITTED_RECORD_FILE),
+    emittedRecordText({ plugin: PLUGIN_PACKAGE_NAME, version: pluginVersion(), contentHash: contentHash(shipped) }),
+  );
+  return [...shipped.keys()];
 }
