@@ -10,7 +10,7 @@ import { validate } from './validate/validate';
 import { buildInputModel } from './resolve/input-model';
 import { resolve, type WorkflowIR } from './resolve/resolve';
 import { serviceConflicts } from './resolve/service';
-import { planGraph, reportUnused } from './plan/plan';
+import { planWorkflow, reportUnused } from './plan/plan';
 import { typecheck } from './check/typecheck';
 import { emitInit } from './emit/init';
 import { emitMermaid } from './emit/mermaid';
@@ -66,14 +66,14 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
     const input = buildInputModel(definition.input, `${pascalCase(definition.id) || 'Workflow'}Input`, reporter);
     const ir = resolve(definition, reporter);
     // 4. Order nodes into ready sets; report cycles.
-    const plan = planGraph(ir.nodes, reporter);
+    const plan = planWorkflow(ir, reporter);
     // 5. Type-check every expression against the input and node output types.
-    const { checked, outputs } = typecheck(ir, plan, input, reporter);
+    const { checked, outputs, items } = typecheck(ir, plan, input, reporter);
     if (reporter.hasErrors) return done(reporter, diagnostics, ir);
-    reportUnused(ir.nodes, ir.output, reporter); // only once all is well: an error often causes it
+    reportUnused(ir.all, ir.output, reporter); // only once all is well: an error often causes it
     // 6. Emit the Python module and the Mermaid diagram.
     const nodeLocation = (node: { path: readonly (string | number)[] }) => source.position(source.locate(node.path));
-    const python = emitWorkflow({ ir, plan, input, checked, outputs, sourcePath: file.path, nodeLocation });
+    const python = emitWorkflow({ ir, plan, input, checked, outputs, items, sourcePath: file.path, nodeLocation });
     const files = [
       { path: `${ir.id}.py`, contents: python },
       { path: `${ir.id}.mmd`, contents: emitMermaid(ir, plan, file.path) },

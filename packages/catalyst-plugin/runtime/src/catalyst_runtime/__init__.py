@@ -24,6 +24,8 @@ from .errors import (
     node_error,
 )
 from .http_node import http_call, url_segment
+from .map_node import MapTooLarge, run_map
+from .parallel_node import run_branches
 from .pools import ConnectionPools
 from .postgres_node import pg_query
 from .query import query_parameters, read_query
@@ -44,6 +46,7 @@ __all__ = [
     "InMemoryRateLimiter",
     "InputValidationError",
     "LRUCache",
+    "MapTooLarge",
     "NodeError",
     "NodeScope",
     "NodeTasks",
@@ -71,7 +74,9 @@ __all__ = [
     "read_input",
     "read_query",
     "redis_command",
+    "run_branches",
     "run_concurrently",
+    "run_map",
     "stream_response",
     "to_json",
     "url_segment",

@@ -151,9 +151,11 @@ class Settings:
     ``CATALYST_DRAIN_SECONDS``      ``drain_seconds`` (s)          0
     ``CATALYST_METRICS``            ``metrics``                    off
     ``CATALYST_METRICS_PATH``       ``metrics_path``               /metrics
+    ``CATALYST_MAX_MAP_ITEMS``      ``max_map_items``              1000
     =============================== ============================== =========
 
-    From ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` to ``CATALYST_LOG_REPEAT_SECONDS`` they are the
+    ``max_map_items`` bounds the list a ``map`` node runs over (``run_map``). From
+    ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` to ``CATALYST_LOG_REPEAT_SECONDS`` they are the
     service's own limits: ``read_input`` applies the body ones, ``serve``
     the connection ones (docs/runtime.md, "Limits").
     """
@@ -192,6 +194,8 @@ class Settings:
     metrics: bool = False
     """``GET /metrics`` in the Prometheus format (needs ``catalyst-runtime[metrics]``)."""
     metrics_path: str = "/metrics"
+    max_map_items: int = 1000
+    """The most items a ``map`` node runs over; more is a 422 naming the node."""
 
     def __post_init__(self) -> None:
         if self.health_path == self.ready_path:
@@ -259,6 +263,7 @@ class Settings:
             drain_seconds=_seconds(env, "CATALYST_DRAIN_SECONDS", d.drain_seconds, zero=True),
             metrics=_choice(env, "CATALYST_METRICS", "off", _SWITCH) in _ON,
             metrics_path=_path(env, "CATALYST_METRICS_PATH", d.metrics_path),
+            max_map_items=_int(env, "CATALYST_MAX_MAP_ITEMS", d.max_map_items),
         )
 
     def __repr__(self) -> str:

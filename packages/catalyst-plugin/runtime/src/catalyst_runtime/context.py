@@ -85,6 +85,7 @@ class ExecutionContext:
 
     __slots__ = (
         "_execution_id",
+        "_notes",
         "_started_at",
         "globals",
         "input",
@@ -108,6 +109,7 @@ class ExecutionContext:
     pools: ConnectionPools | None
     started_ns: int
     _execution_id: str | None
+    _notes: dict[str, str] | None
     _started_at: str
 
     def __init__(
@@ -129,6 +131,7 @@ class ExecutionContext:
         self.secrets = _ENV_SECRETS if secrets is None else secrets
         self.pools = pools
         self._execution_id = execution_id
+        self._notes = None
 
     @property
     def execution_id(self) -> str:
@@ -184,9 +187,23 @@ class ExecutionContext:
         result["total"] = round(self.elapsed_ms, 3)
         return result
 
+    def note(self, node_id: str, text: str) -> None:
+        """A description for the node's ``Server-Timing`` entry (``desc="12 items"``); the text
+        is the runtime's own (quotes and backslashes are not escaped)."""
+        if self._notes is None:
+            self._notes = {}
+        self._notes[node_id] = text
+
     def server_timing(self) -> str:
-        """The ``Server-Timing`` header value: ``greet;dur=0.012, total;dur=0.310`` (ms)."""
-        parts = [f"{node};dur={ns / 1_000_000:.3f}" for node, ns in self.timings.items()]
+        """The ``Server-Timing`` header value: ``greet;dur=0.012, total;dur=0.310`` (ms), and
+        ``;desc="..."`` after a node that has a note (a map's item count)."""
+        notes = self._notes or {}
+        parts = [
+            f'{node};dur={ns / 1_000_000:.3f};desc="{notes[node]}"'
+            if node in notes
+            else f"{node};dur={ns / 1_000_000:.3f}"
+            for node, ns in self.timings.items()
+        ]
         parts.append(f"total;dur={self.elapsed_ms:.3f}")
         return ", ".join(parts)
 
@@ -205,6 +222,7 @@ class ExecutionContext:
         branch.secrets = self.secrets
         branch.pools = self.pools
         branch.started_ns = self.started_ns
+        branch._notes = None
         # Branches belong to the same run: make the id now so parent and branches agree.
         branch._execution_id = self._execution_id = self.execution_id
         branch._started_at = self._started_at = self.started_at

@@ -182,10 +182,29 @@ class NodeError(CatalystError):
 
     def __init__(self, node_id: str, message: str) -> None:
         self.node_id = node_id
+        self.reason = message
+        # Where the node sits when it runs inside a parallel branch or a map item, outermost
+        # first: ("lookups", "user") for branch "user" of "lookups", ("fanout", 3) for item 3.
+        self.within: tuple[str | int, ...] = ()
         super().__init__(f'node "{node_id}": {message}')
 
+    def inside(self, container: str, part: str | int) -> NodeError:
+        """Say that the node failed inside ``container``'s branch ``part`` (a name) or item
+        ``part`` (an index): the message reads ``node "x" in branch "user" of "lookups": ...``
+        and ``loc`` is ``["nodes", "lookups", "user", "x"]``. Returns the error itself."""
+        self.within = (container, part, *self.within)
+        places = []
+        for i in range(len(self.within) - 2, -1, -2):
+            owner, where = self.within[i], self.within[i + 1]
+            kind = f"item {where}" if isinstance(where, int) else f'branch "{where}"'
+            places.append(f'{kind} of "{owner}"')
+        self.message = f'node "{self.node_id}" in {" in ".join(places)}: {self.reason}'
+        self.args = (self.message,)
+        return self
+
     def details(self) -> list[ErrorDetail]:
-        return [{"type": self.error_type, "loc": ["nodes", self.node_id], "msg": self.message}]
+        loc = ["nodes", *self.within, self.node_id]
+        return [{"type": self.error_type, "loc": loc, "msg": self.message}]
 
 
 class UpstreamError(NodeError):

@@ -51,7 +51,7 @@ class NodeTasks:
         try:
             await self._group.__aexit__(exc_type, exc, tb)
         except BaseExceptionGroup as failures:
-            failure = _first(failures)
+            failure = first_error(failures)
         if failure is not None:
             # Raised outside the handler: the node error keeps its own cause, not the group.
             raise failure
@@ -108,6 +108,7 @@ async def _coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     return await coroutine
 
 
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first failure in a task group's ``ExceptionGroup`` (nested groups unwrapped)."""
     first = group.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+    return first_error(first) if isinstance(first, BaseExceptionGroup) else first

@@ -11,48 +11,105 @@ import {
   NULL,
   NUMBER,
   STRING,
+  ANY,
   joinAll,
   mayBeNull,
   plain,
+  typeName,
+  withNullable,
   type Field,
   type Type,
 } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
-import type { Plan } from '../plan/plan';
+import { orderedNodes, type Plan } from '../plan/plan';
 import type { InputModel } from '../resolve/input-model';
 import { kindOf } from '../nodes/kinds';
 import type { Reporter } from '../report/reporter';
-import type { NodeIR, WorkflowIR } from '../resolve/resolve';
+import { hiddenFrom, type GraphIR, type NodeIR, type WorkflowIR } from '../resolve/resolve';
 
 export interface Typed {
   checked: Checked;
   /** Each node's output type, as plain data (what its Python local holds). */
   outputs: ReadonlyMap<string, Type>;
+  /** The type of each map node's items (`item` in its nodes). */
+  items: ReadonlyMap<string, Type>;
 }
 
 export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporter: Reporter): Typed {
   const checked: Checked = { types: new Map(), nullable: new Set(), lenient: new Set() };
   const outputs = new Map<string, Type>();
-  const scope: Scope = {
+  const items = new Map<string, Type>();
+  const byId = new Map<string, NodeIR>();
+  for (const n of ir.all) if (!byId.has(n.id)) byId.set(n.id, n); // a duplicate id is reported by resolve
+  const scopeFor = (graph: GraphIR, item: Type | undefined): Scope => ({
     input: input.type,
     nodeOutputs: outputs,
-    nodeIds: ir.nodes.map((n) => n.id),
+    nodeIds: ir.all.map((n) => n.id),
     skippable: plan.skippable,
-    inMap: false,
+    item,
+    hidden: (id) => {
+      const target = byId.get(id);
+      return target ? hiddenFrom(target, graph) : undefined;
+    },
+  });
+
+  /** Checks a graph's nodes in dependency order (those in a cycle last, unstored). */
+  const checkGraph = (nodes: NodeIR[], ordered: NodeIR[], scope: Scope): void => {
+    const inOrder = new Set(ordered);
+    for (const node of [...ordered, ...nodes.filter((n) => !inOrder.has(n))]) {
+      const types: Record<string, Type> = {};
+      for (const [name, value] of Object.entries(node.templates))
+        types[name] = valueType(value, scope, checked, reporter);
+      if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
+      Object.assign(types, checkChildren(node, types, scope));
+      // Stored outputs are plain data (models were dumped on the way in): read them as dicts.
+      if (inOrder.has(node)) outputs.set(node.id, plain(kindOf(node.def).outputType(node.def, types)));
+    }
   };
-  const ordered = plan.readySets.flat();
-  const inOrder = new Set(ordered);
-  const rest = ir.nodes.filter((n) => !inOrder.has(n));
-  for (const node of [...ordered, ...rest]) {
-    const types: Record<string, Type> = {};
-    for (const [name, value] of Object.entries(node.templates))
-      types[name] = valueType(value, scope, checked, reporter);
-    if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
-    // Stored outputs are plain data (models were dumped on the way in): read them as dicts.
-    if (inOrder.has(node)) outputs.set(node.id, plain(kindOf(node.def).outputType(node.def, types)));
+
+  /**
+   * The graphs a `parallel` or `map` node holds, checked where they run (a map's nodes with
+   * `item` the type of an element of `over`), and their values' types for the node's output:
+   * `branches` (an object, one field per branch) or `each` (one item's value).
+   */
+  const checkChildren = (node: NodeIR, types: Record<string, Type>, scope: Scope): Record<string, Type> => {
+    if (node.def.type !== 'parallel' && node.def.type !== 'map') return {};
+    const item = node.def.type === 'map' ? itemType(node, types.over, reporter) : scope.item;
+    if (node.def.type === 'map') items.set(node.id, item!);
+    const values = new Map<string, Field>();
+    for (const child of node.children) {
+      checkGraph(child.nodes, orderedNodes(plan, child), scopeFor(child, item));
+      const last = child.nodes[child.nodes.length - 1];
+      const type = last ? (outputs.get(last.id) ?? ANY) : ANY;
+      values.set(child.branch ?? '', { type: withNullable(type, mayBeNull(type) || plan.skippable.has(last?.id)) });
+    }
+    if (node.def.type === 'map') return { each: values.get('')!.type };
+    return { branches: { kind: 'object', fields: values } };
+  };
+
+  checkGraph(ir.nodes, orderedNodes(plan, undefined), scopeFor(ir.graph, undefined));
+  valueType(ir.output, scopeFor(ir.graph, undefined), checked, reporter);
+  return { checked, outputs, items };
+}
+
+/** The type of one element of a map's `over`, which must be a list. */
+function itemType(node: NodeIR, over: Type | undefined, reporter: Reporter): Type {
+  if (!over || over.kind === 'any') return ANY;
+  if (over.kind !== 'array') {
+    reporter.error(
+      'invalid_type',
+      { path: [...node.path, 'over'] },
+      `map node "${node.id}" goes over ${typeName(over)}, not a list; "over" must give a list, e.g. "{{ input.ids }}"`,
+    );
+    return ANY;
   }
-  valueType(ir.output, scope, checked, reporter);
-  return { checked, outputs };
+  if (over.nullable)
+    reporter.error(
+      'bad_access',
+      { path: [...node.path, 'over'] },
+      `map node "${node.id}": "over" may be null; add | default([]) to map over nothing then`,
+    );
+  return over.items;
 }
 
 function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: Reporter): Type {

@@ -14,9 +14,17 @@ export interface Needs {
   env: Set<string>;
   /** Some expression reads `global`: the context gets the app's `app.state.globals`. */
   globals: boolean;
+  /** Some node reads the service's settings (a map's item limit): the context gets the pools, which hold them. */
+  settings: boolean;
 }
 
-export const newNeeds = (): Needs => ({ pools: new Set(), secrets: new Set(), env: new Set(), globals: false });
+export const newNeeds = (): Needs => ({
+  pools: new Set(),
+  secrets: new Set(),
+  env: new Set(),
+  globals: false,
+  settings: false,
+});
 
 export function routerLine(needs: Needs): string {
   const args = (['pools', 'secrets', 'env'] as const)
@@ -35,7 +43,7 @@ function pyTuple(items: string[]): string {
  * reach the pools or the globals.
  */
 export const takesRequest = (method: string, needs: Needs, query: boolean): boolean =>
-  hasBody(method) || query || needs.pools.size > 0 || needs.globals;
+  hasBody(method) || query || needs.pools.size > 0 || needs.settings || needs.globals;
 
 /**
  * The route: decorator, parameters and the context line. A GET or DELETE workflow that declares
@@ -58,7 +66,7 @@ export function endpoint(method: string, route: string, inputClass: string, need
       : `${inputClass}()`;
   const args = [atom('WORKFLOW_ID'), atom(input)];
   // The pools were built once at start-up; the context only points at them.
-  if (needs.pools.size > 0) args.push(atom('pools=request.app.state.pools'));
+  if (needs.pools.size > 0 || needs.settings) args.push(atom('pools=request.app.state.pools'));
   // The service-wide values `create_app(..., globals=...)` was given, shared read-only.
   if (needs.globals) args.push(atom('globals=request.app.state.globals'));
   return {

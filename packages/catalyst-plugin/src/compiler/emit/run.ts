@@ -20,7 +20,7 @@
 import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import type { Plan } from '../plan/plan';
-import { kindOf } from '../nodes/kinds';
+import { kindOf, type InnerGraph } from '../nodes/kinds';
 import type { NodeIR } from '../resolve/resolve';
 import { pyString } from '../python/literal';
 import { atom, callDoc, layout, type Doc } from '../python/layout';
@@ -30,9 +30,19 @@ export interface BlockEnv {
   emitter: ExprEmitter;
   /** The block reads the input model (`inp`). */
   usesInput(): boolean;
+  /** The names besides node values the block reads: `inp`, and in a map's nodes `item`, `index`. */
+  roots: ReadonlySet<Root>;
   /** Nodes whose values the block reads, in the order first read. */
   reads: ReadonlySet<string>;
+  /** Records a read of `inp`, `item` or `index` the emitter did not make (a graph's arguments). */
+  use(root: Root): void;
+  /** Records a read of a node's value the emitter did not make; gives its local. */
+  read(id: string): string;
 }
+
+/** Locals a block may read besides node values, in the order they are passed. */
+export type Root = 'inp' | 'item' | 'index';
+export const ROOT_ORDER: readonly Root[] = ['inp', 'item', 'index'];
 
 export interface NodeNames {
   /** The local (and parameter) holding the node's value. */
@@ -41,6 +51,8 @@ export interface NodeNames {
   fn(id: string): string;
   /** The module-level object a node's code uses (`NodeKind.declaration`), if it has one. */
   declared(id: string): string | undefined;
+  /** The function running a graph inside a node (a branch, a map's nodes). */
+  graphFn(owner: string, branch: string | undefined): string;
 }
 
 /**
@@ -50,9 +62,9 @@ export interface NodeNames {
 export type Schedule =
   { kind: 'sequential'; order: NodeIR[] } | { kind: 'dataflow'; before: NodeIR[]; tasks: NodeIR[]; after: NodeIR[] };
 
-export function scheduleOf(plan: Plan): Schedule {
+export function scheduleOf(readySets: NodeIR[][]): Schedule {
   // Ready sets list every node after the nodes it needs; within one, synchronous nodes first.
-  const order = plan.readySets.flatMap((set) => [...set.filter((n) => !isAsync(n)), ...set.filter(isAsync)]);
+  const order = readySets.flatMap((set) => [...set.filter((n) => !isAsync(n)), ...set.filter(isAsync)]);
   const byId = new Map(order.map((n) => [n.id, n]));
   const asyncAbove = new Map<string, Set<string>>();
   for (const n of order) {
@@ -88,14 +100,22 @@ const isAsync = (n: NodeIR): boolean => kindOf(n.def).async;
 export interface RunBodyInput {
   plan: Plan;
   schedule: Schedule;
+  /** Every node of the workflow by id (a graph reads the nodes around it). */
+  byId: ReadonlyMap<string, NodeIR>;
+  /** The annotation of `item` where the graph is a map's nodes (or inside one). */
+  itemAnnotation?: string;
+  /** The annotation of the items of map node `id`. */
+  itemAnnotationOf(id: string): string;
+  /** The graphs a `parallel` or `map` node holds, compiled (their functions added to `out`). */
+  inner(node: NodeIR, block: BlockEnv, out: RunBody, s: RunBodyInput): InnerGraph[];
   /** Nodes whose value is read; the others' values are not bound (`_ =`, or a bare `await`). */
   read: ReadonlySet<string>;
   /** Nodes whose value the response reads. */
   readByOutput: ReadonlySet<string>;
   names: NodeNames;
   newBlock(): BlockEnv;
-  /** `file:line:col` of the node, for its comment. */
-  location(node: NodeIR): string;
+  /** `file:line:col` of the node (or of a JSON path), for its comment. */
+  location(node: { path: NodeIR['path'] }): string;
   /** The Python annotation of each node's value. */
   annotation(node: NodeIR): string;
   inputClass: string;
@@ -108,6 +128,10 @@ export interface RunBody {
   statements: string[][];
   /** Some statement in `run` reads `inp`. */
   usesInput: boolean;
+  /** `inp`, `item`, `index` as some statement reads them. */
+  roots: Set<Root>;
+  /** The nodes whose values some statement reads (the graph's own and those around it). */
+  reads: Set<string>;
 }
 
 interface Compiled {
@@ -119,28 +143,41 @@ interface Compiled {
   params: Param[];
 }
 
+/** Compiles one node's block: its value, its guard, and what it reads (its parameters as a function). */
+function compileNode(node: NodeIR, s: RunBodyInput, out: RunBody): Compiled {
+  const block = s.newBlock();
+  const inner = node.children.length > 0 ? s.inner(node, block, out, s) : undefined;
+  const value = kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id), inner);
+  const condition = guardCondition(node, s, block.emitter);
+  block.reads.forEach((id) => out.reads.add(id));
+  block.roots.forEach((r) => out.roots.add(r));
+  const params: Param[] = [
+    ...rootParams(block.roots, s),
+    ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(s.byId.get(id)!) })),
+  ];
+  return { node, value, condition, comment: `# ${node.id} (${node.def.type}), ${s.location(node)}`, params };
+}
+
+/** Adds an async node's function to `out`; gives the arguments a call passes it. */
+function functionOf(c: Compiled, s: RunBodyInput, out: RunBody): string[] {
+  out.functions.push([c.comment, ...nodeFunction(c.node, s, c.params, c.value, c.condition)]);
+  out.usesInput ||= c.params.some((p) => p.name === 'inp');
+  return ['ctx', ...c.params.map((p) => p.name)];
+}
+
+/** An async node compiled as its own function (a branch of one node is that node's function). */
+export function asFunction(node: NodeIR, s: RunBodyInput, out: RunBody): string[] {
+  return functionOf(compileNode(node, s, out), s, out);
+}
+
 export function runBody(s: RunBodyInput): RunBody {
-  const out: RunBody = { functions: [], statements: [], usesInput: false };
-  const byId = new Map(s.plan.readySets.flat().map((n) => [n.id, n]));
-  const compile = (node: NodeIR): Compiled => {
-    const block = s.newBlock();
-    const value = kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id));
-    const condition = guardCondition(node, s, block.emitter);
-    const params: Param[] = [
-      ...(block.usesInput() ? [{ name: 'inp', type: s.inputClass }] : []),
-      ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(byId.get(id)!) })),
-    ];
-    return { node, value, condition, comment: `# ${node.id} (${node.def.type}), ${s.location(node)}`, params };
-  };
+  const out: RunBody = { functions: [], statements: [], usesInput: false, roots: new Set(), reads: new Set() };
+  const compile = (node: NodeIR): Compiled => compileNode(node, s, out);
   const inline = (c: Compiled): void => {
     out.usesInput ||= c.params.some((p) => p.name === 'inp');
     out.statements.push([`    ${c.comment}`, ...inlineNode(c.node, target(c.node, s), c.value, c.condition)]);
   };
-  const asFunction = (c: Compiled): string[] => {
-    out.functions.push([c.comment, ...nodeFunction(c.node, s, c.params, c.value, c.condition)]);
-    out.usesInput ||= c.params.some((p) => p.name === 'inp');
-    return ['ctx', ...c.params.map((p) => p.name)];
-  };
+  const asFunction = (c: Compiled): string[] => functionOf(c, s, out);
 
   if (s.schedule.kind === 'sequential') {
     for (const node of s.schedule.order) {
@@ -219,9 +256,15 @@ function inlineNode(node: NodeIR, local: string, value: Doc, condition: string |
   return [`    with ctx.node(${pyString(node.id)}):`, ...body];
 }
 
-interface Param {
+export interface Param {
   name: string;
   type: string;
+}
+
+/** The parameters for `inp`, `item` and `index`, in that order, as far as `roots` holds them. */
+export function rootParams(roots: ReadonlySet<Root>, s: RunBodyInput): Param[] {
+  const types: Record<Root, string> = { inp: s.inputClass, item: s.itemAnnotation ?? 'Any', index: 'int' };
+  return ROOT_ORDER.filter((r) => roots.has(r)).map((r) => ({ name: r, type: types[r] }));
 }
 
 /** An async node's function: its inputs are parameters, its value is what it returns. */

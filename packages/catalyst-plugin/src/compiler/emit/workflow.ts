@@ -17,7 +17,8 @@ import { Namer } from '../python/names';
 import { commentText, pyString } from '../python/literal';
 import { layout } from '../python/layout';
 import { endpoint, newNeeds, routerLine } from './router';
-import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames } from './run';
+import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames, type Root } from './run';
+import { innerGraphs } from './graphs';
 import { workflowTemplate } from './templates';
 import { valueCode } from '../expr/value-code';
 
@@ -28,44 +29,52 @@ export interface WorkflowEmitInput {
   checked: Checked;
   /** Each node's output type (plain data), for the annotations of node functions. */
   outputs: ReadonlyMap<string, Type>;
+  /** The type of each map node's items. */
+  items: ReadonlyMap<string, Type>;
   sourcePath: string;
   /** 1-based line and column of each node, for the location comments. */
-  nodeLocation(node: NodeIR): { line: number; column: number };
+  nodeLocation(node: { path: NodeIR['path'] }): { line: number; column: number };
 }
 
 /** Module-level names besides the imports. */
-const MODULE_NAMES = ['run', 'router', 'WORKFLOW_ID', 'ctx', 'inp'];
+const MODULE_NAMES = ['run', 'router', 'WORKFLOW_ID', 'ctx', 'inp', 'item', 'index'];
 
 export function emitWorkflow(w: WorkflowEmitInput): string {
   const needs = newNeeds();
   const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...w.input.classes.map((c) => c.name)]);
   const endpointName = namer.claim(namer.has(w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id);
-  const schedule = scheduleOf(w.plan);
-  const base = nodeNames(w.ir.nodes, functionNodes(schedule), namer);
-  const declarations = declarationsOf(w.ir.nodes, w.ir.id, base.local, namer);
+  const schedule = scheduleOf(w.plan.readySets);
+  const functions = [schedule, ...[...w.plan.graphs.values()].map(scheduleOf)].flatMap(functionNodes);
+  const base = nodeNames(w.ir.all, functions, namer);
+  const declarations = declarationsOf(w.ir.all, w.ir.id, base.local, namer);
   const names: NodeNames = { ...base, declared: (id) => declarations.get(id)?.name };
 
   const newBlock = (extra: { guardSkipped?: ReadonlySet<string> } = {}): BlockEnv => {
-    let usesInput = false;
+    const roots = new Set<Root>();
     const reads = new Set<string>();
+    const read = (id: string) => (reads.add(id), names.local(id));
     const emitter = new ExprEmitter({
       checked: w.checked,
       inputVar: 'inp',
       use: (n) => {
-        if (n === 'input') usesInput = true;
-        else needs.globals = true;
+        if (n === 'globals') needs.globals = true;
+        else roots.add(n === 'input' ? 'inp' : n);
       },
-      node: (id) => (reads.add(id), names.local(id)),
+      node: read,
       require: (root, name) => needs[root].add(name),
       ...extra,
     });
-    return { emitter, usesInput: () => usesInput, reads };
+    return { emitter, usesInput: () => roots.has('inp'), roots, reads, use: (r) => roots.add(r), read };
   };
+  const byId = new Map(w.ir.all.map((n) => [n.id, n]));
 
   const body = runBody({
     plan: w.plan,
     schedule,
-    read: readNodes(w.ir.nodes, w.ir.output),
+    byId,
+    inner: innerGraphs,
+    itemAnnotationOf: (id) => itemAnnotation(w.items.get(id) ?? { kind: 'any' }),
+    read: readNodes(w.ir.all, w.ir.output),
     readByOutput: readNodes([], w.ir.output),
     names,
     newBlock,
@@ -73,7 +82,8 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
   });
-  for (const node of w.plan.readySets.flat()) poolsOf(node.def).forEach((p) => needs.pools.add(p));
+  for (const node of w.ir.all) poolsOf(node.def).forEach((p) => needs.pools.add(p));
+  needs.settings = w.ir.all.some((n) => n.def.type === 'map');
 
   // The response mapping can fail like a node (a field missing from an upstream body): it runs
   // in `with ctx.output():`, naming the pseudo-node "output", unless it holds no expression.
@@ -108,11 +118,29 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   return workflowTemplate(vm);
 }
 
-/** Each node's local (its id, unless that is taken) and, for nodes run as functions, the function. */
+/**
+ * Each node's local (its id, unless that is taken); for nodes run as functions, the function;
+ * for the graphs inside nodes, theirs (`_<node>_<branch>`, `_<node>_item`).
+ */
 function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): Omit<NodeNames, 'declared'> {
   const locals = new Map(nodes.map((n) => [n.id, namer.claim(n.id)]));
   const fns = new Map(functions.map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
-  return { local: (id) => locals.get(id)!, fn: (id) => fns.get(id)! };
+  const graphs = new Map<string, string>();
+  for (const n of nodes)
+    for (const g of n.children) {
+      const key = `${n.id}/${g.branch ?? ''}`;
+      graphs.set(key, namer.claim(`_${locals.get(n.id)}_${g.branch ?? 'item'}`));
+    }
+  return {
+    local: (id) => locals.get(id)!,
+    fn: (id) => fns.get(id)!,
+    graphFn: (owner, branch) => graphs.get(`${owner}/${branch ?? ''}`)!,
+  };
+}
+
+/** The annotation of a map's `item`: its model class for input objects, else as for node values. */
+function itemAnnotation(t: Type): string {
+  return t.kind === 'object' && t.model !== undefined && !t.nullable ? t.model : annotationOf(t, false);
 }
 
 /** Module-level objects the nodes use (`NodeKind.declaration`): each one's name and line. */

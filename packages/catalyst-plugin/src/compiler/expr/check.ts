@@ -127,8 +127,13 @@ export class Checker {
         return { kind: 'object', fields: new Map(Object.entries(EXECUTION_FIELDS).map(([k, type]) => [k, { type }])) };
       case 'item':
       case 'index':
-        if (!this.scope.inMap) return this.fail(e, 'unknown_root', `"${e.name}" exists only inside a map node`);
-        return e.name === 'index' ? INTEGER : ANY;
+        if (!this.scope.item)
+          return this.fail(
+            e,
+            'unknown_root',
+            `"${e.name}" exists only inside a map node's nodes; outside, read the map's values (nodes.<map id>)`,
+          );
+        return e.name === 'index' ? INTEGER : this.scope.item;
       case 'secrets':
       case 'env':
       case 'global':
@@ -154,6 +159,8 @@ export class Checker {
     }
     if (object.kind === 'root' && object.name === 'nodes') {
       this.out.types.set(object, ANY);
+      const hidden = this.scope.hidden?.(name);
+      if (hidden) return this.fail(e, 'out_of_scope', `cannot read ${hidden}`, undefined, nameOffset);
       const output = this.scope.nodeOutputs.get(name);
       if (output === undefined) {
         if (this.scope.nodeIds.includes(name)) return ANY; // part of a cycle; reported by the graph pass

@@ -18,8 +18,8 @@ export interface EmitEnv {
   checked: Checked;
   /** Local holding the validated input model. */
   inputVar: string;
-  /** `input`: the block reads the input model; `globals`: some expression reads `global`. */
-  use(name: 'input' | 'globals'): void;
+  /** `input`: the block reads the input model; `globals`: some expression reads `global`; `item`, `index`: a map's. */
+  use(name: 'input' | 'globals' | 'item' | 'index'): void;
   /** The Python local holding node `id`'s value (a parameter inside an async node's function). */
   node(id: string): string;
   /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
@@ -194,6 +194,10 @@ export class ExprEmitter {
       case 'list':
         return { code: `[${e.items.map((i) => this.value(i).code).join(', ')}]`, prec: ATOM };
       case 'root':
+        if (e.name === 'item' || e.name === 'index') {
+          this.env.use(e.name);
+          return { code: e.name, prec: ATOM };
+        }
         if (e.name === 'input') this.env.use('input');
         return { code: e.name === 'input' ? this.env.inputVar : 'None', prec: ATOM };
       case 'member':

@@ -12,8 +12,10 @@ export interface Scope {
   nodeIds: readonly string[];
   /** Nodes that may be skipped at run time (a `when` guard, or a skipped dependency). */
   skippable: ReadonlySet<string>;
-  /** True inside a `map` node's sub-node, where `item` and `index` exist. */
-  inMap: boolean;
+  /** Inside a `map` node's nodes, the type of `item` (and `index` exists); undefined elsewhere. */
+  item?: Type;
+  /** Why a node is out of reach from here (inside a branch or a map), or undefined when it is not. */
+  hidden?(nodeId: string): string | undefined;
 }
 
 export interface ExprProblem {

@@ -11,6 +11,8 @@ import type { ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report/reporter';
 import type { Node, NodeType } from '../validate/schema';
 import { http } from './http';
+import { map } from './map';
+import { parallel } from './parallel';
 import { postgres } from './postgres';
 import { rateLimit } from './rate-limit';
 import { redis } from './redis';
@@ -31,13 +33,32 @@ export interface NodeKind<N extends Node> {
    * and the Python expression building it.
    */
   declaration?(node: N, workflowId: string): { suffix: string; value: Doc };
-  /** The Python expression computing the node's value (bound to its local by the caller). */
-  emit(node: N, templates: Record<string, ValueTemplate>, emitter: ExprEmitter, declared?: string): Doc;
+  /**
+   * The Python expression computing the node's value (bound to its local by the caller).
+   * `inner`: for a node holding graphs (`parallel`, `map`), each graph's compiled function.
+   */
+  emit(
+    node: N,
+    templates: Record<string, ValueTemplate>,
+    emitter: ExprEmitter,
+    declared?: string,
+    inner?: readonly InnerGraph[],
+  ): Doc;
+}
+
+/** A graph inside a node (a `parallel` branch, a `map` node's nodes) as the function running it. */
+export interface InnerGraph {
+  /** The branch's name (`parallel`). */
+  branch?: string;
+  /** The function: a branch's own, or its one node's; a map's per-item function. */
+  fn: string;
+  /** What the caller passes it after `ctx` (after `ctx, item, index` for a map item). */
+  args: string[];
 }
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
-export const NODE_KINDS: NodeKinds = { http, postgres, rate_limit: rateLimit, redis, transform };
+export const NODE_KINDS: NodeKinds = { http, map, parallel, postgres, rate_limit: rateLimit, redis, transform };
 
 export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;

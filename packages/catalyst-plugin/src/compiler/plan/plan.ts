@@ -7,13 +7,36 @@ import { expressionsOf, templatesOf, type ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report/reporter';
 import { kindOf } from '../nodes/kinds';
 import { nodeRefs } from '../expr/refs';
-import type { NodeIR } from '../resolve/resolve';
+import type { GraphIR, NodeIR, WorkflowIR } from '../resolve/resolve';
 
 export interface Plan {
-  /** Ready sets, in order; nodes inside one set keep their source order. */
+  /** Ready sets of the workflow's own nodes, in order; nodes inside one set keep their source order. */
   readySets: NodeIR[][];
+  /** The same for each graph inside a `parallel` or `map` node. */
+  graphs: Map<GraphIR, NodeIR[][]>;
   /** Nodes that may be skipped: a `when` guard, or a hard dependency that may be skipped. */
   skippable: Set<string>;
+}
+
+/** Every graph's ready sets; then, outside in, the nodes that may be skipped. */
+export function planWorkflow(ir: WorkflowIR, reporter: Reporter): Plan {
+  const graphs = new Map<GraphIR, NodeIR[][]>();
+  const readySets = planGraph(ir.nodes, reporter);
+  for (const node of ir.all) for (const child of node.children) graphs.set(child, planGraph(child.nodes, reporter));
+  const skippable = new Set<string>();
+  const visit = (sets: NodeIR[][]): void => {
+    for (const n of sets.flat()) {
+      if (n.when || n.deps.some((d) => d.hard && skippable.has(d.nodeId))) skippable.add(n.id);
+      for (const child of n.children) visit(graphs.get(child)!);
+    }
+  };
+  visit(readySets);
+  return { readySets, graphs, skippable };
+}
+
+/** A graph's ready sets in order: every node after the nodes of its graph it needs. */
+export function orderedNodes(plan: Plan, graph: GraphIR | undefined): NodeIR[] {
+  return (graph ? plan.graphs.get(graph)! : plan.readySets).flat();
 }
 
 /**
@@ -23,6 +46,8 @@ export interface Plan {
  */
 export function reportUnused(nodes: NodeIR[], output: ValueTemplate, reporter: Reporter): void {
   const used = new Set(nodes.flatMap((n) => n.deps.map((d) => d.nodeId)));
+  // A branch's or a map item's value is its last node's.
+  for (const n of nodes) for (const g of n.children) if (g.nodes.length > 0) used.add(g.nodes[g.nodes.length - 1].id);
   for (const t of templatesOf(output))
     for (const e of expressionsOf(t.template)) for (const r of nodeRefs(e)) used.add(r.nodeId);
   for (const n of nodes) {
@@ -44,16 +69,19 @@ export function readNodes(nodes: NodeIR[], output: ValueTemplate): Set<string> {
   return new Set(sites.flatMap((s) => expressionsOf(s.template).flatMap((e) => nodeRefs(e).map((r) => r.nodeId))));
 }
 
-export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
+/** Only dependencies inside the graph order it: the nodes around it have finished before it starts. */
+const local = (n: NodeIR) => n.deps.filter((d) => !d.outer);
+
+function planGraph(nodes: NodeIR[], reporter: Reporter): NodeIR[][] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const dependants = new Map<string, NodeIR[]>(nodes.map((n) => [n.id, []]));
   const waiting = new Map<string, number>();
   for (const n of nodes) {
-    waiting.set(n.id, n.deps.length);
-    for (const d of n.deps) dependants.get(d.nodeId)?.push(n);
+    waiting.set(n.id, local(n).length);
+    for (const d of local(n)) dependants.get(d.nodeId)?.push(n);
   }
   const placed = new Set<string>();
-  let ready = nodes.filter((n) => n.deps.length === 0);
+  let ready = nodes.filter((n) => local(n).length === 0);
   const readySets: NodeIR[][] = [];
   while (ready.length > 0) {
     readySets.push(ready);
@@ -70,12 +98,7 @@ export function planGraph(nodes: NodeIR[], reporter: Reporter): Plan {
   }
   const stuck = nodes.filter((n) => !placed.has(n.id));
   reportCycles(stuck, byId, new Set(stuck.map((n) => n.id)), reporter);
-
-  const skippable = new Set<string>();
-  for (const n of readySets.flat()) {
-    if (n.when || n.deps.some((d) => d.hard && skippable.has(d.nodeId))) skippable.add(n.id);
-  }
-  return { readySets, skippable };
+  return readySets;
 }
 
 /** Walks stuck nodes along stuck dependencies until a node repeats: that loop is a cycle. */

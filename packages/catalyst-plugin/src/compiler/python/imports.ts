@@ -22,6 +22,8 @@ export const MODULE_OF = {
   pg_query: 'catalyst_runtime',
   query_parameters: 'catalyst_runtime',
   rate_limit: 'catalyst_runtime',
+  run_branches: 'catalyst_runtime',
+  run_map: 'catalyst_runtime',
   read_input: 'catalyst_runtime',
   read_query: 'catalyst_runtime',
   redis_command: 'catalyst_runtime',

@@ -41,6 +41,8 @@ export type DiagnosticCode =
   | 'duplicate_route'
   | 'unknown_node'
   | 'unknown_after'
+  | 'out_of_scope'
+  | 'empty_graph'
   | 'cycle'
   | 'unused_node'
   | 'unsafe_retry'

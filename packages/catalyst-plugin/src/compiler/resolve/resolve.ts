@@ -19,6 +19,25 @@ export interface Dependency {
   /** False when every reference sits inside `| default(...)`, or for `after`. */
   hard: boolean;
   at: { path: JsonPath; stringOffset?: number };
+  /**
+   * The node is in an enclosing graph (the node sits in a branch or a map): it has finished
+   * before this graph starts, so it orders nothing here, but a guard may still test it.
+   */
+  outer?: boolean;
+}
+
+/**
+ * A list of nodes run together: the workflow's own, a `parallel` branch, or a `map` node's
+ * nodes (run once per item). Nodes in a graph read nodes of their own graph and of the graphs
+ * around it; nothing outside reads into it, except through the node that owns it.
+ */
+export interface GraphIR {
+  nodes: NodeIR[];
+  /** The `parallel` or `map` node holding this graph; none for the workflow's own nodes. */
+  owner?: NodeIR;
+  /** The branch's name, for a `parallel` branch. */
+  branch?: string;
+  parent?: GraphIR;
 }
 
 export interface NodeIR {
@@ -29,13 +48,22 @@ export interface NodeIR {
   templates: Record<string, ValueTemplate>;
   when?: { template: Template; path: JsonPath };
   deps: Dependency[];
+  /** The graph the node is in. */
+  graph: GraphIR;
+  /** The graphs a `parallel` (one per branch) or `map` node holds; empty for other kinds. */
+  children: GraphIR[];
 }
 
 export interface WorkflowIR {
   id: string;
   method: string;
   route: string;
+  /** The workflow's own nodes (the top graph). */
   nodes: NodeIR[];
+  /** Every node, in the nested ones too, in definition order. */
+  all: NodeIR[];
+  /** The graph of the workflow's own nodes. */
+  graph: GraphIR;
   output: ValueTemplate;
 }
 
@@ -65,59 +93,64 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
       'streaming responses need a streaming node (llm), which this version does not have; remove "stream: true"',
     );
 
-  const defs = wf.nodes ?? [];
-  const seen = new Map<string, number>();
-  defs.forEach((def, index) => {
-    const path = ['nodes', index, 'id'];
-    reportBadId(def.id, 'node', path, reporter);
-    const why = RESERVED_NODE_IDS.get(def.id);
+  const root: GraphIR = { nodes: [] };
+  const all: NodeIR[] = [];
+  buildGraph(root, wf.nodes ?? [], ['nodes'], all, reporter);
+  const seen = new Map<string, NodeIR>();
+  for (const node of all) {
+    const path = [...node.path, 'id'];
+    reportBadId(node.id, 'node', path, reporter);
+    const why = RESERVED_NODE_IDS.get(node.id);
     if (why)
       reporter.error(
         'invalid_id',
         { path },
-        `node id "${def.id}" is reserved (${why}); choose another, e.g. "${def.id}_step"`,
+        `node id "${node.id}" is reserved (${why}); choose another, e.g. "${node.id}_step"`,
       );
-    const first = seen.get(def.id);
+    const first = seen.get(node.id);
     if (first !== undefined) {
-      const line = reporter.source.position(reporter.source.locate(['nodes', first, 'id'])).line;
+      const line = reporter.source.position(reporter.source.locate([...first.path, 'id'])).line;
       reporter.error(
         'duplicate_id',
         { path },
-        `duplicate node id "${def.id}" (first defined on line ${line}); node ids must be unique`,
+        `duplicate node id "${node.id}" (first defined on line ${line}); node ids must be unique in the workflow, inside branches and maps too`,
       );
     } else {
-      seen.set(def.id, index);
+      seen.set(node.id, node);
     }
-  });
+  }
   const ids = [...seen.keys()];
-  const idSet = new Set(ids);
 
-  const nodes = defs.map((def, index): NodeIR => {
-    const path: JsonPath = ['nodes', index];
-    const templates = kindOf(def).templates(def, path, reporter);
-    const node: NodeIR = { id: def.id, index, path, def, templates, deps: [] };
+  for (const node of all) {
+    const { def, path } = node;
+    node.templates = kindOf(def).templates(def, path, reporter);
     if (def.when !== undefined) node.when = parseWhen(def.when, [...path, 'when'], reporter);
-    const sites = Object.values(templates).flatMap(templatesOf);
+    const sites = Object.values(node.templates).flatMap(templatesOf);
     if (node.when) sites.push(node.when);
-    node.deps = dependencies(sites, idSet);
+    for (const dep of dependencies(sites, seen)) addDependency(node, dep, seen);
     (def.after ?? []).forEach((after, i) => {
       const at = { path: [...path, 'after', i] };
-      if (!seen.has(after))
+      const target = seen.get(after);
+      if (!target)
         reporter.error(
           'unknown_after',
           at,
           `"after" names unknown node "${after}"${didYouMean(after, ids)}`,
           suggest(after, ids),
         );
-      else node.deps.push({ nodeId: after, hard: false, at });
+      else {
+        const hidden = hiddenFrom(target, node.graph);
+        if (hidden) reporter.error('out_of_scope', at, `"after" names ${hidden}`);
+        else addDependency(node, { nodeId: after, hard: false, at }, seen);
+      }
     });
-    return node;
-  });
+  }
+  const nodes = root.nodes;
 
-  checkSecretHosts(nodes, reporter);
+  checkSecretHosts(all, reporter);
   const output = parseValue(wf.output ?? {}, ['output'], reporter);
   // Unknown nodes in the output are reported by the type checker, like everywhere else.
-  return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, output };
+  return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, all, graph: root, output };
 }
 
 function reportBadId(id: string, what: string, path: JsonPath, reporter: Reporter): void {
@@ -144,7 +177,10 @@ function parseWhen(value: string, path: JsonPath, reporter: Reporter): NodeIR['w
 }
 
 /** One dependency per referenced node (hard if any reference is hard); unknown ids are left to the checker. */
-function dependencies(sites: { template: Template; path: JsonPath }[], ids: ReadonlySet<string>): Dependency[] {
+function dependencies(
+  sites: { template: Template; path: JsonPath }[],
+  ids: ReadonlyMap<string, unknown>,
+): Dependency[] {
   const deps = new Map<string, Dependency>();
   for (const site of sites) {
     for (const expr of expressionsOf(site.template)) {
@@ -181,4 +217,123 @@ function queryProblems(method: string, properties: Record<string, InputSchema>, 
         `a ${method} request has no body: "${key}" is a query parameter, which can be a string, number, integer, boolean, enum or a list of those (repeated), not ${isObject(schema) ? 'an object' : 'a list of objects or lists'}; use POST for structured input`,
       );
   }
+}
+
+/** Lays out one list of nodes as a graph, and the graphs inside its `parallel` and `map` nodes. */
+function buildGraph(graph: GraphIR, defs: Node[], path: JsonPath, all: NodeIR[], reporter: Reporter): void {
+  defs.forEach((def, index) => {
+    const node: NodeIR = {
+      id: def.id,
+      index: all.length,
+      path: [...path, index],
+      def,
+      templates: {},
+      deps: [],
+      graph,
+      children: [],
+    };
+    graph.nodes.push(node);
+    all.push(node);
+    if (def.type === 'parallel') {
+      const names = Object.keys(def.branches);
+      if (names.length === 0)
+        reporter.error(
+          'empty_graph',
+          { path: [...node.path, 'branches'] },
+          `parallel node "${def.id}" has no branches; give it at least one, e.g. branches: { a: [ ...nodes ] }`,
+        );
+      for (const name of names) {
+        const at: JsonPath = [...node.path, 'branches', name];
+        const problem = identifierProblem(name);
+        if (problem)
+          reporter.error(
+            'invalid_id',
+            { path: at, key: true },
+            `branch name "${name}" ${problem}; it names a field of the output, try "${toIdentifier(name)}"`,
+            toIdentifier(name),
+          );
+        const child: GraphIR = { nodes: [], owner: node, branch: name, parent: graph };
+        node.children.push(child);
+        if (def.branches[name].length === 0)
+          reporter.error(
+            'empty_graph',
+            { path: at },
+            `branch "${name}" of parallel node "${def.id}" has no nodes; its value is its last node's value, so give it one (or remove the branch)`,
+          );
+        buildGraph(child, def.branches[name], at, all, reporter);
+      }
+    } else if (def.type === 'map') {
+      const child: GraphIR = { nodes: [], owner: node, parent: graph };
+      node.children.push(child);
+      if (def.nodes.length === 0)
+        reporter.error(
+          'empty_graph',
+          { path: [...node.path, 'nodes'] },
+          `map node "${def.id}" has no nodes; give it the nodes to run for each item (each item's value is its last node's value)`,
+        );
+      buildGraph(child, def.nodes, [...node.path, 'nodes'], all, reporter);
+    }
+  });
+}
+
+/** The graphs around `graph`, itself first. */
+export function graphChain(graph: GraphIR): GraphIR[] {
+  const out: GraphIR[] = [];
+  for (let g: GraphIR | undefined = graph; g; g = g.parent) out.push(g);
+  return out;
+}
+
+/** Where a graph sits, for messages: `branch "user" of "lookups"`, `map "fanout"`. */
+export function graphName(graph: GraphIR): string {
+  const owner = graph.owner!;
+  return graph.branch !== undefined ? `branch "${graph.branch}" of "${owner.id}"` : `map "${owner.id}"`;
+}
+
+/**
+ * Why a node in graph `from` cannot read `target`, or undefined when it can: a node reads the nodes of its own
+ * graph and of the graphs around it, but not the node it is inside, nor into another graph.
+ */
+export function hiddenFrom(target: NodeIR, from: GraphIR): string | undefined {
+  const around = graphChain(from);
+  if (around.some((g) => g.owner === target))
+    return `node "${target.id}" from inside it; its value exists only once everything in it has finished`;
+  if (around.includes(target.graph)) return undefined;
+  // The outermost graph holding the target that the reader cannot see into.
+  let inner = target.graph;
+  while (inner.parent && !around.includes(inner.parent)) inner = inner.parent;
+  const owner = inner.owner!;
+  if (inner.branch !== undefined) {
+    const last = inner.nodes[inner.nodes.length - 1] === target && inner === target.graph;
+    const way = last
+      ? `read the branch's value instead: nodes.${owner.id}.${inner.branch}`
+      : `read it through the branch's value: make it the branch's last node and read nodes.${owner.id}.${inner.branch}`;
+    return `node "${target.id}", which is inside branch "${inner.branch}" of parallel node "${owner.id}"; ${way}`;
+  }
+  return `node "${target.id}", which runs once per item inside map node "${owner.id}"; read every item's value instead: nodes.${owner.id} (a list of each item's last node value)`;
+}
+
+/**
+ * Records that `node` reads `dep.nodeId`. In its own graph that orders the two; in a graph
+ * around it, the node holding this graph there waits for it instead (each graph starts only
+ * once what it reads from outside is ready). Out-of-scope reads are left to the checker.
+ */
+function addDependency(node: NodeIR, dep: Dependency, byId: ReadonlyMap<string, NodeIR>): void {
+  const target = byId.get(dep.nodeId)!;
+  if (hiddenFrom(target, node.graph)) return;
+  if (target.graph === node.graph) {
+    mergeDependency(node, dep);
+    return;
+  }
+  mergeDependency(node, { ...dep, outer: true });
+  // The container in the target's graph that holds `node` waits for the target (softly: the
+  // nodes inside test it in their own guards).
+  let holder = node.graph.owner!;
+  while (holder.graph !== target.graph) holder = holder.graph.owner!;
+  mergeDependency(holder, { nodeId: dep.nodeId, hard: false, at: dep.at });
+}
+
+function mergeDependency(node: NodeIR, dep: Dependency): void {
+  const prev = node.deps.find((d) => d.nodeId === dep.nodeId);
+  if (!prev) node.deps.push(dep);
+  else if (dep.hard && !prev.outer === !dep.outer) prev.hard = true;
 }

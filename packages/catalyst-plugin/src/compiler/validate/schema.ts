@@ -223,7 +223,101 @@ export const RateLimitNode = z
     description: 'Waits for a slot on a key (GCRA), or answers 429 with Retry-After; outputs { waited }.',
   });
 
-export const Node = z.discriminatedUnion('type', [TransformNode, HttpNode, PostgresNode, RedisNode, RateLimitNode]);
+/** The most items a `map` node may run at once, and its default. */
+export const MAP_MAX_CONCURRENCY = 64;
+export const MAP_DEFAULT_CONCURRENCY = 8;
+
+/** What a `map` node does when an item fails. */
+export const MAP_ERROR_POLICIES = ['fail', 'collect'] as const;
+
+/** What a `parallel` node gives for a branch still running at its timeout. */
+export const PARALLEL_TIMEOUT_POLICIES = ['fail', 'partial'] as const;
+
+/** The fields every node has. */
+type NodeBase = z.infer<z.ZodObject<typeof nodeBase>>;
+
+/** `parallel` and `map` hold nodes, so their types are written out (zod cannot infer a cycle). */
+export interface ParallelNodeDef extends NodeBase {
+  type: 'parallel';
+  branches: Record<string, Node[]>;
+  timeout?: number;
+  on_timeout?: (typeof PARALLEL_TIMEOUT_POLICIES)[number];
+}
+
+export interface MapNodeDef extends NodeBase {
+  type: 'map';
+  over: string;
+  nodes: Node[];
+  concurrency?: number;
+  on_error?: (typeof MAP_ERROR_POLICIES)[number];
+}
+
+/** A list of nodes inside a `parallel` branch or a `map` node (the same kinds as at the top). */
+const innerNodes: z.ZodType<Node[]> = z.lazy(() => z.array(Node));
+
+export const ParallelNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('parallel'),
+    branches: z
+      .record(z.string(), innerNodes)
+      .describe("Named branches, each a list of nodes; a branch's value is its last node's value."),
+    timeout: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Seconds the branches may take; then the ones still running are cancelled.'),
+    on_timeout: z
+      .enum(PARALLEL_TIMEOUT_POLICIES)
+      .optional()
+      .describe('fail (default): the node fails (504). partial: a branch still running gives null.'),
+  })
+  .meta({
+    id: 'ParallelNode',
+    description: 'Runs its branches concurrently; outputs an object with one field per branch.',
+  });
+
+export const MapNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('map'),
+    over: z.string().describe('The list to map over: "{{ expression }}".'),
+    nodes: innerNodes.describe(
+      "Run for each item, with item and index in scope; an item's value is its last node's value.",
+    ),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAP_MAX_CONCURRENCY)
+      .optional()
+      .describe(`Items run at once; ${MAP_DEFAULT_CONCURRENCY} by default, at most ${MAP_MAX_CONCURRENCY}.`),
+    on_error: z
+      .enum(MAP_ERROR_POLICIES)
+      .optional()
+      .describe('fail (default): the first failing item fails the node. collect: { results, errors }.'),
+  })
+  .meta({
+    id: 'MapNode',
+    description: 'Runs its nodes for each item of a list, a bounded number at once; outputs their values in order.',
+  });
+
+/** Nodes that hold no nodes. */
+type LeafNode = z.infer<
+  typeof TransformNode | typeof HttpNode | typeof PostgresNode | typeof RedisNode | typeof RateLimitNode
+>;
+
+export type Node = LeafNode | ParallelNodeDef | MapNodeDef;
+
+export const Node: z.ZodType<Node> = z.discriminatedUnion('type', [
+  TransformNode,
+  HttpNode,
+  PostgresNode,
+  RedisNode,
+  RateLimitNode,
+  ParallelNode,
+  MapNode,
+]);
 
 export const Workflow = z
   .strictObject({
@@ -244,7 +338,6 @@ export const Workflow = z
   });
 
 export type Workflow = z.infer<typeof Workflow>;
-export type Node = z.infer<typeof Node>;
 export type NodeType = Node['type'];
 export type Trigger = z.infer<typeof Trigger>;
 export type JsonValue = z.core.util.JSONType;
