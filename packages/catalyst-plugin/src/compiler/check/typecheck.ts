@@ -109,7 +109,8 @@ function itemType(node: NodeIR, over: Type | undefined, reporter: Reporter): Typ
       { path: [...node.path, 'over'] },
       `map node "${node.id}": "over" may be null; add | default([]) to map over nothing then`,
     );
-  return over.items;
+  // `over` is evaluated as a value, so input models arrive dumped to plain data.
+  return plain(over.items);
 }
 
 function valueType(v: ValueTemplate, scope: Scope, checked: Checked, reporter: Reporter): Type {

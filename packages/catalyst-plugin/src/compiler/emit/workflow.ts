@@ -138,9 +138,9 @@ function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): Omit<Nod
   };
 }
 
-/** The annotation of a map's `item`: its model class for input objects, else as for node values. */
+/** The annotation of a map's `item` (plain data: `over` is evaluated as a value). */
 function itemAnnotation(t: Type): string {
-  return t.kind === 'object' && t.model !== undefined && !t.nullable ? t.model : annotationOf(t, false);
+  return annotationOf(t, false);
 }
 
 /** Module-level objects the nodes use (`NodeKind.declaration`): each one's name and line. */
