@@ -7,6 +7,7 @@ imported lazily, when a pool that needs them is built.
 from .app import WorkflowRouter, create_app
 from .bodies import input_body, json_response, read_input, to_json
 from .cache import LRUCache, RedisCache, cached
+from .cache_node import NodeCache
 from .config import Settings
 from .context import ExecutionContext, NodeScope
 from .errors import (
@@ -47,6 +48,7 @@ __all__ = [
     "InputValidationError",
     "LRUCache",
     "MapTooLarge",
+    "NodeCache",
     "NodeError",
     "NodeScope",
     "NodeTasks",

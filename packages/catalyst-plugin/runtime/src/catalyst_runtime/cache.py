@@ -34,6 +34,7 @@ __all__ = [
     "LRUCache",
     "MISSING",
     "RedisCache",
+    "SingleFlight",
     "cached",
 ]
 
@@ -166,7 +167,7 @@ class CachedFunction(Generic[P, R]):
         self._key_fn = key_fn
         self.backend = backend
         self.stats = CacheStats()
-        self._inflight: dict[str, asyncio.Future[R]] = {}
+        self._flight: SingleFlight[R] = SingleFlight()
         self._name = f"{fn.__module__}.{fn.__qualname__}"
         update_wrapper(self, fn)
 
@@ -192,24 +193,62 @@ class CachedFunction(Generic[P, R]):
         if value is not _MISSING:
             self.stats.hits += 1
             return value  # type: ignore[no-any-return]
-        while (pending := self._inflight.get(key)) is not None:
-            self.stats.coalesced += 1
+
+        async def call() -> R:
+            self.stats.misses += 1
+            return await self._fn(*args, **kwargs)
+
+        async def store(result: R) -> None:
             try:
-                return await asyncio.shield(pending)
+                await self.backend.set(key, result, self._ttl)
+            except Exception:
+                self.stats.errors += 1
+                logger.warning("cache write failed for %s (%s)", self._name, _exc_name())
+                logger.debug("cache write failure for %s", self._name, exc_info=True)
+
+        result, shared = await self._flight.run(key, call, store)
+        if shared:
+            self.stats.coalesced += 1
+        return result
+
+
+class SingleFlight(Generic[R]):
+    """Concurrent misses on one key make one call: the first caller runs it, the others await
+    its result (or its exception). Used by ``cached`` and by the ``cache:`` of a node.
+
+    A waiter whose leader was cancelled (its client left) runs the call itself rather than
+    failing; a waiter that is itself cancelled is cancelled.
+    """
+
+    __slots__ = ("_inflight",)
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Future[R]] = {}
+
+    async def run(
+        self,
+        key: str,
+        call: Callable[[], Awaitable[R]],
+        store: Callable[[R], Awaitable[None]],
+    ) -> tuple[R, bool]:
+        """``call()``'s result and whether it was another caller's (``True``: shared).
+
+        ``store(result)`` runs after the waiters have the result but while the key is still in
+        flight, so no caller slips into a second call between the result and the entry.
+        """
+        while (pending := self._inflight.get(key)) is not None:
+            try:
+                return await asyncio.shield(pending), True
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if pending.cancelled() and task is not None and not task.cancelling():
                     continue  # the caller we waited on was cancelled, not us: try again
                 raise
-        return await self._call(key, *args, **kwargs)
-
-    async def _call(self, key: str, *args: P.args, **kwargs: P.kwargs) -> R:
-        self.stats.misses += 1
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             try:
-                result = await self._fn(*args, **kwargs)
+                result = await call()
             except asyncio.CancelledError:
                 future.cancel()
                 raise
@@ -218,16 +257,14 @@ class CachedFunction(Generic[P, R]):
                 future.exception()  # retrieved: waiters re-raise it, nobody else must log it
                 raise
             future.set_result(result)
-            # Still in flight while the entry is written, so no caller slips into a second call.
-            try:
-                await self.backend.set(key, result, self._ttl)
-            except Exception:
-                self.stats.errors += 1
-                logger.warning("cache write failed for %s (%s)", self._name, _exc_name())
-                logger.debug("cache write failure for %s", self._name, exc_info=True)
-            return result
+            await store(result)
+            return result, False
         finally:
             del self._inflight[key]
+
+    def __len__(self) -> int:
+        """Keys with a call in flight."""
+        return len(self._inflight)
 
 
 class _Decorator(Protocol):

@@ -152,12 +152,17 @@ class Settings:
     ``CATALYST_METRICS``            ``metrics``                    off
     ``CATALYST_METRICS_PATH``       ``metrics_path``               /metrics
     ``CATALYST_MAX_MAP_ITEMS``      ``max_map_items``              1000
+    ``CATALYST_CACHE_MAX_ENTRIES``  ``cache_max_entries``          1000
+    ``CATALYST_CACHE_MAX_VALUE_BYTES`` ``cache_max_value_bytes``   1 MiB
+    ``CATALYST_CACHE_TIMEOUT``      ``cache_timeout`` (s)          0.5
     =============================== ============================== =========
 
     ``max_map_items`` bounds the list a ``map`` node runs over (``run_map``). From
     ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` to ``CATALYST_LOG_REPEAT_SECONDS`` they are the
     service's own limits: ``read_input`` applies the body ones, ``serve``
-    the connection ones (docs/runtime.md, "Limits").
+    the connection ones (docs/runtime.md, "Limits"). The cache ones bound a cached node
+    (``NodeCache``): entries in each memory cache, the largest value kept, and how long a Redis
+    cache read or write may take before it counts as a miss.
     """
 
     postgres_dsn: str | None = None
@@ -196,6 +201,9 @@ class Settings:
     metrics_path: str = "/metrics"
     max_map_items: int = 1000
     """The most items a ``map`` node runs over; more is a 422 naming the node."""
+    cache_max_entries: int = 1000
+    cache_max_value_bytes: int = 1024 * 1024
+    cache_timeout: float = 0.5
 
     def __post_init__(self) -> None:
         if self.health_path == self.ready_path:
@@ -264,6 +272,11 @@ class Settings:
             metrics=_choice(env, "CATALYST_METRICS", "off", _SWITCH) in _ON,
             metrics_path=_path(env, "CATALYST_METRICS_PATH", d.metrics_path),
             max_map_items=_int(env, "CATALYST_MAX_MAP_ITEMS", d.max_map_items),
+            cache_max_entries=_int(env, "CATALYST_CACHE_MAX_ENTRIES", d.cache_max_entries),
+            cache_max_value_bytes=_int(
+                env, "CATALYST_CACHE_MAX_VALUE_BYTES", d.cache_max_value_bytes
+            ),
+            cache_timeout=_seconds(env, "CATALYST_CACHE_TIMEOUT", d.cache_timeout),
         )
 
     def __repr__(self) -> str:

@@ -229,8 +229,12 @@ class ExecutionContext:
         return branch
 
     def merge(self, branch: ExecutionContext) -> None:
-        """Take a finished branch's timings into this context."""
+        """Take a finished branch's timings (and their notes: a cached node's "cache hit") into
+        this context."""
         self.timings.update(branch.timings)
+        if branch._notes:
+            for node_id, text in branch._notes.items():
+                self.note(node_id, text)
 
     def __repr__(self) -> str:
         return (

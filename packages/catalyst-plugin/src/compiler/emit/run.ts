@@ -21,6 +21,8 @@ import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import type { Plan } from '../plan/plan';
 import { kindOf, type InnerGraph } from '../nodes/kinds';
+import { CACHE_KEY, cachedCall } from '../nodes/cache';
+import { valueDoc } from '../expr/value-code';
 import type { NodeIR } from '../resolve/resolve';
 import { pyString } from '../python/literal';
 import { atom, callDoc, layout, type Doc } from '../python/layout';
@@ -51,6 +53,8 @@ export interface NodeNames {
   fn(id: string): string;
   /** The module-level object a node's code uses (`NodeKind.declaration`), if it has one. */
   declared(id: string): string | undefined;
+  /** The module-level cache of a node with `cache:`, if it has one. */
+  cache(id: string): string | undefined;
   /** The function running a graph inside a node (a branch, a map's nodes). */
   graphFn(owner: string, branch: string | undefined): string;
 }
@@ -147,7 +151,12 @@ interface Compiled {
 function compileNode(node: NodeIR, s: RunBodyInput, out: RunBody): Compiled {
   const block = s.newBlock();
   const inner = node.children.length > 0 ? s.inner(node, block, out, s) : undefined;
-  const value = kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id), inner);
+  const value = cached(
+    node,
+    kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id), inner),
+    s.names,
+    block.emitter,
+  );
   const condition = guardCondition(node, s, block.emitter);
   block.reads.forEach((id) => out.reads.add(id));
   block.roots.forEach((r) => out.roots.add(r));
@@ -156,6 +165,14 @@ function compileNode(node: NodeIR, s: RunBodyInput, out: RunBody): Compiled {
     ...[...block.reads].map((id) => ({ name: s.names.local(id), type: s.annotation(s.byId.get(id)!) })),
   ];
   return { node, value, condition, comment: `# ${node.id} (${node.def.type}), ${s.location(node)}`, params };
+}
+
+/** A cached node's value: its kind's call, made through its cache (nodes/cache.ts). */
+function cached(node: NodeIR, value: Doc, names: NodeNames, emitter: ExprEmitter): Doc {
+  const cache = names.cache(node.id);
+  if (!cache) return value;
+  const key = node.templates[CACHE_KEY];
+  return cachedCall(value, cache, key ? valueDoc(key, emitter) : undefined);
 }
 
 /** Adds an async node's function to `out`; gives the arguments a call passes it. */

@@ -15,7 +15,8 @@ import { classCode } from './input-classes';
 import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
 import { commentText, pyString } from '../python/literal';
-import { layout } from '../python/layout';
+import { layout, type Doc } from '../python/layout';
+import { cacheDeclaration } from '../nodes/cache';
 import { endpoint, newNeeds, routerLine } from './router';
 import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames, type Root } from './run';
 import { innerGraphs } from './graphs';
@@ -47,7 +48,11 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const functions = [schedule, ...[...w.plan.graphs.values()].map(scheduleOf)].flatMap(functionNodes);
   const base = nodeNames(w.ir.all, functions, namer);
   const declarations = declarationsOf(w.ir.all, w.ir.id, base.local, namer);
-  const names: NodeNames = { ...base, declared: (id) => declarations.get(id)?.name };
+  const names: NodeNames = {
+    ...base,
+    declared: (id) => declarations.get(id)?.name,
+    cache: (id) => declarations.get(`${id}.cache`)?.name,
+  };
 
   const newBlock = (extra: { guardSkipped?: ReadonlySet<string> } = {}): BlockEnv => {
     const roots = new Set<Root>();
@@ -122,7 +127,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
  * Each node's local (its id, unless that is taken); for nodes run as functions, the function;
  * for the graphs inside nodes, theirs (`_<node>_<branch>`, `_<node>_item`).
  */
-function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): Omit<NodeNames, 'declared'> {
+function nodeNames(nodes: NodeIR[], functions: NodeIR[], namer: Namer): Omit<NodeNames, 'declared' | 'cache'> {
   const locals = new Map(nodes.map((n) => [n.id, namer.claim(n.id)]));
   const fns = new Map(functions.map((n) => [n.id, namer.claim(`_${locals.get(n.id)}`)]));
   const graphs = new Map<string, string>();
@@ -143,7 +148,10 @@ function itemAnnotation(t: Type): string {
   return annotationOf(t, false);
 }
 
-/** Module-level objects the nodes use (`NodeKind.declaration`): each one's name and line. */
+/**
+ * Module-level objects the nodes use, each one's name and line: the kind's (`NodeKind.declaration`)
+ * under the node's id, a cached node's cache under `<id>.cache`.
+ */
 function declarationsOf(
   nodes: NodeIR[],
   workflowId: string,
@@ -153,9 +161,16 @@ function declarationsOf(
   const out = new Map<string, { name: string; line: string }>();
   for (const node of nodes) {
     const declaration = kindOf(node.def).declaration?.(node.def, workflowId);
-    if (!declaration) continue;
-    const name = namer.claim(`_${local(node.id)}_${declaration.suffix}`);
-    out.set(node.id, { name, line: `${name} = ${layout(declaration.value, 0, name.length + 3)}` });
+    const cache = cacheDeclaration(node.def, workflowId);
+    const objects: [string, { suffix: string; value: Doc } | undefined][] = [
+      [node.id, declaration],
+      [`${node.id}.cache`, cache && { suffix: 'cache', value: cache }],
+    ];
+    for (const [key, object] of objects) {
+      if (!object) continue;
+      const name = namer.claim(`_${local(node.id)}_${object.suffix}`);
+      out.set(key, { name, line: `${name} = ${layout(object.value, 0, name.length + 3)}` });
+    }
   }
   return out;
 }

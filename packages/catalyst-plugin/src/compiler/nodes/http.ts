@@ -24,6 +24,9 @@ const TEMPLATE_FIELDS = ['headers', 'query', 'json'] as const;
 /** Methods that may change something upstream: a retry could do it twice. */
 const UNSAFE = new Set(['POST', 'PATCH']);
 
+/** Methods that only read: their answer may be kept (`cache:`). */
+const CACHEABLE = new Set(['GET', 'HEAD']);
+
 /** What every http node outputs; `body` is parsed JSON, text or null, so its shape is unknown. */
 const OUTPUT: Type = {
   kind: 'object',
@@ -37,6 +40,10 @@ const OUTPUT: Type = {
 export const http: NodeKind<Http> = {
   async: true,
   pools: ['http'],
+  idempotent: (node) =>
+    CACHEABLE.has(node.method ?? 'GET')
+      ? true
+      : `an http ${node.method} may change something upstream, which a kept answer would skip; only GET and HEAD can be cached (remove "cache")`,
   templates(node, path, reporter) {
     const templates: Record<string, ValueTemplate> = { url: parseValue(node.url, [...path, 'url'], reporter) };
     for (const field of TEMPLATE_FIELDS) {

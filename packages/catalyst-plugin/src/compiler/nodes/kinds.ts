@@ -23,6 +23,13 @@ export interface NodeKind<N extends Node> {
   async: boolean;
   /** Pools the service must build at start-up for this kind (`WorkflowRouter(pools=...)`), or per node. */
   pools: readonly string[] | ((node: N) => readonly string[]);
+  /**
+   * Whether the node may carry `cache:`: `true` when the same inputs give the same value and
+   * running it changes nothing (a GET, a SELECT, a Redis read), so a kept value can stand in for
+   * a run; otherwise why not, as the end of "node "x" cannot be cached: <why>". A kind that says
+   * `true` must emit a runtime call, `await fn(ctx, ...)`, which the cache wraps (nodes/cache.ts).
+   */
+  idempotent: true | string | ((node: N) => true | string);
   /** The node's value templates (config holding expressions), keyed by field name. */
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
   /** The node's output type, from the types of its templates. */
@@ -64,8 +71,15 @@ export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;
 }
 
-/** The pools a node needs. */
+/** `true` when the node may be cached, otherwise why not (`NodeKind.idempotent`). */
+export function idempotence(node: Node): true | string {
+  const idempotent = kindOf(node).idempotent;
+  return typeof idempotent === 'function' ? idempotent(node) : idempotent;
+}
+
+/** The pools a node needs: its kind's, and Redis for a cache kept there. */
 export function poolsOf(node: Node): readonly string[] {
   const pools = kindOf(node).pools;
-  return typeof pools === 'function' ? pools(node) : pools;
+  const own = typeof pools === 'function' ? pools(node) : pools;
+  return node.cache?.backend === 'redis' ? [...own, 'redis'] : own;
 }

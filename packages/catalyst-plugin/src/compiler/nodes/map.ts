@@ -25,6 +25,8 @@ const ERROR: Type = {
 export const map: NodeKind<MapNodeDef> = {
   async: true,
   pools: [],
+  idempotent:
+    'a map runs a graph of nodes, each with its own effects; put "cache" on the nodes inside it that only read',
   templates: (node, path, reporter) => ({ over: parseValue(node.over, [...path, 'over'], reporter) }),
   outputType(node, types) {
     if (node.on_error !== 'collect') return { kind: 'array', items: types.each };

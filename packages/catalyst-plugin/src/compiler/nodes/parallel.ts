@@ -16,6 +16,8 @@ import type { NodeKind } from './kinds';
 export const parallel: NodeKind<ParallelNodeDef> = {
   async: true,
   pools: [],
+  idempotent:
+    'a parallel node runs branches of nodes, each with its own effects; put "cache" on the nodes inside them that only read',
   templates: () => ({}),
   outputType(node, types) {
     const branches = types.branches as ObjectType;

@@ -36,6 +36,12 @@ const COLUMN_TYPE: Record<ColumnType, Type> = {
 export const postgres: NodeKind<Postgres> = {
   async: true,
   pools: ['postgres'],
+  // A query that reads: its rows may be kept. (A rows-mode statement that writes, such as
+  // INSERT ... RETURNING, is the author's to leave uncached; the compiler does not parse SQL.)
+  idempotent: (node) =>
+    node.mode === 'execute'
+      ? 'mode execute runs a statement for its effect, which a kept status would skip; only rows, row and value can be cached (remove "cache")'
+      : true,
   templates(node, path, reporter) {
     checkQuery(node, path, reporter);
     if (node.columns !== undefined && node.mode === 'execute') {

@@ -24,6 +24,8 @@ const OUTPUT: Type = { kind: 'object', fields: new Map([['waited', { type: NUMBE
 export const rateLimit: NodeKind<RateLimit> = {
   async: true,
   pools: (node) => (node.backend === 'redis' ? ['redis'] : []),
+  idempotent:
+    'a rate_limit node takes a slot each time it runs, and a kept value would let every call through; remove "cache"',
   templates(node, path, reporter) {
     if ((node.interval === undefined) === (node.rate === undefined))
       reporter.error(

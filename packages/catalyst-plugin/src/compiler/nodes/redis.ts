@@ -45,6 +45,10 @@ const object = (value: Type): Type => ({ kind: 'object', fields: new Map([['valu
 export const redis: NodeKind<Redis> = {
   async: true,
   pools: ['redis'],
+  idempotent: (node) =>
+    node.command === 'get' || node.command === 'hget'
+      ? true
+      : `redis ${node.command} writes, which a kept value would skip; only get and hget can be cached (remove "cache")`,
   templates(node, path, reporter) {
     checkFields(node, path, reporter);
     const templates: Record<string, ValueTemplate> = {};

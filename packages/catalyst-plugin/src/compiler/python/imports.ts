@@ -14,6 +14,7 @@ export const MODULE_OF = {
   uuid4: 'uuid',
   ExecutionContext: 'catalyst_runtime',
   InMemoryRateLimiter: 'catalyst_runtime',
+  NodeCache: 'catalyst_runtime',
   RedisRateLimiter: 'catalyst_runtime',
   WorkflowRouter: 'catalyst_runtime',
   http_call: 'catalyst_runtime',

@@ -50,6 +50,7 @@ export type DiagnosticCode =
   | 'unsupported'
   | 'sql_expression'
   | 'sql_parameter'
+  | 'not_cacheable'
   // expressions
   | 'expression_syntax'
   | 'unknown_root'

@@ -8,6 +8,7 @@ import { parseTemplate } from '../expr/template';
 import { expressionsOf, parseValue, templatesOf, type ValueTemplate } from '../expr/value';
 import { nodeRefs } from '../expr/refs';
 import { kindOf } from '../nodes/kinds';
+import { cacheTemplates } from '../nodes/cache';
 import { checkSecretHosts } from './secret-hosts';
 import type { Reporter } from '../report/reporter';
 import { identifierProblem, toIdentifier } from '../python/names';
@@ -123,7 +124,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
 
   for (const node of all) {
     const { def, path } = node;
-    node.templates = kindOf(def).templates(def, path, reporter);
+    node.templates = { ...kindOf(def).templates(def, path, reporter), ...cacheTemplates(def, path, reporter) };
     if (def.when !== undefined) node.when = parseWhen(def.when, [...path, 'when'], reporter);
     const sites = Object.values(node.templates).flatMap(templatesOf);
     if (node.when) sites.push(node.when);

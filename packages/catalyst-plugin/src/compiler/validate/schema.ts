@@ -93,11 +93,35 @@ export const InputSchema: z.ZodType<InputSchema> = z
   )
   .meta({ id: 'InputSchema', description: 'A JSON Schema subset describing the request body.' });
 
+/** Where a cached node keeps its entries. */
+export const CACHE_BACKENDS = ['memory', 'redis'] as const;
+
+/** The longest a cached value may be kept: 30 days, in seconds. */
+export const CACHE_MAX_TTL = 30 * 24 * 3600;
+
+export const CacheConfig = z
+  .strictObject({
+    ttl: z
+      .number()
+      .positive()
+      .max(CACHE_MAX_TTL)
+      .describe(`Seconds a value is kept (at most ${CACHE_MAX_TTL}, 30 days).`),
+    key: Value.optional().describe(
+      'What identifies a value, e.g. "user:{{ input.id }}"; by default every value the node sends.',
+    ),
+    backend: z
+      .enum(CACHE_BACKENDS)
+      .optional()
+      .describe('memory (default): an LRU in each process. redis: one cache shared on the Redis pool.'),
+  })
+  .meta({ id: 'CacheConfig', description: "Keep the node's value for ttl seconds (idempotent nodes only)." });
+
 const nodeBase = {
   id: z.string().describe('Unique in the workflow; a Python identifier.'),
   description: z.string().optional(),
   after: z.array(z.string()).optional().describe('Nodes to run before this one, besides those it references.'),
   when: z.string().optional().describe('Guard: "{{ expression }}"; when false the node is skipped and yields null.'),
+  cache: CacheConfig.optional(),
 };
 
 export const TransformNode = z
