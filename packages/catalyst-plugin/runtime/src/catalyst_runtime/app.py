@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -171,15 +172,7 @@ def create_app(
         # Before any pool exists: from here on no log line carries a secret's value.
         install_logging(app.state.settings, secret_names)
         install_probes(app.router.routes, app.state.settings)
-        if app.state.settings.metrics:
-            from .metrics import install as install_metrics
-
-            settings_ = app.state.settings
-            install_metrics(
-                app,
-                settings_.metrics_path,
-                frozenset((settings_.health_path, settings_.ready_path)),
-            )
+        _instrument(app, app.state.settings)  # before the pools: their clients get traced
         app.state.lifecycle = "starting"
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
         try:
@@ -193,14 +186,21 @@ def create_app(
         finally:
             app.state.lifecycle = "stopping"
             await app.state.pools.close()
-            if app.state.settings.metrics:
-                from .metrics import uninstall as uninstall_metrics
+            _uninstrument(app, app.state.settings)
 
-                uninstall_metrics(app)
-
-    app = _ServiceApp(title=title, version=version, lifespan=app_lifespan)
+    # FastAPI's own OpenTelemetry support makes the server span of a traced request (it is idle
+    # until a tracer provider exists, which CATALYST_TRACING=on sets up): server spans only, and
+    # no exception messages or stack traces (they may quote data).
+    telemetry: TelemetryConfig = {
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "exclude": lambda scope: scope.get("path") in scope["app"].state.tracing_skip,
+    }
+    app = _ServiceApp(title=title, version=version, lifespan=app_lifespan, telemetry=telemetry)
     app.state.globals = MappingProxyType(dict(globals or {}))
     app.state.metrics = None  # CATALYST_METRICS=on: set at start-up (metrics.install)
+    app.state.tracing_skip = frozenset()  # CATALYST_TRACING=on: set at start-up (tracing.install)
     setattr(app, LIMITS_ATTRIBUTE, RequestLimits())  # the settings' own, once the lifespan runs
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
@@ -214,6 +214,30 @@ def create_app(
         # include_router on every request, which costs about 5 µs a level (docs/performance.md).
         app.router.routes.extend(flat)
     return app
+
+
+def _instrument(app: FastAPI, settings: Settings) -> None:
+    """Metrics and traces, when turned on: each imports its library only then."""
+    probes = frozenset((settings.health_path, settings.ready_path))
+    if settings.metrics:
+        from .metrics import install as install_metrics
+
+        install_metrics(app, settings.metrics_path, probes)
+    if settings.tracing:
+        from .tracing import install as install_tracing
+
+        install_tracing(app, probes | {settings.metrics_path})
+
+
+def _uninstrument(app: FastAPI, settings: Settings) -> None:
+    if settings.tracing:
+        from .tracing import uninstall as uninstall_tracing
+
+        uninstall_tracing(app)
+    if settings.metrics:
+        from .metrics import uninstall as uninstall_metrics
+
+        uninstall_metrics(app)
 
 
 async def _catalyst_error(request: Request, exc: Exception) -> Response:

@@ -155,6 +155,7 @@ class Settings:
     ``CATALYST_CACHE_MAX_ENTRIES``  ``cache_max_entries``          1000
     ``CATALYST_CACHE_MAX_VALUE_BYTES`` ``cache_max_value_bytes``   1 MiB
     ``CATALYST_CACHE_TIMEOUT``      ``cache_timeout`` (s)          0.5
+    ``CATALYST_TRACING``            ``tracing``                    off
     =============================== ============================== =========
 
     ``max_map_items`` bounds the list a ``map`` node runs over (``run_map``). From
@@ -204,6 +205,8 @@ class Settings:
     cache_max_entries: int = 1000
     cache_max_value_bytes: int = 1024 * 1024
     cache_timeout: float = 0.5
+    tracing: bool = False
+    """OpenTelemetry traces over OTLP (needs ``catalyst-runtime[tracing]``)."""
 
     def __post_init__(self) -> None:
         if self.health_path == self.ready_path:
@@ -277,6 +280,7 @@ class Settings:
                 env, "CATALYST_CACHE_MAX_VALUE_BYTES", d.cache_max_value_bytes
             ),
             cache_timeout=_seconds(env, "CATALYST_CACHE_TIMEOUT", d.cache_timeout),
+            tracing=_choice(env, "CATALYST_TRACING", "off", _SWITCH) in _ON,
         )
 
     def __repr__(self) -> str:

@@ -247,6 +247,9 @@ def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
 
 _EXTRA_FIELDS: Final = ("workflow", "node")
 
+trace_id_source: Callable[[], str | None] | None = None
+"""Set by ``tracing.install`` while tracing is on: the current trace id, for ``trace_id``."""
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, for log collectors. The message is the redacted one (the record
@@ -262,6 +265,10 @@ class JsonFormatter(logging.Formatter):
         rid = current_request_id()
         if rid is not None:
             entry["request_id"] = rid
+        if trace_id_source is not None:
+            trace_id = trace_id_source()
+            if trace_id is not None:
+                entry["trace_id"] = trace_id
         for field in _EXTRA_FIELDS:
             value = record.__dict__.get(field)
             if value is not None:

@@ -1,0 +1,189 @@
+"""OpenTelemetry traces: ``CATALYST_TRACING=on`` (the ``tracing`` extra), exported over OTLP/HTTP.
+
+Off (the default), nothing of this module runs and ``opentelemetry`` is never imported. On,
+``create_app``'s lifespan calls ``install(app)`` before the pools are built:
+
+- a tracer provider named after the service (``OTEL_SERVICE_NAME``, else the app's title)
+  exporting in batches to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``http://localhost:4318`` by default;
+  the exporter reads the standard ``OTEL_EXPORTER_OTLP_*`` variables) — unless the process has
+  already set an SDK tracer provider of its own, which is then used as it is;
+- a server span per request, continuing the caller's W3C ``traceparent``: FastAPI's own
+  OpenTelemetry support (``FastAPI(telemetry=...)``, which ``create_app`` configures: server
+  spans only, none for the probes or ``/metrics``, no exception messages recorded), named
+  ``GET /orders`` after the route template; a 5xx marks it as an error;
+- a child span per node (``TracedNodeScope``: the ``with ctx.node(...)`` scope), named after the
+  node, with ``catalyst.workflow`` and ``catalyst.node``; a failure sets the error status and
+  ``error.type`` (the runtime's error type), never the exception's message;
+- client spans from the OpenTelemetry instrumentations of httpx (``http`` nodes, which also
+  forward ``traceparent`` to the upstream), asyncpg and redis.
+
+What never becomes an attribute: input values and secrets. The server span has the route
+template, not the path; an outgoing HTTP call's URL is cut to its origin (its path and query may
+carry input or a key); the Redis instrumentation writes commands as ``SET ? ?``; asyncpg's writes
+the SQL text, whose values are always bound parameters, never the parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .context import ExecutionContext
+from .errors import CatalystError, ConfigError, node_error
+from .metrics import MeasuredNodeScope
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["TracedNodeScope", "install", "uninstall"]
+
+
+class _State:
+    """What ``install`` set up; ``None`` everywhere while tracing is off."""
+
+    tracer: Any = None
+    otel: Any = None  # the ``opentelemetry`` package, imported once at install
+    provider: Any = None  # ours, to flush and shut down; None when the process brought its own
+    instrumentors: list[Any] = []  # noqa: RUF012 - replaced, never mutated in place
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the span being run, for log lines (``logs.JsonFormatter``)."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+class TracedNodeScope(MeasuredNodeScope):
+    """The node scope with a span: current while the node runs, so the clients' spans (an HTTP
+    call, a query) are its children. Also measures when metrics are on. Under a request that is
+    not sampled (``OTEL_TRACES_SAMPLER``) it makes no span at all."""
+
+    __slots__ = ("_span", "_token")
+
+    def __enter__(self) -> None:
+        otel = _State.otel
+        self._span = None
+        if otel.trace.get_current_span().is_recording():
+            ctx = self._ctx
+            span = self._span = _State.tracer.start_span(
+                self._node_id,
+                attributes={"catalyst.workflow": ctx.workflow_id, "catalyst.node": self._node_id},
+            )
+            self._token = otel.context.attach(otel.trace.set_span_in_context(span))
+        super().__enter__()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        span = self._span
+        if span is None:
+            super().__exit__(exc_type, exc, tb)
+            return
+        try:
+            if isinstance(exc, Exception):
+                error = exc if isinstance(exc, CatalystError) else node_error(self._node_id, exc)
+                span.set_attribute("error.type", error.error_type)
+                span.set_status(_State.otel.trace.StatusCode.ERROR, error.error_type)
+            super().__exit__(exc_type, exc, tb)
+        finally:
+            span.end()
+            _State.otel.context.detach(self._token)
+
+
+def _origin_only(span: Any, request: Any) -> None:
+    """httpx instrumentation hook: the URL's path and query may hold input or a key, so the
+    span keeps only the origin. (The URL is an ``httpx.URL``, or a tuple of bytes at the
+    transport level.) Never raises: a failing hook would fail the call."""
+    url = request.url
+    try:
+        if isinstance(url, tuple):
+            scheme, host, port = (
+                part.decode() if isinstance(part, bytes) else part for part in url[:3]
+            )
+        else:
+            scheme, host, port = url.scheme, url.host, url.port
+        origin = f"{scheme}://{host}" + (f":{port}" if port else "")
+    except Exception:
+        origin = ""
+    for attribute in ("url.full", "http.url"):
+        span.set_attribute(attribute, origin)
+
+
+async def _origin_only_async(span: Any, request: Any) -> None:
+    _origin_only(span, request)
+
+
+def install(app: FastAPI, skip: frozenset[str]) -> None:
+    """Start tracing ``app``: provider, instrumentations and the node scope. Before the pools are
+    built, so that their clients are instrumented. ``skip``: paths FastAPI does not trace."""
+    try:
+        from opentelemetry import trace
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        raise ConfigError(
+            "CATALYST_TRACING",
+            "needs the tracing extra: depend on catalyst-runtime[tracing] "
+            "(opentelemetry-sdk and its instrumentations), or set CATALYST_TRACING=off",
+        ) from None
+    import os
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        _State.provider = None  # the process's own: its owner flushes it
+    else:
+        name = os.environ.get("OTEL_SERVICE_NAME") or app.title
+        provider = TracerProvider(resource=Resource.create({"service.name": name}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+        _State.provider = provider
+    _State.tracer = provider.get_tracer("catalyst_runtime")
+    import opentelemetry.context
+    import opentelemetry.trace
+
+    _State.otel = opentelemetry
+    instrumentors: list[Any] = []
+    hooks: dict[str, Any] = {"request_hook": _origin_only, "async_request_hook": _origin_only_async}
+    for instrumentor, options in (
+        (HTTPXClientInstrumentor(), hooks),
+        (AsyncPGInstrumentor(), {}),  # type: ignore[no-untyped-call]
+        (RedisInstrumentor(), {}),
+    ):  # fmt: skip
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider, **options)
+            instrumentors.append(instrumentor)
+    _State.instrumentors = instrumentors
+    app.state.tracing_skip = skip
+    ExecutionContext.scope_class = TracedNodeScope
+
+    from . import logs
+
+    logs.trace_id_source = current_trace_id
+
+
+def uninstall(app: FastAPI) -> None:
+    """The lifespan's shutdown: spans flushed, instrumentations and the node scope undone."""
+    from . import logs
+
+    logs.trace_id_source = None
+    ExecutionContext.scope_class = MeasuredNodeScope if MeasuredNodeScope.metrics else _plain()
+    for instrumentor in _State.instrumentors:
+        instrumentor.uninstrument()
+    _State.instrumentors = []
+    if _State.provider is not None:
+        _State.provider.shutdown()  # exports what is still queued
+    _State.provider = None
+    _State.tracer = None
+    app.state.tracing_skip = frozenset()
+
+
+def _plain() -> Any:
+    from .context import NodeScope
+
+    return NodeScope

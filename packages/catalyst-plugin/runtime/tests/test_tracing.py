@@ -1,0 +1,184 @@
+"""OpenTelemetry traces from a real server, received by an OTLP/HTTP collector on loopback
+written for the test (the protobuf requests decoded with opentelemetry-proto)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from catalyst_runtime import (
+    ConfigError,
+    ExecutionContext,
+    NodeScope,
+    Settings,
+    WorkflowRouter,
+    create_app,
+)
+from catalyst_runtime.testing import running_server
+
+from .upstream import Upstream, running_upstream
+
+TOKEN = "ops-secret-value-1234"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+class Collector:
+    """Accepts OTLP/HTTP trace exports (POST /v1/traces) and keeps the spans."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+        self.bodies: list[bytes] = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                with collector.lock:
+                    collector.bodies.append(body)
+                    for resource in request.resource_spans:
+                        for scope in resource.scope_spans:
+                            collector.spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.spans) >= count:
+                    return list(self.spans)
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.spans)} spans received, expected {count}")
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    collector = Collector()
+    yield collector
+    collector.server.shutdown()
+    collector.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    with running_upstream() as server:
+        yield server
+
+
+def _attributes(span: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in span.attributes:
+        value = kv.value
+        out[kv.key] = getattr(value, value.WhichOneof("value"))
+    return out
+
+
+def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
+    apps_dir: Path,
+    postgres_dsn: str,
+    redis_url: str,
+    upstream: Upstream,
+    collector: Collector,
+    tmp_path: Path,
+) -> None:
+    env = {
+        "DATABASE_URL": postgres_dsn,
+        "REDIS_URL": redis_url,
+        "OPS_TOKEN": TOKEN,
+        "UPSTREAM_URL": upstream.url,
+        "CATALYST_TRACING": "on",
+        "CATALYST_LOG_FORMAT": "json",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "ops-under-test",
+    }
+    log = tmp_path / "serve.log"
+    parent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+    with running_server("ops_app:app", cwd=apps_dir, env=env, log_file=log) as url:
+        ok = httpx.get(f"{url}/traced", headers={"traceparent": parent})
+        assert ok.status_code == 200, ok.text
+        failed = httpx.get(f"{url}/traced", params={"fail": "true"})
+        assert failed.status_code == 500
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes are not traced
+        # 2 server spans, 3 + 2 node spans, 2 HTTP client spans, 2 query spans at least
+        spans = collector.wait_for(11)
+    by_trace: dict[str, list[Any]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id.hex(), []).append(span)
+
+    # The caller's trace is continued.
+    assert TRACE_ID in by_trace
+    tree = by_trace[TRACE_ID]
+
+    (server,) = [s for s in tree if s.kind == s.SPAN_KIND_SERVER]
+    assert server.name == "GET /traced"
+    assert server.parent_span_id.hex() == "00f067aa0ba902b7"
+    assert _attributes(server)["http.route"] == "/traced"
+    assert _attributes(server)["http.response.status_code"] == 200
+    nodes = {s.name: s for s in tree if "catalyst.node" in _attributes(s)}
+    assert set(nodes) == {"query", "call", "check"}
+    assert all(n.parent_span_id == server.span_id for n in nodes.values())
+    assert _attributes(nodes["query"])["catalyst.workflow"] == "traced"
+    # The two concurrent nodes overlap in time.
+    query, call = nodes["query"], nodes["call"]
+    assert query.start_time_unix_nano < call.end_time_unix_nano
+    assert call.start_time_unix_nano < query.end_time_unix_nano
+    # Client spans hang under the node that made them.
+    clients = [s for s in tree if s.kind == s.SPAN_KIND_CLIENT]
+    assert any(s.parent_span_id == call.span_id for s in clients)  # httpx
+    assert any(s.parent_span_id == query.span_id for s in clients)  # asyncpg
+
+    # The http node forwarded the trace to the upstream.
+    heads = [seen.head.decode("latin-1").lower() for seen in upstream.seen]
+    assert any(f"traceparent: 00-{TRACE_ID}-" in head for head in heads)
+
+    # The failed request: its server span and its failing node are errors, without a message.
+    failed_trace = next(t for t in by_trace.values() if t is not tree and len(t) >= 4)
+    failed_server = next(s for s in failed_trace if s.kind == s.SPAN_KIND_SERVER)
+    assert failed_server.status.code == failed_server.status.STATUS_CODE_ERROR
+    check = next(s for s in failed_trace if s.name == "check")
+    assert check.status.code == check.status.STATUS_CODE_ERROR
+    assert _attributes(check)["error.type"] == "node_failed"
+    assert not any(s.name.startswith("GET /healthz") for s in spans)
+
+    # No secret and no input value in anything exported (the call's query had the key).
+    assert all(TOKEN.encode() not in body for body in collector.bodies)
+
+    # The line the runtime logs for the failure carries the failed request's trace id.
+    lines = [orjson.loads(line) for line in log.read_text().splitlines()]
+    (failure,) = [line for line in lines if "-> 500" in line["message"]]
+    assert failure["trace_id"] == failed_server.trace_id.hex()
+
+
+@pytest.mark.anyio
+async def test_off_leaves_the_plain_node_scope() -> None:
+    app = create_app(WorkflowRouter(), title="off", settings=Settings())
+    async with app.router.lifespan_context(app):
+        assert ExecutionContext.scope_class is NodeScope
+
+
+def test_tracing_setting() -> None:
+    assert Settings.from_env({}, env_file=None).tracing is False
+    assert Settings.from_env({"CATALYST_TRACING": "on"}, env_file=None).tracing is True
+    with pytest.raises(ConfigError, match=r"CATALYST_TRACING: expected one of"):
+        Settings.from_env({"CATALYST_TRACING": "sometimes"}, env_file=None)
