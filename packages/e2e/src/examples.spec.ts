@@ -28,7 +28,7 @@ interface ExamplesLib {
 const examples = require(join(lib.repoRoot, 'tools', 'lib', 'examples.cjs')) as ExamplesLib;
 
 /** The examples this file runs; a folder under examples/ that is not listed fails the first test. */
-const COVERED = ['order-status', 'store-dashboard'];
+const COVERED = ['order-status', 'price-check', 'store-dashboard'];
 
 /** Serves `name` with `env` added to the workspace's environment; resolves once it answers. */
 async function serve(
@@ -150,7 +150,76 @@ describe('the examples, served from a fresh Nx workspace', () => {
       await new Promise((resolve) => shop.close(resolve));
     }
   });
+
+  it('price-check: one rate-limited call per SKU, four at once, answers in the order asked', async () => {
+    const supplier = await supplierApi();
+    try {
+      examples.addExample(ws, 'price-check');
+      const port = (supplier.server.address() as AddressInfo).port;
+      const { base, server } = await serve(ws, 'price-check', { SUPPLIER_API: `http://127.0.0.1:${port}` });
+      try {
+        const skus = ['A-1', 'B-2', 'NOPE', 'C-3', 'D-4', 'E-5', 'F-6', 'G-7', 'H-8', 'I-9'];
+        const res = await fetch(`${base}/prices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ skus }),
+        });
+        expect(res.status).toBe(200);
+        const expected = skus.map((sku) =>
+          sku === 'NOPE' ? null : { sku, price: sku.length * 10 + 0.5, currency: 'EUR' },
+        );
+        expect(await res.json()).toEqual({
+          lines: expected,
+          missing: [
+            { index: 2, status: 502, message: 'node "quote" in item 2 of "quotes": HTTP upstream answered 404' },
+          ],
+        });
+        // The supplier saw every SKU, answered them out of order, and never more than four at once.
+        expect([...supplier.seen].sort()).toEqual([...skus].sort());
+        expect(supplier.most).toBe(4);
+        const timing = res.headers.get('server-timing') ?? '';
+        expect(timingNames(timing)).toEqual(['supplier_slot', 'quote', 'line', 'quotes', 'total']);
+        expect(timing).toContain('desc="10 items"');
+
+        const bad = await fetch(`${base}/prices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ skus: [] }),
+        });
+        expect(bad.status).toBe(422);
+        expect(JSON.stringify(await bad.json())).toContain('"skus"');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await new Promise((resolve) => supplier.server.close(resolve));
+    }
+  });
 });
+
+/** A supplier API on loopback: a price per SKU after a random few milliseconds, 404 for NOPE;
+ * it records the SKUs asked for and the most requests it had in flight at once. */
+async function supplierApi(): Promise<{ server: Server; seen: string[]; most: number }> {
+  const state = { server: undefined as unknown as Server, seen: [] as string[], most: 0 };
+  let inFlight = 0;
+  state.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const sku = decodeURIComponent((req.url ?? '').replace(/^\/prices\//, ''));
+    state.seen.push(sku);
+    inFlight += 1;
+    state.most = Math.max(state.most, inFlight);
+    setTimeout(
+      () => {
+        inFlight -= 1;
+        const known = sku !== 'NOPE';
+        res.writeHead(known ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(known ? { price: sku.length * 10 + 0.5, currency: 'EUR' } : { error: 'unknown sku' }));
+      },
+      20 + Math.random() * 40,
+    );
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  return state;
+}
 
 /** A tiny shop API on loopback: one customer, their latest order and its shipment. */
 async function shopApi(seen: string[]): Promise<Server> {
