@@ -310,7 +310,9 @@ export function hiddenFrom(target: NodeIR, from: GraphIR): string | undefined {
       : `read it through the branch's value: make it the branch's last node and read nodes.${owner.id}.${inner.branch}`;
     return `node "${target.id}", which is inside branch "${inner.branch}" of parallel node "${owner.id}"; ${way}`;
   }
-  return `node "${target.id}", which runs once per item inside map node "${owner.id}"; read every item's value instead: nodes.${owner.id} (a list of each item's last node value)`;
+  const values =
+    owner.def.type === 'map' && owner.def.on_error === 'collect' ? `nodes.${owner.id}.results` : `nodes.${owner.id}`;
+  return `node "${target.id}", which runs once per item inside map node "${owner.id}"; read every item's value instead: ${values} (a list of each item's last node value)`;
 }
 
 /**

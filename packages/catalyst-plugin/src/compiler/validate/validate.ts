@@ -137,12 +137,22 @@ function valueAt(root: unknown, path: JsonPath): unknown {
 /** "the workflow", "node \"greet\"", "trigger", "input schema at input.properties.name". */
 export function describeObject(root: unknown, path: JsonPath): string {
   if (path.length === 0) return 'the workflow';
-  if (path[0] === 'nodes' && path.length === 2) {
+  if (isNodePath(path)) {
     const id = valueAt(root, [...path, 'id']);
-    return typeof id === 'string' ? `node "${id}"` : `node #${Number(path[1]) + 1}`;
+    if (typeof id === 'string') return `node "${id}"`;
+    const number = `node #${Number(path[path.length - 1]) + 1}`;
+    return path.length === 2 ? number : `${number} of ${formatPath(path.slice(0, -1))}`;
   }
   if (path[0] === 'input') return `the input schema at ${formatPath(path)}`;
   return formatPath(path);
+}
+
+/** A node: an item of the workflow's `nodes`, of a `map` node's `nodes`, or of a `parallel` branch. */
+function isNodePath(path: JsonPath): boolean {
+  const n = path.length;
+  return (
+    path[0] === 'nodes' && typeof path[n - 1] === 'number' && (path[n - 2] === 'nodes' || path[n - 3] === 'branches')
+  );
 }
 
 export function describeValue(value: unknown): string {
