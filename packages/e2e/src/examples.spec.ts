@@ -28,7 +28,7 @@ interface ExamplesLib {
 const examples = require(join(lib.repoRoot, 'tools', 'lib', 'examples.cjs')) as ExamplesLib;
 
 /** The examples this file runs; a folder under examples/ that is not listed fails the first test. */
-const COVERED = ['order-status', 'price-check', 'store-dashboard'];
+const COVERED = ['cached-lookup', 'order-status', 'price-check', 'store-dashboard'];
 
 /** Serves `name` with `env` added to the workspace's environment; resolves once it answers. */
 async function serve(
@@ -195,6 +195,43 @@ describe('the examples, served from a fresh Nx workspace', () => {
       await new Promise((resolve) => supplier.server.close(resolve));
     }
   });
+
+  it('cached-lookup: the second request for a city is a Redis cache hit, not a call', async () => {
+    const calls: string[] = [];
+    const weather = await listen((req, res) => {
+      calls.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ summary: 'sunny', high: 21 }));
+    });
+    try {
+      examples.addExample(ws, 'cached-lookup');
+      const port = (weather.address() as AddressInfo).port;
+      const { base, server } = await serve(ws, 'cached-lookup', {
+        WEATHER_API: `http://127.0.0.1:${port}`,
+        REDIS_URL: services.redis.url,
+      });
+      try {
+        const first = await fetch(`${base}/weather?city=Lyon`);
+        expect(first.status).toBe(200);
+        expect(await first.json()).toEqual({ city: 'Lyon', summary: 'sunny', high: 21 });
+        expect(first.headers.get('server-timing')).toContain('forecast;dur=');
+        expect(first.headers.get('server-timing')).toContain('desc="cache miss"');
+
+        const second = await fetch(`${base}/weather?city=LYON`); // the key lower-cases the city
+        expect(second.status).toBe(200);
+        expect(await second.json()).toEqual({ city: 'LYON', summary: 'sunny', high: 21 });
+        expect(second.headers.get('server-timing')).toContain('desc="cache hit"');
+        expect(calls).toEqual(['/forecast/lyon']); // one call for both
+
+        await fetch(`${base}/weather?city=Oslo`);
+        expect(calls).toEqual(['/forecast/lyon', '/forecast/oslo']);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await new Promise((resolve) => weather.close(resolve));
+    }
+  });
 });
 
 /** A supplier API on loopback: a price per SKU after a random few milliseconds, 404 for NOPE;
@@ -235,6 +272,13 @@ async function shopApi(seen: string[]): Promise<Server> {
     res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? { error: 'not found' }));
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** An HTTP server on a free loopback port. */
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<Server> {
+  const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }
