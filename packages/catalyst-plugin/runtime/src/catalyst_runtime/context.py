@@ -208,11 +208,11 @@ class ExecutionContext:
         return ", ".join(parts)
 
     def clone(self) -> ExecutionContext:
-        """A context for one parallel branch.
+        """A context for one part of the run: a ``map`` node's item (``run_map`` sums the
+        items' timings per node), or hand-written concurrent code.
 
-        The branch gets its own empty ``timings``, so concurrent branches never write to one
-        dict; everything else, including the execution id and start time, is shared. ``merge``
-        brings a finished branch's timings back.
+        The clone gets its own empty ``timings``; everything else, including the execution id
+        and start time, is shared. ``merge`` brings a finished clone's timings back.
         """
         branch = ExecutionContext.__new__(ExecutionContext)
         branch.workflow_id = self.workflow_id
