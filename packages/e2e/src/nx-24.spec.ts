@@ -1,7 +1,8 @@
 // The second supported Nx major, on the short path: `nx add` accepts the plugin (its @nx/devkit
-// peer range), the generators run, inferred targets compile and cache, pytest passes. The long
-// walk (serve, reload, affected, failures) runs on Nx 23 in workflow-service.spec.ts.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// peer range), the generators run, inferred targets compile and cache, pytest passes, and the
+// sync generator checks the runtime library. The long walk (serve, reload, affected, failures,
+// batch mode, drift repair) runs on Nx 23 in workflow-service.spec.ts.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE_HIT, expectOk, lib, type Workspace } from './workspace';
@@ -36,5 +37,14 @@ describe('the plugin on Nx 24', () => {
     expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).not.toMatch(CACHE_HIT);
     expect(expectOk(ws.nx('run', 'hello-svc:codegen')).output).toMatch(CACHE_HIT);
     expect(expectOk(ws.nx('run', 'hello-svc:test')).output).toMatch(/2 passed/);
+  });
+
+  it('runs the sync generator: sync:check passes in step and fails on a runtime library edited by hand', () => {
+    expectOk(ws.nx('sync:check'));
+    const module = join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py');
+    writeFileSync(module, `${readFileSync(module, 'utf8')}\n# patched\n`);
+    const check = ws.nx('sync:check');
+    expect(check.code).not.toBe(0);
+    expect(check.output).toMatch(/@catalyst\/plugin:sync.*changed by hand/);
   });
 });

@@ -1,8 +1,9 @@
-import {
+// Types only: the project graph loads this module, and the @nx/devkit barrel is costly to load.
+import type {
+  CreateDependencies,
+  CreateDependenciesContext,
   DependencyType,
-  type CreateDependencies,
-  type CreateDependenciesContext,
-  type RawProjectGraphDependency,
+  RawProjectGraphDependency,
 } from '@nx/devkit';
 import type { CatalystPluginOptions } from './options';
 import { RUNTIME_MARKER_FILE, RUNTIME_OPTION_WHERE, runtimeProjectNameOf } from './runtime-project';
@@ -52,8 +53,8 @@ export const createDependencies: CreateDependencies<CatalystPluginOptions> = (ra
     const declaresIt = (context.fileMap.projectFileMap[name] ?? []).some((f) => f.file === pyproject);
     dependencies.push(
       declaresIt
-        ? { source: name, target: runtimeProjectName, type: DependencyType.static, sourceFile: pyproject }
-        : { source: name, target: runtimeProjectName, type: DependencyType.implicit },
+        ? { source: name, target: runtimeProjectName, type: 'static' as DependencyType.static, sourceFile: pyproject }
+        : { source: name, target: runtimeProjectName, type: 'implicit' as DependencyType.implicit },
     );
   }
   return dependencies;

@@ -1,4 +1,8 @@
-import { createNodesFromFiles, type CreateNodes, type CreateNodesContext, type CreateNodesResult } from '@nx/devkit';
+import type { CreateNodes, CreateNodesContext, CreateNodesResult } from '@nx/devkit';
+// Nx's own module rather than the @nx/devkit barrel: Nx's plugin worker has loaded it already,
+// while the barrel would load the whole devkit (generators, ejs, semver…) into the worker on every
+// project-graph computation, warm or cold. The path is the same in Nx 23 and 24 (e2e covers both).
+import { createNodesFromFiles } from 'nx/src/project-graph/plugins/utils';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';
