@@ -141,3 +141,22 @@ def test_the_service_limits_have_safe_defaults_and_read_their_variables() -> Non
     assert (settings.http_max_response_bytes, settings.log_repeat_seconds) == (1000, 60.0)
     with pytest.raises(ConfigError, match="CATALYST_MAX_BODY_BYTES: expected a whole number"):
         Settings.from_env({"CATALYST_MAX_BODY_BYTES": "1MB"}, env_file=None)
+
+
+def test_qdrant_local_folder_and_timeout_are_read() -> None:
+    assert (Settings().qdrant_path, Settings().qdrant_timeout) == (None, 10.0)
+    environ = {"CATALYST_QDRANT_PATH": "/srv/qdrant", "CATALYST_QDRANT_TIMEOUT": "2.5"}
+    settings = Settings.from_env(environ, env_file=None)
+    assert (settings.qdrant_path, settings.qdrant_timeout) == ("/srv/qdrant", 2.5)
+    with pytest.raises(ConfigError, match="CATALYST_QDRANT_TIMEOUT: expected a positive number"):
+        Settings.from_env({"CATALYST_QDRANT_TIMEOUT": "0"}, env_file=None)
+
+
+def test_a_qdrant_server_and_a_local_folder_exclude_each_other() -> None:
+    environ = {"QDRANT_URL": "http://qdrant:6333", "CATALYST_QDRANT_PATH": "/srv/qdrant"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environ, env_file=None)
+    assert str(caught.value) == (
+        "CATALYST_QDRANT_PATH: set either QDRANT_URL (a Qdrant server) or CATALYST_QDRANT_PATH "
+        "(local mode, one process), not both"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from catalyst_runtime.serve import SignalBurstServer, build_parser
+from catalyst_runtime.serve import ConfigErrorLine, SignalBurstServer, build_parser
 from catalyst_runtime.testing import free_port, running_server
 
 
@@ -195,3 +196,23 @@ def test_a_later_sigint_still_forces(monkeypatch: pytest.MonkeyPatch) -> None:
     assert server.force_exit is False
     server.handle_exit(signal.SIGINT, None)  # 1.5 s later: a person asking again
     assert server.force_exit is True
+
+
+def test_a_start_up_config_error_is_logged_as_its_one_line() -> None:
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, message, (), None)
+
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "starlette/routing.py", line 661, in lifespan\n'
+        "catalyst_runtime.errors.ConfigError: REDIS_URL: required by redis nodes\n"
+    )
+    line = record(trace)
+    assert ConfigErrorLine().filter(line)
+    assert line.getMessage() == "start-up failed: REDIS_URL: required by redis nodes"
+    # Any other traceback stays whole, and so does a ConfigError that caused another error.
+    other = trace + "\nDuring handling of the above exception, another exception occurred:\n"
+    for message in (trace.replace("ConfigError", "OtherError"), other + "KeyError: 'x'\n"):
+        kept = record(message)
+        assert ConfigErrorLine().filter(kept)
+        assert kept.getMessage() == message

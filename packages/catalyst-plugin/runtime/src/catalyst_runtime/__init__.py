@@ -35,6 +35,7 @@ from .rate_limit_node import rate_limit
 from .redis_node import redis_command
 from .sse import done_event, error_event, format_sse, stream_response
 from .steps import NodeTasks, run_concurrently
+from .vector_search_node import vector_search
 
 __all__ = [
     "BodyTimeout",
@@ -82,4 +83,5 @@ __all__ = [
     "stream_response",
     "to_json",
     "url_segment",
+    "vector_search",
 ]

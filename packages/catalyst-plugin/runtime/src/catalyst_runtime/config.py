@@ -126,8 +126,10 @@ class Settings:
     ``CATALYST_POSTGRES_MAX_SIZE``  ``postgres_max_size``          10
     ``REDIS_URL``                   ``redis_url``                  none
     ``CATALYST_REDIS_MAX_CONNECTIONS`` ``redis_max_connections``   100
-    ``QDRANT_URL``                  ``qdrant_url`` (none: embedded ``:memory:``)
+    ``QDRANT_URL``                  ``qdrant_url`` (a server)      none
     ``QDRANT_API_KEY``              ``qdrant_api_key``             none
+    ``CATALYST_QDRANT_PATH``        ``qdrant_path`` (local mode)   none: in memory
+    ``CATALYST_QDRANT_TIMEOUT``     ``qdrant_timeout`` (s)         10
     ``CATALYST_HTTP_MAX_CONNECTIONS`` ``http_max_connections``     200
     ``CATALYST_HTTP_MAX_KEEPALIVE`` ``http_max_keepalive``         100
     ``CATALYST_HTTP_TIMEOUT``       ``http_timeout`` (s)           30
@@ -173,6 +175,8 @@ class Settings:
     redis_max_connections: int = 100
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
+    qdrant_path: str | None = None
+    qdrant_timeout: float = 10.0
     http_max_connections: int = 200
     http_max_keepalive: int = 100
     http_timeout: float = 30.0
@@ -217,6 +221,12 @@ class Settings:
             raise ConfigError(
                 "CATALYST_METRICS_PATH", f"must differ from the probes' paths ({self.metrics_path})"
             )
+        if self.qdrant_url is not None and self.qdrant_path is not None:
+            raise ConfigError(
+                "CATALYST_QDRANT_PATH",
+                "set either QDRANT_URL (a Qdrant server) or CATALYST_QDRANT_PATH (local mode, "
+                "one process), not both",
+            )
         if self.postgres_min_size > self.postgres_max_size:
             raise ConfigError(
                 "CATALYST_POSTGRES_MIN_SIZE",
@@ -245,6 +255,8 @@ class Settings:
             ),
             qdrant_url=_url(env, "QDRANT_URL", _HTTP_SCHEMES, "http://localhost:6333"),
             qdrant_api_key=env.get("QDRANT_API_KEY") or None,
+            qdrant_path=env.get("CATALYST_QDRANT_PATH") or None,
+            qdrant_timeout=_seconds(env, "CATALYST_QDRANT_TIMEOUT", d.qdrant_timeout),
             http_max_connections=_int(env, "CATALYST_HTTP_MAX_CONNECTIONS", d.http_max_connections),
             http_max_keepalive=_int(env, "CATALYST_HTTP_MAX_KEEPALIVE", d.http_max_keepalive, 0),
             http_timeout=_seconds(env, "CATALYST_HTTP_TIMEOUT", d.http_timeout),

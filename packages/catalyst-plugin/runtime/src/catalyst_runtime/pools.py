@@ -7,6 +7,7 @@ a service without a ``postgres`` node never imports asyncpg.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, get_args
 
@@ -228,14 +229,38 @@ async def _redis(settings: Settings) -> Redis:
 
 
 async def _qdrant(settings: Settings) -> AsyncQdrantClient:
-    from qdrant_client import AsyncQdrantClient
+    try:
+        from qdrant_client import AsyncQdrantClient
+    except ImportError:
+        # One line at start-up instead of a traceback on the first search.
+        raise ConfigError(
+            "qdrant-client",
+            "this service's vector_search nodes need it and it is not installed; depend on "
+            '"catalyst-runtime[qdrant]" instead of "catalyst-runtime"',
+        ) from None
 
-    if settings.qdrant_url is None:
+    if settings.qdrant_url is not None:
+        # No version check: the client would run it as a blocking request in a background
+        # thread. Its own timeout (whole seconds) bounds each request as the node's does.
+        return AsyncQdrantClient(
+            url=settings.qdrant_url,
+            api_key=settings.qdrant_api_key,
+            timeout=math.ceil(settings.qdrant_timeout),
+            check_compatibility=False,
+        )
+    if settings.qdrant_path is None:
         return AsyncQdrantClient(location=":memory:")
-    # No version check: the client would run it as a blocking request in a background thread.
-    return AsyncQdrantClient(
-        url=settings.qdrant_url, api_key=settings.qdrant_api_key, check_compatibility=False
-    )
+    try:
+        # Local mode loads the folder's collections into memory and locks it for this process.
+        return AsyncQdrantClient(path=settings.qdrant_path)
+    except RuntimeError as exc:
+        if "already accessed" not in str(exc):
+            raise
+        raise ConfigError(
+            "CATALYST_QDRANT_PATH",
+            "the folder is in use by another process: local mode serves one process only; "
+            "run a Qdrant server and set QDRANT_URL to serve from several",
+        ) from exc
 
 
 async def _close_http(client: httpx.AsyncClient) -> None:

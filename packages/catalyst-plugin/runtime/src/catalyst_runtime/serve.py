@@ -40,7 +40,14 @@ from .config import Settings
 from .errors import ConfigError
 from .probes import begin_draining
 
-__all__ = ["LimitedHttpToolsProtocol", "SignalBurstServer", "build_parser", "log_config", "main"]
+__all__ = [
+    "ConfigErrorLine",
+    "LimitedHttpToolsProtocol",
+    "SignalBurstServer",
+    "build_parser",
+    "log_config",
+    "main",
+]
 
 HTTP = "httptools"
 LOOP = "uvloop"
@@ -174,13 +181,32 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+class ConfigErrorLine(logging.Filter):
+    """A start-up stopped by a ``ConfigError`` (a setting missing, a package not installed) is
+    logged as its one line, which says what to fix, instead of a traceback through uvicorn and
+    starlette (starlette hands uvicorn the formatted traceback as the message)."""
+
+    _PREFIX = f"{ConfigError.__module__}.{ConfigError.__qualname__}: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Traceback"):
+            last = message.rstrip().rpartition("\n")[2]
+            if last.startswith(self._PREFIX):
+                record.msg, record.args = f"start-up failed: {last[len(self._PREFIX) :]}", ()
+        return True
+
+
 def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging configuration, plus the runtime's own logger (``catalyst_runtime``:
     node failures, clients that left, cache failures) on the same handler and level.
 
     ``log_format``: ``text`` (uvicorn's lines), ``json`` (``logs.JsonFormatter`` for every
-    line, the access log included) or ``auto`` (text on a terminal, else JSON)."""
+    line, the access log included) or ``auto`` (text on a terminal, else JSON). A start-up
+    ``ConfigError`` is logged as one line (``ConfigErrorLine``)."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["config_error_line"] = {"()": ConfigErrorLine}
+    config["loggers"]["uvicorn.error"]["filters"] = ["config_error_line"]
     if log_format == "auto":
         log_format = "text" if sys.stderr.isatty() else "json"
     if log_format == "json":

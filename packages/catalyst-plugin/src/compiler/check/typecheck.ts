@@ -60,6 +60,7 @@ export function typecheck(ir: WorkflowIR, plan: Plan, input: InputModel, reporte
       const types: Record<string, Type> = {};
       for (const [name, value] of Object.entries(node.templates))
         types[name] = valueType(value, scope, checked, reporter);
+      kindOf(node.def).checkTypes?.(node.def, types, node.path, reporter);
       if (node.when) templateType(node.when.template, node.when.path, scope, checked, reporter);
       Object.assign(types, checkChildren(node, types, scope));
       // Stored outputs are plain data (models were dumped on the way in): read them as dicts.

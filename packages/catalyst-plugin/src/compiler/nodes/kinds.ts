@@ -17,6 +17,7 @@ import { postgres } from './postgres';
 import { rateLimit } from './rate-limit';
 import { redis } from './redis';
 import { transform } from './transform';
+import { vectorSearch } from './vector-search';
 
 export interface NodeKind<N extends Node> {
   /** True when the node awaits I/O: it becomes its own `async def`, run concurrently with its ready set. */
@@ -32,6 +33,8 @@ export interface NodeKind<N extends Node> {
   idempotent: true | string | ((node: N) => true | string);
   /** The node's value templates (config holding expressions), keyed by field name. */
   templates(node: N, path: JsonPath, reporter: Reporter): Record<string, ValueTemplate>;
+  /** Checks the types of its templates beyond what expressions check themselves (a vector is a list of numbers). */
+  checkTypes?(node: N, types: Record<string, Type>, path: JsonPath, reporter: Reporter): void;
   /** The node's output type, from the types of its templates. */
   outputType(node: N, types: Record<string, Type>): Type;
   /**
@@ -65,7 +68,16 @@ export interface InnerGraph {
 
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
-export const NODE_KINDS: NodeKinds = { http, map, parallel, postgres, rate_limit: rateLimit, redis, transform };
+export const NODE_KINDS: NodeKinds = {
+  http,
+  map,
+  parallel,
+  postgres,
+  rate_limit: rateLimit,
+  redis,
+  transform,
+  vector_search: vectorSearch,
+};
 
 export function kindOf<N extends Node>(node: N): NodeKind<N> {
   return NODE_KINDS[node.type] as unknown as NodeKind<N>;

@@ -23,7 +23,8 @@ type ColumnType = NonNullable<Postgres['columns']>[string];
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const COLUMN_TYPE: Record<ColumnType, Type> = {
+/** The type checker's type for each declared column (or payload key) type. */
+export const COLUMN_TYPE: Record<ColumnType, Type> = {
   string: STRING,
   integer: INTEGER,
   number: { kind: 'number' },

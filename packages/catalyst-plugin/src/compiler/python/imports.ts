@@ -31,6 +31,7 @@ export const MODULE_OF = {
   run_concurrently: 'catalyst_runtime',
   to_json: 'catalyst_runtime',
   url_segment: 'catalyst_runtime',
+  vector_search: 'catalyst_runtime',
   Request: 'fastapi',
   Response: 'fastapi',
   BaseModel: 'pydantic',

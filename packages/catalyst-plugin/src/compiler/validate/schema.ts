@@ -247,6 +247,53 @@ export const RateLimitNode = z
     description: 'Waits for a slot on a key (GCRA), or answers 429 with Retry-After; outputs { waited }.',
   });
 
+/** Most results a `vector_search` node may ask for (its `limit`). */
+export const VECTOR_SEARCH_MAX_LIMIT = 1000;
+
+/** Payload equality conditions: payload key -> the value it must (not) equal. */
+const PayloadMatches = z.record(z.string().min(1), Value);
+
+export const VectorSearchNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('vector_search'),
+    collection: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,255}$/, { message: 'must be 1 to 255 letters, digits, "_", "-" or "."' })
+      .describe('The Qdrant collection to search (fixed text).'),
+    vector: Value.describe('The query vector: a list of numbers, usually one expression ("{{ input.embedding }}").'),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(VECTOR_SEARCH_MAX_LIMIT)
+      .optional()
+      .describe(`The most results to return, 1 to ${VECTOR_SEARCH_MAX_LIMIT}; 10 by default.`),
+    score_threshold: z
+      .number()
+      .optional()
+      .describe('Leave out results scoring worse than this (for cosine and dot product: lower).'),
+    filter: z
+      .strictObject({
+        must: PayloadMatches.optional().describe('Payload keys that must equal these values (all of them).'),
+        must_not: PayloadMatches.optional().describe('Payload keys that must not equal these values (none of them).'),
+      })
+      .optional()
+      .describe('Payload conditions; values are text, integers or booleans and may hold expressions.'),
+    payload: z
+      .record(z.string(), z.enum(COLUMN_TYPES))
+      .optional()
+      .describe(
+        'The payload keys each result returns, with their types, for the type checker (only these are fetched).',
+      ),
+    timeout: z.number().positive().optional().describe('Seconds the search may take; then the node fails (504).'),
+  })
+  .meta({
+    id: 'VectorSearchNode',
+    description:
+      'Searches a Qdrant collection for the points nearest a vector; outputs { results: [{ id, score, payload }] }.',
+  });
+
 /** The most items a `map` node may run at once, and its default. */
 export const MAP_MAX_CONCURRENCY = 64;
 export const MAP_DEFAULT_CONCURRENCY = 8;
@@ -328,7 +375,12 @@ export const MapNode = z
 
 /** Nodes that hold no nodes. */
 type LeafNode = z.infer<
-  typeof TransformNode | typeof HttpNode | typeof PostgresNode | typeof RedisNode | typeof RateLimitNode
+  | typeof TransformNode
+  | typeof HttpNode
+  | typeof PostgresNode
+  | typeof RedisNode
+  | typeof RateLimitNode
+  | typeof VectorSearchNode
 >;
 
 export type Node = LeafNode | ParallelNodeDef | MapNodeDef;
@@ -341,6 +393,7 @@ export const Node: z.ZodType<Node> = z.discriminatedUnion('type', [
   RateLimitNode,
   ParallelNode,
   MapNode,
+  VectorSearchNode,
 ]);
 
 export const Workflow = z

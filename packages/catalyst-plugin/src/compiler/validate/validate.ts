@@ -68,6 +68,15 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
         }
         return;
       }
+      if (actual === undefined) {
+        // A required field whose schema is a union (a JSON value): missing, like any other.
+        reporter.error(
+          'missing_field',
+          { path: path.slice(0, -1) },
+          `${describeObject(root, path.slice(0, -1))} is missing the required field "${String(path[path.length - 1])}"`,
+        );
+        return;
+      }
       reporter.error('invalid_value', { path }, `${where} must be a JSON value, not ${describeValue(actual)}`);
       return;
     }
