@@ -173,7 +173,7 @@ def test_without_the_qdrant_extra_start_up_fails_with_one_line(
         'depend on "catalyst-runtime[qdrant]" instead of "catalyst-runtime"'
     )
     log = str(caught.value)
-    assert f"ERROR:    start-up failed: {line}\n" in log
+    assert f"ERROR:    ConfigError: {line}\n" in log
     assert "Traceback" not in log
 
 

@@ -209,7 +209,7 @@ def test_a_start_up_config_error_is_logged_as_its_one_line() -> None:
     )
     line = record(trace)
     assert ConfigErrorLine().filter(line)
-    assert line.getMessage() == "start-up failed: REDIS_URL: required by redis nodes"
+    assert line.getMessage() == "ConfigError: REDIS_URL: required by redis nodes"
     # Any other traceback stays whole, and so does a ConfigError that caused another error.
     other = trace + "\nDuring handling of the above exception, another exception occurred:\n"
     for message in (trace.replace("ConfigError", "OtherError"), other + "KeyError: 'x'\n"):

@@ -183,8 +183,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
 class ConfigErrorLine(logging.Filter):
     """A start-up stopped by a ``ConfigError`` (a setting missing, a package not installed) is
-    logged as its one line, which says what to fix, instead of a traceback through uvicorn and
-    starlette (starlette hands uvicorn the formatted traceback as the message)."""
+    logged as its one line, ``ConfigError: <what to fix>``, instead of a traceback through
+    uvicorn and starlette (starlette hands uvicorn the formatted traceback as the message). The
+    Nx ``serve`` executor reads the same words off either form."""
 
     _PREFIX = f"{ConfigError.__module__}.{ConfigError.__qualname__}: "
 
@@ -193,7 +194,7 @@ class ConfigErrorLine(logging.Filter):
         if message.startswith("Traceback"):
             last = message.rstrip().rpartition("\n")[2]
             if last.startswith(self._PREFIX):
-                record.msg, record.args = f"start-up failed: {last[len(self._PREFIX) :]}", ()
+                record.msg, record.args = f"ConfigError: {last[len(self._PREFIX) :]}", ()
         return True
 
 
