@@ -128,8 +128,10 @@ def test_failures_name_the_node_and_never_the_vector(service: str, log_file: Pat
     assert [error["loc"] for error in bad.json()["detail"]] == [["body", "lang"]]
     # Still serving; and the log (at debug level, causes included) holds neither vector.
     assert httpx.get(f"{service}/nearest").status_code == 200
-    log = log_file.read_text()
-    assert 'node "lookup"' in log and 'node "hits"' in log
+    log = log_file.read_text()  # JSON lines (the format when not on a terminal)
+    messages = [json.loads(line)["message"] for line in log.splitlines() if line.startswith("{")]
+    assert any(m.startswith('POST /absent -> 502: node "lookup"') for m in messages)
+    assert any(m.startswith('POST /search -> 502: node "hits"') for m in messages)
     assert "0.31415" not in log and "0.27182" not in log
 
 
@@ -140,7 +142,10 @@ def test_a_second_process_on_the_same_folder_refuses_to_start(
     with (
         pytest.raises(RuntimeError) as caught,
         running_server(
-            app, cwd=root, env={"CATALYST_QDRANT_PATH": qdrant_path}, startup_timeout=STARTUP
+            app,
+            cwd=root,
+            env={"CATALYST_QDRANT_PATH": qdrant_path, "CATALYST_LOG_FORMAT": "text"},
+            startup_timeout=STARTUP,
         ),
     ):
         pass  # pragma: no cover
@@ -162,7 +167,7 @@ def test_without_the_qdrant_extra_start_up_fails_with_one_line(
         "raise ModuleNotFoundError(\"No module named 'qdrant_client'\", name='qdrant_client')\n"
     )
     root, app = layout
-    env = {"PYTHONPATH": str(blocker.parent)}
+    env = {"PYTHONPATH": str(blocker.parent), "CATALYST_LOG_FORMAT": "text"}
     with (
         pytest.raises(RuntimeError) as caught,
         running_server(app, cwd=root, env=env, startup_timeout=STARTUP),
