@@ -67,6 +67,7 @@ POOL_OF_HELPER = {
     "pg_query": "postgres",
     "redis_command": "redis",
     "RedisRateLimiter": "redis",
+    "vector_search": "qdrant",
 }
 ROUTE_VERBS = {"get", "post", "put", "patch", "delete", "head"}
 NODE_COMMENT = re.compile(r"^\s*# (\w+) \(\w+\), \S+:\d+:\d+$", re.MULTILINE)

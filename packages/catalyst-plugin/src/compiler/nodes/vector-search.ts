@@ -37,6 +37,7 @@ const MATCHABLE: ReadonlySet<PayloadType> = new Set(['string', 'integer', 'boole
 export const vectorSearch: NodeKind<VectorSearch> = {
   async: true,
   pools: ['qdrant'],
+  idempotent: true, // a search reads; its answer may be cached
   templates(node, path, reporter) {
     const templates: Record<string, ValueTemplate> = { vector: parseValue(node.vector, [...path, 'vector'], reporter) };
     for (const condition of CONDITIONS) {
