@@ -135,3 +135,32 @@ async def test_server_timing_has_one_entry_per_node_however_long_the_list() -> N
     assert "fanout;dur=" in header and 'desc="1000 items"' in header
     # The inner node's entry is its time summed over the items (each slept a little).
     assert ctx.timings["call"] > ctx.timings["fanout"]
+
+
+@pytest.mark.anyio
+async def test_the_driver_error_stays_the_cause_through_a_map() -> None:
+    ctx = ExecutionContext("wf", None)
+
+    async def each(ctx: ExecutionContext, item: int, index: int) -> None:
+        with ctx.node("call"):
+            raise ConnectionRefusedError("refused")
+
+    with pytest.raises(UpstreamError) as caught:
+        await run_map(ctx, "m", [1], each)
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+@pytest.mark.anyio
+async def test_one_error_object_failing_two_items_names_each_item() -> None:
+    shared = UpstreamError("acct", "HTTP upstream answered 503")
+    ctx = ExecutionContext("wf", None)
+
+    async def each(ctx: ExecutionContext, item: int, index: int) -> None:
+        raise shared
+
+    out = await run_map(ctx, "m", [7, 7], each, collect=True)
+    assert [e["message"] for e in out["errors"]] == [
+        'node "acct" in item 0 of "m": HTTP upstream answered 503',
+        'node "acct" in item 1 of "m": HTTP upstream answered 503',
+    ]
+    assert shared.message == 'node "acct": HTTP upstream answered 503'

@@ -13,12 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from catalyst_runtime import (
     ConfigError,
     ExecutionContext,
+    NodeError,
     NodeScope,
     Settings,
     WorkflowRouter,
     create_app,
 )
-from catalyst_runtime.metrics import MetricsMiddleware
+from catalyst_runtime.metrics import MetricsMiddleware, _method
 from catalyst_runtime.request_id import RequestIdMiddleware
 from catalyst_runtime.testing import running_server
 
@@ -140,3 +141,24 @@ def test_metrics_settings() -> None:
         Settings.from_env(
             {"CATALYST_METRICS": "on", "CATALYST_METRICS_PATH": "/healthz"}, env_file=None
         )
+
+
+@pytest.mark.anyio
+async def test_a_failure_is_counted_once_by_the_node_it_names_and_methods_are_a_fixed_set() -> None:
+    settings = Settings.from_env({"CATALYST_METRICS": "on"}, env_file=None)
+    app = create_app(WorkflowRouter(), title="count", settings=settings)
+    async with app.router.lifespan_context(app):
+        metrics = app.state.metrics
+        ctx = ExecutionContext("wf", None)
+        # A node inside a container (a parallel branch, a map item) fails: the error passes
+        # through both scopes.
+        with (
+            pytest.raises(NodeError, match='node "inner"'),
+            ctx.node("outer"),
+            ctx.node("inner"),
+        ):
+            raise ValueError("boom")
+        assert metrics.errors == {("wf", "inner", "node_failed"): 1}
+        metrics.observe_request("/x", _method("BREW"), 200, 0.001)
+        metrics.observe_request("/x", _method("GET"), 200, 0.001)
+        assert {key[1] for key in metrics.requests} == {"_OTHER", "GET"}

@@ -166,3 +166,37 @@ async def test_errors_from_nested_graphs_name_every_level() -> None:
         "deep",
         "leaf",
     ]
+
+
+@pytest.mark.anyio
+async def test_the_driver_error_stays_the_cause_through_branches() -> None:
+    ctx = ExecutionContext("wf", None)
+
+    async def refused() -> None:
+        with ctx.node("db"):
+            raise ConnectionRefusedError("refused")
+
+    with pytest.raises(UpstreamError) as caught:
+        await run_branches(ctx, "par", {"one": refused()})
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+@pytest.mark.anyio
+async def test_one_error_object_reaching_two_branches_names_each_branch() -> None:
+    # A cache's single flight hands the leader's failure to every waiter: one object.
+    shared = UpstreamError("acct", "HTTP upstream answered 503")
+    ctx = ExecutionContext("wf", None)
+
+    async def fails() -> None:
+        raise shared
+
+    results = []
+    for name in ("left", "right"):
+        with pytest.raises(NodeError) as caught:
+            await run_branches(ctx, "par", {name: fails()})
+        results.append(caught.value)
+    assert [e.details()[0]["loc"] for e in results] == [
+        ["nodes", "par", "left", "acct"],
+        ["nodes", "par", "right", "acct"],
+    ]
+    assert shared.details()[0]["loc"] == ["nodes", "acct"]  # the shared one is untouched

@@ -66,6 +66,8 @@ def test_readyz_follows_the_database_and_healthz_does_not(
         )
 
         pg_proxy.close()  # PostgreSQL is gone for this service
+        # (the pools are asked at most once a second: the next check sees it)
+        _eventually(lambda: httpx.get(f"{url}/readyz", timeout=10).status_code == 503)
         down = httpx.get(f"{url}/readyz", timeout=10)
         assert down.status_code == 503, down.text
         body = down.json()

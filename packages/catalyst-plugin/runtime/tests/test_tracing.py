@@ -161,8 +161,11 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     assert _attributes(check)["error.type"] == "node_failed"
     assert not any(s.name.startswith("GET /healthz") for s in spans)
 
-    # No secret and no input value in anything exported (the call's query had the key).
+    # No secret and no input value in anything exported: the call's query had the key, the
+    # failed request's query string was its input.
     assert all(TOKEN.encode() not in body for body in collector.bodies)
+    assert all(b"fail=true" not in body for body in collector.bodies)
+    assert not any(key.startswith("url.") for key in _attributes(server))
 
     # The line the runtime logs for the failure carries the failed request's trace id.
     lines = [orjson.loads(line) for line in log.read_text().splitlines()]

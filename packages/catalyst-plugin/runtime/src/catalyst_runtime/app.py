@@ -41,6 +41,11 @@ class _ServiceApp(FastAPI):
             from .metrics import MetricsMiddleware
 
             inner = MetricsMiddleware(inner, metrics, self.state.metrics_skip)
+        tracing_skip = getattr(self.state, "tracing_skip", None)
+        if tracing_skip is not None:  # CATALYST_TRACING=on: rebuilt by tracing.install
+            from .tracing import TracingMiddleware
+
+            inner = TracingMiddleware(inner, tracing_skip)
         return RequestIdMiddleware(inner)
 
 
@@ -188,19 +193,14 @@ def create_app(
             await app.state.pools.close()
             _uninstrument(app, app.state.settings)
 
-    # FastAPI's own OpenTelemetry support makes the server span of a traced request (it is idle
-    # until a tracer provider exists, which CATALYST_TRACING=on sets up): server spans only, and
-    # no exception messages or stack traces (they may quote data).
-    telemetry: TelemetryConfig = {
-        "metrics": False,
-        "logs": False,
-        "operation_spans": False,
-        "exclude": lambda scope: scope.get("path") in scope["app"].state.tracing_skip,
-    }
+    # FastAPI's own OpenTelemetry support is off: its server span records the raw query string
+    # (a GET workflow's input), and it would trace every request of any process that sets a
+    # tracer provider. CATALYST_TRACING=on makes the server span itself (tracing.py).
+    telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
     app = _ServiceApp(title=title, version=version, lifespan=app_lifespan, telemetry=telemetry)
     app.state.globals = MappingProxyType(dict(globals or {}))
     app.state.metrics = None  # CATALYST_METRICS=on: set at start-up (metrics.install)
-    app.state.tracing_skip = frozenset()  # CATALYST_TRACING=on: set at start-up (tracing.install)
+    app.state.tracing_skip = None  # CATALYST_TRACING=on: set at start-up (tracing.install)
     setattr(app, LIMITS_ATTRIBUTE, RequestLimits())  # the settings' own, once the lifespan runs
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)

@@ -191,16 +191,24 @@ class NodeError(CatalystError):
     def inside(self, container: str, part: str | int) -> NodeError:
         """Say that the node failed inside ``container``'s branch ``part`` (a name) or item
         ``part`` (an index): the message reads ``node "x" in branch "user" of "lookups": ...``
-        and ``loc`` is ``["nodes", "lookups", "user", "x"]``. Returns the error itself."""
-        self.within = (container, part, *self.within)
+        and ``loc`` is ``["nodes", "lookups", "user", "x"]``.
+
+        Returns a copy (with the same cause and traceback) and leaves this error as it was: one
+        exception object can reach several requests or items at once (a cache's single flight
+        hands the leader's failure to every waiter), and each must name its own place."""
+        error = type(self).__new__(type(self))
+        error.__dict__.update(self.__dict__)
+        error.__cause__ = self.__cause__
+        error.__traceback__ = self.__traceback__
+        error.within = (container, part, *self.within)
         places = []
-        for i in range(len(self.within) - 2, -1, -2):
-            owner, where = self.within[i], self.within[i + 1]
+        for i in range(len(error.within) - 2, -1, -2):
+            owner, where = error.within[i], error.within[i + 1]
             kind = f"item {where}" if isinstance(where, int) else f'branch "{where}"'
             places.append(f'{kind} of "{owner}"')
-        self.message = f'node "{self.node_id}" in {" in ".join(places)}: {self.reason}'
-        self.args = (self.message,)
-        return self
+        error.message = f'node "{error.node_id}" in {" in ".join(places)}: {error.reason}'
+        error.args = (error.message,)
+        return error
 
     def details(self) -> list[ErrorDetail]:
         loc = ["nodes", *self.within, self.node_id]

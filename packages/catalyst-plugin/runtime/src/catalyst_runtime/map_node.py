@@ -80,23 +80,30 @@ async def run_map(
                 if not isinstance(error, NodeError):
                     raise  # a misconfigured service, not a failing item
                 if error.node_id != node_id:
-                    error.inside(node_id, index)
+                    error = error.inside(node_id, index)
                 if not collect:
-                    raise error from exc
+                    if error is exc:
+                        raise
+                    # The cause is the driver's error, whether ``exc`` is it or a node error
+                    # that already carries it.
+                    raise error from (exc.__cause__ if isinstance(exc, NodeError) else exc)
                 errors.append(
                     {"index": index, "status": error.status_code, "message": error.message}
                 )
             finally:
                 timings.add(item_ctx)
 
+    failure: BaseException | None = None
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(min(concurrency, len(items))):
                 group.create_task(worker())
     except BaseExceptionGroup as failures:
-        raise first_error(failures) from None
+        failure = first_error(failures)
     finally:
         timings.record(node_id, len(items))
+    if failure is not None:
+        raise failure  # outside the handler: the error keeps its own cause
     if collect:
         errors.sort(key=_index)
         return {"results": results, "errors": errors}

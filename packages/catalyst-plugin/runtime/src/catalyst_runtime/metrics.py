@@ -16,8 +16,9 @@ Off (the default), nothing of this module runs: no middleware, no per-node work,
   ``in_use``, read when scraped.
 
 Every label value comes from the service's own definitions (routes, workflow and node ids,
-error types), never from a request. Each process has its own registry: with several worker
-processes, scrape each (see docs/operations.md).
+error types) or a fixed set (the standard HTTP methods, else ``_OTHER``), never from a
+request. Each process has its own registry: with several worker processes, scrape each (see
+docs/operations.md).
 """
 
 from __future__ import annotations
@@ -194,8 +195,19 @@ class MetricsMiddleware:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             if route not in self.skip:
                 self.metrics.observe_request(
-                    route, scope["method"], status, perf_counter() - started
+                    route, _method(scope["method"]), status, perf_counter() - started
                 )
+
+
+_METHODS: Final = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+)
+
+
+def _method(method: str) -> str:
+    # An HTTP parser may accept any token as a method (h11 does): a label of its own for each
+    # would let a client grow the series without bound.
+    return method if method in _METHODS else "_OTHER"
 
 
 class MeasuredNodeScope(NodeScope):
@@ -218,7 +230,10 @@ class MeasuredNodeScope(NodeScope):
             return
         if metrics is not None and isinstance(exc, Exception):
             error = exc if isinstance(exc, CatalystError) else node_error(self._node_id, exc)
-            metrics.count_error(ctx.workflow_id, self._node_id, error.error_type)
+            # Counted once, by the node it names: a failure inside a parallel branch or a map
+            # item passes through the container's scope too.
+            if getattr(error, "node_id", self._node_id) == self._node_id:
+                metrics.count_error(ctx.workflow_id, self._node_id, error.error_type)
         super().__exit__(exc_type, exc, tb)
 
 

@@ -39,6 +39,7 @@ async def run_branches(
     ``partial``, those branches give ``None``.
     """
     tasks: dict[str, asyncio.Task[Any]] = {}
+    failure: BaseException | None = None
     try:
         async with asyncio.timeout(timeout), asyncio.TaskGroup() as group:
             for name, branch in branches.items():
@@ -52,7 +53,11 @@ async def run_branches(
             ) from None
         return {name: None if task.cancelled() else task.result() for name, task in tasks.items()}
     except BaseExceptionGroup as failures:
-        raise first_error(failures) from None
+        failure = first_error(failures)
+    if failure is not None:
+        # Raised outside the handler: the node error keeps its own cause (the driver's error),
+        # not the task group.
+        raise failure
     return {name: task.result() for name, task in tasks.items()}
 
 
@@ -60,5 +65,4 @@ async def _branch(node_id: str, name: str, branch: Coroutine[Any, Any, Any]) -> 
     try:
         return await branch
     except NodeError as exc:
-        exc.inside(node_id, name)
-        raise
+        raise exc.inside(node_id, name) from exc.__cause__

@@ -9,14 +9,16 @@ nothing to the matching of a workflow's request), outside the OpenAPI schema, an
 - ``GET /readyz`` (``CATALYST_READY_PATH``): 200 ``{"status": "ready", "checks": {...}}`` when
   start-up is complete and every pool the workflows use that holds server connections
   (PostgreSQL, Redis, Qdrant) answers within ``CATALYST_READY_TIMEOUT``; otherwise 503 with the
-  same body naming what is not ready. While ``serve`` drains after SIGTERM
-  (``CATALYST_DRAIN_SECONDS``) and during shutdown it is 503 ``{"status": "draining"}`` /
-  ``{"status": "stopping"}``, so a load balancer stops sending requests before the server stops
-  taking them.
+  same body naming what is not ready (the pools are asked at most once a second). While
+  ``serve`` drains after SIGTERM (``CATALYST_DRAIN_SECONDS``) and during shutdown it is 503
+  ``{"status": "draining"}`` / ``{"status": "stopping"}``, so a load balancer stops sending
+  requests before the server stops taking them.
 """
 
 from __future__ import annotations
 
+import asyncio
+from time import monotonic
 from typing import Any, Final, Literal
 
 from starlette.requests import Request
@@ -62,11 +64,27 @@ async def _readyz(request: Request) -> Response:
         return _json(503, {"status": "draining"})
     if lifecycle != "ready":
         return _json(503, {"status": lifecycle})
-    checks = await state.pools.check(state.settings.ready_timeout)
+    checks = await _checks(state)
     ready = all(result == "ok" for result in checks.values())
     return _json(
         200 if ready else 503, {"status": "ready" if ready else "not ready", "checks": checks}
     )
+
+
+_CHECK_EVERY: Final = 1.0
+
+
+async def _checks(state: Any) -> dict[str, str]:
+    """The pools' answers, asked at most once a second whatever the probe rate (an
+    unauthenticated flood of /readyz must not compete with requests for connections);
+    concurrent probes wait for the same check."""
+    cached = getattr(state, "ready_checks", None)
+    now = monotonic()
+    if cached is not None and now - cached[0] < _CHECK_EVERY:
+        return await asyncio.shield(cached[1])
+    task = asyncio.ensure_future(state.pools.check(state.settings.ready_timeout))
+    state.ready_checks = (now, task)
+    return await asyncio.shield(task)
 
 
 class _ProbeRoute(Route):

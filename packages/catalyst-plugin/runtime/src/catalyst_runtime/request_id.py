@@ -27,8 +27,19 @@ _VALID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 # A fresh id is this process's random prefix and a counter: unique across processes and
 # restarts like a random one, for a fifth of the cost of os.urandom per request.
-_PREFIX: Final = os.urandom(8).hex()
+_prefix = os.urandom(8).hex()
 _counter = itertools.count(1)
+
+
+def _new_process() -> None:
+    # A server that imports the app and then forks its workers (gunicorn --preload) would give
+    # every worker the same prefix and counter: each child draws its own.
+    global _prefix, _counter
+    _prefix = os.urandom(8).hex()
+    _counter = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_process)
 
 _current: ContextVar[str | None] = ContextVar("catalyst_request_id", default=None)
 
@@ -55,7 +66,7 @@ class RequestIdMiddleware:
                 rid = value.decode("ascii")
                 break
         else:
-            rid = f"{_PREFIX}{next(_counter):016x}"
+            rid = f"{_prefix}{next(_counter):016x}"
         header = (HEADER, rid.encode("ascii"))
         # Not reset afterwards: the server runs each request in a task of its own, whose context
         # dies with it, and its report of an exception the app raised comes after this returns.

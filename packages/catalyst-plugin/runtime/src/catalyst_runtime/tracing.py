@@ -7,10 +7,11 @@ Off (the default), nothing of this module runs and ``opentelemetry`` is never im
   exporting in batches to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (``http://localhost:4318`` by default;
   the exporter reads the standard ``OTEL_EXPORTER_OTLP_*`` variables) — unless the process has
   already set an SDK tracer provider of its own, which is then used as it is;
-- a server span per request, continuing the caller's W3C ``traceparent``: FastAPI's own
-  OpenTelemetry support (``FastAPI(telemetry=...)``, which ``create_app`` configures: server
-  spans only, none for the probes or ``/metrics``, no exception messages recorded), named
-  ``GET /orders`` after the route template; a 5xx marks it as an error;
+- a server span per request (``TracingMiddleware``, outside FastAPI), continuing the caller's
+  W3C ``traceparent``, named ``GET /orders`` after the route template, with the method, route
+  and status code and nothing of the URL (a GET workflow's input is its query string); a 5xx
+  marks it as an error; none for the probes or ``/metrics``. (FastAPI's own OpenTelemetry
+  support, which records the query string, is turned off by ``create_app``.)
 - a child span per node (``TracedNodeScope``: the ``with ctx.node(...)`` scope), named after the
   node, with ``catalyst.workflow`` and ``catalyst.node``; a failure sets the error status and
   ``error.type`` (the runtime's error type), never the exception's message;
@@ -25,7 +26,7 @@ the SQL text, whose values are always bound parameters, never the parameters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .context import ExecutionContext
 from .errors import CatalystError, ConfigError, node_error
@@ -34,7 +35,7 @@ from .metrics import MeasuredNodeScope
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["TracedNodeScope", "install", "uninstall"]
+__all__ = ["TracedNodeScope", "TracingMiddleware", "install", "uninstall"]
 
 
 class _State:
@@ -52,6 +53,57 @@ def current_trace_id() -> str | None:
 
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+_METHODS: Final = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+)
+
+
+class TracingMiddleware:
+    """A server span around every HTTP request, continuing the caller's ``traceparent``."""
+
+    __slots__ = ("app", "skip")
+
+    def __init__(self, app: Any, skip: frozenset[str]) -> None:
+        self.app = app
+        self.skip = skip
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.skip:
+            await self.app(scope, receive, send)
+            return
+        otel = _State.otel
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        parent = otel.propagate.extract(carrier)
+        method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
+        span = _State.tracer.start_span(
+            method,
+            context=parent,
+            kind=otel.trace.SpanKind.SERVER,
+            attributes={"http.request.method": method},
+        )
+        token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route is not None:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(otel.trace.StatusCode.ERROR)
+            span.end()
+            otel.context.detach(token)
 
 
 class TracedNodeScope(MeasuredNodeScope):
@@ -145,6 +197,7 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
         _State.provider = provider
     _State.tracer = provider.get_tracer("catalyst_runtime")
     import opentelemetry.context
+    import opentelemetry.propagate
     import opentelemetry.trace
 
     _State.otel = opentelemetry
@@ -160,6 +213,7 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
             instrumentors.append(instrumentor)
     _State.instrumentors = instrumentors
     app.state.tracing_skip = skip
+    app.middleware_stack = app.build_middleware_stack()
     ExecutionContext.scope_class = TracedNodeScope
 
     from . import logs
@@ -180,7 +234,8 @@ def uninstall(app: FastAPI) -> None:
         _State.provider.shutdown()  # exports what is still queued
     _State.provider = None
     _State.tracer = None
-    app.state.tracing_skip = frozenset()
+    app.state.tracing_skip = None
+    app.middleware_stack = app.build_middleware_stack()
 
 
 def _plain() -> Any:
