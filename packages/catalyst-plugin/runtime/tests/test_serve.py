@@ -136,10 +136,12 @@ def test_a_server_that_will_not_stop_is_killed(tmp_path: Path) -> None:
         "    await asyncio.sleep(60)  # a shutdown that never ends\n"
         "app = FastAPI(lifespan=lifespan)\n"
     )
-    started = time.monotonic()
     with running_server("stubborn:app", cwd=tmp_path, shutdown_timeout=0.5) as url:
         assert httpx.get(f"{url}/docs").status_code == 200
-    assert time.monotonic() - started < 10
+        stopping = time.monotonic()
+    # Killed well before the 60 s shutdown ends (timed from the stop only: a start-up on a
+    # loaded machine took 12 s once, which the old bound from before the start counted).
+    assert time.monotonic() - stopping < 30
 
 
 _MARKED_SHUTDOWN_APP = (

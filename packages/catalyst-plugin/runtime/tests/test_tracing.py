@@ -171,6 +171,7 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     lines = [orjson.loads(line) for line in log.read_text().splitlines()]
     (failure,) = [line for line in lines if "-> 500" in line["message"]]
     assert failure["trace_id"] == failed_server.trace_id.hex()
+    assert failure["node"] == "check"
 
 
 @pytest.mark.anyio

@@ -306,7 +306,8 @@ def public_body(exc: BaseException, where: str) -> dict[str, Any]:
         return exc.to_body()
     if isinstance(exc, NodeError):
         # The runtime's own message only; the cause (which may quote data) stays at debug level.
-        _logger.warning("%s -> %d: %s", where, exc.status_code, exc)
+        # ``node`` is a field of its own in JSON log lines (logs.JsonFormatter).
+        _logger.warning("%s -> %d: %s", where, exc.status_code, exc, extra={"node": exc.node_id})
         _logger.debug("cause", exc_info=exc)
         return exc.to_body()
     if isinstance(exc, CatalystError):
