@@ -24,6 +24,8 @@ from catalyst_runtime.request_id import RequestIdMiddleware
 from catalyst_runtime.testing import running_server
 
 TOKEN = "ops-secret-value-1234"
+# A start-up took over 20 s on a loaded 2-core machine (the OpenTelemetry and Qdrant imports).
+START = 120.0
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -46,7 +48,7 @@ def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
     }
     # A connection per request: uvicorn closes one whose request raised (the 500s below).
     client = httpx
-    with running_server("ops_app:app", cwd=apps_dir, env=env) as url:
+    with running_server("ops_app:app", cwd=apps_dir, env=env, startup_timeout=START) as url:
         for _ in range(3):
             assert client.get(f"{url}/lookup").status_code == 200
         assert client.get(f"{url}/lookup", params={"fail": "true"}).status_code == 500

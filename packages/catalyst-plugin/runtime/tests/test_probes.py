@@ -26,6 +26,8 @@ from catalyst_runtime.logs import JsonFormatter, ProbeAccessFilter, redactor
 from catalyst_runtime.testing import TcpProxy, free_port, running_server
 
 TOKEN = "ops-secret-value-1234"
+# A start-up took over 20 s on a loaded 2-core machine (the OpenTelemetry and Qdrant imports).
+START = 120.0
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_readyz_follows_the_database_and_healthz_does_not(
     apps_dir: Path, pg_proxy: TcpProxy, redis_proxy: TcpProxy
 ) -> None:
     env = {"DATABASE_URL": pg_proxy.url, "REDIS_URL": redis_proxy.url, "OPS_TOKEN": TOKEN}
-    with running_server("ops_app:app", cwd=apps_dir, env=env) as url:
+    with running_server("ops_app:app", cwd=apps_dir, env=env, startup_timeout=START) as url:
         health = httpx.get(f"{url}/healthz")
         assert (health.status_code, health.json()) == (200, {"status": "ok"})
         assert health.headers["cache-control"] == "no-store"
@@ -93,7 +95,7 @@ def test_probe_paths_come_from_settings(apps_dir: Path, postgres_dsn: str, redis
         "CATALYST_HEALTH_PATH": "/-/alive",
         "CATALYST_READY_PATH": "/-/ready",
     }
-    with running_server("ops_app:app", cwd=apps_dir, env=env) as url:
+    with running_server("ops_app:app", cwd=apps_dir, env=env, startup_timeout=START) as url:
         assert httpx.get(f"{url}/-/alive").status_code == 200
         assert httpx.get(f"{url}/-/ready").json()["status"] == "ready"
         assert httpx.get(f"{url}/healthz").status_code == 404
@@ -146,7 +148,7 @@ def _serve(apps_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.P
         except httpx.TransportError:
             return False
 
-    _eventually(answering)
+    _eventually(answering, timeout=START)
     return process, url
 
 
@@ -202,7 +204,9 @@ def test_request_ids_json_logs_and_no_secret(
         "CATALYST_LOG_FORMAT": "json",
     }
     log = tmp_path / "serve.log"
-    with running_server("ops_app:app", cwd=apps_dir, env=env, log_file=log) as url:
+    with running_server(
+        "ops_app:app", cwd=apps_dir, env=env, log_file=log, startup_timeout=START
+    ) as url:
         given = httpx.get(f"{url}/work", headers={"X-Request-ID": "req-42.a:b_c"})
         assert given.headers["x-request-id"] == "req-42.a:b_c"
         fresh = httpx.get(f"{url}/work")

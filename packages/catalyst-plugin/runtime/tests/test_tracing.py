@@ -28,6 +28,8 @@ from catalyst_runtime.testing import running_server
 from .upstream import Upstream, running_upstream
 
 TOKEN = "ops-secret-value-1234"
+# A start-up took over 20 s on a loaded 2-core machine (the OpenTelemetry and Qdrant imports).
+START = 120.0
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
@@ -114,7 +116,9 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     }
     log = tmp_path / "serve.log"
     parent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-    with running_server("ops_app:app", cwd=apps_dir, env=env, log_file=log) as url:
+    with running_server(
+        "ops_app:app", cwd=apps_dir, env=env, log_file=log, startup_timeout=START
+    ) as url:
         ok = httpx.get(f"{url}/traced", headers={"traceparent": parent})
         assert ok.status_code == 200, ok.text
         failed = httpx.get(f"{url}/traced", params={"fail": "true"})
