@@ -29,10 +29,15 @@ function ensureUv() {
   return out.trim().split('\n').pop();
 }
 
-/** Environment for Nx and uv in the sample workspace: no daemon, no cloud, no TUI, uv on PATH. */
+/** Environment for Nx and uv in the sample workspace: no daemon, no cloud, no TUI, no CI, uv on PATH. */
 function workspaceEnv(uv) {
+  // The sample workspace is a developer's, wherever the suite runs: Nx behaves differently
+  // under CI (it skips the tasks' sync generators), so a CI variable of the machine that runs
+  // the suite is not passed on. A test that wants CI behaviour sets CI itself.
+  const inherited = { ...process.env };
+  delete inherited.CI;
   return {
-    ...process.env,
+    ...inherited,
     PATH: [dirname(uv), process.env.PATH].join(delimiter),
     UV: uv,
     UV_PYTHON_DOWNLOADS: 'never',
