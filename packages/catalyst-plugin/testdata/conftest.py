@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from catalyst_runtime.testing import free_port
 
 REDIS_VAR = "CATALYST_TEST_REDIS_URL"
 TESTDATA = Path(__file__).resolve().parent
@@ -67,3 +73,30 @@ def prefix(redis_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
                 client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def serve_in_thread() -> Callable[[Any], AbstractContextManager[str]]:
+    """Serves an ASGI app (a test's upstream) under uvicorn in a thread, on a free loopback
+    port, for as long as ``with serve_in_thread(app) as url:`` lasts."""
+    return _serve_in_thread
+
+
+@contextmanager
+def _serve_in_thread(app: Any) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "upstream did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

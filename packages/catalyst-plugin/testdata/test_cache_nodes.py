@@ -15,11 +15,11 @@ Redis entries are deleted afterwards.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,7 @@ import httpx
 import orjson
 import pytest
 import redis
-import uvicorn
-from catalyst_runtime.testing import TcpProxy, free_port, running_server
+from catalyst_runtime.testing import TcpProxy, running_server
 
 PACKAGE = "cache_nodes_live"
 SLOW = 0.3  # seconds each upstream answer takes, so concurrent requests overlap
@@ -53,24 +52,12 @@ class Upstream:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, Upstream]]:
+def upstream(
+    serve_in_thread: Callable[[Any], AbstractContextManager[str]],
+) -> Iterator[tuple[str, Upstream]]:
     app = Upstream()
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "upstream did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="module")

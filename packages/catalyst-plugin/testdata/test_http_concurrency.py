@@ -15,16 +15,14 @@ import importlib
 import os
 import shutil
 import sys
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from catalyst_runtime import create_app
 from catalyst_runtime.testing import free_port
 
@@ -69,24 +67,12 @@ class Upstream:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, Upstream]]:
+def upstream(
+    serve_in_thread: Callable[[Any], AbstractContextManager[str]],
+) -> Iterator[tuple[str, Upstream]]:
     app = Upstream()
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "upstream did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +135,9 @@ def test_independent_http_nodes_overlap(
     assert app.events[0][0] == app.events[1][0] == "start", app.events
     assert first_two == {"/accounts/ada", "/orders"}, app.events
     events = app.events
-    assert events.index(("end", "/accounts/ada")) < events.index(("start", "/audit")), events
+    assert events.index(("end", "/accounts/ada")) < events.index(("start", "/audit")), (
+        events
+    )
     assert events.index(("start", "/audit")) < events.index(("end", "/orders")), events
     assert "Bearer t0ken" in app.tokens
     timing = response.headers["server-timing"]

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
-from catalyst_runtime.testing import free_port, running_server
+from catalyst_runtime.testing import running_server
 
 FAILING = 999  # the id the upstream answers with a 500
 MAX_ITEMS = 50  # CATALYST_MAX_MAP_ITEMS for the service
@@ -49,34 +47,25 @@ class Upstream:
         self.order.append(n)
         status = 500 if n == FAILING else 200
         headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": headers}
+        )
         await send({"type": "http.response.body", "body": orjson.dumps({"n": n})})
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[str, Upstream]]:
+def upstream(
+    serve_in_thread: Callable[[Any], AbstractContextManager[str]],
+) -> Iterator[tuple[str, Upstream]]:
     app = Upstream()
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "upstream did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="module")
 def service(
-    golden_service: Callable[[str, str], tuple[Path, str]], upstream: tuple[str, Upstream]
+    golden_service: Callable[[str, str], tuple[Path, str]],
+    upstream: tuple[str, Upstream],
 ) -> Iterator[str]:
     root, app = golden_service("map_items", "map_live")
     env = {"API_URL": upstream[0], "CATALYST_MAX_MAP_ITEMS": str(MAX_ITEMS)}
@@ -102,7 +91,9 @@ def test_values_come_back_in_order_with_at_most_three_in_flight(
 
 
 def test_server_timing_has_one_entry_per_node_not_per_item(service: str) -> None:
-    response = httpx.post(f"{service}/fetch_all", json={"ids": list(range(MAX_ITEMS))}, timeout=10)
+    response = httpx.post(
+        f"{service}/fetch_all", json={"ids": list(range(MAX_ITEMS))}, timeout=10
+    )
     assert response.status_code == 200, response.text
     parts = response.headers["server-timing"].split(", ")
     assert [part.split(";")[0] for part in parts] == [
@@ -112,7 +103,9 @@ def test_server_timing_has_one_entry_per_node_not_per_item(service: str) -> None
 
 
 def test_a_failing_item_fails_the_request_naming_node_and_item(service: str) -> None:
-    response = httpx.post(f"{service}/fetch_all", json={"ids": [1, 2, FAILING, 4]}, timeout=10)
+    response = httpx.post(
+        f"{service}/fetch_all", json={"ids": [1, 2, FAILING, 4]}, timeout=10
+    )
     assert response.status_code == 502, response.text
     assert response.json()["detail"] == [
         {
@@ -146,7 +139,9 @@ def test_collect_reports_failing_items_beside_the_others(service: str) -> None:
 
 
 def test_a_list_over_the_limit_is_a_422_naming_the_map(service: str) -> None:
-    response = httpx.post(f"{service}/fetch_some", json={"ids": list(range(MAX_ITEMS + 1))})
+    response = httpx.post(
+        f"{service}/fetch_some", json={"ids": list(range(MAX_ITEMS + 1))}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == [
         {
