@@ -188,6 +188,17 @@ describe('the examples, served from a fresh Nx workspace', () => {
         });
         expect(bad.status).toBe(422);
         expect(JSON.stringify(await bad.json())).toContain('"skus"');
+
+        // Each SKU is bound by the items' own keywords: the bad one is named, nothing is called.
+        const before = supplier.seen.length;
+        const badSku = await fetch(`${base}/prices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ skus: ['A-1', 'a b'] }),
+        });
+        expect(badSku.status).toBe(422);
+        expect(((await badSku.json()) as { detail: { loc: unknown[] }[] }).detail[0].loc).toEqual(['body', 'skus', 1]);
+        expect(supplier.seen.length).toBe(before);
       } finally {
         await server.stop();
       }

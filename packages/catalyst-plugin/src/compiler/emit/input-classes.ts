@@ -2,12 +2,15 @@
  * The input model's pydantic classes as Python: each field `attr: annotation = default`, or
  * `= Field(...)` when it has an alias, constraints, a description or a model default.
  */
+import type { FieldArg } from '../resolve/constraints';
 import type { Annotation, ModelClass, ModelField } from '../resolve/input-model';
-import { atom, callDoc, layout } from '../python/layout';
+import { atom, callDoc, layout, type Doc } from '../python/layout';
 import { pyNumber, pyString, pyValue } from '../python/literal';
 
 export interface ClassCode {
   name: string;
+  /** For an item alias, the whole statement (`Name = Annotated[...]`), laid out. */
+  alias?: string;
   /** `extra=` of the model config, as a Python literal. */
   extraLiteral: string;
   /** One line (or laid-out statement) per field, at indent 4. */
@@ -15,6 +18,26 @@ export interface ClassCode {
 }
 
 export function classCode(cls: ModelClass): ClassCode {
+  if (cls.item) {
+    const annotated: Doc = {
+      kind: 'group',
+      open: 'Annotated[',
+      close: ']',
+      call: true,
+      items: [
+        { prefix: '', doc: atom(annotationCode(cls.item.inner)) },
+        {
+          prefix: '',
+          doc: callDoc(
+            'Field',
+            cls.item.constraints.map((c) => atom(constraintCode(c))),
+          ),
+        },
+      ],
+    };
+    const head = `${cls.name} = `;
+    return { name: cls.name, alias: `${head}${layout(annotated, 0, head.length)}`, extraLiteral: '', fields: [] };
+  }
   return { name: cls.name, extraLiteral: pyString(cls.extra), fields: cls.fields.map(fieldCode) };
 }
 
@@ -25,6 +48,7 @@ function annotationCode(a: Annotation): string {
     case 'list':
       return `list[${annotationCode(a.items)}]`;
     case 'model':
+    case 'alias':
       return a.name;
     case 'literal':
       return `Literal[${a.values.map(pyValue).join(', ')}]`;
@@ -33,12 +57,14 @@ function annotationCode(a: Annotation): string {
   }
 }
 
+/** One validation keyword as a `Field` argument: `min_length=1`. */
+function constraintCode(c: FieldArg): string {
+  return `${c.name}=${typeof c.value === 'string' ? pyString(c.value) : pyNumber(c.value, Number.isInteger(c.value))}`;
+}
+
 /** `Field(...)` keyword arguments other than the default, in a fixed order. */
 function fieldArgs(f: ModelField): string[] {
-  const args = f.constraints.map(
-    (c) =>
-      `${c.name}=${typeof c.value === 'string' ? pyString(c.value) : pyNumber(c.value, Number.isInteger(c.value))}`,
-  );
+  const args = f.constraints.map(constraintCode);
   if (f.alias !== undefined) args.unshift(`alias=${pyString(f.alias)}`);
   if (f.description !== undefined) args.push(`description=${pyString(f.description)}`);
   if (f.validateDefault) args.push('validate_default=True');

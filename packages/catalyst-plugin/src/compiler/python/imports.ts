@@ -9,6 +9,7 @@ import { LINE_WIDTH } from './layout';
 export const MODULE_OF = {
   UTC: 'datetime',
   datetime: 'datetime',
+  Annotated: 'typing',
   Any: 'typing',
   Literal: 'typing',
   uuid4: 'uuid',

@@ -27,6 +27,8 @@ import { constraintArgs, type FieldArg } from './constraints';
 export type Annotation =
   | { kind: 'str' | 'int' | 'float' | 'bool' | 'Any' | 'dict' }
   | { kind: 'list'; items: Annotation }
+  /** A module-level alias for a list item with validation keywords of its own (`ModelClass.item`). */
+  | { kind: 'alias'; name: string }
   | { kind: 'model'; name: string }
   | { kind: 'literal'; values: unknown[] };
 
@@ -49,6 +51,12 @@ export interface ModelField {
 
 export interface ModelClass {
   name: string;
+  /**
+   * Set when this is not a class but an alias for a list's item type with the item's own
+   * validation keywords: `OrderTagsItem = Annotated[str, Field(min_length=2)]`. (An alias, not
+   * the same `Annotated[...]` inline in the field: the annotation stays short and readable.)
+   */
+  item?: { inner: Annotation; constraints: FieldArg[] };
   /** In declaration order. */
   fields: ModelField[];
   extra: 'forbid' | 'allow';
@@ -110,10 +118,15 @@ class ModelBuilder {
     private readonly rootName: string,
   ) {}
 
-  objectModel(schema: InputSchema, wanted: string, path: JsonPath): ObjectType {
+  private uniqueName(wanted: string): string {
     let name = wanted;
     for (let n = 2; this.classNames.has(name); n++) name = `${wanted}${n}`;
     this.classNames.add(name);
+    return name;
+  }
+
+  objectModel(schema: InputSchema, wanted: string, path: JsonPath): ObjectType {
+    const name = this.uniqueName(wanted);
     const properties = schema.properties ?? {};
     const required = new Set(schema.required ?? []);
     (schema.required ?? []).forEach((key, i) => {
@@ -193,8 +206,21 @@ class ModelBuilder {
       case 'boolean':
         return { type: BOOLEAN, annotation: { kind: 'bool' } };
       case 'array': {
-        const item = schema.items ? this.annotate(schema.items, `${nestedName}Item`, [...path, 'items']) : ANY_FIELD;
-        return { type: { kind: 'array', items: item.type }, annotation: { kind: 'list', items: item.annotation } };
+        if (!schema.items)
+          return { type: { kind: 'array', items: ANY }, annotation: { kind: 'list', items: ANY_FIELD.annotation } };
+        const itemPath = [...path, 'items'];
+        const item = this.annotate(schema.items, `${nestedName}Item`, itemPath);
+        // The items' own keywords (`items: { type: string, pattern: ... }`) bind each item: every
+        // input has a limit, a list's items included.
+        const constraints = constraintArgs(schema.items, item.type, itemPath, this.reporter);
+        if (constraints.length === 0)
+          return { type: { kind: 'array', items: item.type }, annotation: { kind: 'list', items: item.annotation } };
+        const name = this.uniqueName(`${nestedName}Item`);
+        this.model.classes.push({ name, fields: [], extra: 'forbid', item: { inner: item.annotation, constraints } });
+        return {
+          type: { kind: 'array', items: item.type },
+          annotation: { kind: 'list', items: { kind: 'alias', name } },
+        };
       }
       case 'object': {
         if (schema.properties === undefined)
