@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalyst_runtime import (
@@ -164,3 +165,34 @@ async def test_a_failure_is_counted_once_by_the_node_it_names_and_methods_are_a_
         metrics.observe_request("/x", _method("BREW"), 200, 0.001)
         metrics.observe_request("/x", _method("GET"), 200, 0.001)
         assert {key[1] for key in metrics.requests} == {"_OTHER", "GET"}
+
+
+@pytest.mark.anyio
+async def test_cache_outcomes_are_counted_per_node() -> None:
+    from catalyst_runtime import NodeCache
+
+    settings = Settings.from_env({"CATALYST_METRICS": "on"}, env_file=None)
+    app = create_app(WorkflowRouter(), title="cached", settings=settings)
+    cache = NodeCache("account", ttl=60)
+    calls = 0
+
+    async def fetch(ctx: ExecutionContext, user: str) -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        return {"user": user}
+
+    async with app.router.lifespan_context(app):
+        metrics = app.state.metrics
+        for user in ("ada", "ada", "bo"):
+            await cache.call(ExecutionContext("profile", None), fetch, user)
+        assert calls == 2
+        assert metrics.cache == {
+            ("profile", "account", "hit"): 1,
+            ("profile", "account", "miss"): 2,
+        }
+        scrape = _samples(generate_latest(metrics.registry).decode())
+        labels = (("node", "account"), ("outcome", "hit"), ("workflow", "profile"))
+        assert scrape[("catalyst_cache_requests_total", labels)] == 1
+    # Off again: nothing is told.
+    await cache.call(ExecutionContext("profile", None), fetch, "cy")
+    assert metrics.cache[("profile", "account", "miss")] == 2

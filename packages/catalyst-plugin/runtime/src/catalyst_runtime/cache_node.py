@@ -52,6 +52,9 @@ logger = logging.getLogger("catalyst_runtime")
 KEY_TEXT_LIMIT: Final = 200
 """A ``cache.key`` longer than this many characters is kept under its hash."""
 
+observer: Callable[[str, str, str], None] | None = None
+"""Set by ``metrics.install`` while metrics are on: told (workflow, node, outcome) each time."""
+
 HIT: Final = "cache hit"
 MISS: Final = "cache miss"
 SHARED: Final = "cache shared"
@@ -125,7 +128,7 @@ class NodeCache:
                 pass  # not ours (written by hand?): run the node and overwrite it
             else:
                 self.stats.hits += 1
-                ctx.note(self.node_id, HIT)
+                self._say(ctx, HIT)
                 return value
 
         async def run_node() -> tuple[Any, bytes | None]:
@@ -140,11 +143,17 @@ class NodeCache:
         (value, encoded), shared = await self._flight.run(key, run_node, store)
         if shared:
             self.stats.coalesced += 1
-            ctx.note(self.node_id, SHARED)
+            self._say(ctx, SHARED)
             # A copy: the caller that made the call holds the original.
             return value if encoded is None else orjson.loads(encoded)
-        ctx.note(self.node_id, ERROR if raw is _FAILED else MISS)
+        self._say(ctx, ERROR if raw is _FAILED else MISS)
         return value
+
+    def _say(self, ctx: ExecutionContext, outcome: str) -> None:
+        """The outcome in the node's ``Server-Timing`` entry, and counted when metrics are on."""
+        ctx.note(self.node_id, outcome)
+        if observer is not None:
+            observer(ctx.workflow_id, self.node_id, outcome)
 
     async def _read(self, ctx: ExecutionContext, key: str, settings: Settings) -> Any:
         """The kept bytes, ``None`` when there are none, ``_FAILED`` when the cache failed."""

@@ -12,6 +12,8 @@ Off (the default), nothing of this module runs: no middleware, no per-node work,
 - ``catalyst_node_errors_total{workflow, node, type}``: failures by the runtime's error type
   (``upstream_error``, ``node_timeout``, ``rate_limited``, ``node_failed``...). A rate-limit
   rejection is ``type="rate_limited"``.
+- ``catalyst_cache_requests_total{workflow, node, outcome}``: a cached node's calls by outcome
+  (``hit``, ``miss``, ``shared``, ``error``).
 - ``catalyst_pool_connections{pool, state}``: PostgreSQL pool connections ``idle`` and
   ``in_use``, read when scraped.
 
@@ -31,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import cache_node
 from .context import ExecutionContext, NodeScope
 from .errors import CatalystError, ConfigError, node_error
 
@@ -102,6 +105,7 @@ class Metrics:
         self.requests: dict[tuple[str, str, int], _Histogram] = {}
         self.nodes: dict[tuple[str, str], _Histogram] = {}
         self.errors: dict[tuple[str, str, str], int] = {}
+        self.cache: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -117,6 +121,10 @@ class Metrics:
         if histogram is None:
             histogram = self.requests[key] = _Histogram()
         histogram.observe(seconds)
+
+    def count_cache(self, workflow: str, node: str, outcome: str) -> None:
+        key = (workflow, node, outcome.removeprefix("cache "))
+        self.cache[key] = self.cache.get(key, 0) + 1
 
     def count_error(self, workflow: str, node: str, error_type: str) -> None:
         key = (workflow, node, error_type)
@@ -154,6 +162,14 @@ class Metrics:
         for labels, count in sorted(self.errors.items()):
             errors.add_metric(list(labels), count)
         yield errors
+        cache = CounterMetricFamily(
+            "catalyst_cache_requests",
+            "Cached nodes' calls by outcome: hit, miss, shared (waited for another call), error.",
+            labels=["workflow", "node", "outcome"],
+        )
+        for labels, count in sorted(self.cache.items()):
+            cache.add_metric(list(labels), count)
+        yield cache
         pools = GaugeMetricFamily(
             "catalyst_pool_connections", "Pool connections by state.", labels=["pool", "state"]
         )
@@ -261,6 +277,7 @@ def install(app: FastAPI, path: str, skip: frozenset[str]) -> Metrics:
     app.middleware_stack = app.build_middleware_stack()
     MeasuredNodeScope.metrics = metrics
     ExecutionContext.scope_class = MeasuredNodeScope
+    cache_node.observer = metrics.count_cache
     return metrics
 
 
@@ -269,6 +286,7 @@ def uninstall(app: FastAPI) -> None:
     if getattr(app.state, "metrics", None) is None:
         return
     app.state.metrics = None
+    cache_node.observer = None
     MeasuredNodeScope.metrics = None
     ExecutionContext.scope_class = NodeScope
     app.middleware_stack = app.build_middleware_stack()
