@@ -88,6 +88,10 @@ class _Histogram:
         return out
 
 
+def _bump(counts: dict[tuple[str, str, str], int], key: tuple[str, str, str]) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
 class Metrics:
     """The service's measurements, read into the Prometheus format when scraped, on a registry
     of their own (a second start-up in one process, as in tests, gets a fresh one)."""
@@ -123,12 +127,10 @@ class Metrics:
         histogram.observe(seconds)
 
     def count_cache(self, workflow: str, node: str, outcome: str) -> None:
-        key = (workflow, node, outcome.removeprefix("cache "))
-        self.cache[key] = self.cache.get(key, 0) + 1
+        _bump(self.cache, (workflow, node, outcome.removeprefix("cache ")))
 
     def count_error(self, workflow: str, node: str, error_type: str) -> None:
-        key = (workflow, node, error_type)
-        self.errors[key] = self.errors.get(key, 0) + 1
+        _bump(self.errors, (workflow, node, error_type))
 
     def collect(self) -> Iterator[Any]:
         """The Prometheus families (``prometheus_client`` calls this on each scrape)."""
@@ -138,38 +140,29 @@ class Metrics:
             HistogramMetricFamily,
         )
 
-        requests = HistogramMetricFamily(
-            "catalyst_requests_seconds",
-            "Request latency by route template, method and status.",
-            labels=["route", "method", "status"],
-        )
-        for (route, method, status), histogram in sorted(self.requests.items()):
-            requests.add_metric([route, method, str(status)], histogram.buckets(), histogram.total)
-        yield requests
-        nodes = HistogramMetricFamily(
-            "catalyst_node_seconds",
-            "Node duration by workflow and node.",
-            labels=["workflow", "node"],
-        )
-        for (workflow, node), histogram in sorted(self.nodes.items()):
-            nodes.add_metric([workflow, node], histogram.buckets(), histogram.total)
-        yield nodes
-        errors = CounterMetricFamily(
-            "catalyst_node_errors",
-            "Node failures by workflow, node and error type.",
-            labels=["workflow", "node", "type"],
-        )
-        for labels, count in sorted(self.errors.items()):
-            errors.add_metric(list(labels), count)
-        yield errors
-        cache = CounterMetricFamily(
-            "catalyst_cache_requests",
-            "Cached nodes' calls by outcome: hit, miss, shared (waited for another call), error.",
-            labels=["workflow", "node", "outcome"],
-        )
-        for labels, count in sorted(self.cache.items()):
-            cache.add_metric(list(labels), count)
-        yield cache
+        histograms = (
+            ("catalyst_requests_seconds", "Request latency by route template, method and status.",
+             ["route", "method", "status"], self.requests),
+            ("catalyst_node_seconds", "Node duration by workflow and node.",
+             ["workflow", "node"], self.nodes),
+        )  # fmt: skip
+        for name, text, labels, table in histograms:
+            family = HistogramMetricFamily(name, text, labels=labels)
+            for key, histogram in sorted(table.items()):
+                family.add_metric([str(part) for part in key], histogram.buckets(), histogram.total)
+            yield family
+        counters = (
+            ("catalyst_node_errors", "Node failures by workflow, node and error type.",
+             ["workflow", "node", "type"], self.errors),
+            ("catalyst_cache_requests",
+             "Cached nodes' calls by outcome: hit, miss, shared (waited for another call), error.",
+             ["workflow", "node", "outcome"], self.cache),
+        )  # fmt: skip
+        for name, text, labels, counts in counters:
+            counter = CounterMetricFamily(name, text, labels=labels)
+            for key, count in sorted(counts.items()):
+                counter.add_metric(list(key), count)
+            yield counter
         pools = GaugeMetricFamily(
             "catalyst_pool_connections", "Pool connections by state.", labels=["pool", "state"]
         )
