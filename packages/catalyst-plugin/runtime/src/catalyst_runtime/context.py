@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from time import monotonic_ns, time_ns
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from uuid import uuid4
 
 from .errors import CatalystError, ConfigError, node_error
@@ -15,7 +15,7 @@ from .steps import NodeTasks
 if TYPE_CHECKING:
     from .pools import ConnectionPools
 
-__all__ = ["EnvSecrets", "EnvVars", "ExecutionContext", "NodeScope"]
+__all__ = ["EnvSecrets", "EnvVars", "EventSink", "ExecutionContext", "NodeScope"]
 
 
 class EnvSecrets(Mapping[str, str]):
@@ -69,6 +69,21 @@ _ENV_SECRETS = EnvSecrets()
 _EMPTY: Mapping[str, Any] = {}
 
 
+class EventSink(Protocol):
+    """Where a streaming run's events go while it runs (``trigger.stream: true``).
+
+    Generated code and node runtimes call these without awaiting: an event is queued, never
+    waits for the client. A run that is not streamed has ``ctx.events is None``, and a node
+    checks that once before its loop, so an unstreamed run pays nothing.
+    """
+
+    def token(self, node_id: str, text: str) -> None:
+        """One piece of text from the node marked ``stream: true`` (an LLM token)."""
+
+    def partial(self, node_id: str, output: Any) -> None:
+        """A node (or a parallel branch) finished with ``output``."""
+
+
 class ExecutionContext:
     """State of one workflow run: what its nodes share, and what the run reports.
 
@@ -87,6 +102,7 @@ class ExecutionContext:
         "_execution_id",
         "_notes",
         "_started_at",
+        "events",
         "globals",
         "input",
         "pools",
@@ -108,6 +124,7 @@ class ExecutionContext:
     secrets: Mapping[str, str]
     pools: ConnectionPools | None
     started_ns: int
+    events: EventSink | None
     _execution_id: str | None
     _notes: dict[str, str] | None
     _started_at: str
@@ -130,6 +147,7 @@ class ExecutionContext:
         self.globals = _EMPTY if globals is None else globals
         self.secrets = _ENV_SECRETS if secrets is None else secrets
         self.pools = pools
+        self.events = None
         self._execution_id = execution_id
         self._notes = None
 
@@ -221,6 +239,7 @@ class ExecutionContext:
         branch.globals = self.globals
         branch.secrets = self.secrets
         branch.pools = self.pools
+        branch.events = self.events
         branch.started_ns = self.started_ns
         branch._notes = None
         # Branches belong to the same run: make the id now so parent and branches agree.
