@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi import Response
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from catalyst_runtime import (
@@ -23,7 +25,7 @@ from catalyst_runtime import (
     WorkflowRouter,
     create_app,
 )
-from catalyst_runtime.testing import running_server
+from catalyst_runtime.testing import free_port, running_server
 
 from .upstream import Upstream, running_upstream
 
@@ -176,6 +178,63 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     (failure,) = [line for line in lines if "-> 500" in line["message"]]
     assert failure["trace_id"] == failed_server.trace_id.hex()
     assert failure["node"] == "check"
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn in a thread of this process, its lifespan run at start and stop."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="none", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_a_second_start_up_in_one_process_exports_to_a_provider_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One app started, stopped and started again in this process (as a test suite or an
+    in-process reload does): the first shutdown shut its provider down, and the second start-up
+    must trace with a new one, exporting where the settings now say, its own code's tracer
+    (``trace.get_tracer``) included."""
+    from opentelemetry import trace
+
+    router = WorkflowRouter()
+
+    @router.get("/step")
+    async def step() -> Response:
+        ctx = ExecutionContext("twice", None)
+        with ctx.node("only"), trace.get_tracer("service-code").start_as_current_span("own"):
+            pass
+        return Response(b"{}", media_type="application/json")
+
+    app = create_app(router, title="twice")
+    monkeypatch.setenv("CATALYST_TRACING", "on")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    for start_up in range(2):
+        collector = Collector()
+        try:
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+            with _served(app) as url:
+                assert httpx.get(f"{url}/step").status_code == 200
+                spans = collector.wait_for(3)
+            names = {s.name: s for s in spans}
+            assert {"GET /step", "only", "own"} <= set(names), (start_up, sorted(names))
+            assert names["own"].parent_span_id == names["only"].span_id
+        finally:
+            collector.server.shutdown()
+            collector.server.server_close()
 
 
 @pytest.mark.anyio

@@ -26,6 +26,7 @@ the SQL text, whose values are always bound parameters, never the parameters.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from .context import ExecutionContext
@@ -190,11 +191,17 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     if isinstance(provider, TracerProvider):
         _State.provider = None  # the process's own: its owner flushes it
     else:
+        # A fresh provider at every start-up: the previous one (a second app in the same
+        # process, as in tests) was shut down with its exporter and would drop every span.
         name = os.environ.get("OTEL_SERVICE_NAME") or app.title
         provider = TracerProvider(resource=Resource.create({"service.name": name}))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        trace.set_tracer_provider(provider)
         _State.provider = provider
+        # OpenTelemetry lets the process's global provider be set once: it is set to one that
+        # hands out the current start-up's tracers, so code of the service's own that calls
+        # ``trace.get_tracer`` follows each start-up too.
+        if not isinstance(trace.get_tracer_provider(), _service_provider_class()):
+            trace.set_tracer_provider(_service_provider_class()())
     _State.tracer = provider.get_tracer("catalyst_runtime")
     import opentelemetry.context
     import opentelemetry.propagate
@@ -236,6 +243,49 @@ def uninstall(app: FastAPI) -> None:
     _State.tracer = None
     app.state.tracing_skip = None
     app.middleware_stack = app.build_middleware_stack()
+
+
+@cache
+def _service_provider_class() -> type:
+    """The process's global tracer provider while the runtime owns it (made here: the module
+    imports no OpenTelemetry while tracing is off)."""
+    from opentelemetry import trace
+
+    class ServiceTracer(trace.Tracer):
+        """A tracer of the running start-up's provider; a no-op one between start-ups."""
+
+        def __init__(self, *args: Any) -> None:
+            self._args = args
+            self._tracer: Any = None
+            self._of: Any = None
+
+        def _current(self) -> Any:
+            provider = _State.provider
+            if provider is None:
+                return trace.NoOpTracer()
+            if self._of is not provider:
+                self._tracer, self._of = provider.get_tracer(*self._args), provider
+            return self._tracer
+
+        def start_span(self, *args: Any, **kwargs: Any) -> Any:
+            return self._current().start_span(*args, **kwargs)
+
+        def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+            return self._current().start_as_current_span(*args, **kwargs)
+
+    class ServiceTracerProvider(trace.TracerProvider):
+        def get_tracer(
+            self,
+            instrumenting_module_name: str,
+            instrumenting_library_version: str | None = None,
+            schema_url: str | None = None,
+            attributes: Any = None,
+        ) -> Any:
+            return ServiceTracer(
+                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+            )
+
+    return ServiceTracerProvider
 
 
 def _plain() -> Any:
