@@ -20,6 +20,7 @@ from .errors import (
     NodeError,
     NodeTimeoutError,
     RateLimitExceeded,
+    StreamOverflow,
     UnsupportedMediaType,
     UpstreamError,
     node_error,
@@ -33,8 +34,9 @@ from .query import query_parameters, read_query
 from .rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .rate_limit_node import rate_limit
 from .redis_node import redis_command
-from .sse import done_event, error_event, format_sse, stream_response
+from .sse import EventStreamResponse, done_event, error_event, format_sse, stream_response
 from .steps import NodeTasks, run_concurrently
+from .streaming import EventChannel, stream_doc, stream_run
 from .vector_search_node import vector_search
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "ClientDisconnected",
     "ConfigError",
     "ConnectionPools",
+    "EventChannel",
+    "EventStreamResponse",
     "ExecutionContext",
     "InMemoryRateLimiter",
     "InputValidationError",
@@ -59,6 +63,7 @@ __all__ = [
     "RedisCache",
     "RedisRateLimiter",
     "Settings",
+    "StreamOverflow",
     "UnsupportedMediaType",
     "UpstreamError",
     "WorkflowRouter",
@@ -80,7 +85,9 @@ __all__ = [
     "run_branches",
     "run_concurrently",
     "run_map",
+    "stream_doc",
     "stream_response",
+    "stream_run",
     "to_json",
     "url_segment",
     "vector_search",

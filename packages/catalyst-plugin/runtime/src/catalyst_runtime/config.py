@@ -157,6 +157,7 @@ class Settings:
     ``CATALYST_CACHE_MAX_ENTRIES``  ``cache_max_entries``          1000
     ``CATALYST_CACHE_MAX_VALUE_BYTES`` ``cache_max_value_bytes``   1 MiB
     ``CATALYST_CACHE_TIMEOUT``      ``cache_timeout`` (s)          0.5
+    ``CATALYST_STREAM_MAX_BUFFERED_BYTES`` ``stream_max_buffered_bytes`` 1 MiB
     ``CATALYST_TRACING``            ``tracing``                    off
     =============================== ============================== =========
 
@@ -165,7 +166,8 @@ class Settings:
     service's own limits: ``read_input`` applies the body ones, ``serve``
     the connection ones (docs/runtime.md, "Limits"). The cache ones bound a cached node
     (``NodeCache``): entries in each memory cache, the largest value kept, and how long a Redis
-    cache read or write may take before it counts as a miss.
+    cache read or write may take before it counts as a miss. ``stream_max_buffered_bytes``
+    bounds the events a streamed run holds for a client that reads slowly (``stream_run``).
     """
 
     postgres_dsn: str | None = None
@@ -209,6 +211,9 @@ class Settings:
     cache_max_entries: int = 1000
     cache_max_value_bytes: int = 1024 * 1024
     cache_timeout: float = 0.5
+    stream_max_buffered_bytes: int = 1024 * 1024
+    """How many bytes of a streamed run's events may wait for a slow client; past it the run is
+    stopped and the stream ends with an ``error`` event (``stream_overflow``)."""
     tracing: bool = False
     """OpenTelemetry traces over OTLP (needs ``catalyst-runtime[tracing]``)."""
 
@@ -292,6 +297,9 @@ class Settings:
                 env, "CATALYST_CACHE_MAX_VALUE_BYTES", d.cache_max_value_bytes
             ),
             cache_timeout=_seconds(env, "CATALYST_CACHE_TIMEOUT", d.cache_timeout),
+            stream_max_buffered_bytes=_int(
+                env, "CATALYST_STREAM_MAX_BUFFERED_BYTES", d.stream_max_buffered_bytes
+            ),
             tracing=_choice(env, "CATALYST_TRACING", "off", _SWITCH) in _ON,
         )
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from time import monotonic_ns, time_ns
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from uuid import uuid4
 
 from .errors import CatalystError, ConfigError, node_error
@@ -65,6 +65,8 @@ class EnvVars(EnvSecrets):
         return "EnvVars(<from environment>)"
 
 
+T = TypeVar("T")
+
 _ENV_SECRETS = EnvSecrets()
 _EMPTY: Mapping[str, Any] = {}
 
@@ -80,8 +82,9 @@ class EventSink(Protocol):
     def token(self, node_id: str, text: str) -> None:
         """One piece of text from the node marked ``stream: true`` (an LLM token)."""
 
-    def partial(self, node_id: str, output: Any) -> None:
-        """A node (or a parallel branch) finished with ``output``."""
+    def partial(self, node_id: str, output: Any, branch: str | None = None) -> None:
+        """A node finished with ``output``; with ``branch``, that branch of parallel node
+        ``node_id`` did."""
 
 
 class ExecutionContext:
@@ -180,6 +183,17 @@ class ExecutionContext:
         for a connection failure or a timeout), with the original as its cause.
         """
         return self.scope_class(self, node_id)
+
+    def partial(self, node_id: str, output: T) -> T:
+        """``output``, after telling a streamed run's client that ``node_id`` finished with it.
+
+        A streaming workflow's generated code wraps each of its own nodes' values in this
+        (``greet = ctx.partial("greet", {...})``), so the event goes out the moment the value
+        exists; an unstreamed run (``events`` is ``None``) only gets the value back.
+        """
+        if self.events is not None:
+            self.events.partial(node_id, output)
+        return output
 
     def tasks(self) -> NodeTasks:
         """The task group of this run's async nodes: ``async with ctx.tasks() as tasks:``."""

@@ -9,6 +9,7 @@ Hierarchy (HTTP status in brackets)::
     │   └── BodyTimeout           [408] the body did not arrive in time (CATALYST_BODY_TIMEOUT)
     ├── ClientDisconnected        [499] the client left before its body was complete (logged)
     ├── ConfigError               [500] a setting is missing or malformed (raised at start-up)
+    ├── StreamOverflow            [503] a streamed run's client read too slowly (its last event)
     └── NodeError                 [500] a node failed; carries ``node_id``
         ├── UpstreamError         [502] an HTTP service, PostgreSQL, Redis, Qdrant or LLM failed
         ├── NodeTimeoutError      [504] a node or an upstream call ran out of time
@@ -41,6 +42,7 @@ __all__ = [
     "NodeError",
     "NodeTimeoutError",
     "RateLimitExceeded",
+    "StreamOverflow",
     "UnsupportedMediaType",
     "UpstreamError",
     "node_error",
@@ -163,6 +165,22 @@ class ClientDisconnected(CatalystError):
 
     def __init__(self) -> None:
         super().__init__("client disconnected before the request body was complete")
+
+
+class StreamOverflow(CatalystError):
+    """A streamed run made events faster than its client read them, past the limit: the run is
+    stopped, and this is the stream's last event (it can only be told in the stream, whose status
+    line has gone)."""
+
+    status_code = 503
+    error_type = "stream_overflow"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"the client read the event stream too slowly: more than {limit} bytes of events "
+            "were waiting (CATALYST_STREAM_MAX_BUFFERED_BYTES)"
+        )
 
 
 class ConfigError(CatalystError):
@@ -301,7 +319,7 @@ def public_body(exc: BaseException, where: str) -> dict[str, Any]:
     """
     if isinstance(exc, InputValidationError):
         return exc.to_body()
-    if isinstance(exc, ClientDisconnected):
+    if isinstance(exc, ClientDisconnected | StreamOverflow):
         _logger.info("%s: %s", where, exc)
         return exc.to_body()
     if isinstance(exc, NodeError):

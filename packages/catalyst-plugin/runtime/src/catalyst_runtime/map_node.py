@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-from .context import ExecutionContext
+from .context import EventSink, ExecutionContext
 from .errors import NodeError, node_error
 from .steps import first_error
 
@@ -119,14 +119,18 @@ class _Totals:
     """Each item runs on a context of its own (``ctx.clone()``) whose timings are summed here
     per node, so ``Server-Timing`` holds one entry per node however long the list."""
 
-    __slots__ = ("_ctx", "_totals")
+    __slots__ = ("_ctx", "_events", "_totals")
 
     def __init__(self, ctx: ExecutionContext) -> None:
         self._ctx = ctx
         self._totals: dict[str, int] = {}
+        self._events = None if ctx.events is None else _TokensOnly(ctx.events)
 
     def context(self) -> ExecutionContext:
-        return self._ctx.clone()
+        item = self._ctx.clone()
+        if self._events is not None:
+            item.events = self._events
+        return item
 
     def add(self, item_ctx: ExecutionContext) -> None:
         for node, ns in item_ctx.timings.items():
@@ -135,3 +139,20 @@ class _Totals:
     def record(self, node_id: str, count: int) -> None:
         self._ctx.timings.update(self._totals)
         self._ctx.note(node_id, f"{count} items")
+
+
+class _TokensOnly:
+    """A streamed run's events inside a map's items: tokens go through, partials do not. The
+    nodes inside run once per item, so their partials would grow with the list; the map's own
+    partial (the whole list) tells the client instead."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    def token(self, node_id: str, text: str) -> None:
+        self._sink.token(node_id, text)
+
+    def partial(self, node_id: str, output: Any, branch: str | None = None) -> None:
+        return None

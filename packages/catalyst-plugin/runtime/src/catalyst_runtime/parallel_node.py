@@ -37,13 +37,16 @@ async def run_branches(
     running are cancelled the same way, so their connections are back in their pools before
     this returns; then the node fails with a 504 naming the unfinished branches, or, with
     ``partial``, those branches give ``None``.
+
+    In a streamed run each branch that finishes is a ``partial`` event of its own (``{"node",
+    "branch", "output"}``), in the order they finish.
     """
     tasks: dict[str, asyncio.Task[Any]] = {}
     failure: BaseException | None = None
     try:
         async with asyncio.timeout(timeout), asyncio.TaskGroup() as group:
             for name, branch in branches.items():
-                tasks[name] = group.create_task(_branch(node_id, name, branch))
+                tasks[name] = group.create_task(_branch(ctx, node_id, name, branch))
     except TimeoutError:
         unfinished = [name for name, task in tasks.items() if task.cancelled()]
         if not partial:
@@ -61,8 +64,14 @@ async def run_branches(
     return {name: task.result() for name, task in tasks.items()}
 
 
-async def _branch(node_id: str, name: str, branch: Coroutine[Any, Any, Any]) -> Any:
+async def _branch(
+    ctx: ExecutionContext, node_id: str, name: str, branch: Coroutine[Any, Any, Any]
+) -> Any:
     try:
-        return await branch
+        value = await branch
     except NodeError as exc:
         raise exc.inside(node_id, name) from exc.__cause__
+    if ctx.events is not None:
+        # A streamed run tells its client each branch as it finishes, not only the whole node.
+        ctx.events.partial(node_id, value, name)
+    return value
