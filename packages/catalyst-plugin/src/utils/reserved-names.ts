@@ -44,13 +44,14 @@ winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
 
 /**
  * The distributions `uv lock` resolves for a Catalyst workspace: the runtime's dependencies
- * (runtime/pyproject.toml), the optional qdrant client, the runtime's and the services' dev groups,
+ * (runtime/pyproject.toml), the optional qdrant client and LLM SDKs, the runtime's and the services' dev groups,
  * and what those depend on (from a lock of a fresh workspace). A workspace member by one of these
  * names stands in for the registry's package, so the lock fails for every project.
  */
 export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'annotated-doc',
   'annotated-types',
+  'anthropic',
   'anyio',
   'ast-serialize',
   'async-timeout',
@@ -61,21 +62,29 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'click',
   'colorama',
   'coverage',
+  'distro',
+  'docstring-parser',
   'fastapi',
+  'groq',
   'grpcio',
   'h11',
   'h2',
   'hpack',
   'httpcore',
+  'httpcore2',
   'httptools',
   'httpx',
+  'httpx2',
+  'httpx2-jsfetch',
   'hyperframe',
   'idna',
   'iniconfig',
+  'jiter',
   'librt',
   'mypy',
   'mypy-extensions',
   'numpy',
+  'openai',
   'opentelemetry-api',
   'orjson',
   'packaging',
@@ -96,6 +105,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'ruff',
   'sniffio',
   'starlette',
+  'truststore',
   'typing-extensions',
   'typing-inspection',
   'urllib3',

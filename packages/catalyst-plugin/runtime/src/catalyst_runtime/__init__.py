@@ -10,6 +10,7 @@ from .cache import LRUCache, RedisCache, cached
 from .cache_node import NodeCache
 from .config import Settings
 from .context import ExecutionContext, NodeScope
+from .embedding_node import embedding
 from .errors import (
     BodyTimeout,
     BodyTooLarge,
@@ -19,6 +20,7 @@ from .errors import (
     InputValidationError,
     NodeError,
     NodeTimeoutError,
+    ProviderRateLimited,
     RateLimitExceeded,
     StreamOverflow,
     UnsupportedMediaType,
@@ -26,6 +28,7 @@ from .errors import (
     node_error,
 )
 from .http_node import http_call, url_segment
+from .llm_node import StructuredOutput, llm
 from .map_node import MapTooLarge, run_map
 from .parallel_node import run_branches
 from .pools import ConnectionPools
@@ -58,23 +61,27 @@ __all__ = [
     "NodeScope",
     "NodeTasks",
     "NodeTimeoutError",
+    "ProviderRateLimited",
     "RateLimitExceeded",
     "RateLimiter",
     "RedisCache",
     "RedisRateLimiter",
     "Settings",
     "StreamOverflow",
+    "StructuredOutput",
     "UnsupportedMediaType",
     "UpstreamError",
     "WorkflowRouter",
     "cached",
     "create_app",
     "done_event",
+    "embedding",
     "error_event",
     "format_sse",
     "http_call",
     "input_body",
     "json_response",
+    "llm",
     "node_error",
     "pg_query",
     "query_parameters",

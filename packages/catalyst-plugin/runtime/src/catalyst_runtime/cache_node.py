@@ -95,7 +95,13 @@ class NodeCache:
         self, ctx: ExecutionContext, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any
     ) -> Any:
         """``await fn(ctx, *args, **kwargs)``, or the value kept for the same arguments."""
-        key = "args:" + _digest(_canonical([args, kwargs]))
+        # A node's rate limiter decides when it calls, not what it sends: not part of the key.
+        sent = (
+            kwargs
+            if "limiter" not in kwargs
+            else {k: v for k, v in kwargs.items() if k != "limiter"}
+        )
+        key = "args:" + _digest(_canonical([args, sent]))
         return await self._run(ctx, key, fn, args, kwargs)
 
     async def call_keyed(

@@ -136,6 +136,9 @@ class Settings:
     ``CATALYST_HTTP_CONNECT_TIMEOUT`` ``http_connect_timeout`` (s) 5
     ``CATALYST_LLM_MAX_CONNECTIONS`` ``llm_max_connections``       50
     ``CATALYST_LLM_TIMEOUT``        ``llm_timeout`` (s)            120
+    ``CATALYST_LLM_RETRIES``        ``llm_retries``                2
+    ``CATALYST_LLM_RETRY_BACKOFF``  ``llm_retry_backoff`` (s)      0.5
+    ``CATALYST_LLM_MAX_ANSWER_CHARS`` ``llm_max_answer_chars``     1000000
     ``CATALYST_HTTP_MAX_RESPONSE_BYTES`` ``http_max_response_bytes`` 4 MiB
     ``CATALYST_MAX_BODY_BYTES``     ``max_body_bytes``             1 MiB
     ``CATALYST_BODY_TIMEOUT``       ``body_timeout`` (s)           30
@@ -185,6 +188,13 @@ class Settings:
     http_connect_timeout: float = 5.0
     llm_max_connections: int = 50
     llm_timeout: float = 120.0
+    llm_retries: int = 2
+    """Extra attempts at an LLM or embedding call answered 429 or 5xx, or not answered, before
+    its first token (``llm_node``); never once a token has been sent on."""
+    llm_retry_backoff: float = 0.5
+    """The first wait between those attempts, doubled each time (a provider's Retry-After wins)."""
+    llm_max_answer_chars: int = 1_000_000
+    """The longest answer an ``llm`` node keeps; a longer one fails the node (502)."""
     http_max_response_bytes: int = 4 * 1024 * 1024
     max_body_bytes: int = 1024 * 1024
     body_timeout: float = 30.0
@@ -270,6 +280,11 @@ class Settings:
             ),
             llm_max_connections=_int(env, "CATALYST_LLM_MAX_CONNECTIONS", d.llm_max_connections),
             llm_timeout=_seconds(env, "CATALYST_LLM_TIMEOUT", d.llm_timeout),
+            llm_retries=_int(env, "CATALYST_LLM_RETRIES", d.llm_retries, 0),
+            llm_retry_backoff=_seconds(
+                env, "CATALYST_LLM_RETRY_BACKOFF", d.llm_retry_backoff, zero=True
+            ),
+            llm_max_answer_chars=_int(env, "CATALYST_LLM_MAX_ANSWER_CHARS", d.llm_max_answer_chars),
             http_max_response_bytes=_int(
                 env, "CATALYST_HTTP_MAX_RESPONSE_BYTES", d.http_max_response_bytes
             ),

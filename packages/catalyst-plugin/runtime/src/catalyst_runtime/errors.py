@@ -14,6 +14,7 @@ Hierarchy (HTTP status in brackets)::
         ├── UpstreamError         [502] an HTTP service, PostgreSQL, Redis, Qdrant or LLM failed
         ├── NodeTimeoutError      [504] a node or an upstream call ran out of time
         └── RateLimitExceeded     [429] a rate-limit slot was not free within the timeout
+            └── ProviderRateLimited [429] an LLM provider kept answering 429
 
 Every error renders as a FastAPI-style body, ``{"detail": [{"type", "loc", "msg"}]}``. The
 message is written by the runtime, never copied from a foreign exception, so it cannot echo an
@@ -41,6 +42,7 @@ __all__ = [
     "InputValidationError",
     "NodeError",
     "NodeTimeoutError",
+    "ProviderRateLimited",
     "RateLimitExceeded",
     "StreamOverflow",
     "UnsupportedMediaType",
@@ -267,6 +269,17 @@ class RateLimitExceeded(NodeError):
         least 1; 1 when the limiter did not say)."""
         seconds = 1 if self.retry_after is None else max(1, math.ceil(self.retry_after))
         return {"retry-after": str(seconds)}
+
+
+class ProviderRateLimited(RateLimitExceeded):
+    """An LLM or embedding provider answered 429 on every attempt the node made; its
+    ``Retry-After`` (when it sent one) is passed on."""
+
+    def __init__(self, node_id: str, provider: str, retry_after: float | None) -> None:
+        NodeError.__init__(self, node_id, f"{provider} answered 429 (rate limited)")
+        self.key = provider
+        self.timeout = 0.0
+        self.retry_after = retry_after
 
 
 def node_error(node_id: str, exc: BaseException) -> CatalystError:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, get_args
 
 from .config import Settings
 from .errors import ConfigError
+from .llm_providers import PROVIDERS, build_provider
 
 if TYPE_CHECKING:
     import asyncpg
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
     from redis.asyncio import Redis
 
+    from .llm_providers import ProviderClients
+
 __all__ = ["ConnectionPools", "POOL_NAMES", "PoolName"]
 
-PoolName = Literal["http", "llm", "postgres", "redis", "qdrant"]
+PoolName = Literal["http", "llm", "postgres", "redis", "qdrant", "anthropic", "openai", "groq"]
 POOL_NAMES: Final[frozenset[str]] = frozenset(get_args(PoolName))
 
 
@@ -59,10 +62,15 @@ class ConnectionPools:
             raise ValueError(f"unknown pools {sorted(unknown)}; known: {sorted(POOL_NAMES)}")
         pools = cls(settings)
         try:
-            # A fixed order, so start-up is the same every time.
-            for name in ("http", "llm", "postgres", "redis", "qdrant"):
+            for name in _ORDER:
                 if name in wanted:
                     pools._clients[name] = await _BUILDERS[name](settings)
+            # The providers' SDK clients send on the llm pool (or on a client with its limits).
+            for name in PROVIDERS:
+                if name in wanted:
+                    if "llm" not in pools._clients:
+                        pools._clients["llm"] = await _llm(settings)
+                    pools._clients[name] = await build_provider(name, settings, pools)
         except BaseException:
             await pools.close()
             raise
@@ -115,6 +123,10 @@ class ConnectionPools:
     @property
     def qdrant(self) -> AsyncQdrantClient:
         return self._get("qdrant")  # type: ignore[no-any-return]
+
+    def provider(self, name: str) -> ProviderClients:
+        """The SDK clients of LLM provider ``name`` (``anthropic``, ``openai``, ``groq``)."""
+        return self._get(name)  # type: ignore[no-any-return]
 
     @property
     def closed(self) -> bool:
@@ -300,6 +312,12 @@ async def _ping_qdrant(client: AsyncQdrantClient) -> None:
     await client.get_collections()
 
 
+async def _close_provider(clients: ProviderClients) -> None:
+    await clients.close()
+
+
+# Built in this order (the providers after, on the llm pool), so start-up is the same every time.
+_ORDER: Final = ("http", "llm", "postgres", "redis", "qdrant")
 _PINGS: Final[dict[str, Any]] = {
     "postgres": _ping_postgres,
     "redis": _ping_redis,
@@ -318,4 +336,7 @@ _CLOSERS: Final[dict[str, Any]] = {
     "postgres": _close_postgres,
     "redis": _close_redis,
     "qdrant": _close_qdrant,
+    "anthropic": _close_provider,
+    "openai": _close_provider,
+    "groq": _close_provider,
 }
