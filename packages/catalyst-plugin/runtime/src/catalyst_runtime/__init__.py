@@ -8,6 +8,7 @@ from .app import WorkflowRouter, create_app
 from .bodies import input_body, json_response, read_input, to_json
 from .cache import LRUCache, RedisCache, cached
 from .cache_node import NodeCache
+from .compiled_routes import compiled_route
 from .config import Settings
 from .context import ExecutionContext, NodeScope
 from .embedding_node import embedding
@@ -73,6 +74,7 @@ __all__ = [
     "UpstreamError",
     "WorkflowRouter",
     "cached",
+    "compiled_route",
     "create_app",
     "done_event",
     "embedding",

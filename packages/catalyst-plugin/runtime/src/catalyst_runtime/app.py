@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from .bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps
+from .compiled_routes import CompiledRoutes, route_table
 from .config import Settings, load_env_file, missing_variables
 from .errors import INTERNAL_ERROR_BODY, CatalystError, ConfigError, public_body
 from .logs import install as install_logging
@@ -32,10 +33,37 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 class _ServiceApp(FastAPI):
     """FastAPI with ``RequestIdMiddleware`` outermost: FastAPI's error middleware answers a 500
-    outside any middleware added with ``add_middleware``, and that answer needs the id too."""
+    outside any middleware added with ``add_middleware``, and that answer needs the id too.
+
+    The compiled request path (``compiled_routes``) sits right inside the metrics and tracing
+    middleware when FastAPI's own stack would add nothing to a workflow request (no user
+    middleware, the runtime's exception handlers, not in debug mode), else in the router's place
+    inside FastAPI's stack, so that user middleware and handlers still see every request.
+    """
+
+    # The exception handlers ``create_app`` registered: while they are the app's, the compiled
+    # path may answer errors itself with them.
+    runtime_handlers: dict[Any, Any] | None = None
 
     def build_middleware_stack(self) -> Any:
-        inner = super().build_middleware_stack()
+        settings = getattr(self.state, "settings", None)
+        table = route_table(self.router.routes)
+        if not table or (settings is not None and not settings.compiled_routes):
+            inner = super().build_middleware_stack()
+        elif (
+            not self.user_middleware
+            and self.exception_handlers == self.runtime_handlers
+            and not self.debug
+            and self.max_body_size is None
+        ):
+            inner = CompiledRoutes(table, super().build_middleware_stack(), self.exception_handlers)
+        else:
+            router = self.router
+            self.router = CompiledRoutes(table, router, None)  # type: ignore[assignment]
+            try:
+                inner = super().build_middleware_stack()
+            finally:
+                self.router = router
         metrics = getattr(self.state, "metrics", None)
         if metrics is not None:  # CATALYST_METRICS=on: rebuilt by metrics.install
             from .metrics import MetricsMiddleware
@@ -177,6 +205,8 @@ def create_app(
         # Before any pool exists: from here on no log line carries a secret's value.
         install_logging(app.state.settings, secret_names)
         install_probes(app.router.routes, app.state.settings)
+        # Again now that the settings are read (CATALYST_COMPILED_ROUTES) and every route is in.
+        app.middleware_stack = app.build_middleware_stack()
         _instrument(app, app.state.settings)  # before the pools: their clients get traced
         app.state.lifecycle = "starting"
         app.state.pools = await ConnectionPools.create(app.state.settings, needs)
@@ -206,6 +236,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(CatalystError, _catalyst_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    app.runtime_handlers = dict(app.exception_handlers)
     flat = router.flat_routes() if isinstance(router, WorkflowRouter) else None
     if flat is None:
         app.include_router(router)

@@ -162,6 +162,7 @@ class Settings:
     ``CATALYST_CACHE_TIMEOUT``      ``cache_timeout`` (s)          0.5
     ``CATALYST_STREAM_MAX_BUFFERED_BYTES`` ``stream_max_buffered_bytes`` 1 MiB
     ``CATALYST_TRACING``            ``tracing``                    off
+    ``CATALYST_COMPILED_ROUTES``    ``compiled_routes``            on
     =============================== ============================== =========
 
     ``max_map_items`` bounds the list a ``map`` node runs over (``run_map``). From
@@ -226,6 +227,9 @@ class Settings:
     stopped and the stream ends with an ``error`` event (``stream_overflow``)."""
     tracing: bool = False
     """OpenTelemetry traces over OTLP (needs ``catalyst-runtime[tracing]``)."""
+    compiled_routes: bool = True
+    """Workflow routes answered by the compiled request path (``compiled_routes``); off, FastAPI
+    routes every request (the same answers, slower: a way back if a difference is ever found)."""
 
     def __post_init__(self) -> None:
         if self.health_path == self.ready_path:
@@ -316,6 +320,7 @@ class Settings:
                 env, "CATALYST_STREAM_MAX_BUFFERED_BYTES", d.stream_max_buffered_bytes
             ),
             tracing=_choice(env, "CATALYST_TRACING", "off", _SWITCH) in _ON,
+            compiled_routes=_choice(env, "CATALYST_COMPILED_ROUTES", "on", _SWITCH) in _ON,
         )
 
     def __repr__(self) -> str:

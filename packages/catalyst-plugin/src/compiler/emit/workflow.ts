@@ -115,6 +115,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     routerLine: routerLine(needs),
     ...endpoint(w.ir.method, w.ir.route, w.input.className, needs, hasQuery(w.input)),
     endpointName,
+    // The runtime's compiled request path may call the endpoint straight from its ASGI entry
+    // (runtime compiled_routes.py): true of every endpoint that answers with json_response.
+    compiled: true,
   };
   // The imports are whatever importable names the module's code reads, so they cannot drift
   // from it: lay the module out without them, read its names, then lay it out with them.

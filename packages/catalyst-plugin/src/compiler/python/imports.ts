@@ -18,6 +18,7 @@ export const MODULE_OF = {
   NodeCache: 'catalyst_runtime',
   RedisRateLimiter: 'catalyst_runtime',
   WorkflowRouter: 'catalyst_runtime',
+  compiled_route: 'catalyst_runtime',
   http_call: 'catalyst_runtime',
   input_body: 'catalyst_runtime',
   json_response: 'catalyst_runtime',

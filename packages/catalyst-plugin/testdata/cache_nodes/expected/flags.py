@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeCache,
     WorkflowRouter,
+    compiled_route,
     json_response,
     redis_command,
 )
@@ -47,6 +48,7 @@ router = WorkflowRouter(pools=("redis",), env=("KEY_PREFIX",))
 
 
 @router.get("/flags")
+@compiled_route
 async def flags(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, FlagsInput(), pools=request.app.state.pools)
     return json_response(await run(ctx), ctx)

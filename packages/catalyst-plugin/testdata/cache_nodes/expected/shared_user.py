@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeCache,
     WorkflowRouter,
+    compiled_route,
     http_call,
     json_response,
     query_parameters,
@@ -56,6 +57,7 @@ router = WorkflowRouter(pools=("http", "redis"), env=("UPSTREAM_URL",))
 
 
 @router.get("/shared-users", openapi_extra=query_parameters(SharedUserInput))
+@compiled_route
 async def shared_user(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, read_query(request, SharedUserInput), pools=request.app.state.pools

@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeCache,
     WorkflowRouter,
+    compiled_route,
     http_call,
     json_response,
     query_parameters,
@@ -54,6 +55,7 @@ router = WorkflowRouter(pools=("http",), env=("UPSTREAM_URL",))
 
 
 @router.get("/users", openapi_extra=query_parameters(UserInput))
+@compiled_route
 async def user(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, read_query(request, UserInput), pools=request.app.state.pools

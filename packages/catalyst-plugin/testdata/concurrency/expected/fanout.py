@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -55,6 +56,7 @@ router = WorkflowRouter()
 
 
 @router.post("/fanout", openapi_extra=input_body(FanoutInput))
+@compiled_route
 async def fanout(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, FanoutInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -91,6 +92,7 @@ router = WorkflowRouter(pools=("http",), env=("API_URL",))
 
 
 @router.post("/dataflow", openapi_extra=input_body(DataflowInput))
+@compiled_route
 async def dataflow(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, WorkflowRouter, json_response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    compiled_route,
+    json_response,
+)
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +37,7 @@ router = WorkflowRouter(env=("CATALYST_REGION",))
 
 
 @router.get("/locale")
+@compiled_route
 async def locale() -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, LocaleInput())
     return json_response(await run(ctx), ctx)

@@ -10,6 +10,7 @@ from uuid import uuid4
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -48,6 +49,7 @@ router = WorkflowRouter()
 
 
 @router.post("/ids", openapi_extra=input_body(IdsInput))
+@compiled_route
 async def ids(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, IdsInput))
     return json_response(await run(ctx), ctx)

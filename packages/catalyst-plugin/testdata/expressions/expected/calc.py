@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -68,6 +69,7 @@ router = WorkflowRouter()
 
 
 @router.post("/calc", openapi_extra=input_body(CalcInput))
+@compiled_route
 async def calc(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, CalcInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -44,6 +45,7 @@ router = WorkflowRouter()
 
 
 @router.post("/greet", openapi_extra=input_body(GreetInput))
+@compiled_route
 async def greet(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

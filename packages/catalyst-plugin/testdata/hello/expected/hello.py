@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -47,6 +48,7 @@ router = WorkflowRouter()
 
 
 @router.post("/hello", openapi_extra=input_body(HelloInput))
+@compiled_route
 async def hello(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, HelloInput))
     return json_response(await run(ctx), ctx)

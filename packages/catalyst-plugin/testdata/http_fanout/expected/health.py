@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, WorkflowRouter, http_call, json_response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    compiled_route,
+    http_call,
+    json_response,
+)
 from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +41,7 @@ router = WorkflowRouter(pools=("http",), env=("UPSTREAM_URL",))
 
 
 @router.get("/health")
+@compiled_route
 async def health(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, HealthInput(), pools=request.app.state.pools)
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -59,6 +60,7 @@ router = WorkflowRouter(pools=("http",), env=("UPSTREAM_URL",))
 
 
 @router.post("/nickname", openapi_extra=input_body(NicknameInput))
+@compiled_route
 async def nickname(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -100,6 +101,7 @@ router = WorkflowRouter(
 
 
 @router.post("/profile", openapi_extra=input_body(ProfileInput))
+@compiled_route
 async def profile(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

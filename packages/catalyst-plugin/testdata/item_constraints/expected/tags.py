@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -65,6 +66,7 @@ router = WorkflowRouter()
 
 
 @router.post("/tags", openapi_extra=input_body(TagsInput))
+@compiled_route
 async def tags(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, TagsInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -39,6 +40,7 @@ router = WorkflowRouter()
 
 
 @router.post("/ping", openapi_extra=input_body(PingInput))
+@compiled_route
 async def ping(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, PingInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -31,6 +32,7 @@ router = WorkflowRouter()
 
 
 @router.post("/customer_onboarding", openapi_extra=input_body(CustomerOnboardingInput))
+@compiled_route
 async def customer_onboarding(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, CustomerOnboardingInput)

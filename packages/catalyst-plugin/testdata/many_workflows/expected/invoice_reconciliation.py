@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -33,6 +34,7 @@ router = WorkflowRouter()
 @router.post(
     "/invoice_reconciliation", openapi_extra=input_body(InvoiceReconciliationInput)
 )
+@compiled_route
 async def invoice_reconciliation(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, InvoiceReconciliationInput)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -31,6 +32,7 @@ router = WorkflowRouter()
 
 
 @router.post("/loyalty_points", openapi_extra=input_body(LoyaltyPointsInput))
+@compiled_route
 async def loyalty_points(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, LoyaltyPointsInput))
     return json_response(await run(ctx), ctx)

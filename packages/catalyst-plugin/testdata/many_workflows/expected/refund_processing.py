@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -31,6 +32,7 @@ router = WorkflowRouter()
 
 
 @router.post("/refund_processing", openapi_extra=input_body(RefundProcessingInput))
+@compiled_route
 async def refund_processing(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, RefundProcessingInput)

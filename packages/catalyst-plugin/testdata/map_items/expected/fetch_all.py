@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     InMemoryRateLimiter,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -85,6 +86,7 @@ router = WorkflowRouter(pools=("http",), env=("API_URL",))
 
 
 @router.post("/fetch_all", openapi_extra=input_body(FetchAllInput))
+@compiled_route
 async def fetch_all(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -61,6 +62,7 @@ router = WorkflowRouter(pools=("http",), env=("API_URL",))
 
 
 @router.post("/fetch_some", openapi_extra=input_body(FetchSomeInput))
+@compiled_route
 async def fetch_some(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

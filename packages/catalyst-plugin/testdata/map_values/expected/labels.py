@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -70,6 +71,7 @@ router = WorkflowRouter()
 
 
 @router.post("/labels", openapi_extra=input_body(LabelsInput))
+@compiled_route
 async def labels(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

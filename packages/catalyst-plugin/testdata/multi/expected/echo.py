@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -51,6 +52,7 @@ router = WorkflowRouter()
 
 
 @router.post("/echo", openapi_extra=input_body(EchoInput))
+@compiled_route
 async def echo(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, EchoInput))
     return json_response(await run(ctx), ctx)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalyst_runtime import ExecutionContext, WorkflowRouter, json_response
+from catalyst_runtime import (
+    ExecutionContext,
+    WorkflowRouter,
+    compiled_route,
+    json_response,
+)
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +29,7 @@ router = WorkflowRouter()
 
 
 @router.get("/status")
+@compiled_route
 async def status() -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, StatusInput())
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -68,6 +69,7 @@ router = WorkflowRouter()
 
 
 @router.put("/orders/upsert", openapi_extra=input_body(OrdersInput))
+@compiled_route
 async def orders(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, OrdersInput))
     return json_response(await run(ctx), ctx)

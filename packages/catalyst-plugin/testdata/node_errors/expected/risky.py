@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -55,6 +56,7 @@ router = WorkflowRouter()
 
 
 @router.post("/risky", openapi_extra=input_body(RiskyInput))
+@compiled_route
 async def risky(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, RiskyInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -61,6 +62,7 @@ router = WorkflowRouter()
 
 
 @router.post("/profile", openapi_extra=input_body(ProfileInput))
+@compiled_route
 async def profile(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, ProfileInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -71,6 +72,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/best_effort", openapi_extra=input_body(BestEffortInput))
+@compiled_route
 async def best_effort(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -67,6 +68,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/deadline", openapi_extra=input_body(DeadlineInput))
+@compiled_route
 async def deadline(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -103,6 +104,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/guarded", openapi_extra=input_body(GuardedInput))
+@compiled_route
 async def guarded(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

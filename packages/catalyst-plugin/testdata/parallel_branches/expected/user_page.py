@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -96,6 +97,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/user_page", openapi_extra=input_body(UserPageInput))
+@compiled_route
 async def user_page(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -40,6 +41,7 @@ router = WorkflowRouter()
 
 
 @router.post("/codes", openapi_extra=input_body(CodesInput))
+@compiled_route
 async def codes(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, CodesInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -60,6 +61,7 @@ router = WorkflowRouter()
 
 
 @router.post("/shipping", openapi_extra=input_body(ShippingInput))
+@compiled_route
 async def shipping(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, ShippingInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -54,6 +55,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/add_person", openapi_extra=input_body(AddPersonInput))
+@compiled_route
 async def add_person(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -62,6 +63,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/divide", openapi_extra=input_body(DivideInput))
+@compiled_route
 async def divide(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

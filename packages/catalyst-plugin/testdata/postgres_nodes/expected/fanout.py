@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -83,6 +84,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/fanout", openapi_extra=input_body(FanoutInput))
+@compiled_route
 async def fanout(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

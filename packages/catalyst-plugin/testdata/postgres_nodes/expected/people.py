@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     pg_query,
@@ -79,6 +80,7 @@ router = WorkflowRouter(pools=("postgres",))
 
 
 @router.post("/people", openapi_extra=input_body(PeopleInput))
+@compiled_route
 async def people(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     json_response,
     query_parameters,
     read_query,
@@ -44,6 +45,7 @@ router = WorkflowRouter()
 
 
 @router.get("/search", openapi_extra=query_parameters(SearchInput))
+@compiled_route
 async def search(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, read_query(request, SearchInput))
     return json_response(await run(ctx), ctx)

@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     RedisRateLimiter,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     rate_limit,
@@ -65,6 +66,7 @@ router = WorkflowRouter(pools=("redis",), env=("KEY_PREFIX",))
 
 
 @router.post("/shared", openapi_extra=input_body(SharedInput))
+@compiled_route
 async def shared(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

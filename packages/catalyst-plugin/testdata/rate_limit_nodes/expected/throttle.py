@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     InMemoryRateLimiter,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     rate_limit,
@@ -48,6 +49,7 @@ router = WorkflowRouter()
 
 
 @router.post("/throttle", openapi_extra=input_body(ThrottleInput))
+@compiled_route
 async def throttle(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, ThrottleInput))
     return json_response(await run(ctx), ctx)

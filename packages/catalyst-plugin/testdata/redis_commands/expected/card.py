@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -122,6 +123,7 @@ router = WorkflowRouter(pools=("redis",), env=("KEY_PREFIX",))
 
 
 @router.post("/card", openapi_extra=input_body(CardInput))
+@compiled_route
 async def card(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, CardInput), pools=request.app.state.pools

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -46,6 +47,7 @@ router = WorkflowRouter(pools=("redis",), env=("KEY_PREFIX",))
 
 
 @router.post("/hit", openapi_extra=input_body(HitInput))
+@compiled_route
 async def hit(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, HitInput), pools=request.app.state.pools

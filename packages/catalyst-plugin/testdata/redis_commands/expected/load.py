@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     json_response,
     query_parameters,
     read_query,
@@ -46,6 +47,7 @@ router = WorkflowRouter(pools=("redis",), env=("KEY_PREFIX",))
 
 
 @router.get("/load", openapi_extra=query_parameters(LoadInput))
+@compiled_route
 async def load(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, read_query(request, LoadInput), pools=request.app.state.pools

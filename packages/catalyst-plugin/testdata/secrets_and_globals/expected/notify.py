@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -51,6 +52,7 @@ router = WorkflowRouter(secrets=("MAIL_TOKEN",))
 
 
 @router.post("/notify", openapi_extra=input_body(NotifyInput))
+@compiled_route
 async def notify(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -59,6 +60,7 @@ router = WorkflowRouter()
 
 
 @router.post("/AttributeError", openapi_extra=input_body(AttributeErrorInput))
+@compiled_route
 async def AttributeError_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, AttributeErrorInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -63,6 +64,7 @@ router = WorkflowRouter()
 @router.post(
     "/ConnectionRefusedError", openapi_extra=input_body(ConnectionRefusedErrorInput)
 )
+@compiled_route
 async def ConnectionRefusedError_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, ConnectionRefusedErrorInput)

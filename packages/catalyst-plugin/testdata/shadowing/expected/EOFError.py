@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -56,6 +57,7 @@ router = WorkflowRouter()
 
 
 @router.post("/EOFError", openapi_extra=input_body(EOFErrorInput))
+@compiled_route
 async def EOFError_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, EOFErrorInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -61,6 +62,7 @@ router = WorkflowRouter()
 
 
 @router.post("/ModuleNotFoundError", openapi_extra=input_body(ModuleNotFoundErrorInput))
+@compiled_route
 async def ModuleNotFoundError_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, ModuleNotFoundErrorInput)

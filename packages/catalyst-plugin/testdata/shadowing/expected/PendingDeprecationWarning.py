@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -66,6 +67,7 @@ router = WorkflowRouter()
     "/PendingDeprecationWarning",
     openapi_extra=input_body(PendingDeprecationWarningInput),
 )
+@compiled_route
 async def PendingDeprecationWarning_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, PendingDeprecationWarningInput)

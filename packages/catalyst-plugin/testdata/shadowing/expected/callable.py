@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -56,6 +57,7 @@ router = WorkflowRouter()
 
 
 @router.post("/callable", openapi_extra=input_body(CallableInput))
+@compiled_route
 async def callable_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, CallableInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -56,6 +57,7 @@ router = WorkflowRouter()
 
 
 @router.post("/url_segment", openapi_extra=input_body(UrlSegmentInput))
+@compiled_route
 async def url_segment_endpoint(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, UrlSegmentInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -50,6 +51,7 @@ router = WorkflowRouter()
 
 
 @router.post("/text", openapi_extra=input_body(TextInput))
+@compiled_route
 async def text(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, TextInput))
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -78,6 +79,7 @@ router = WorkflowRouter(pools=("http",), env=("FILES_URL",))
 
 
 @router.post("/files", openapi_extra=input_body(FilesInput))
+@compiled_route
 async def files(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -46,6 +47,7 @@ router = WorkflowRouter(pools=("qdrant",))
 
 
 @router.post("/absent", openapi_extra=input_body(AbsentInput))
+@compiled_route
 async def absent(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     json_response,
     vector_search,
 )
@@ -44,6 +45,7 @@ router = WorkflowRouter(pools=("qdrant",))
 
 
 @router.get("/nearest")
+@compiled_route
 async def nearest(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, NearestInput(), pools=request.app.state.pools)
     return json_response(await run(ctx), ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -62,6 +63,7 @@ router = WorkflowRouter(pools=("qdrant",))
 
 
 @router.post("/search", openapi_extra=input_body(SearchInput))
+@compiled_route
 async def search(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

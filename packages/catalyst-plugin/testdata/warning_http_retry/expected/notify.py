@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     input_body,
     json_response,
@@ -46,6 +47,7 @@ router = WorkflowRouter(pools=("http",))
 
 
 @router.post("/notify", openapi_extra=input_body(NotifyInput))
+@compiled_route
 async def notify(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

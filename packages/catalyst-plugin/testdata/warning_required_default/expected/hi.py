@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -34,6 +35,7 @@ router = WorkflowRouter()
 
 
 @router.post("/hi", openapi_extra=input_body(HiInput))
+@compiled_route
 async def hi(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, HiInput))
     return json_response(await run(ctx), ctx)

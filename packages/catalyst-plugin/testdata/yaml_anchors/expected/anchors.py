@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -44,6 +45,7 @@ router = WorkflowRouter()
 
 
 @router.post("/anchors", openapi_extra=input_body(AnchorsInput))
+@compiled_route
 async def anchors(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, AnchorsInput))
     return json_response(await run(ctx), ctx)

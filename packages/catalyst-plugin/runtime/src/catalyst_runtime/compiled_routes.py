@@ -1,0 +1,178 @@
+"""The compiled request path: workflow routes answered straight from the ASGI entry.
+
+A generated workflow endpoint is already the whole request: it reads and validates the body
+once (``read_input``: pydantic-core from the raw bytes), runs the workflow and returns a
+response whose body and headers are written (``json_response``). What FastAPI adds around it
+for such a route (its middleware stack, route matching, dependency solving, the response call)
+is about 60 µs a request, several times the endpoint itself (docs/performance.md). So the
+compiler marks each workflow endpoint ``@compiled_route``, and ``create_app`` puts a
+``CompiledRoutes`` dispatcher in front of FastAPI: one dict lookup on ``(method, path)`` calls
+the endpoint and sends its bytes; every other request (``/docs``, ``/openapi.json``, the
+probes, ``/metrics``, the user's routes, an unknown path, a wrong method, ``HEAD``) goes to
+FastAPI unchanged. The routes stay registered with FastAPI, so the OpenAPI document is the
+same and FastAPI can still serve them (``CATALYST_COMPILED_ROUTES=off``).
+
+Where it sits (``app._ServiceApp.build_middleware_stack``):
+
+- with no middleware added by the user and the runtime's own exception handlers, right inside
+  the request-id, metrics and tracing middleware, answering errors itself with the same
+  handlers FastAPI would call (``handle_errors=True``);
+- otherwise in the router's place, inside FastAPI's stack: user middleware and exception
+  handlers see a compiled request exactly as they saw a FastAPI one (``handle_errors=False``).
+
+A route is taken only when FastAPI would run nothing but the endpoint for it: an ``APIRoute``
+marked ``@compiled_route``, an ``async`` endpoint taking at most the ``Request``, no
+dependencies, no parameters, and no earlier route matching the same method and path.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .bodies import _JSONResponse
+
+__all__ = ["CompiledRoutes", "compiled_route", "route_table"]
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+_MARK: Final = "__catalyst_compiled__"
+
+Handler = Callable[[Scope, Receive], Any]
+ErrorHandler = Callable[[Request, Exception], Any]
+
+
+def compiled_route(endpoint: EndpointT) -> EndpointT:
+    """Mark a generated workflow endpoint as one the compiled request path may call directly
+    (applied under the route decorator: ``@router.post(...)`` then ``@compiled_route``)."""
+    setattr(endpoint, _MARK, True)
+    return endpoint
+
+
+class _Entry:
+    __slots__ = ("endpoint", "route", "takes_request")
+
+    def __init__(self, route: APIRoute, takes_request: bool) -> None:
+        self.route = route
+        self.endpoint = route.endpoint
+        self.takes_request = takes_request
+
+
+def _direct(route: BaseRoute) -> bool | None:
+    """Whether FastAPI would run only the endpoint for ``route``: ``None`` if not, else whether
+    the endpoint takes the ``Request``."""
+    if not isinstance(route, APIRoute) or not getattr(route.endpoint, _MARK, False):
+        return None
+    if not inspect.iscoroutinefunction(route.endpoint) or route.dependencies:
+        return None
+    d = route.dependant
+    params = (d.path_params, d.query_params, d.header_params, d.cookie_params, d.body_params)
+    others = (
+        d.websocket_param_name,
+        d.http_connection_param_name,
+        d.response_param_name,
+        d.background_tasks_param_name,
+        d.security_scopes_param_name,
+    )
+    if any(params) or d.dependencies or any(name is not None for name in others):
+        return None
+    return d.request_param_name is not None
+
+
+def route_table(routes: Iterable[BaseRoute]) -> dict[tuple[str, str], _Entry]:
+    """``(method, path)`` → entry for every route the compiled path may answer, in FastAPI's
+    order: a route some earlier route would match first (a user's catch-all, a mount) is left
+    to FastAPI."""
+    table: dict[tuple[str, str], _Entry] = {}
+    earlier: list[BaseRoute] = []
+    for route in routes:
+        takes_request = _direct(route)
+        if takes_request is not None:
+            assert isinstance(route, APIRoute)
+            for method in sorted(route.methods or ()):
+                probe = {"type": "http", "path": route.path, "method": method, "root_path": ""}
+                if (method, route.path) in table or any(
+                    other.matches(probe)[0] == Match.FULL for other in earlier
+                ):
+                    continue
+                table[(method, route.path)] = _Entry(route, takes_request)
+        earlier.append(route)
+    return table
+
+
+class CompiledRoutes:
+    """The ASGI entry of the compiled path; ``fallback`` (FastAPI) gets every other request."""
+
+    __slots__ = ("errors", "fallback", "table")
+
+    def __init__(
+        self,
+        table: Mapping[tuple[str, str], _Entry],
+        fallback: ASGIApp,
+        errors: Mapping[type[BaseException], ErrorHandler] | None,
+    ) -> None:
+        self.table = dict(table)
+        self.fallback = fallback
+        # None: exceptions go up to FastAPI's own middleware (user middleware is installed);
+        # else the app's exception handlers, answered here.
+        self.errors = errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = (
+            self.table.get((scope["method"], scope["path"]))
+            if scope["type"] == "http" and not scope.get("root_path")
+            else None
+        )
+        if entry is None:
+            await self.fallback(scope, receive, send)
+            return
+        # What FastAPI's router leaves in the scope: metrics and tracing read the route's path.
+        scope["route"] = entry.route
+        scope["endpoint"] = entry.endpoint
+        scope["path_params"] = {}
+        try:
+            if entry.takes_request:
+                response = await entry.endpoint(Request(scope, receive))
+            else:
+                response = await entry.endpoint()
+        except Exception as exc:
+            if self.errors is None:
+                raise
+            await self._answer_error(scope, receive, send, exc)
+            return
+        if type(response) is _JSONResponse:
+            # The body and raw headers are already written: send them as they are.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": response.raw_headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+        else:  # any other response (a stream) plays itself, as under FastAPI
+            await response(scope, receive, send)
+
+    async def _answer_error(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception
+    ) -> None:
+        """As Starlette's exception and server-error middleware would: the handler registered
+        for the nearest class of ``exc``; for one handled only by ``Exception``'s (a 500), the
+        exception is raised again after the answer, so the server logs it."""
+        assert self.errors is not None
+        for cls in type(exc).__mro__:
+            handler = self.errors.get(cls)
+            if handler is not None:
+                break
+        else:  # pragma: no cover - create_app always registers one for Exception
+            raise exc
+        response = await handler(Request(scope, receive), exc)
+        await response(scope, receive, send)
+        if cls is Exception:
+            raise exc
