@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from catalyst_runtime import ConnectionPools, ExecutionContext, NodeCache, Settings
 from catalyst_runtime.cache_node import KEY_TEXT_LIMIT
+from catalyst_runtime.logs import JsonFormatter
 from catalyst_runtime.testing import free_port
 
 pytestmark = pytest.mark.anyio
@@ -193,6 +194,13 @@ async def test_redis_down_runs_the_node_and_says_so(
     assert "node user: cache read failed (ConnectionError); running the node uncached" in (
         caplog.text
     )
+    # As JSON, the line names its workflow and its node in fields of their own.
+    line = next(
+        orjson.loads(JsonFormatter().format(record))
+        for record in caplog.records
+        if record.getMessage().startswith("node user: cache read failed")
+    )
+    assert (line["workflow"], line["node"]) == ("cache_test", "user")
 
 
 async def test_a_hung_redis_is_a_miss_after_the_cache_timeout() -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -235,6 +236,64 @@ def test_request_ids_json_logs_and_no_secret(
     errors = [line for line in lines if line.get("request_id") == "req-500"]
     assert errors and "RuntimeError: boom" in errors[0]["exception"]
     assert all(set(line) >= {"time", "level", "logger", "message"} for line in lines)
+
+
+def test_every_line_about_a_workflow_request_names_the_workflow(
+    apps_dir: Path, postgres_dsn: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The access line, the node's failure and its cause (debug level): each carries the request
+    id and the workflow, and the failure and its cause the node; a generated route's 422, written
+    before its run starts, names its workflow too."""
+    env = {
+        "DATABASE_URL": postgres_dsn,
+        "REDIS_URL": redis_url,
+        "OPS_TOKEN": TOKEN,
+        "CATALYST_LOG_FORMAT": "json",
+    }
+    log = tmp_path / "serve.log"
+    with running_server(
+        "ops_app:app",
+        cwd=apps_dir,
+        env=env,
+        log_file=log,
+        startup_timeout=START,
+        extra_args=("--log-level", "debug"),
+        access_log=True,
+    ) as url:
+        ok = httpx.get(f"{url}/lookup", headers={"X-Request-ID": "req-ok"})
+        assert ok.status_code == 200, ok.text
+        bad = httpx.get(f"{url}/lookup?fail=true", headers={"X-Request-ID": "req-bad"})
+        assert bad.status_code == 500
+        plain = httpx.get(f"{url}/work", headers={"X-Request-ID": "req-plain"})
+        assert plain.status_code == 200
+        # Refused before its run starts: the route's module names the workflow.
+        refused = httpx.post(
+            f"{url}/greeting", json={"name": ""}, headers={"X-Request-ID": "req-422"}
+        )
+        assert refused.status_code == 422
+        greeted = httpx.post(
+            f"{url}/greeting", json={"name": "Ada"}, headers={"X-Request-ID": "req-gen"}
+        )
+        assert greeted.status_code == 200, greeted.text
+        time.sleep(0.3)
+    lines = [orjson.loads(line) for line in log.read_text().splitlines()]
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_request.setdefault(line.get("request_id", ""), []).append(line)
+    ok_lines, bad_lines = by_request["req-ok"], by_request["req-bad"]
+    assert any(line.get("status") == 200 for line in ok_lines)  # the access line
+    assert any(line.get("status") == 500 for line in bad_lines)
+    assert all(line.get("workflow") == "lookup" for line in ok_lines + bad_lines)
+    failure = [line for line in bad_lines if "-> 500" in line["message"]]
+    cause = [line for line in bad_lines if line["message"] == "cause"]
+    assert failure and cause
+    assert all(line["node"] == "check" for line in failure + cause)
+    for rid in ("req-422", "req-gen"):
+        assert [line.get("workflow") for line in by_request[rid]] == ["greeting"]  # access lines
+    # A route that runs no workflow names none.
+    assert by_request["req-plain"] and not any(
+        "workflow" in line for line in by_request["req-plain"]
+    )
 
 
 def test_json_formatter_shapes_an_access_line_and_redacts_a_traceback() -> None:

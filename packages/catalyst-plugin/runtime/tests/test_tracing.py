@@ -119,7 +119,7 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     log = tmp_path / "serve.log"
     parent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
     with running_server(
-        "ops_app:app", cwd=apps_dir, env=env, log_file=log, startup_timeout=START
+        "ops_app:app", cwd=apps_dir, env=env, log_file=log, startup_timeout=START, access_log=True
     ) as url:
         ok = httpx.get(f"{url}/traced", headers={"traceparent": parent})
         assert ok.status_code == 200, ok.text
@@ -178,6 +178,11 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     (failure,) = [line for line in lines if "-> 500" in line["message"]]
     assert failure["trace_id"] == failed_server.trace_id.hex()
     assert failure["node"] == "check"
+    # Every line of that request (its access line too) has the trace id and the workflow.
+    of_request = [line for line in lines if line.get("request_id") == failure["request_id"]]
+    assert any(line.get("status") == 500 for line in of_request)
+    assert all(line.get("trace_id") == failure["trace_id"] for line in of_request)
+    assert all(line.get("workflow") == "traced" for line in of_request)
 
 
 @contextmanager

@@ -192,7 +192,11 @@ class NodeCache:
         try:
             raw = dumps(value)
         except TypeError:
-            logger.warning("node %s: its value is not JSON, so it is not cached", self.node_id)
+            logger.warning(
+                "node %s: its value is not JSON, so it is not cached",
+                self.node_id,
+                extra=self._about,
+            )
             return None
         if len(raw) > settings.cache_max_value_bytes:
             self.stats.errors += 1
@@ -202,9 +206,15 @@ class NodeCache:
                 self.node_id,
                 len(raw),
                 settings.cache_max_value_bytes,
+                extra=self._about,
             )
             return None
         return raw
+
+    @property
+    def _about(self) -> dict[str, str]:
+        # The node a line is about, a field of its own in JSON log lines (logs.JsonFormatter).
+        return {"node": self.node_id}
 
     def _failed(self, what: str) -> None:
         self.stats.errors += 1
@@ -216,8 +226,11 @@ class NodeCache:
             self.node_id,
             what,
             "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__,
+            extra=self._about,
         )
-        logger.debug("node %s: cache %s failure", self.node_id, what, exc_info=True)
+        logger.debug(
+            "node %s: cache %s failure", self.node_id, what, exc_info=True, extra=self._about
+        )
 
     def __repr__(self) -> str:
         return f"NodeCache({self.node_id!r}, ttl={self.ttl!r}, backend={self.backend!r})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import monotonic_ns, time_ns
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
@@ -87,6 +88,19 @@ class EventSink(Protocol):
         ``node_id`` did."""
 
 
+# The workflow the current task runs, for log lines (``logs.JsonFormatter``): set when its context
+# is made, in the request's own task, so every line written afterwards while the request is
+# served carries it (the access line too, which the server writes from that task), and every
+# task started from it (parallel branches, map items) inherits it. Not reset, like the request
+# id: the task's context dies with it.
+_workflow: ContextVar[str | None] = ContextVar("catalyst_workflow", default=None)
+
+
+def current_workflow() -> str | None:
+    """The id of the workflow the current request runs, if it runs one."""
+    return _workflow.get()
+
+
 class ExecutionContext:
     """State of one workflow run: what its nodes share, and what the run reports.
 
@@ -145,6 +159,7 @@ class ExecutionContext:
     ) -> None:
         self.started_ns = monotonic_ns() if started_ns is None else started_ns
         self.workflow_id = workflow_id
+        _workflow.set(workflow_id)
         self.input = input
         self.timings = {}
         self.globals = _EMPTY if globals is None else globals

@@ -339,7 +339,7 @@ def public_body(exc: BaseException, where: str) -> dict[str, Any]:
         # The runtime's own message only; the cause (which may quote data) stays at debug level.
         # ``node`` is a field of its own in JSON log lines (logs.JsonFormatter).
         _logger.warning("%s -> %d: %s", where, exc.status_code, exc, extra={"node": exc.node_id})
-        _logger.debug("cause", exc_info=exc)
+        _logger.debug("cause", exc_info=exc, extra={"node": exc.node_id})
         return exc.to_body()
     if isinstance(exc, CatalystError):
         _logger.error("%s -> %d: %s", where, exc.status_code, exc)

@@ -18,8 +18,10 @@
 
 ``serve`` formats every line with ``JsonFormatter`` (``CATALYST_LOG_FORMAT=json``, the default
 when the output is not a terminal): one JSON object a line with ``time``, ``level``, ``logger``,
-``message``, the ``request_id`` of the request being served, and what the record carries
-(``workflow``, ``node``; an access line's ``method``, ``path``, ``status``, ``client``).
+``message``, the ``request_id`` of the request being served, the ``workflow`` it runs (from
+``ExecutionContext``, on every line written while it is served, the access line included), the
+``trace_id`` when it is traced, the ``node`` a line is about (its failure, its cache), and an
+access line's ``method``, ``path``, ``status``, ``client``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 import orjson
 
 from .config import Settings
-from .request_id import current_request_id
+from .context import current_workflow
+from .request_id import current_request_id, current_route
 
 __all__ = [
     "JsonFormatter",
@@ -245,10 +248,17 @@ def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
     access.addFilter(ProbeAccessFilter((settings.health_path, settings.ready_path)))
 
 
-_EXTRA_FIELDS: Final = ("workflow", "node")
-
 trace_id_source: Callable[[], str | None] | None = None
 """Set by ``tracing.install`` while tracing is on: the current trace id, for ``trace_id``."""
+
+
+def _route_workflow() -> str | None:
+    """The workflow of the generated route that matched the request, before its run has started
+    (a 422 for a bad body is written before ``ExecutionContext`` exists): every generated
+    module names its workflow in ``WORKFLOW_ID``. Read only when a line is written."""
+    endpoint = getattr(current_route(), "endpoint", None)
+    workflow = getattr(endpoint, "__globals__", {}).get("WORKFLOW_ID")
+    return workflow if isinstance(workflow, str) else None
 
 
 class JsonFormatter(logging.Formatter):
@@ -269,10 +279,12 @@ class JsonFormatter(logging.Formatter):
             trace_id = trace_id_source()
             if trace_id is not None:
                 entry["trace_id"] = trace_id
-        for field in _EXTRA_FIELDS:
-            value = record.__dict__.get(field)
-            if value is not None:
-                entry[field] = value
+        workflow = record.__dict__.get("workflow") or current_workflow() or _route_workflow()
+        if workflow is not None:
+            entry["workflow"] = workflow
+        node = record.__dict__.get("node")
+        if node is not None:
+            entry["node"] = node
         args = record.args
         if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
             client, method, path, _version, status = args

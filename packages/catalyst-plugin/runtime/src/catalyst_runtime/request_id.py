@@ -19,7 +19,7 @@ import re
 from contextvars import ContextVar
 from typing import Any, Final
 
-__all__ = ["RequestIdMiddleware", "current_request_id"]
+__all__ = ["RequestIdMiddleware", "current_request_id", "current_route"]
 
 HEADER: Final = b"x-request-id"
 MAX_LENGTH: Final = 128
@@ -41,12 +41,20 @@ def _new_process() -> None:
 
 os.register_at_fork(after_in_child=_new_process)
 
-_current: ContextVar[str | None] = ContextVar("catalyst_request_id", default=None)
+# The request's id and its ASGI scope (the router adds the matched route to it).
+_current: ContextVar[tuple[str, Any] | None] = ContextVar("catalyst_request_id", default=None)
 
 
 def current_request_id() -> str | None:
     """The id of the request being served by this task, if any."""
-    return _current.get()
+    current = _current.get()
+    return None if current is None else current[0]
+
+
+def current_route() -> Any:
+    """The route that matched the request being served by this task, once one has."""
+    current = _current.get()
+    return None if current is None else current[1].get("route")
 
 
 class RequestIdMiddleware:
@@ -70,7 +78,7 @@ class RequestIdMiddleware:
         header = (HEADER, rid.encode("ascii"))
         # Not reset afterwards: the server runs each request in a task of its own, whose context
         # dies with it, and its report of an exception the app raised comes after this returns.
-        _current.set(rid)
+        _current.set((rid, scope))
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":

@@ -46,6 +46,7 @@ def running_server(
     shutdown_timeout: float = 10.0,
     extra_args: Sequence[str] = (),
     log_file: str | os.PathLike[str] | None = None,
+    access_log: bool = False,
 ) -> Iterator[str]:
     """Start ``app_path`` with ``python -m catalyst_runtime.serve`` and yield its base URL.
 
@@ -54,13 +55,14 @@ def running_server(
     gets SIGTERM (uvicorn then runs the lifespan shutdown) and is killed if it is still running
     ``shutdown_timeout`` seconds later. If it dies or does not answer in time, the error carries
     the end of its log. ``log_file``: where its output goes (default an anonymous temporary
-    file), so a test can read what it logged.
+    file), so a test can read what it logged; ``access_log``: a line per request in it.
     """
     port = free_port(host)
     url = f"http://{host}:{port}"
     command = [
         sys.executable, "-m", "catalyst_runtime.serve", app_path,
-        "--host", host, "--port", str(port), "--no-access-log", *extra_args,
+        "--host", host, "--port", str(port), *(() if access_log else ("--no-access-log",)),
+        *extra_args,
     ]  # fmt: skip
     opened = (
         tempfile.TemporaryFile(mode="w+b") if log_file is None else open(log_file, "w+b")  # noqa: SIM115

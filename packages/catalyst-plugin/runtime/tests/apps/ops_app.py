@@ -2,7 +2,8 @@
 
 ``/fail`` raises an unexpected error (a 500); ``/slow`` answers after ``seconds``; ``/lookup`` runs
 two nodes (``?fail=true``: the second fails); ``/traced`` runs a query and an HTTP call to
-``UPSTREAM_URL`` at once, then a step.
+``UPSTREAM_URL`` at once, then a step; ``POST /greeting`` is a workflow route shaped as generated
+code is (``greeting_workflow``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 from typing import Any
 
 from fastapi import Request, Response
+from greeting_workflow import (  # type: ignore[import-not-found]  # a sibling, run from apps/
+    router as greeting_router,
+)
 
 from catalyst_runtime import (
     ExecutionContext,
@@ -85,4 +89,5 @@ async def traced(request: Request, fail: bool = False) -> Response:
     return json_response({"one": one, "status": called["status"]}, ctx)
 
 
+router.include_router(greeting_router)
 app = create_app(router, title="ops")
