@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +25,7 @@ from catalyst_runtime import (
     WorkflowRouter,
     create_app,
 )
+from catalyst_runtime import pools
 from catalyst_runtime.metrics import MetricsMiddleware, _method
 from catalyst_runtime.request_id import RequestIdMiddleware
 from catalyst_runtime.testing import running_server
@@ -27,6 +33,7 @@ from catalyst_runtime.testing import running_server
 TOKEN = "ops-secret-value-1234"
 # A start-up took over 20 s on a loaded 2-core machine (the OpenTelemetry and Qdrant imports).
 START = 120.0
+HOLD = 1.0  # seconds a request holds its pool's only connection
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -94,7 +101,7 @@ def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
 
 @pytest.mark.anyio
 async def test_off_adds_nothing_to_the_request_path() -> None:
-    app = create_app(WorkflowRouter(), title="off", settings=Settings())
+    app = create_app(WorkflowRouter(), title="off", settings=Settings(), pools=("http",))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -105,6 +112,8 @@ async def test_off_adds_nothing_to_the_request_path() -> None:
         assert isinstance(stack, RequestIdMiddleware)
         assert not isinstance(stack.app, MetricsMiddleware)
         assert ExecutionContext.scope_class is NodeScope
+        # The pools are the plain ones: no hook times a wait for a connection.
+        assert app.state.pools.http.event_hooks == {"request": [], "response": []}
 
 
 @pytest.mark.anyio
@@ -119,7 +128,9 @@ async def test_on_then_off_restores_the_plain_node_scope() -> None:
         assert ExecutionContext.scope_class is not NodeScope
         assert isinstance(app.middleware_stack.app, MetricsMiddleware)  # type: ignore[union-attr]
         assert (await client.get("/metrics")).status_code == 200
+        assert pools.wait_observer is not None
     assert ExecutionContext.scope_class is NodeScope
+    assert pools.wait_observer is None  # the next start-up builds plain pools
 
 
 @pytest.mark.anyio
@@ -196,3 +207,84 @@ async def test_cache_outcomes_are_counted_per_node() -> None:
     # Off again: nothing is told.
     await cache.call(ExecutionContext("profile", None), fetch, "cy")
     assert metrics.cache[("profile", "account", "miss")] == 2
+
+
+class SlowUpstream:
+    """An HTTP/1.1 upstream on loopback answering every request after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: the client pools its connection
+
+            def do_GET(self) -> None:
+                time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_pool_sizes_waits_and_rate_limit_rejections(
+    apps_dir: Path, postgres_dsn: str, redis_url: str
+) -> None:
+    """Pools of one connection and three requests at once, each holding it for HOLD: the two
+    behind the first wait for it, over 0.1 s each unless the three arrive HOLD - 0.1 s apart,
+    which the wait histograms show; a rejected rate-limit slot is counted as such."""
+    upstream = SlowUpstream(HOLD)
+    env = {
+        "DATABASE_URL": postgres_dsn,
+        "REDIS_URL": redis_url,
+        "UPSTREAM_URL": upstream.url,
+        "CATALYST_METRICS": "on",
+        "CATALYST_POSTGRES_MIN_SIZE": "1",
+        "CATALYST_POSTGRES_MAX_SIZE": "1",
+        "CATALYST_HTTP_MAX_CONNECTIONS": "1",
+    }
+
+    def at_once(url: str, times: int) -> list[int]:
+        with ThreadPoolExecutor(times) as pool:
+            return [
+                r.status_code for r in pool.map(lambda _: httpx.get(url, timeout=60), range(times))
+            ]
+
+    try:
+        with running_server("busy_app:app", cwd=apps_dir, env=env, startup_timeout=START) as url:
+            assert at_once(f"{url}/query?seconds={HOLD}", 3) == [200] * 3
+            assert at_once(f"{url}/call", 3) == [200] * 3
+            assert [httpx.get(f"{url}/cached").status_code for _ in range(2)] == [200, 200]
+            assert [httpx.get(f"{url}/limited").status_code for _ in range(2)] == [200, 429]
+            samples = _samples(httpx.get(f"{url}/metrics").text)
+    finally:
+        upstream.close()
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    for pool in ("postgres", "http"):
+        count = value("catalyst_pool_wait_seconds_count", pool=pool)
+        assert count >= 3, pool
+        # Two requests waited HOLD or more: at least two observations above 0.1 s.
+        assert count - value("catalyst_pool_wait_seconds_bucket", pool=pool, le="0.1") >= 2, pool
+        assert value("catalyst_pool_max_connections", pool=pool) == 1
+        idle = value("catalyst_pool_connections", pool=pool, state="idle")
+        assert idle + value("catalyst_pool_connections", pool=pool, state="in_use") == 1, pool
+    assert value("catalyst_pool_wait_seconds_count", pool="redis") >= 2
+    assert value("catalyst_pool_max_connections", pool="redis") == Settings().redis_max_connections
+    assert value("catalyst_pool_connections", pool="redis", state="in_use") == 0
+    assert value("catalyst_pool_connections", pool="redis", state="idle") >= 1
+    rejected = {"workflow": "limited", "node": "throttle", "type": "rate_limited"}
+    assert value("catalyst_node_errors_total", **rejected) == 1
+    pools = {dict(labels)["pool"] for name, labels in samples if name.startswith("catalyst_pool")}
+    assert pools == {"postgres", "http", "redis"}  # a fixed set, whatever the requests

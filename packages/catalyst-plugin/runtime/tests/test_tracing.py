@@ -3,6 +3,9 @@ written for the test (the protobuf requests decoded with opentelemetry-proto).""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -258,3 +261,62 @@ def test_tracing_setting() -> None:
     assert Settings.from_env({"CATALYST_TRACING": "on"}, env_file=None).tracing is True
     with pytest.raises(ConfigError, match=r"CATALYST_TRACING: expected one of"):
         Settings.from_env({"CATALYST_TRACING": "sometimes"}, env_file=None)
+
+
+def test_the_process_s_own_sdk_provider_gets_the_span_tree(
+    apps_dir: Path, postgres_dsn: str, redis_url: str, upstream: Upstream
+) -> None:
+    """The SDK's in-memory exporter, on a provider the process set before the app started
+    (``apps/inmemory_traces.py``, in a process of its own): concurrent nodes, an HTTP call and a
+    failing node, as a tree."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_dsn,
+        "REDIS_URL": redis_url,
+        "OPS_TOKEN": TOKEN,
+        "UPSTREAM_URL": upstream.url,
+        "CATALYST_TRACING": "on",
+        # Nothing listens there: a span sent over OTLP would be lost, not counted.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+    }
+    ran = subprocess.run(
+        [sys.executable, "inmemory_traces.py"],
+        cwd=apps_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    *lines, last = [orjson.loads(line) for line in ran.stdout.splitlines()]
+    assert last == {"statuses": [200, 500]}
+    traces: dict[str, list[dict[str, Any]]] = {}
+    for span in lines:
+        traces.setdefault(span["trace_id"], []).append(span)
+    # The two requests' traces (start-up's own calls, Redis's PING, are traces of their own).
+    requests = [t for t in traces.values() if any(s["kind"] == "SERVER" for s in t)]
+    assert len(requests) == 2
+    ok, failed = sorted(requests, key=lambda spans: any(s["status"] == "ERROR" for s in spans))
+
+    def tree(spans: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        (server,) = [s for s in spans if s["kind"] == "SERVER"]
+        nodes = {s["name"]: s for s in spans if "catalyst.node" in s["attributes"]}
+        return server, nodes
+
+    server, nodes = tree(ok)
+    assert server["name"] == "GET /traced"
+    assert set(nodes) == {"query", "call", "check"}
+    assert all(n["parent_id"] == server["span_id"] for n in nodes.values())
+    query, call = nodes["query"], nodes["call"]
+    assert query["start"] < call["end"] and call["start"] < query["end"]  # concurrent
+    clients = [s for s in ok if s["kind"] == "CLIENT"]
+    assert any(s["parent_id"] == call["span_id"] for s in clients)  # the HTTP call
+    assert any(s["parent_id"] == query["span_id"] for s in clients)  # the query
+
+    server, nodes = tree(failed)
+    assert server["status"] == "ERROR"
+    assert nodes["check"]["status"] == "ERROR"
+    assert nodes["check"]["attributes"]["error.type"] == "node_failed"
+    assert nodes["query"]["status"] == nodes["call"]["status"] == "UNSET"
+    assert all(TOKEN not in orjson.dumps(span).decode() for span in lines)

@@ -14,8 +14,12 @@ Off (the default), nothing of this module runs: no middleware, no per-node work,
   rejection is ``type="rate_limited"``.
 - ``catalyst_cache_requests_total{workflow, node, outcome}``: a cached node's calls by outcome
   (``hit``, ``miss``, ``shared``, ``error``).
-- ``catalyst_pool_connections{pool, state}``: PostgreSQL pool connections ``idle`` and
-  ``in_use``, read when scraped.
+- ``catalyst_pool_connections{pool, state}``: each pool's connections ``idle`` and ``in_use``
+  (``postgres``, ``redis``, and the ``http`` and ``llm`` clients), and
+  ``catalyst_pool_max_connections{pool}`` its limit, read when scraped (``ConnectionPools.usage``).
+- ``catalyst_pool_wait_seconds{pool}``: a histogram of how long a request waited for a connection
+  of that pool (PostgreSQL's acquire, Redis's, an HTTP client's pool), timed by the hooks
+  ``pools.wait_observer`` turns on.
 
 Every label value comes from the service's own definitions (routes, workflow and node ids,
 error types) or a fixed set (the standard HTTP methods, else ``_OTHER``), never from a
@@ -33,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import cache_node
+from . import cache_node, pools
 from .context import ExecutionContext, NodeScope
 from .errors import CatalystError, ConfigError, node_error
 
@@ -62,6 +66,8 @@ BUCKETS: Final = (
     10,
     30,
 )
+# Waiting for a connection: usually none at all (well under 0.1 ms), up to a pool timeout.
+WAIT_BUCKETS: Final = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30)
 
 
 class _Histogram:
@@ -70,19 +76,20 @@ class _Histogram:
     prometheus_client's own Histogram takes a lock per bucket and costs several times as much
     (docs/operations.md, "Metrics")."""
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("bounds", "counts", "total")
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)  # the last one: above every bound (+Inf)
+    def __init__(self, bounds: tuple[float, ...] = BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
         self.total = 0.0
 
     def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(BUCKETS, seconds)] += 1
+        self.counts[bisect_left(self.bounds, seconds)] += 1
         self.total += seconds
 
     def buckets(self) -> list[tuple[str, int]]:
         cumulative, out = 0, list[tuple[str, int]]()
-        for bound, count in zip((*map(str, BUCKETS), "+Inf"), self.counts, strict=True):
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
             cumulative += count
             out.append((bound, cumulative))
         return out
@@ -110,6 +117,7 @@ class Metrics:
         self.nodes: dict[tuple[str, str], _Histogram] = {}
         self.errors: dict[tuple[str, str, str], int] = {}
         self.cache: dict[tuple[str, str, str], int] = {}
+        self.waits: dict[tuple[str], _Histogram] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -124,6 +132,12 @@ class Metrics:
         histogram = self.requests.get(key)
         if histogram is None:
             histogram = self.requests[key] = _Histogram()
+        histogram.observe(seconds)
+
+    def observe_wait(self, pool: str, seconds: float) -> None:
+        histogram = self.waits.get((pool,))
+        if histogram is None:
+            histogram = self.waits[(pool,)] = _Histogram(WAIT_BUCKETS)
         histogram.observe(seconds)
 
     def count_cache(self, workflow: str, node: str, outcome: str) -> None:
@@ -145,6 +159,8 @@ class Metrics:
              ["route", "method", "status"], self.requests),
             ("catalyst_node_seconds", "Node duration by workflow and node.",
              ["workflow", "node"], self.nodes),
+            ("catalyst_pool_wait_seconds", "Time a request waited for a connection, by pool.",
+             ["pool"], self.waits),
         )  # fmt: skip
         for name, text, labels, table in histograms:
             family = HistogramMetricFamily(name, text, labels=labels)
@@ -163,16 +179,19 @@ class Metrics:
             for key, count in sorted(counts.items()):
                 counter.add_metric(list(key), count)
             yield counter
-        pools = GaugeMetricFamily(
+        connections = GaugeMetricFamily(
             "catalyst_pool_connections", "Pool connections by state.", labels=["pool", "state"]
         )
+        limits = GaugeMetricFamily(
+            "catalyst_pool_max_connections", "Most connections a pool opens.", labels=["pool"]
+        )
         open_pools = getattr(self._app.state, "pools", None)
-        if open_pools is not None and "postgres" in open_pools.names:
-            pool = open_pools.postgres
-            idle = pool.get_idle_size()
-            pools.add_metric(["postgres", "idle"], idle)
-            pools.add_metric(["postgres", "in_use"], pool.get_size() - idle)
-        yield pools
+        for pool, in_use, idle, limit in [] if open_pools is None else open_pools.usage():
+            connections.add_metric([pool, "idle"], idle)
+            connections.add_metric([pool, "in_use"], in_use)
+            limits.add_metric([pool], limit)
+        yield connections
+        yield limits
 
 
 class MetricsMiddleware:
@@ -271,6 +290,7 @@ def install(app: FastAPI, path: str, skip: frozenset[str]) -> Metrics:
     MeasuredNodeScope.metrics = metrics
     ExecutionContext.scope_class = MeasuredNodeScope
     cache_node.observer = metrics.count_cache
+    pools.wait_observer = metrics.observe_wait  # before the lifespan builds the pools
     return metrics
 
 
@@ -280,6 +300,7 @@ def uninstall(app: FastAPI) -> None:
         return
     app.state.metrics = None
     cache_node.observer = None
+    pools.wait_observer = None
     MeasuredNodeScope.metrics = None
     ExecutionContext.scope_class = NodeScope
     app.middleware_stack = app.build_middleware_stack()

@@ -2,13 +2,19 @@
 
 Only the pools named in ``needs`` are built, and each driver is imported only when its pool is:
 a service without a ``postgres`` node never imports asyncpg.
+
+For metrics (``metrics.install``, before the pools are built) this module also says how full each
+pool is (``ConnectionPools.usage``) and times how long a request waits for a connection
+(``wait_observer``): what it reads of each driver stays here, so a change of client (the http
+pools' httpx) changes only this module. With metrics off no pool is built differently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, get_args
 
 from .config import Settings
@@ -27,6 +33,11 @@ __all__ = ["ConnectionPools", "POOL_NAMES", "PoolName"]
 
 PoolName = Literal["http", "llm", "postgres", "redis", "qdrant", "anthropic", "openai", "groq"]
 POOL_NAMES: Final[frozenset[str]] = frozenset(get_args(PoolName))
+
+wait_observer: Callable[[str, float], None] | None = None
+"""Set by ``metrics.install`` while metrics are on: told ``(pool, seconds)`` each time a request
+gets a connection (PostgreSQL, Redis, the http and llm clients), so the wait can be measured.
+Read when a pool is built (and by ``acquire_postgres``); ``None``: nothing is timed."""
 
 
 class ConnectionPools:
@@ -156,6 +167,17 @@ class ConnectionPools:
         results = await asyncio.gather(*(self._ping(name, within) for name in names))
         return dict(zip(names, results, strict=True))
 
+    def usage(self) -> list[tuple[str, int, int, int]]:
+        """``(pool, in use, idle, limit)`` of every built pool that holds connections (Qdrant's
+        client does not say), read now: for the metrics' gauges when scraped."""
+        out = []
+        for name, client in self._clients.items():
+            count = _USAGE.get(name)
+            counts = None if count is None else count(client)
+            if counts is not None:
+                out.append((name, *counts))
+        return out
+
     async def _ping(self, name: str, within: float) -> str:
         try:
             await asyncio.wait_for(_PINGS[name](self._clients[name]), within)
@@ -178,6 +200,7 @@ async def _http(settings: Settings) -> httpx.AsyncClient:
             max_keepalive_connections=settings.http_max_keepalive,
         ),
         timeout=httpx.Timeout(settings.http_timeout, connect=settings.http_connect_timeout),
+        **_http_wait_hooks("http"),
     )
 
 
@@ -190,7 +213,45 @@ async def _llm(settings: Settings) -> httpx.AsyncClient:
             max_keepalive_connections=settings.llm_max_connections,
         ),
         timeout=httpx.Timeout(settings.llm_timeout, connect=settings.http_connect_timeout),
+        **_http_wait_hooks("llm"),
     )
+
+
+def _http_wait_hooks(name: str) -> dict[str, Any]:
+    """With metrics on, the client's ``event_hooks``: each request carries httpcore's ``trace``
+    extension, whose first event comes once the pool has given the request a connection (a
+    reused one's first write, or a new one's connect), so the time from the hook to that event is
+    the wait. Off: no hooks, the client is the plain one."""
+    observe = wait_observer
+    if observe is None:
+        return {}
+
+    async def on_request(request: httpx.Request) -> None:
+        if "trace" in request.extensions:  # a caller's own tracing is left alone
+            return
+        started = perf_counter()
+        waiting = True
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            nonlocal waiting
+            if waiting:
+                waiting = False
+                observe(name, perf_counter() - started)
+
+        request.extensions["trace"] = trace
+
+    return {"event_hooks": {"request": [on_request]}}
+
+
+def _http_usage(client: httpx.AsyncClient) -> tuple[int, int, int] | None:
+    # httpx keeps its httpcore pool on the transport; a connection being opened for a request
+    # counts as in use.
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if pool is None:
+        return None
+    connections = pool.connections
+    idle = sum(1 for connection in connections if connection.is_idle())
+    return len(connections) - idle, idle, pool._max_connections
 
 
 def _unreachable(variable: str, exc: BaseException) -> ConfigError:
@@ -223,13 +284,50 @@ async def _postgres(settings: Settings) -> asyncpg.Pool[asyncpg.Record]:
         raise _unreachable("DATABASE_URL", exc) from exc
 
 
+def acquire_postgres(pool: asyncpg.Pool[asyncpg.Record], timeout: float | None) -> Any:
+    """``pool.acquire(timeout=timeout)``, timed for the metrics while they are on."""
+    acquire = pool.acquire(timeout=timeout)
+    observe = wait_observer
+    return acquire if observe is None else _TimedAcquire(acquire, observe)
+
+
+class _TimedAcquire:
+    __slots__ = ("_acquire", "_observe")
+
+    def __init__(self, acquire: Any, observe: Callable[[str, float], None]) -> None:
+        self._acquire = acquire
+        self._observe = observe
+
+    async def __aenter__(self) -> Any:
+        started = perf_counter()
+        try:
+            return await self._acquire.__aenter__()
+        finally:  # a wait that ended in a timeout was a wait too
+            self._observe("postgres", perf_counter() - started)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._acquire.__aexit__(*exc_info)
+
+
+def _postgres_usage(pool: asyncpg.Pool[asyncpg.Record]) -> tuple[int, int, int]:
+    idle = pool.get_idle_size()
+    return pool.get_size() - idle, idle, pool.get_max_size()
+
+
 async def _redis(settings: Settings) -> Redis:
     from redis.asyncio import Redis
 
     url = _require(settings.redis_url, "REDIS_URL", "redis", "redis://localhost:6379/0")
     from redis.exceptions import RedisError
 
-    client = Redis.from_url(url, max_connections=settings.redis_max_connections)
+    observe = wait_observer
+    if observe is None:
+        client = Redis.from_url(url, max_connections=settings.redis_max_connections)
+    else:
+        pool_class = _timed_redis_pool(observe)
+        client = Redis.from_pool(
+            pool_class.from_url(url, max_connections=settings.redis_max_connections)
+        )
     try:
         await client.ping()  # fail at start-up, not on the first request
     except BaseException as exc:
@@ -238,6 +336,28 @@ async def _redis(settings: Settings) -> Redis:
             raise _unreachable("REDIS_URL", exc) from exc
         raise
     return client
+
+
+def _timed_redis_pool(observe: Callable[[str, float], None]) -> Any:
+    """redis-py's pool, telling ``observe`` how long each command waited for a connection (its
+    lock, and a connect when none is idle; the pool does not queue: past its limit a command
+    fails at once, a node error)."""
+    from redis.asyncio import ConnectionPool
+
+    class TimedConnectionPool(ConnectionPool):
+        async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+            started = perf_counter()
+            try:
+                return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+            finally:
+                observe("redis", perf_counter() - started)
+
+    return TimedConnectionPool
+
+
+def _redis_usage(client: Redis) -> tuple[int, int, int]:
+    pool: Any = client.connection_pool
+    return len(pool._in_use_connections), len(pool._available_connections), pool.max_connections
 
 
 async def _qdrant(settings: Settings) -> AsyncQdrantClient:
@@ -322,6 +442,12 @@ _PINGS: Final[dict[str, Any]] = {
     "postgres": _ping_postgres,
     "redis": _ping_redis,
     "qdrant": _ping_qdrant,
+}
+_USAGE: Final[dict[str, Any]] = {
+    "http": _http_usage,
+    "llm": _http_usage,
+    "postgres": _postgres_usage,
+    "redis": _redis_usage,
 }
 _BUILDERS: Final[dict[str, Any]] = {
     "http": _http,

@@ -21,6 +21,7 @@ import orjson
 
 from .bodies import dumps
 from .errors import ConfigError, node_error
+from .pools import acquire_postgres
 
 if TYPE_CHECKING:
     import asyncpg
@@ -85,7 +86,7 @@ async def _attempt(
 ) -> Any:
     import asyncpg
 
-    async with pool.acquire(timeout=timeout) as conn:
+    async with acquire_postgres(pool, timeout) as conn:
         try:
             return await _run(conn, query, args, mode, timeout)
         except asyncpg.DataError as exc:

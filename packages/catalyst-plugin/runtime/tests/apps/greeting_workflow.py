@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     read_input,
@@ -27,6 +28,7 @@ router = WorkflowRouter()
 
 
 @router.post("/greeting", openapi_extra=input_body(GreetingInput))
+@compiled_route
 async def greeting(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, GreetingInput))
     with ctx.node("greet"):
