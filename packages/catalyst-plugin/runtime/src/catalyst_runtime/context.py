@@ -244,7 +244,11 @@ class ExecutionContext:
     def server_timing(self) -> str:
         """The ``Server-Timing`` header value: ``greet;dur=0.012, total;dur=0.310`` (ms), and
         ``;desc="..."`` after a node that has a note (a map's item count)."""
-        notes = self._notes or {}
+        notes = self._notes
+        if notes is None:  # most runs: no node left a note
+            parts = [f"{node};dur={ns / 1_000_000:.3f}" for node, ns in self.timings.items()]
+            parts.append(f"total;dur={self.elapsed_ms:.3f}")
+            return ", ".join(parts)
         parts = [
             f'{node};dur={ns / 1_000_000:.3f};desc="{notes[node]}"'
             if node in notes

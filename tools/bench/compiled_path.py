@@ -1,0 +1,218 @@
+"""Scenario A over HTTP: the compiled request path against FastAPI's routing, hand-written
+FastAPI and the bare-ASGI floor, and py-spy profiles of the generated service.
+
+    node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \\
+        python tools/bench/compiled_path.py [--rounds 3] [--duration 5] [--connections 1,64]
+    ... python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
+
+Every contender (``tools/bench/http/card_apps.py``) runs under ``python -m
+catalyst_runtime.serve`` (uvicorn, uvloop, httptools, one worker) pinned to CPU 0 with
+``taskset``; wrk runs pinned to CPU 1 (one thread, N keep-alive connections, the POST body of
+``post.lua``). Each round runs every contender at every concurrency, the order rotated per
+round, 1 s of warm-up before each measured run. Server CPU per request is the server's user +
+system time over the measured run (``/proc/<pid>/stat``) divided by the requests answered.
+Prints a JSON object and a Markdown table (medians over rounds; ratios paired per round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HTTP = ROOT / "tools" / "bench" / "http"
+CASE = ROOT / "packages" / "catalyst-plugin" / "testdata" / "transform_chain" / "expected"
+BODY = json.dumps({"name": " Ada Lovelace ", "city": "london", "visits": 12})
+CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
+    "compiled": ("card_apps:generated", {}),
+    "fastapi-routed": ("card_apps:generated", {"CATALYST_COMPILED_ROUTES": "off"}),
+    "hand-written": ("card_apps:handwritten", {}),
+    "bare": ("card_apps:bare", {}),
+}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def pinned(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def start(name: str, port: int, pythonpath: str) -> subprocess.Popen[bytes]:
+    app, extra = CONTENDERS[name]
+    env = {**os.environ, "PYTHONPATH": pythonpath, "CATALYST_LOG_FORMAT": "text", **extra}
+    command = [
+        *pinned(0), sys.executable, "-m", "catalyst_runtime.serve", app,
+        "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            answer(port)
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.2)
+
+
+def answer(port: int) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"http://127.0.0.1:{port}/card",
+        BODY.encode(),
+        {"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.status, response.read()
+
+
+def wrk(port: int, connections: int, seconds: float) -> dict[str, Any]:
+    command = [
+        *pinned(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+        "-s", str(HTTP / "post.lua"), f"http://127.0.0.1:{port}/card",
+    ]  # fmt: skip
+    out = subprocess.run(  # noqa: S603
+        command, env={**os.environ, "BENCH_BODY": BODY}, capture_output=True, text=True, check=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH_RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
+    return result
+
+
+def measure(
+    process: subprocess.Popen[bytes], port: int, conns: int, seconds: float
+) -> dict[str, Any]:
+    wrk(port, conns, 1)  # warm-up
+    before = cpu_seconds(process.pid)
+    result = wrk(port, conns, seconds)
+    cpu = cpu_seconds(process.pid) - before
+    errors = sum(result["errors"].values())
+    return {
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "p50_ms": result["latency_us"]["p50"] / 1000,
+        "p99_ms": result["latency_us"]["p99"] / 1000,
+        "cpu_us": cpu / max(result["requests"], 1) * 1e6,
+        "errors": errors,
+    }
+
+
+def profile(process: subprocess.Popen[bytes], port: int, seconds: float, out: Path) -> None:
+    """py-spy's collapsed stacks of the server under wrk at 64 connections, then the top
+    functions by inclusive and by own share of the samples."""
+    spy = shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    wrk(port, 64, 1)
+    recorder = subprocess.Popen(  # noqa: S603
+        [spy, "record", "--format", "raw", "--rate", "250", "--nonblocking",
+         "-d", str(int(seconds)), "-o", str(out), "-p", str(process.pid)],
+    )  # fmt: skip
+    time.sleep(0.5)
+    wrk(port, 64, seconds)
+    recorder.wait()
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = [re.sub(r" \((.*/)?([^/]+):\d+\)$", r" (\2)", f) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    print(f"\n{total} samples; top 20 inclusive, then top 15 own:")
+    for frame, n in inclusive.most_common(20):
+        print(f"{100 * n / total:5.1f} %  {frame}")
+    print()
+    for frame, n in own.most_common(15):
+        print(f"{100 * n / total:5.1f} %  {frame}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5)
+    parser.add_argument("--connections", default="1,64")
+    parser.add_argument("--only", default=",".join(CONTENDERS))
+    parser.add_argument("--profile", choices=list(CONTENDERS))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
+    (work / "bench_card").mkdir()
+    (work / "bench_card" / "__init__.py").write_text("")
+    shutil.copytree(CASE, work / "bench_card" / "_generated")
+    pythonpath = os.pathsep.join([str(work), str(HTTP)])
+    names = [args.profile] if args.profile else args.only.split(",")
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for i, name in enumerate(names):
+            port = 18700 + i
+            servers[name] = (start(name, port, pythonpath), port)
+        answers = {name: answer(port) for name, (_, port) in servers.items()}
+        print("answers:", {name: a[1].decode() for name, a in answers.items()})
+        if args.profile:
+            process, port = servers[args.profile]
+            profile(process, port, args.duration, work / f"{args.profile}.txt")
+            return
+        runs: list[dict[str, Any]] = []
+        for r in range(args.rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for conns in (int(c) for c in args.connections.split(",")):
+                for name in order:
+                    process, port = servers[name]
+                    run = {"round": r, "conns": conns, "name": name}
+                    run.update(measure(process, port, conns, args.duration))
+                    runs.append(run)
+                    print(json.dumps(run), flush=True)
+        report(runs, names, args)
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(runs: list[dict[str, Any]], names: list[str], args: argparse.Namespace) -> None:
+    def paired(conns: int, name: str, other: str, key: str) -> float | None:
+        ratios = []
+        for r in range(args.rounds):
+            a = [x for x in runs if (x["round"], x["conns"], x["name"]) == (r, conns, name)]
+            b = [x for x in runs if (x["round"], x["conns"], x["name"]) == (r, conns, other)]
+            if a and b:
+                ratios.append(a[0][key] / b[0][key])
+        return statistics.median(ratios) if ratios else None
+
+    print("\n| conns | contender | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
+          " compiled ÷ this req/s | compiled ÷ this CPU |")  # fmt: skip
+    print("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+    for conns in sorted({x["conns"] for x in runs}):
+        for name in names:
+            mine = [x for x in runs if x["conns"] == conns and x["name"] == name]
+            med = {
+                k: statistics.median(x[k] for x in mine)
+                for k in ("rps", "p50_ms", "p99_ms", "cpu_us")
+            }
+            errors = sum(x["errors"] for x in mine)
+            rps = paired(conns, "compiled", name, "rps") if name != "compiled" else None
+            cpu = paired(conns, "compiled", name, "cpu_us") if name != "compiled" else None
+            fmt = lambda v: "" if v is None else f"{v:.2f}×"  # noqa: E731
+            print(f"| {conns} | {name} | {med['rps']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f}"
+                  f" | {med['cpu_us']:.1f} | {errors} | {fmt(rps)} | {fmt(cpu)} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
