@@ -4,6 +4,7 @@ FastAPI and the bare-ASGI floor, and py-spy profiles of the generated service.
     node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \\
         python tools/bench/compiled_path.py [--rounds 3] [--duration 5] [--connections 1,64]
     ... python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
+    ... python tools/bench/compiled_path.py --in-process    # no sockets: the apps' own CPU
 
 Every contender (``tools/bench/http/card_apps.py``) runs under ``python -m
 catalyst_runtime.serve`` (uvicorn, uvloop, httptools, one worker) pinned to CPU 0 with
@@ -135,12 +136,83 @@ def profile(process: subprocess.Popen[bytes], port: int, seconds: float, out: Pa
         for frame in set(frames):
             inclusive[frame] += n
         own[frames[-1]] += n
-    print(f"\n{total} samples; top 20 inclusive, then top 15 own:")
-    for frame, n in inclusive.most_common(20):
+    print(f"\n{total} samples; top 45 inclusive, then top 20 own:")
+    for frame, n in inclusive.most_common(45):
         print(f"{100 * n / total:5.1f} %  {frame}")
     print()
-    for frame, n in own.most_common(15):
+    for frame, n in own.most_common(20):
         print(f"{100 * n / total:5.1f} %  {frame}")
+
+
+def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
+    """Each app called as an ASGI callable on uvloop with a ready-made request (no sockets,
+    no uvicorn): CPU time per request (``time.process_time_ns``), the fastest of ``rounds``
+    rounds of ``loops`` requests, the apps rotated per round. What the app itself costs, which
+    a loaded machine disturbs far less than the HTTP runs."""
+    import asyncio
+    import contextlib
+
+    import uvloop
+
+    os.environ.pop("CATALYST_COMPILED_ROUTES", None)
+    import card_apps
+
+    body = BODY.encode()
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"user-agent", b"wrk"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    message = {"type": "http.request", "body": body, "more_body": False}
+
+    def scope() -> dict[str, Any]:
+        return {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/card", "raw_path": b"/card",
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return message
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    from catalyst_runtime import Settings, create_app
+
+    apps = {
+        "compiled": card_apps.generated,
+        "fastapi-routed": create_app(
+            card_apps._router, title="off", settings=Settings(compiled_routes=False)
+        ),
+        "hand-written": card_apps.handwritten,
+        "bare": card_apps.bare,
+    }
+
+    async def run() -> None:
+        best = dict.fromkeys(names, float("inf"))
+        async with contextlib.AsyncExitStack() as stack:
+            for name in names:
+                app = apps[name]
+                if hasattr(app, "router"):
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+                for _ in range(1000):
+                    await app(scope(), receive, send)
+            for r in range(rounds):
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    app = apps[name]
+                    started = time.process_time_ns()
+                    for _ in range(loops):
+                        await app(scope(), receive, send)
+                    spent = (time.process_time_ns() - started) / loops / 1000
+                    best[name] = min(best[name], spent)
+        print("\n| app, in process | CPU µs per request | ÷ bare |\n|---|--:|--:|")
+        for name in names:
+            print(f"| {name} | {best[name]:.1f} | {best[name] / best['bare']:.1f}× |")
+
+    uvloop.run(run())
 
 
 def main() -> None:
@@ -150,12 +222,18 @@ def main() -> None:
     parser.add_argument("--connections", default="1,64")
     parser.add_argument("--only", default=",".join(CONTENDERS))
     parser.add_argument("--profile", choices=list(CONTENDERS))
+    parser.add_argument("--in-process", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
     (work / "bench_card").mkdir()
     (work / "bench_card" / "__init__.py").write_text("")
     shutil.copytree(CASE, work / "bench_card" / "_generated")
     pythonpath = os.pathsep.join([str(work), str(HTTP)])
+    if args.in_process:
+        sys.path[:0] = [str(work), str(HTTP)]
+        in_process(args.only.split(","))
+        shutil.rmtree(work, ignore_errors=True)
+        return
     names = [args.profile] if args.profile else args.only.split(",")
     servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
