@@ -1,5 +1,5 @@
 import type { CreateNodesContext } from '@nx/devkit';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createNodes, createNodesV2, projectRootOf, WORKFLOW_GLOB } from './create-nodes';
@@ -169,5 +169,65 @@ describe('createNodesV2', () => {
       '{projectRoot}/workflows/**/*',
       '{projectRoot}/pyproject.toml',
     ]);
+  });
+
+  describe('the on-disk cache of what each project root holds', () => {
+    const file = 'apps/hello-svc/workflows/hello.workflow.yaml';
+    const dataDir = () => join(workspaceRoot, '.nx', 'workspace-data');
+    const cacheFiles = () => readdirSync(dataDir()).filter((f) => f.startsWith('catalyst-projects-'));
+    const codegenOf = async (options?: object) => {
+      const [[, result]] = await createNodesFunction([file], options, context);
+      return result.projects?.['apps/hello-svc']?.targets?.['codegen'];
+    };
+    /** Rewrites every cached entry's package, so that an answer read from the cache can be told from a fresh one. */
+    const markCachedEntries = () => {
+      for (const name of cacheFiles()) {
+        const path = join(dataDir(), name);
+        const entries = JSON.parse(readFileSync(path, 'utf8')) as Record<
+          string,
+          { value: { service: { packageName: string } } | null }
+        >;
+        for (const { value } of Object.values(entries)) if (value) value.service.packageName = 'from_the_cache';
+        writeFileSync(path, JSON.stringify(entries));
+      }
+    };
+
+    it('answers the next computation from the cache, written whole in the workspace data directory', async () => {
+      expect((await codegenOf())?.options).toEqual({ packageName: 'hello_svc' });
+      expect(cacheFiles()).toHaveLength(1);
+      expect(readdirSync(dataDir()).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      markCachedEntries();
+      expect((await codegenOf())?.options).toEqual({ packageName: 'from_the_cache' });
+    });
+
+    it('reads a root again when a file it read changed', async () => {
+      await codegenOf();
+      markCachedEntries();
+      write({ 'apps/hello-svc/pyproject.toml': '[project]\nname = "hello-renamed"\n' });
+      expect((await codegenOf())?.options).toEqual({ packageName: 'hello_renamed' });
+    });
+
+    it('builds the targets from the cached entry under the options of this computation', async () => {
+      await codegenOf();
+      markCachedEntries();
+      const [[, result]] = await createNodesFunction([file], { codegenTargetName: 'generate' }, context);
+      expect(result.projects?.['apps/hello-svc']?.targets?.['generate']?.options).toEqual({
+        packageName: 'from_the_cache',
+      });
+      expect(cacheFiles()).toHaveLength(1);
+    });
+
+    it('reads nothing from the cache under NX_CACHE_PROJECT_GRAPH=false, and survives a broken cache file', async () => {
+      await codegenOf();
+      markCachedEntries();
+      process.env.NX_CACHE_PROJECT_GRAPH = 'false';
+      try {
+        expect((await codegenOf())?.options).toEqual({ packageName: 'hello_svc' });
+      } finally {
+        delete process.env.NX_CACHE_PROJECT_GRAPH;
+      }
+      for (const name of cacheFiles()) writeFileSync(join(dataDir(), name), '{"apps/hello-svc": ');
+      expect((await codegenOf())?.options).toEqual({ packageName: 'hello_svc' });
+    });
   });
 });

@@ -3,12 +3,12 @@ import type { CreateNodes, CreateNodesContext, CreateNodesResult } from '@nx/dev
 // while the barrel would load the whole devkit (generators, ejs, semver…) into the worker on every
 // project-graph computation, warm or cold. The path is the same in Nx 23 and 24 (e2e covers both).
 import { createNodesFromFiles } from 'nx/src/project-graph/plugins/utils';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { PLUGIN_PACKAGE_NAME } from '../utils/package-root';
-import { readService, type Service } from '../utils/service';
+import { PLUGIN_PACKAGE_NAME, pluginPackageRoot } from '../utils/package-root';
+import { inferServiceProject, projectOf, type InferredProject } from './infer-project';
 import { normalizePluginOptions, type CatalystPluginOptions } from './options';
-import { buildTargets } from './targets';
+import { hashFiles, hashKey, hashRootFiles, openProjectCache, projectCachePath } from './project-cache';
 
 /** Workflow definitions: `<projectRoot>/workflows/<name>.workflow.{yaml,yml,json}`. */
 export const WORKFLOW_GLOB = '**/workflows/*.workflow.{yaml,yml,json}';
@@ -19,29 +19,15 @@ export function projectRootOf(definitionFile: string): string {
   return posix.dirname(workflowsDir);
 }
 
-/** The `name` in a project.json, if there is one. */
-function readProjectJsonName(absoluteRoot: string): string | undefined {
+/** The installed plugin's version. */
+function pluginVersion(): string {
   try {
-    const { name } = JSON.parse(readFileSync(join(absoluteRoot, 'project.json'), 'utf8')) as { name?: unknown };
-    return typeof name === 'string' ? name : undefined;
+    return String(
+      (JSON.parse(readFileSync(join(pluginPackageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version,
+    );
   } catch {
-    return undefined;
+    return 'unknown';
   }
-}
-
-/**
- * The service a project root holds, and the name to give its project. A folder is a service
- * project when it has a project.json (which names the project: the service is named after it when
- * pyproject.toml does not), or a pyproject.toml naming a Python project (`[project].name`, then
- * also the project's name). A virtual uv workspace root has neither and is never a service.
- */
-function inferServiceProject(root: string, workspaceRoot: string): { service: Service; name?: string } | undefined {
-  const absoluteRoot = join(workspaceRoot, root);
-  if (existsSync(join(absoluteRoot, 'project.json'))) {
-    return { service: readService(workspaceRoot, root, readProjectJsonName(absoluteRoot) ?? posix.basename(root)) };
-  }
-  const service = readService(workspaceRoot, root, undefined);
-  return service && { service, name: service.distributionName };
 }
 
 /** Whether the workspace installs the plugin from npm, so Nx knows it as `npm:@catalyst/plugin`. */
@@ -57,6 +43,15 @@ function pluginIsAnNpmDependency(workspaceRoot: string): boolean {
   }
 }
 
+/**
+ * What the cached answers depend on besides the files of each root: the plugin's build (its
+ * version and the modules that read a root).
+ */
+function cacheKey(): string {
+  const build = hashFiles(['./infer-project', '../utils/service', '../utils/pyproject'].map((m) => require.resolve(m)));
+  return hashKey({ format: 1, version: pluginVersion(), build });
+}
+
 async function createNodesInternal(
   definitionFiles: readonly string[],
   rawOptions: CatalystPluginOptions | undefined,
@@ -65,6 +60,7 @@ async function createNodesInternal(
   const options = normalizePluginOptions(rawOptions);
   const pluginIsExternal = pluginIsAnNpmDependency(context.workspaceRoot);
   const namedInputs = context.nxJsonConfiguration?.namedInputs ?? {};
+  const cache = openProjectCache<InferredProject | null>(projectCachePath(context.workspaceRoot, cacheKey()));
 
   // Several definitions share one project: answer for the first file of each root only.
   const firstFileOfRoot = new Map<string, string>();
@@ -74,25 +70,27 @@ async function createNodesInternal(
   }
   const representatives = [...firstFileOfRoot.values()];
 
-  const results = await createNodesFromFiles(
-    (file, _options, ctx): CreateNodesResult => {
-      const inferred = inferServiceProject(projectRootOf(file), ctx.workspaceRoot);
-      if (!inferred) return {};
-      const { service, name } = inferred;
-      return {
-        projects: {
-          [service.root]: {
-            ...(name ? { name } : {}),
-            targets: buildTargets(service, options, pluginIsExternal, namedInputs),
-          },
-        },
-      };
-    },
-    representatives,
-    options,
-    context,
-  );
-  return results.filter(([, result]) => result.projects !== undefined);
+  try {
+    const results = await createNodesFromFiles(
+      (file, _options, ctx): CreateNodesResult => {
+        const root = projectRootOf(file);
+        const filesHash = hashRootFiles(join(ctx.workspaceRoot, root));
+        let inferred = cache.get(root, filesHash);
+        if (inferred === undefined) {
+          inferred = inferServiceProject(root, ctx.workspaceRoot);
+          cache.set(root, filesHash, inferred);
+        }
+        return inferred ? projectOf(inferred, ctx.workspaceRoot, options, pluginIsExternal, namedInputs) : {};
+      },
+      representatives,
+      options,
+      context,
+    );
+    return results.filter(([, result]) => result.projects !== undefined);
+  } finally {
+    // Also after a failed root (not cached: it is read again next time), so the others stay cached.
+    cache.save();
+  }
 }
 
 /**
