@@ -47,4 +47,32 @@ describe('the plugin on Nx 24', () => {
     expect(check.code).not.toBe(0);
     expect(check.output).toMatch(/@catalyst\/plugin:sync.*changed by hand/);
   });
+
+  it('upgrades a workspace an earlier plugin set up through nx migrate', () => {
+    // As a version before 0.1.0 left it: the library (still holding the hand edit above) without
+    // its record, a .gitignore without .env. Sync alone cannot tell that library from a hand edit.
+    rmSync(join(ws.root, 'libs/catalyst-runtime/catalyst-emitted.json'));
+    const gitignore = join(ws.root, '.gitignore');
+    writeFileSync(gitignore, readFileSync(gitignore, 'utf8').replace(/^\.env\n/m, ''));
+    expect(ws.nx('sync:check').output).toMatch(/changed by hand/);
+    writeFileSync(
+      join(ws.root, 'migrations.json'),
+      JSON.stringify({
+        migrations: ['record-runtime-emission', 'ignore-env-files'].map((name) => ({
+          package: '@catalyst/plugin',
+          name,
+          version: '0.1.0',
+        })),
+      }),
+    );
+    // The workspace's own nx runs them (nx migrate otherwise fetches nx@latest to do it).
+    const migrated = expectOk(
+      ws.sh(join(ws.root, 'node_modules/.bin/nx'), ['migrate', '--run-migrations=migrations.json'], {
+        env: { ...ws.env, NX_MIGRATE_USE_LOCAL: 'true' },
+      }),
+    );
+    expect(migrated.output).toMatch(/emitted by @catalyst\/plugin before 0\.1\.0/);
+    expect(readFileSync(gitignore, 'utf8')).toMatch(/^\.env$/m);
+    expectOk(ws.nx('sync:check'));
+  });
 });
