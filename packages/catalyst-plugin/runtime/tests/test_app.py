@@ -127,7 +127,7 @@ async def test_lifespan_builds_and_closes_pools() -> None:
     async with in_process(app):
         pools: ConnectionPools = app.state.pools
         assert pools.names == {"http", "llm"}
-        assert not pools.http.is_closed
+        assert not pools.http.closed
     assert seen == ["start ['http', 'llm']", "stop"]
     assert pools.closed
     assert app.title == "t"
@@ -139,7 +139,7 @@ async def test_lifespan_reads_settings_from_environment(monkeypatch: pytest.Monk
     app = create_app(WorkflowRouter(), title="t", pools=["http"])
     async with in_process(app):
         assert app.state.settings.http_timeout == 7
-        assert app.state.pools.http.timeout.read == 7
+        assert app.state.pools.settings.http_timeout == 7  # the deadline http_call reads
 
 
 @pytest.mark.anyio

@@ -1,4 +1,5 @@
-"""Foreign exceptions, raised for real by httpx, asyncpg and redis, mapped at the node boundary."""
+"""Foreign exceptions, raised for real by aiohttp, httpx, asyncpg and redis, mapped at the node
+boundary."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import httpx
 import pytest
@@ -76,6 +78,21 @@ async def test_httpx_errors(upstream: str, silent_port: int) -> None:
         assert isinstance(slow, NodeTimeoutError)
         assert slow.status_code == 504
         assert "ReadTimeout" in slow.message
+
+
+@pytest.mark.anyio
+async def test_aiohttp_errors(silent_port: int) -> None:
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=0.2)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        refused = await _mapped("fetch", session.get(f"http://127.0.0.1:{free_port()}/?token=s3"))
+        assert isinstance(refused, UpstreamError)
+        assert refused.message == 'node "fetch": HTTP request failed (ClientConnectorError)'
+        slow = await _mapped("fetch", session.get(f"http://127.0.0.1:{silent_port}/"))
+        assert isinstance(slow, NodeTimeoutError)
+        assert slow.message == 'node "fetch": HTTP request timed out (SocketTimeoutError)'
+        bad = await _mapped("fetch", session.get("ftp://127.0.0.1/"))
+        assert isinstance(bad, UpstreamError)
+        assert "NonHttpUrlClientError" in bad.message
 
 
 @pytest.mark.anyio

@@ -1,119 +1,175 @@
-"""http_call and url_segment (the ``http`` node), run_concurrently (a ready set of async nodes)."""
+"""http_call and url_segment (the ``http`` node), run_concurrently (a ready set of async nodes).
+
+The node's requests go to a real HTTP server on loopback (aiohttp's, in the test's event loop),
+whose handler each test writes; ``Seen`` records what arrived.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import unquote
 
-import httpx
 import pytest
+from aiohttp import web
 
 from catalyst_runtime import (
     ConfigError,
     ConnectionPools,
     ExecutionContext,
     NodeTimeoutError,
+    Settings,
     UpstreamError,
     http_call,
     run_concurrently,
     url_segment,
 )
 
-Handler = Callable[[httpx.Request], httpx.Response]
+
+@dataclass
+class Seen:
+    method: str
+    raw_path: str
+    headers: dict[str, str]
+    body: bytes
+    port: int  # the client's side of the connection: one port per connection
 
 
-def context(handler: Handler) -> ExecutionContext:
-    pools = ConnectionPools()
-    # The pool's client, with a transport that answers in process instead of a socket.
-    pools._clients["http"] = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return ExecutionContext("wf", None, pools=pools)
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def serving(
+    handler: Handler, settings: Settings | None = None
+) -> AsyncIterator[tuple[ExecutionContext, str, list[Seen]]]:
+    """A context whose pools are the service's own (built as at start-up), an upstream on a free
+    loopback port answering with ``handler``, and the requests it received."""
+    seen: list[Seen] = []
+
+    async def record(request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert request.transport is not None
+        port = request.transport.get_extra_info("peername")[1]
+        seen.append(Seen(request.method, request.raw_path, headers, body, port))
+        return await handler(request)
+
+    server = web.Server(record)
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    pools = await ConnectionPools.create(settings or Settings(), ["http"])
+    try:
+        yield ExecutionContext("wf", None, pools=pools), f"http://127.0.0.1:{port}", seen
+    finally:
+        await pools.close()
+        await runner.cleanup()
+
+
+def answer(status: int = 200, **options: object) -> Handler:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(status=status, **options)  # type: ignore[arg-type]
+
+    return handler
+
+
+def _without_server_headers(headers: dict[str, str]) -> dict[str, str]:
+    # The test server adds Date and Server to every answer.
+    return {k: v for k, v in headers.items() if k not in ("date", "server")}
 
 
 @pytest.mark.anyio
 async def test_sends_the_request_and_shapes_the_answer() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(201, json={"ok": True}, headers={"X-Trace": "t1"})
-
-    ctx = context(handler)
-    result = await http_call(
-        ctx,
-        "create",
-        "POST",
-        "http://up/items",
-        headers={"Authorization": "Bearer x", "X-Skip": None, "X-Count": 3},
-        query={"page": 2, "full": True, "gone": None},
-        json={"name": "Ada"},
-        timeout=2.5,
-    )
-    assert result == {
-        "status": 201,
-        "headers": {"content-length": "11", "content-type": "application/json", "x-trace": "t1"},
-        "body": {"ok": True},
+    handler = answer(201, body=b'{"ok": true}', headers={"X-Trace": "t1"},
+                     content_type="application/json")  # fmt: skip
+    async with serving(handler) as (ctx, up, seen):
+        result = await http_call(
+            ctx,
+            "create",
+            "POST",
+            f"{up}/items",
+            headers={"Authorization": "Bearer x", "X-Skip": None, "X-Count": 3},
+            query={"page": 2, "full": True, "gone": None},
+            json={"name": "Ada"},
+            timeout=2.5,
+        )
+    assert result["status"] == 201
+    assert _without_server_headers(result["headers"]) == {
+        "content-length": "12",
+        "content-type": "application/json",
+        "x-trace": "t1",
     }
+    assert result["body"] == {"ok": True}
     (request,) = seen
     assert request.method == "POST"
-    assert str(request.url) == "http://up/items?page=2&full=true"
+    assert request.raw_path == "/items?page=2&full=true"
     assert request.headers["authorization"] == "Bearer x"
     assert request.headers["x-count"] == "3"
+    assert request.headers["content-type"] == "application/json"
     assert "x-skip" not in request.headers
-    assert request.content == b'{"name":"Ada"}'
-    assert request.extensions["timeout"]["read"] == 2.5
+    assert request.body == b'{"name":"Ada"}'
 
 
 @pytest.mark.anyio
 async def test_text_and_empty_bodies() -> None:
-    ctx = context(
-        lambda r: httpx.Response(200, text="plain") if r.url.path == "/t" else httpx.Response(204)
-    )
-    assert (await http_call(ctx, "a", "GET", "http://up/t"))["body"] == "plain"
-    assert (await http_call(ctx, "a", "GET", "http://up/none"))["body"] is None
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(text="plain") if request.path == "/t" else web.Response(status=204)
+
+    async with serving(handler) as (ctx, up, _):
+        assert (await http_call(ctx, "a", "GET", f"{up}/t"))["body"] == "plain"
+        assert (await http_call(ctx, "a", "GET", f"{up}/none"))["body"] is None
 
 
 @pytest.mark.anyio
 async def test_error_statuses_and_bad_json_name_the_node() -> None:
-    ctx = context(
-        lambda r: (
-            httpx.Response(404)
-            if r.url.path == "/missing"
-            else httpx.Response(200, content=b"{", headers={"content-type": "application/json"})
-        )
-    )
-    with pytest.raises(UpstreamError, match='node "fetch": HTTP upstream answered 404'):
-        await http_call(ctx, "fetch", "GET", "http://up/missing")
-    with pytest.raises(UpstreamError, match="invalid JSON"):
-        await http_call(ctx, "fetch", "GET", "http://up/bad")
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if request.path == "/missing":
+            return web.Response(status=404)
+        return web.Response(body=b"{", content_type="application/json")
+
+    async with serving(handler) as (ctx, up, _):
+        with pytest.raises(UpstreamError, match='node "fetch": HTTP upstream answered 404'):
+            await http_call(ctx, "fetch", "GET", f"{up}/missing")
+        with pytest.raises(UpstreamError, match="invalid JSON"):
+            await http_call(ctx, "fetch", "GET", f"{up}/bad")
 
 
 @pytest.mark.anyio
 async def test_retries_transient_failures_then_gives_up() -> None:
-    answers: list[httpx.Response | Exception] = [
-        httpx.ConnectError("refused"),
-        httpx.Response(503),
-        httpx.Response(200, json=1),
-    ]
+    # A connection dropped before any answer, then a 503, then the answer.
+    answers: list[str | int] = ["drop", 503, 200]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        step = answers.pop(0)
+        if step == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()  # never sent: the connection is gone
+        assert isinstance(step, int)
+        return web.json_response(1, status=step)
 
-    assert (await http_call(context(handler), "a", "GET", "http://up/", retries=2))["body"] == 1
-    with pytest.raises(UpstreamError, match="answered 503"):
-        await http_call(context(lambda r: httpx.Response(503)), "a", "GET", "http://up/", retries=1)
+    async with serving(handler) as (ctx, up, seen):
+        assert (await http_call(ctx, "a", "GET", f"{up}/", retries=2))["body"] == 1
+        assert len(seen) == 3
+    async with serving(answer(503)) as (ctx, up, seen):
+        with pytest.raises(UpstreamError, match="answered 503"):
+            await http_call(ctx, "a", "GET", f"{up}/", retries=1)
+        assert len(seen) == 2
 
 
 @pytest.mark.anyio
 async def test_timeouts_become_504_and_a_missing_pool_is_a_config_error() -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
+    async def slow(request: web.BaseRequest) -> web.StreamResponse:
+        await asyncio.sleep(5)
+        return web.Response()
 
-    with pytest.raises(NodeTimeoutError, match='node "a": HTTP request timed out'):
-        await http_call(context(slow), "a", "GET", "http://up/")
+    async with serving(slow) as (ctx, up, _):
+        with pytest.raises(NodeTimeoutError, match='node "a": timed out'):
+            await http_call(ctx, "a", "GET", f"{up}/", timeout=0.2)
     with pytest.raises(ConfigError, match="no pools"):
         await http_call(ExecutionContext("wf", None), "a", "GET", "http://up/")
 
@@ -200,31 +256,73 @@ def test_url_segment_encodes_a_value_as_one_path_segment(value: object, segment:
 @pytest.mark.anyio
 @pytest.mark.parametrize("value", ["..", ".", "a/../../admin", "x?admin=1#top", "ünï/cöde"])
 async def test_url_segment_keeps_the_request_on_its_path(value: str) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
-
-    url = f"http://up/items/{url_segment(value)}/detail"
-    await http_call(context(handler), "item", "GET", url)
+    async with serving(answer(204)) as (ctx, up, seen):
+        await http_call(ctx, "item", "GET", f"{up}/items/{url_segment(value)}/detail")
     (request,) = seen
-    parts = request.url.raw_path.split(b"/")
-    assert parts[:2] == [b"", b"items"]
-    assert parts[3:] == [b"detail"]  # one segment in between, whatever the value
-    assert request.url.query == b""
-    assert request.url.fragment == ""
-    assert unquote(parts[2].decode()) == value
+    assert "?" not in request.raw_path  # no query, and no fragment (never sent)
+    parts = request.raw_path.split("/")
+    assert parts[:2] == ["", "items"]
+    assert parts[3:] == ["detail"]  # one segment in between, whatever the value
+    assert unquote(parts[2]) == value
 
 
 @pytest.mark.anyio
 async def test_negative_retries_are_refused_before_any_request() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200)
-
-    with pytest.raises(ValueError, match="retries must be 0 or more, not -1"):
-        await http_call(context(handler), "n", "GET", "http://up/x", retries=-1)
+    async with serving(answer(200)) as (ctx, up, seen):
+        with pytest.raises(ValueError, match="retries must be 0 or more, not -1"):
+            await http_call(ctx, "n", "GET", f"{up}/x", retries=-1)
     assert seen == []
+
+
+@pytest.mark.anyio
+async def test_connections_are_kept_alive_and_idle_ones_bounded() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        await asyncio.sleep(0.05)  # long enough for the calls below to overlap
+        return web.json_response({})
+
+    settings = Settings(http_max_keepalive=2)
+    async with serving(handler, settings) as (ctx, up, seen):
+        for _ in range(3):
+            await http_call(ctx, "a", "GET", f"{up}/one")
+        assert len({r.port for r in seen}) == 1  # one connection, reused
+        await asyncio.gather(*(http_call(ctx, "a", "GET", f"{up}/many") for _ in range(6)))
+        assert ctx.pools is not None and ctx.pools.http.connector is not None
+        idle = sum(len(kept) for kept in ctx.pools.http.connector._conns.values())
+        assert idle == 2  # six were open at once; two are kept
+        seen.clear()
+        await asyncio.gather(*(http_call(ctx, "a", "GET", f"{up}/again") for _ in range(2)))
+        assert len({r.port for r in seen}) == 2  # the two kept ones served the next calls
+
+
+@pytest.mark.anyio
+async def test_no_cookie_from_one_answer_goes_out_with_another_call() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.json_response({})
+        response.set_cookie("session", "user-a-session")
+        return response
+
+    async with serving(handler) as (ctx, up, seen):
+        # By name: a cookie jar ignores cookies from an IP address, so 127.0.0.1 proves nothing.
+        up = up.replace("127.0.0.1", "localhost")
+        first = await http_call(ctx, "a", "GET", f"{up}/login")
+        assert "user-a-session" in first["headers"]["set-cookie"]  # the node sees it...
+        await http_call(ctx, "a", "GET", f"{up}/other-user")
+    assert "cookie" not in seen[1].headers  # ...and no later call sends it
+
+
+@pytest.mark.anyio
+async def test_redirects_are_answers_not_followed() -> None:
+    async with serving(answer(302, headers={"Location": "/elsewhere"})) as (ctx, up, seen):
+        result = await http_call(ctx, "a", "GET", f"{up}/moved")
+    assert result["status"] == 302
+    assert result["headers"]["location"] == "/elsewhere"
+    assert [r.raw_path for r in seen] == ["/moved"]
+
+
+@pytest.mark.anyio
+async def test_query_adds_to_the_urls_own_and_unsafe_url_characters_are_encoded() -> None:
+    async with serving(answer(204)) as (ctx, up, seen):
+        await http_call(ctx, "a", "GET", f"{up}/s?fixed=1", query={"q": "a b&c+d", "u": "é"})
+        await http_call(ctx, "a", "GET", f"{up}/a b/é/%2E%2E/x")
+    assert seen[0].raw_path == "/s?fixed=1&q=a+b%26c%2Bd&u=%C3%A9"
+    assert seen[1].raw_path == "/a%20b/%C3%A9/%2E%2E/x"

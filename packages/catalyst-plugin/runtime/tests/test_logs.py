@@ -43,7 +43,9 @@ class CallInput(BaseModel):
 
 
 def _calling_app(upstream_url: str) -> Any:
-    router = WorkflowRouter(pools=("http",), secrets=("CATALYST_T_TOKEN",))
+    # The http node's client (aiohttp) logs nothing of a call; the llm pool's (httpx) logs the URL
+    # at INFO and the headers at DEBUG. The same call goes out through both.
+    router = WorkflowRouter(pools=("http", "llm"), secrets=("CATALYST_T_TOKEN",))
 
     @router.post("/call")
     async def call(request: Request) -> Response:
@@ -59,6 +61,12 @@ def _calling_app(upstream_url: str) -> Any:
                 headers={"Authorization": f"Bearer {ctx.secrets['CATALYST_T_TOKEN']}"},
                 query={"token": ctx.secrets["CATALYST_T_TOKEN"]},
             )
+        token = ctx.secrets["CATALYST_T_TOKEN"]
+        await request.app.state.pools.llm.get(
+            f"{upstream_url}{ctx.input.path}",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"token": token},
+        )
         logging.getLogger("myapp").debug("answer headers %s", answer["headers"])
         try:
             raise ValueError(f"bad token {ctx.secrets['CATALYST_T_TOKEN']}")

@@ -113,7 +113,7 @@ async def test_off_adds_nothing_to_the_request_path() -> None:
         assert not isinstance(stack.app, MetricsMiddleware)
         assert ExecutionContext.scope_class is NodeScope
         # The pools are the plain ones: no hook times a wait for a connection.
-        assert app.state.pools.http.event_hooks == {"request": [], "response": []}
+        assert app.state.pools.http.trace_configs == []
 
 
 @pytest.mark.anyio

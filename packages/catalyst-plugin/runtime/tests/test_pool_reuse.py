@@ -2,7 +2,8 @@
 
 The service (``tests/apps/pool_app.py``) runs in process with its lifespan; its ``http`` node
 calls a real upstream (``probe_app`` under uvicorn) over a socket, and its ``postgres`` node uses
-the real PostgreSQL. Every ``httpx.AsyncClient`` built in this process is recorded, and
+the real PostgreSQL. Every HTTP client built in this process (``aiohttp.ClientSession``, the
+pool's, and ``httpx.AsyncClient``, the test's own) is recorded, and
 ``pg_stat_activity`` is read by a separate connection.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
 import pytest
@@ -42,16 +44,18 @@ async def observer(postgres_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def created_clients(monkeypatch: pytest.MonkeyPatch) -> list[httpx.AsyncClient]:
-    """Every ``httpx.AsyncClient`` constructed in this process while the test runs."""
-    created: list[httpx.AsyncClient] = []
-    original = httpx.AsyncClient.__init__
+def created_clients(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every ``aiohttp.ClientSession`` and ``httpx.AsyncClient`` constructed in this process
+    while the test runs."""
+    created: list[object] = []
+    for cls in (aiohttp.ClientSession, httpx.AsyncClient):
+        original = cls.__init__
 
-    def counting_init(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
-        created.append(self)
-        original(self, *args, **kwargs)
+        def counting_init(self: Any, *args: Any, _original: Any = original, **kw: Any) -> None:
+            created.append(self)
+            _original(self, *args, **kw)
 
-    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+        monkeypatch.setattr(cls, "__init__", counting_init)
     return created
 
 
@@ -66,7 +70,7 @@ def service_env(monkeypatch: pytest.MonkeyPatch, upstream: str, postgres_dsn: st
 @pytest.mark.anyio
 @pytest.mark.usefixtures("service_env")
 async def test_no_http_client_and_no_connection_per_request(
-    created_clients: list[httpx.AsyncClient], observer: asyncpg.Connection
+    created_clients: list[object], observer: asyncpg.Connection
 ) -> None:
     before_start = await observer.fetchval(COUNT_CLIENTS)
     app = import_app("pool_app")

@@ -24,8 +24,8 @@ async def test_builds_every_pool_and_closes_them(settings: Settings) -> None:
     try:
         assert ConnectionPools.current() is pools
         assert pools.names == {"http", "llm", "postgres", "redis", "qdrant"}
-        assert pools.http is not pools.llm
-        assert pools.http.timeout.connect == settings.http_connect_timeout
+        assert pools.http is not pools.llm  # type: ignore[comparison-overlap]
+        assert pools.http.timeout.sock_connect == settings.http_connect_timeout
         assert pools.llm.timeout.read == settings.llm_timeout
         assert await pools.postgres.fetchval("SELECT 40 + $1::int", 2) == 42
         row = await pools.postgres.fetchrow("SELECT 1 AS id, 'a'::text AS name, 1.5::numeric AS n")
@@ -139,7 +139,7 @@ async def test_close_goes_on_after_a_failure(settings: Settings) -> None:
     redis.aclose = broken  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError, match="close failed"):
         await pools.close()
-    assert http.is_closed
+    assert http.closed
     await redis.connection_pool.disconnect()
 
 

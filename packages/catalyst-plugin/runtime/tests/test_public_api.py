@@ -111,7 +111,7 @@ def test_every_module_declares_a_sorted_all() -> None:
 def test_importing_the_runtime_loads_no_driver() -> None:
     code = (
         "import sys, catalyst_runtime, catalyst_runtime.pools, catalyst_runtime.errors;"
-        "drivers = ('asyncpg', 'redis', 'qdrant_client', 'httpx');"
+        "drivers = ('asyncpg', 'redis', 'qdrant_client', 'httpx', 'aiohttp');"
         "print(sorted(m for m in drivers if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

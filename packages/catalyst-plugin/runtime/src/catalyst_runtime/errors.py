@@ -291,9 +291,18 @@ def node_error(node_id: str, exc: BaseException) -> CatalystError:
     """
     if isinstance(exc, CatalystError):
         return exc
+    name = type(exc).__name__
+    aiohttp = sys.modules.get("aiohttp")
+    # Before the generic cases: aiohttp's timeouts are TimeoutErrors and its connection errors
+    # OSErrors, and the message says which HTTP step failed.
+    if aiohttp is not None and isinstance(exc, aiohttp.ClientError):
+        if isinstance(exc, TimeoutError):
+            return NodeTimeoutError(node_id, f"HTTP request timed out ({name})")
+        # (Not "answered <status>" for a ClientResponseError: http_call never asks aiohttp to
+        # raise for a status, so one is an answer aiohttp could not parse, given a 400.)
+        return UpstreamError(node_id, f"HTTP request failed ({name})")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return NodeTimeoutError(node_id, "timed out")
-    name = type(exc).__name__
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.HTTPError):
         if isinstance(exc, httpx.TimeoutException):

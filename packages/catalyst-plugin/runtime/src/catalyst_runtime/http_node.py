@@ -1,8 +1,8 @@
 """The ``http`` node at run time: one request on the service's pooled client.
 
 Generated code calls ``await http_call(ctx, "node_id", "GET", url, ...)`` once per node instead of
-re-emitting request, retry and error handling per node. The client is ``ctx.pools.http``, built
-once at start-up; a request never makes its own client.
+re-emitting request, retry and error handling per node. The client is ``ctx.pools.http``, an
+``aiohttp.ClientSession`` built once at start-up; a request never makes its own client.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .bodies import request_receive
+from .bodies import dumps, request_receive
 from .errors import ClientDisconnected, ConfigError, UpstreamError, node_error
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
     from starlette.types import Receive
+    from yarl import URL
 
     from .context import ExecutionContext
 
@@ -35,6 +36,13 @@ _BACKOFF_MAX = 1.0
 # more (anywhere, strings included: a false alarm only costs the slower, exact parser) sends the
 # body to the standard library's parser, which keeps every integer exact.
 _LONG_DIGITS = re.compile(rb"\d{19}")
+# A URL made only of these is sent as it is written. yarl, left to parse a URL itself, decodes
+# "%2E" to "." and then removes dot segments: "/items/%2E%2E/detail" (url_segment("..")) would
+# become "/detail". So the URL is given to yarl as already encoded, after percent-encoding what
+# HTTP cannot carry raw (spaces, non-ASCII text), existing escapes kept.
+_URL_SAFE = "-._~:/?#[]@!$&'()*+,;=%"
+_RAW_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_JSON_TYPE = "application/json"
 
 
 async def http_call(
@@ -53,12 +61,13 @@ async def http_call(
     """Send the request and return ``{"status", "headers", "body"}``.
 
     ``body`` is the parsed JSON when the response says it is JSON, else the text (``None`` when
-    empty). ``headers`` keys are lower case. A header or query value that is ``None`` is left
-    out, so ``| default`` can make one optional; others are sent as text. ``json=None`` sends no
-    body.
+    empty). ``headers`` keys are lower case (a repeated header's values joined by ", "). A header
+    or query value that is ``None`` is left out, so ``| default`` can make one optional; others
+    are sent as text. ``json=None`` sends no body; otherwise the body is the value as compact JSON
+    (``dumps``) with ``Content-Type: application/json`` unless the headers name one.
 
     ``timeout`` (seconds; default ``CATALYST_HTTP_TIMEOUT``) is a deadline for each attempt as a
-    whole, from sending the request to the last byte of the answer, not a bound on each read.
+    whole, from waiting for a connection to the last byte of the answer, not a bound on each read.
     ``max_bytes`` (default ``CATALYST_HTTP_MAX_RESPONSE_BYTES``) caps the answer's body, as
     received after decompression: a longer one is a 502 naming the node, and reading stops there.
     If the client that made the request disconnects, the call is cancelled.
@@ -71,31 +80,62 @@ async def http_call(
     pools = ctx.pools
     if pools is None:
         raise ConfigError("pools", "this workflow has http nodes but the context has no pools")
-    client: httpx.AsyncClient = pools.http
+    session: aiohttp.ClientSession = pools.http
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries}")
     settings = pools.settings
     deadline = settings.http_timeout if timeout is None else timeout
     cap = settings.http_max_response_bytes if max_bytes is None else max_bytes
-    options: dict[str, Any] = {}
-    if timeout is not None:
-        options["timeout"] = timeout
-    if json is not None:
-        options["json"] = json
     sent_headers = _headers(node_id, headers)
-    params = _texts(query)
-    request = client.build_request(method, url, headers=sent_headers, params=params, **options)
+    body: bytes | None = None
+    if json is not None:
+        body = dumps(json)
+        if sent_headers is None:
+            sent_headers = {"Content-Type": _JSON_TYPE}
+        elif not any(name.lower() == "content-type" for name in sent_headers):
+            sent_headers["Content-Type"] = _JSON_TYPE
+    request = _Request(method, _url(url), sent_headers, _texts(query), body)
     receive = request_receive()
     if receive is None:
-        return await _attempts(client, request, node_id, deadline, cap, retries)
+        return await _attempts(session, request, node_id, deadline, cap, retries)
     return await _unless_disconnected(
-        receive, _attempts(client, request, node_id, deadline, cap, retries)
+        receive, _attempts(session, request, node_id, deadline, cap, retries)
     )
 
 
+class _Request:
+    """What every attempt sends: built once, before the first."""
+
+    __slots__ = ("body", "headers", "method", "params", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        headers: dict[str, str] | None,
+        params: dict[str, str] | None,
+        body: bytes | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.params = params
+        self.body = body
+
+
+def _url(url: str) -> URL:
+    from yarl import URL
+
+    if _RAW_URL.fullmatch(url) is None:
+        from urllib.parse import quote
+
+        url = quote(url, safe=_URL_SAFE)
+    return URL(url, encoded=True)
+
+
 async def _attempts(
-    client: httpx.AsyncClient,
-    request: httpx.Request,
+    session: aiohttp.ClientSession,
+    request: _Request,
     node_id: str,
     deadline: float,
     cap: int,
@@ -105,7 +145,7 @@ async def _attempts(
         last = attempt == retries
         try:
             async with asyncio.timeout(deadline):
-                status, headers, content = await _send(client, request, node_id, cap)
+                status, headers, content = await _send(session, request, node_id, cap)
         except UpstreamError:
             raise
         except Exception as exc:
@@ -121,28 +161,56 @@ async def _attempts(
 
 
 async def _send(
-    client: httpx.AsyncClient, request: httpx.Request, node_id: str, cap: int
+    session: aiohttp.ClientSession, request: _Request, node_id: str, cap: int
 ) -> tuple[int, dict[str, str], bytes]:
     """One attempt: the status, the headers and at most ``cap`` bytes of body."""
-    response = await client.send(request, stream=True)
+    response = await session.request(
+        request.method,
+        request.url,
+        params=request.params,
+        headers=request.headers,
+        data=request.body,
+        allow_redirects=False,
+    )
+    # Released (the connection back to the pool) only when the whole body was read; any other
+    # way out closes the connection, so an unread or cut answer never reaches the next request.
     try:
-        status = response.status_code
-        headers = dict(response.headers)
+        status = response.status
+        headers = _response_headers(response.raw_headers)
         if status >= 400:
+            response.close()
             return status, headers, b""  # an error's body is never read, nor shown
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(node_id, cap)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > cap:
                 raise _too_large(node_id, cap)
             chunks.append(chunk)
-        return status, headers, b"".join(chunks)
-    finally:
-        await response.aclose()
+    except BaseException:
+        response.close()
+        # The transport closes its socket on the loop's next turn: take that turn here, so the
+        # upstream sees the connection gone (and stops sending) before the failure is reported.
+        await asyncio.sleep(0)
+        raise
+    response.release()
+    return status, headers, b"".join(chunks)
+
+
+def _response_headers(raw: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            text = value.decode("latin-1")
+        previous = headers.get(key)
+        headers[key] = text if previous is None else f"{previous}, {text}"
+    return headers
 
 
 def _too_large(node_id: str, cap: int) -> UpstreamError:
@@ -189,18 +257,26 @@ def url_segment(value: object) -> str:
 
 
 def _transient(exc: Exception) -> bool:
-    import httpx
+    import aiohttp
 
-    # TimeoutError: the attempt's own deadline, like httpx's timeouts (TransportErrors).
-    return isinstance(exc, (httpx.TransportError, TimeoutError))
+    # A connection that failed, was refused or dropped, an answer that could not be parsed or
+    # was cut short, a deadline (the attempt's own, or opening a connection): all may pass, as
+    # httpx's TransportErrors did. Not a URL aiohttp refuses (InvalidURL, not HTTP).
+    transient = (
+        aiohttp.ClientConnectionError,
+        aiohttp.ClientPayloadError,
+        aiohttp.ClientResponseError,
+        TimeoutError,
+    )
+    return isinstance(exc, transient)
 
 
 def _headers(node_id: str, values: Mapping[str, Any] | None) -> dict[str, str] | None:
     texts = _texts(values)
     if texts:
         for name, value in texts.items():
-            # HTTP header values are ASCII without control characters (RFC 9110, 5.5); httpx
-            # would fail with UnicodeEncodeError (a 500) or, for a line break, try again.
+            # HTTP header values are ASCII without control characters (RFC 9110, 5.5); the
+            # client would fail with an encoding error (a 500) or refuse a line break late.
             if not (value.isascii() and (value.isprintable() or _printable_with_tabs(value))):
                 raise UpstreamError(
                     node_id,

@@ -5,8 +5,9 @@ a service without a ``postgres`` node never imports asyncpg.
 
 For metrics (``metrics.install``, before the pools are built) this module also says how full each
 pool is (``ConnectionPools.usage``) and times how long a request waits for a connection
-(``wait_observer``): what it reads of each driver stays here, so a change of client (the http
-pools' httpx) changes only this module. With metrics off no pool is built differently.
+(``wait_observer``): what it reads of each driver stays here, so a change of client changes only
+this module (and ``http_pool``, which builds the http session). With metrics off no pool is
+built differently.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .errors import ConfigError
 from .llm_providers import PROVIDERS, build_provider
 
 if TYPE_CHECKING:
+    import aiohttp
     import asyncpg
     import httpx
     from qdrant_client import AsyncQdrantClient
@@ -113,7 +115,7 @@ class ConnectionPools:
             ) from None
 
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> aiohttp.ClientSession:
         """General HTTP client (``http`` nodes)."""
         return self._get("http")  # type: ignore[no-any-return]
 
@@ -191,17 +193,10 @@ class ConnectionPools:
         return f"ConnectionPools({sorted(self._clients)}, closed={self._closed})"
 
 
-async def _http(settings: Settings) -> httpx.AsyncClient:
-    import httpx
+async def _http(settings: Settings) -> aiohttp.ClientSession:
+    from .http_pool import http_session
 
-    return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=settings.http_max_connections,
-            max_keepalive_connections=settings.http_max_keepalive,
-        ),
-        timeout=httpx.Timeout(settings.http_timeout, connect=settings.http_connect_timeout),
-        **_http_wait_hooks("http"),
-    )
+    return http_session(settings, _aiohttp_wait_traces("http"))
 
 
 async def _llm(settings: Settings) -> httpx.AsyncClient:
@@ -241,6 +236,42 @@ def _http_wait_hooks(name: str) -> dict[str, Any]:
         request.extensions["trace"] = trace
 
     return {"event_hooks": {"request": [on_request]}}
+
+
+def _aiohttp_wait_traces(name: str) -> list[Any]:
+    """With metrics on, a ``TraceConfig`` for the session: from the start of each request (each
+    attempt) to the moment the connector hands it a connection (a kept one reused, or a new one
+    starting to connect) is the wait, as httpcore's first trace event marks it for httpx. Off:
+    none, the session is the plain one."""
+    observe = wait_observer
+    if observe is None:
+        return []
+    import aiohttp
+
+    async def started(_session: Any, context: Any, _params: Any) -> None:
+        context.catalyst_wait_started = perf_counter()
+
+    async def connected(_session: Any, context: Any, _params: Any) -> None:
+        began = getattr(context, "catalyst_wait_started", None)
+        if began is not None:
+            context.catalyst_wait_started = None
+            observe(name, perf_counter() - began)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(started)
+    trace.on_connection_reuseconn.append(connected)
+    trace.on_connection_create_start.append(connected)
+    return [trace]
+
+
+def _aiohttp_usage(session: aiohttp.ClientSession) -> tuple[int, int, int] | None:
+    # A connection being opened for a request counts as in use (aiohttp adds it to _acquired
+    # before connecting), as httpx's does below.
+    connector = session.connector
+    if connector is None:
+        return None
+    idle = sum(len(kept) for kept in connector._conns.values())
+    return len(connector._acquired), idle, connector.limit
 
 
 def _http_usage(client: httpx.AsyncClient) -> tuple[int, int, int] | None:
@@ -395,7 +426,11 @@ async def _qdrant(settings: Settings) -> AsyncQdrantClient:
         ) from exc
 
 
-async def _close_http(client: httpx.AsyncClient) -> None:
+async def _close_http(session: aiohttp.ClientSession) -> None:
+    await session.close()
+
+
+async def _close_llm(client: httpx.AsyncClient) -> None:
     await client.aclose()
 
 
@@ -444,7 +479,7 @@ _PINGS: Final[dict[str, Any]] = {
     "qdrant": _ping_qdrant,
 }
 _USAGE: Final[dict[str, Any]] = {
-    "http": _http_usage,
+    "http": _aiohttp_usage,
     "llm": _http_usage,
     "postgres": _postgres_usage,
     "redis": _redis_usage,
@@ -458,7 +493,7 @@ _BUILDERS: Final[dict[str, Any]] = {
 }
 _CLOSERS: Final[dict[str, Any]] = {
     "http": _close_http,
-    "llm": _close_http,
+    "llm": _close_llm,
     "postgres": _close_postgres,
     "redis": _close_redis,
     "qdrant": _close_qdrant,

@@ -15,8 +15,8 @@ Off (the default), nothing of this module runs and ``opentelemetry`` is never im
 - a child span per node (``TracedNodeScope``: the ``with ctx.node(...)`` scope), named after the
   node, with ``catalyst.workflow`` and ``catalyst.node``; a failure sets the error status and
   ``error.type`` (the runtime's error type), never the exception's message;
-- client spans from the OpenTelemetry instrumentations of httpx (``http`` nodes, which also
-  forward ``traceparent`` to the upstream), asyncpg and redis.
+- client spans from the OpenTelemetry instrumentations of aiohttp (``http`` nodes, which also
+  forward ``traceparent`` to the upstream), httpx (the ``llm`` pool), asyncpg and redis.
 
 What never becomes an attribute: input values and secrets. The server span has the route
 template, not the path; an outgoing HTTP call's URL is cut to its origin (its path and query may
@@ -144,6 +144,14 @@ class TracedNodeScope(MeasuredNodeScope):
             _State.otel.context.detach(self._token)
 
 
+def _origin(url: Any) -> str:
+    """aiohttp instrumentation's ``url_filter``: the URL's origin only, as for httpx below."""
+    try:
+        return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+    except Exception:
+        return ""
+
+
 def _origin_only(span: Any, request: Any) -> None:
     """httpx instrumentation hook: the URL's path and query may hold input or a key, so the
     span keeps only the origin. (The URL is an ``httpx.URL``, or a tuple of bytes at the
@@ -173,6 +181,7 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     try:
         from opentelemetry import trace
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -211,6 +220,7 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     instrumentors: list[Any] = []
     hooks: dict[str, Any] = {"request_hook": _origin_only, "async_request_hook": _origin_only_async}
     for instrumentor, options in (
+        (AioHttpClientInstrumentor(), {"url_filter": _origin}),
         (HTTPXClientInstrumentor(), hooks),
         (AsyncPGInstrumentor(), {}),  # type: ignore[no-untyped-call]
         (RedisInstrumentor(), {}),
