@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -57,6 +58,11 @@ def _router() -> WorkflowRouter:
 
         return StreamingResponse(parts(), media_type="text/plain")
 
+    @router.get("/broken")
+    @compiled_route
+    async def broken() -> Response:
+        raise RuntimeError("a bug outside any node")
+
     @router.get("/unmarked")
     async def unmarked() -> Response:
         return Response(b"{}", media_type="application/json")
@@ -86,6 +92,7 @@ def handled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def test_the_table_holds_only_routes_fastapi_would_run_bare() -> None:
     app = create_app(_router(), title="t")
     assert sorted(route_table(app.router.routes)) == [
+        ("GET", "/broken"),
         ("GET", "/plain"),
         ("GET", "/stream"),
         ("POST", "/hello"),
@@ -138,3 +145,42 @@ async def test_off_leaves_every_request_to_fastapi(handled: list[str]) -> None:
     async with in_process(app) as client:
         assert (await client.post("/hello", json={"name": "Ada"})).json() == {"hi": "Ada"}
     assert handled == ["/hello"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("compiled", [True, False])
+async def test_an_unexpected_error_is_the_same_500_and_still_reaches_the_server(
+    compiled: bool,
+) -> None:
+    app = create_app(_router(), title="t", settings=Settings(compiled_routes=compiled))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)  # raises what the app raises, as uvicorn logs it
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            with pytest.raises(RuntimeError, match="a bug outside any node"):
+                await client.get("/broken")
+        answered: list[Any] = []
+
+        async def send(message: Any) -> None:
+            answered.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        scope = {
+            "type": "http", "method": "GET", "path": "/broken", "root_path": "",
+            "headers": [(b"x-request-id", b"r1")], "query_string": b"",
+        }  # fmt: skip
+        with pytest.raises(RuntimeError):
+            await app(scope, receive, send)
+    assert answered[0] == {
+        "type": "http.response.start",
+        "status": 500,
+        "headers": [
+            (b"content-length", b"70"),
+            (b"content-type", b"application/json"),
+            (b"x-request-id", b"r1"),
+        ],
+    }
+    assert answered[1]["body"] == (
+        b'{"detail":[{"type":"internal_error","loc":[],"msg":"internal error"}]}'
+    )

@@ -59,6 +59,8 @@ class _ServiceApp(FastAPI):
     def build_middleware_stack(self) -> Any:
         settings = getattr(self.state, "settings", None)
         table = route_table(self.router.routes)
+        metrics = getattr(self.state, "metrics", None)  # CATALYST_METRICS=on: metrics.install
+        tracing_skip = getattr(self.state, "tracing_skip", None)  # CATALYST_TRACING=on
         if not table or (settings is not None and not settings.compiled_routes):
             inner = super().build_middleware_stack()
         elif (
@@ -67,7 +69,14 @@ class _ServiceApp(FastAPI):
             and not self.debug
             and self.max_body_size is None
         ):
-            inner = CompiledRoutes(table, super().build_middleware_stack(), self.exception_handlers)
+            fastapi = super().build_middleware_stack()
+            if metrics is None and tracing_skip is None:
+                # Outermost: it gives a compiled request its id itself (RequestIdMiddleware's
+                # work without its send wrapper), FastAPI's requests go through the middleware.
+                return CompiledRoutes(
+                    table, RequestIdMiddleware(fastapi), self.exception_handlers, request_ids=True
+                )
+            inner = CompiledRoutes(table, fastapi, self.exception_handlers)
         else:
             router = self.router
             self.router = CompiledRoutes(table, router, None)  # type: ignore[assignment]
@@ -75,13 +84,11 @@ class _ServiceApp(FastAPI):
                 inner = super().build_middleware_stack()
             finally:
                 self.router = router
-        metrics = getattr(self.state, "metrics", None)
-        if metrics is not None:  # CATALYST_METRICS=on: rebuilt by metrics.install
+        if metrics is not None:
             from .metrics import MetricsMiddleware
 
             inner = MetricsMiddleware(inner, metrics, self.state.metrics_skip)
-        tracing_skip = getattr(self.state, "tracing_skip", None)
-        if tracing_skip is not None:  # CATALYST_TRACING=on: rebuilt by tracing.install
+        if tracing_skip is not None:
             from .tracing import TracingMiddleware
 
             inner = TracingMiddleware(inner, tracing_skip)

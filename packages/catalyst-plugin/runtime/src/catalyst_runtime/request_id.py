@@ -19,7 +19,7 @@ import re
 from contextvars import ContextVar
 from typing import Any, Final
 
-__all__ = ["RequestIdMiddleware", "current_request_id", "current_route"]
+__all__ = ["RequestIdMiddleware", "assign", "current_request_id", "current_route"]
 
 HEADER: Final = b"x-request-id"
 MAX_LENGTH: Final = 128
@@ -57,6 +57,22 @@ def current_route() -> Any:
     return None if current is None else current[1].get("route")
 
 
+def assign(scope: Any) -> tuple[bytes, bytes]:
+    """Make the request's id current and return its response header: the caller's
+    ``X-Request-ID`` when it is valid, else a fresh id. Shared with the compiled request path
+    (``compiled_routes``), which adds the header to the raw headers it sends itself."""
+    for name, value in scope["headers"]:
+        if name == HEADER and _VALID.fullmatch(value):
+            rid = value.decode("ascii")
+            break
+    else:
+        rid = f"{_prefix}{next(_counter):016x}"
+    # Not reset afterwards: the server runs each request in a task of its own, whose context
+    # dies with it, and its report of an exception the app raised comes after this returns.
+    _current.set((rid, scope))
+    return (HEADER, rid.encode("ascii"))
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware (no ``BaseHTTPMiddleware``: that would copy every response)."""
 
@@ -69,16 +85,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == HEADER and _VALID.fullmatch(value):
-                rid = value.decode("ascii")
-                break
-        else:
-            rid = f"{_prefix}{next(_counter):016x}"
-        header = (HEADER, rid.encode("ascii"))
-        # Not reset afterwards: the server runs each request in a task of its own, whose context
-        # dies with it, and its report of an exception the app raised comes after this returns.
-        _current.set((rid, scope))
+        header = assign(scope)
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
