@@ -58,6 +58,29 @@ describe('writeGeneratedAtomically', () => {
     expect(isUpToDate(output, files({ '__init__.py': 'x = 1\n' }))).toBe(true);
   });
 
+  it('is up to date for a tree with subfolders, and never for a folder that is not there', () => {
+    const nested = files({ '__init__.py': '', 'pkg/__init__.py': '', 'pkg/deep/m.py': 'm = 1\n' });
+    expect(isUpToDate(output, nested)).toBe(false);
+    expect(writeGeneratedAtomically(output, nested)).toBe(true);
+    expect(writeGeneratedAtomically(output, nested)).toBe(false);
+    expect(isUpToDate(output, files({ '__init__.py': '', 'pkg/__init__.py': '', 'pkg/deep/m.py': 'm = 2\n' }))).toBe(
+      false,
+    );
+  });
+
+  it.each(['..', '.', 'a/../..', '../x.py', '/abs.py'])('refuses to write %j, outside the output folder', (path) => {
+    expect(() => writeGeneratedAtomically(output, [{ path, contents: '' }])).toThrow('outside the output folder');
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('when the first output cannot be renamed into place, says why and leaves nothing behind', () => {
+    renameSync.mockImplementation(() => {
+      throw Object.assign(new Error('EBUSY: resource busy'), { code: 'EBUSY' });
+    });
+    expect(() => writeGeneratedAtomically(output, files({ '__init__.py': '' }))).toThrow('EBUSY');
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
   it('when the final rename fails, puts the previous output back and leaves nothing behind', () => {
     writeGeneratedAtomically(output, files({ '__init__.py': 'old = 1\n', 'sub/a.py': 'a = 1\n' }));
     renameSync.mockImplementation((from, to) => {
@@ -116,6 +139,25 @@ describe('recoverLeftovers', () => {
     recoverLeftovers(output);
     expect(readFileSync(join(output, 'hello.py'), 'utf8')).toBe('newest = 1\n');
     expect(readdirSync(parent)).toEqual(['_generated']);
+  });
+
+  it.each([
+    ['this process (nothing of its own is still being written)', () => process.pid],
+    ['pid 0 (no writer has it)', () => 0],
+    ['a name that is no pid', () => 'junk1'],
+  ])('removes a staging folder named for %s', (_, pid) => {
+    mkdirSync(output);
+    mkdirSync(join(parent, `._generated.staging-${pid()}-abc`));
+    recoverLeftovers(output);
+    expect(readdirSync(parent)).toEqual(['_generated']);
+  });
+
+  it('keeps a staging folder whose writer is still running', () => {
+    mkdirSync(output);
+    const live = `._generated.staging-${process.ppid}-abc`;
+    mkdirSync(join(parent, live));
+    recoverLeftovers(output);
+    expect(readdirSync(parent).sort()).toEqual([live, '_generated']);
   });
 
   it('keeps an existing output folder and drops every retired tree', () => {

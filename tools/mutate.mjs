@@ -1,0 +1,377 @@
+// `npm run mutate`: mutation testing, a check of the tests rather than of the code. Each mutant is
+// one small deliberate bug (a `<` made `<=`, a branch emptied, a string blanked); a test that
+// fails on it "kills" it. A surviving mutant is a bug the suite would not notice, or a change
+// that does not change behaviour (an equivalent mutant). Too slow for `npm test`: run it on a
+// change (`--since main`) or one area at a time. docs/testing.md has the scores and how to read
+// a report.
+//
+//   npm run mutate                          every area, one after the other
+//   npm run mutate -- --area expr           one area (repeat --area for several)
+//   npm run mutate -- --only ts|py          only the TypeScript (StrykerJS) or Python (mutmut) areas
+//   npm run mutate -- --since main          only what changed against main: the changed lines of
+//                                           the TypeScript files, the changed Python modules
+//   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
+//   npm run mutate -- --list                the areas, their files and the tests that judge them
+//
+// TypeScript: StrykerJS with the jest runner, perTest coverage (a mutant runs only the tests that
+// reach it) and a jest config limited to the specs of the area. Python: mutmut on a copy of the
+// runtime in tmp/mutation/py-<area>/ (kept, so a re-run tests only the functions that changed),
+// with the runtime's own tests against real PostgreSQL and Redis started here (tools/services).
+// Reports: tmp/mutation/<area>/ (git-ignored). Exits non-zero if an area falls below its
+// threshold, or a run failed.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureNodeModules } from './lib/bootstrap.mjs';
+import { startServices, stopServices } from './services/services.mjs';
+import { ensureUv, repoRoot, uvEnv } from './uv.mjs';
+
+const PLUGIN = 'packages/catalyst-plugin';
+const SRC = `${PLUGIN}/src`;
+const RUNTIME = `${PLUGIN}/runtime`;
+const OUT = join(repoRoot, 'tmp', 'mutation');
+const MUTATE_PROJECT = join(repoRoot, 'tools', 'mutate');
+/** Below this share of killed mutants an area fails (issue: ≥ 85 % in each area). */
+const THRESHOLD = 85;
+
+// The specs that judge the compiler: the golden folders (every definition to its exact Python) and
+// the expression properties. fuzz.spec.ts is left out: it reaches every line and only asks for
+// "no crash", so it would run for every mutant and kill almost none.
+const COMPILER_SPECS = [
+  `${SRC}/compiler/golden.spec.ts`,
+  `${SRC}/compiler/examples.spec.ts`,
+  `${SRC}/compiler/report/render.spec.ts`,
+];
+
+/** `mutate`: files, or `file:from-to` line ranges (Stryker's syntax). */
+const AREAS = [
+  {
+    name: 'expr',
+    tool: 'ts',
+    mutate: [`${SRC}/compiler/expr/**/*.ts`, `!${SRC}/compiler/expr/**/*.spec.ts`],
+    specs: [...COMPILER_SPECS, `${SRC}/compiler/expr/property.spec.ts`],
+  },
+  {
+    name: 'graph',
+    tool: 'ts',
+    // plan.ts orders the nodes; resolve.ts builds the graph they are ordered in (its buildGraph,
+    // dependencies and scope rules; the id and trigger checks around them are another concern).
+    mutate: [
+      `${SRC}/compiler/plan/plan.ts`,
+      `${SRC}/compiler/resolve/resolve.ts:97-154`,
+      `${SRC}/compiler/resolve/resolve.ts:181-342`,
+    ],
+    specs: COMPILER_SPECS,
+  },
+  {
+    name: 'emit',
+    tool: 'ts',
+    mutate: [`${SRC}/compiler/emit/**/*.ts`, `!${SRC}/compiler/emit/**/*.spec.ts`],
+    specs: [...COMPILER_SPECS, `${SRC}/compiler/emit/header.spec.ts`],
+  },
+  {
+    name: 'write',
+    tool: 'ts',
+    // The codegen executor's write path: the atomic swap of _generated/.
+    mutate: [`${SRC}/executors/codegen/lib/write-atomically.ts`],
+    specs: [`${SRC}/executors/codegen/lib/write-atomically.spec.ts`, `${SRC}/executors/codegen/codegen.spec.ts`],
+  },
+  {
+    name: 'rate_limit',
+    tool: 'py',
+    modules: ['rate_limit.py'],
+    tests: ['test_rate_limit.py', 'test_rate_limit_node.py'],
+  },
+  {
+    name: 'cache',
+    tool: 'py',
+    modules: ['cache.py', 'cache_node.py'],
+    tests: ['test_cache.py', 'test_cache_node.py'],
+  },
+  {
+    name: 'bodies',
+    tool: 'py',
+    modules: ['bodies.py'],
+    tests: ['test_bodies.py', 'test_http_limits.py', 'test_pools.py'],
+  },
+  {
+    name: 'context',
+    tool: 'py',
+    modules: ['context.py'],
+    tests: ['test_context.py', 'test_node_scope.py', 'test_node_tasks.py'],
+  },
+  {
+    name: 'http_node',
+    tool: 'py',
+    modules: ['http_node.py'],
+    tests: ['test_http_node.py', 'test_http_limits.py'],
+  },
+];
+
+const { values: opts } = parseArgs({
+  options: {
+    area: { type: 'string', multiple: true },
+    only: { type: 'string' },
+    since: { type: 'string' },
+    concurrency: { type: 'string', default: '1' },
+    list: { type: 'boolean', default: false },
+  },
+});
+if (opts.only && !['ts', 'py'].includes(opts.only)) fail(`--only takes ts or py, not "${opts.only}"`);
+for (const name of opts.area ?? [])
+  if (!AREAS.some((a) => a.name === name))
+    fail(`unknown area "${name}"; the areas are: ${AREAS.map((a) => a.name).join(', ')}`);
+
+function fail(message) {
+  console.error(`mutate: ${message}`);
+  process.exit(2);
+}
+
+function run(cmd, args, options = {}) {
+  console.log(`\n[mutate] ${[cmd, ...args].map((a) => relative(repoRoot, a) || a).join(' ')}`);
+  const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: repoRoot, ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+/** Changed line ranges against `base` per file (committed on this branch and not yet committed). */
+function changedLines(base) {
+  const diff = spawnSync('git', ['diff', '-U0', '--no-color', `${base}...HEAD`], { cwd: repoRoot, encoding: 'utf8' });
+  const work = spawnSync('git', ['diff', '-U0', '--no-color', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' });
+  if (diff.status !== 0) fail(`git diff ${base}...HEAD failed: ${diff.stderr.trim()}`);
+  const ranges = new Map();
+  let file;
+  for (const line of `${diff.stdout}\n${work.stdout}`.split('\n')) {
+    const name = /^\+\+\+ b\/(.*)$/.exec(line);
+    if (name) file = name[1];
+    else if (line.startsWith('+++ ')) file = undefined; // a deleted file
+    const hunk = /^@@ -\S+ \+(\d+)(?:,(\d+))? @@/.exec(line);
+    if (hunk && file) {
+      const from = Number(hunk[1]);
+      const count = hunk[2] === undefined ? 1 : Number(hunk[2]);
+      if (count > 0) ranges.set(file, [...(ranges.get(file) ?? []), [from, from + count - 1]]);
+    }
+  }
+  return ranges;
+}
+
+/** `glob` as a RegExp over repo-relative paths (only `**` and `*`, as the areas use). */
+function globRegExp(glob) {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*\*\//g, '\uE000')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\uE000/g, '(?:.*/)?');
+  return new RegExp(`^${body}$`);
+}
+
+/** The area's `mutate` list cut down to the lines changed against `--since`. */
+function sinceMutate(area, ranges) {
+  const include = area.mutate.filter((m) => !m.startsWith('!'));
+  const exclude = area.mutate.filter((m) => m.startsWith('!')).map((m) => globRegExp(m.slice(1)));
+  const out = [];
+  for (const [file, lines] of ranges) {
+    if (!file.endsWith('.ts') || exclude.some((re) => re.test(file))) continue;
+    for (const entry of include) {
+      const [glob, span] = entry.split(':');
+      if (!globRegExp(glob).test(file)) continue;
+      const [lo, hi] = span ? span.split('-').map(Number) : [1, Infinity];
+      for (const [from, to] of lines) {
+        const a = Math.max(from, lo);
+        const b = Math.min(to, hi);
+        if (a <= b) out.push(`${file}:${a}-${b}`);
+      }
+    }
+  }
+  return [...new Set(out)];
+}
+
+function strykerConfig(area, mutate, reportDir) {
+  return {
+    $schema: '../../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
+    packageManager: 'npm',
+    testRunner: 'jest',
+    coverageAnalysis: 'perTest',
+    mutate,
+    concurrency: Number(opts.concurrency),
+    // A mutant that sends a loop round forever is ended, and counted as killed (a timeout).
+    timeoutMS: 20000,
+    timeoutFactor: 2,
+    thresholds: { high: 90, low: THRESHOLD, break: null },
+    reporters: ['clear-text', 'html', 'json', 'progress-append-only'],
+    htmlReporter: { fileName: relative(repoRoot, join(reportDir, 'index.html')) },
+    jsonReporter: { fileName: relative(repoRoot, join(reportDir, 'mutation.json')) },
+    clearTextReporter: { allowEmojis: false, logTests: false, maxTestsToLog: 0 },
+    tempDirName: 'tmp/mutation/.stryker-tmp',
+    cleanTempDir: true,
+    // The sandbox needs the plugin's sources, its golden folders and the examples; nothing built.
+    ignorePatterns: ['tmp', 'dist', '.tools', '.nx', 'packages/e2e', '**/.venv', '**/__pycache__', 'coverage'],
+    jest: {
+      projectType: 'custom',
+      enableFindRelatedTests: false,
+      config: {
+        // No rootDir: Stryker runs jest in its sandbox, the copy holding the mutants.
+        testEnvironment: 'node',
+        testMatch: area.specs.map((s) => `<rootDir>/${s}`),
+        transform: {
+          '^.+\\.ts$': ['ts-jest', { tsconfig: `<rootDir>/${PLUGIN}/tsconfig.spec.json` }],
+        },
+      },
+    },
+  };
+}
+
+function runTs(area, ranges) {
+  const mutate = ranges ? sinceMutate(area, ranges) : area.mutate;
+  if (!mutate.some((m) => !m.startsWith('!'))) return { area: area.name, skipped: 'nothing changed' };
+  const reportDir = join(OUT, area.name);
+  rmSync(reportDir, { recursive: true, force: true });
+  mkdirSync(reportDir, { recursive: true });
+  const configFile = join(reportDir, 'stryker.config.json');
+  writeFileSync(configFile, `${JSON.stringify(strykerConfig(area, mutate, reportDir), null, 2)}\n`);
+  const stryker = join(repoRoot, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
+  const status = run(process.execPath, [stryker, 'run', configFile]);
+  const report = join(reportDir, 'mutation.json');
+  if (!existsSync(report)) return { area: area.name, error: `stryker exited ${status} without a report` };
+  const json = JSON.parse(readFileSync(report, 'utf8'));
+  writeFileSync(join(reportDir, 'survivors.txt'), strykerSurvivors(json));
+  return { area: area.name, ...strykerScore(json), report: join(reportDir, 'index.html') };
+}
+
+/** One line per surviving mutant: where, which mutator, and what the code became. */
+function strykerSurvivors(report) {
+  const out = [];
+  for (const [file, { mutants }] of Object.entries(report.files))
+    for (const m of mutants)
+      if (m.status === 'Survived' || m.status === 'NoCoverage')
+        out.push(
+          `${file}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName}: ${JSON.stringify(m.replacement ?? '')}`,
+        );
+  return `${out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).join('\n')}\n`;
+}
+
+/** Stryker's mutation score: (killed + timeout) / (those + survived + no coverage); compile errors and ignored left out. */
+function strykerScore(report) {
+  const counts = {};
+  for (const file of Object.values(report.files))
+    for (const m of file.mutants) counts[m.status] = (counts[m.status] ?? 0) + 1;
+  const killed = (counts.Killed ?? 0) + (counts.Timeout ?? 0);
+  const survived = (counts.Survived ?? 0) + (counts.NoCoverage ?? 0);
+  return { killed, survived, counts };
+}
+
+let services;
+let venv;
+
+async function pythonEnv() {
+  if (!venv) {
+    const uv = ensureUv();
+    // tools/mutate/ is a uv project of its own (the runtime, its tests' needs and mutmut), so the
+    // runtime's environment and lock are left as they are.
+    const env = uvEnv();
+    if (run(uv, ['sync', '--locked', '--project', MUTATE_PROJECT], { env }) !== 0) throw new Error('uv sync failed');
+    venv = { env };
+  }
+  if (!services && !(process.env.CATALYST_TEST_POSTGRES_DSN && process.env.CATALYST_TEST_REDIS_URL)) {
+    console.log('\n[mutate] starting PostgreSQL and Redis on loopback');
+    services = await startServices();
+  }
+  return { ...venv.env, ...(services?.env ?? {}) };
+}
+
+/** The runtime's pyproject.toml with a [tool.mutmut] section for one area. */
+function mutmutProject(area) {
+  const toml = (list) => `[${list.map((s) => JSON.stringify(s)).join(', ')}]`;
+  return `${readFileSync(join(repoRoot, RUNTIME, 'pyproject.toml'), 'utf8')}
+[tool.mutmut]
+source_paths = ["src/"]
+only_mutate = ${toml(area.modules.map((m) => `src/catalyst_runtime/${m}`))}
+pytest_add_cli_args_test_selection = ${toml(area.tests.map((t) => `tests/${t}`))}
+pytest_add_cli_args = ["-p", "no:cacheprovider"]
+`;
+}
+
+async function runPy(area, ranges) {
+  const modules = ranges
+    ? area.modules.filter((m) => ranges.has(`${RUNTIME}/src/catalyst_runtime/${m}`))
+    : area.modules;
+  if (!modules.length) return { area: area.name, skipped: 'nothing changed' };
+  const env = await pythonEnv();
+  const work = join(OUT, `py-${area.name}`);
+  mkdirSync(work, { recursive: true });
+  // A fresh copy of the sources and tests each time; mutmut's own state (mutants/) is kept, so
+  // functions whose code and tests are unchanged keep their results.
+  for (const dir of ['src', 'tests']) {
+    rmSync(join(work, dir), { recursive: true, force: true });
+    cpSync(join(repoRoot, RUNTIME, dir), join(work, dir), {
+      recursive: true,
+      filter: (p) => !p.includes('__pycache__'),
+    });
+  }
+  writeFileSync(join(work, 'pyproject.toml'), mutmutProject({ ...area, modules }));
+  const mutmut = join(MUTATE_PROJECT, '.venv', 'bin', 'mutmut');
+  const status = run(mutmut, ['run', '--max-children', opts.concurrency], { cwd: work, env });
+  const results = spawnSync(mutmut, ['results', '--all', 'true'], { cwd: work, env, encoding: 'utf8' });
+  const lines = results.stdout.split('\n').filter((l) => /^\s*\S+: \S/.test(l));
+  writeFileSync(join(work, 'results.txt'), `${lines.join('\n')}\n`);
+  // Each survivor as the diff mutmut shows for it (`mutmut show <name>` in the work folder).
+  const survivors = lines.filter((l) => /: (survived|no tests)$/.test(l.trim())).map((l) => l.trim().split(': ')[0]);
+  const shown = survivors.map((name) => spawnSync(mutmut, ['show', name], { cwd: work, env, encoding: 'utf8' }).stdout);
+  writeFileSync(join(work, 'survivors.txt'), shown.join('\n'));
+  const counts = {};
+  for (const l of lines) {
+    const status = l.split(': ').pop().trim();
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
+  const killed = (counts.killed ?? 0) + (counts.timeout ?? 0) + (counts.segfault ?? 0);
+  const survived = (counts.survived ?? 0) + (counts['no tests'] ?? 0);
+  if (!killed && !survived)
+    return { area: area.name, error: `mutmut exited ${status} with no mutant tested (see its output above)` };
+  return { area: area.name, killed, survived, counts, report: join(work, 'survivors.txt') };
+}
+
+async function main() {
+  ensureNodeModules(repoRoot);
+  const ranges = opts.since ? changedLines(opts.since) : undefined;
+  const chosen = AREAS.filter(
+    (a) => (!opts.area || opts.area.includes(a.name)) && (!opts.only || a.tool === opts.only),
+  );
+  if (opts.list) {
+    for (const a of chosen)
+      console.log(
+        `${a.name} (${a.tool}): ${(a.mutate ?? a.modules).join(' ')}\n    tests: ${(a.specs ?? a.tests).join(' ')}`,
+      );
+    return 0;
+  }
+  const results = [];
+  try {
+    for (const area of chosen) results.push(area.tool === 'ts' ? runTs(area, ranges) : await runPy(area, ranges));
+  } finally {
+    await stopServices(services);
+  }
+  console.log('\n[mutate] summary (killed includes timeouts; survived includes mutants no test reaches)');
+  let bad = false;
+  for (const r of results) {
+    if (r.skipped || r.error) {
+      console.log(`${r.area.padEnd(11)} ${r.skipped ?? `ERROR: ${r.error}`}`);
+      bad ||= Boolean(r.error);
+      continue;
+    }
+    const total = r.killed + r.survived;
+    const score = total ? (100 * r.killed) / total : 100;
+    bad ||= score < THRESHOLD;
+    console.log(
+      `${r.area.padEnd(11)} ${score.toFixed(1).padStart(5)} % killed  (${r.killed} of ${total}; ${JSON.stringify(r.counts)})  ${relative(repoRoot, r.report)}`,
+    );
+  }
+  return bad ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`[mutate] ${error.stack ?? error}`);
+    process.exit(1);
+  },
+);
