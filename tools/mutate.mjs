@@ -270,7 +270,10 @@ async function pythonEnv() {
     // tools/mutate/ is a uv project of its own (the runtime, its tests' needs and mutmut), so the
     // runtime's environment and lock are left as they are.
     const env = uvEnv();
-    if (run(uv, ['sync', '--locked', '--project', MUTATE_PROJECT], { env }) !== 0) throw new Error('uv sync failed');
+    if (run(uv, ['sync', '--locked', '--project', MUTATE_PROJECT], { env }) !== 0)
+      throw new Error(
+        "uv sync --locked failed: when the runtime's dependencies changed, relock with `node tools/uv.mjs lock --project tools/mutate` and commit tools/mutate/uv.lock",
+      );
     venv = { env };
   }
   if (!services && !(process.env.CATALYST_TEST_POSTGRES_DSN && process.env.CATALYST_TEST_REDIS_URL)) {
