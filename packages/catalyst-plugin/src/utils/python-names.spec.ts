@@ -21,17 +21,28 @@ describe('checkServiceName, names that collide', () => {
     },
   );
 
-  it.each(['redis', 'fastapi', 'python-dotenv', 'qdrant-client', 'anyio', 'sniffio', 'starlette', 'pydantic-core'])(
-    'refuses %s, a distribution the workspace locks',
+  it.each([
+    'redis',
+    'fastapi',
+    'python-dotenv',
+    'qdrant-client',
+    'anyio',
+    'sniffio',
+    'starlette',
+    'pydantic-core',
+    'aiohttp',
+    'yarl',
+  ])('refuses %s, a distribution the workspace locks', (name) => {
+    expect(checkServiceName(name)).toContain(`the Python distribution "${name}"`);
+    expect(checkServiceName(name)).toContain('uv cannot lock');
+  });
+
+  it.each(['dotenv', 'catalyst-runtime', 'grpc', 'tests', 'attr'])(
+    'refuses %s, a package the service imports',
     (name) => {
-      expect(checkServiceName(name)).toContain(`the Python distribution "${name}"`);
-      expect(checkServiceName(name)).toContain('uv cannot lock');
+      expect(checkServiceName(name)).toMatch(/would shadow a package the service imports|the Python distribution/);
     },
   );
-
-  it.each(['dotenv', 'catalyst-runtime', 'grpc', 'tests'])('refuses %s, a package the service imports', (name) => {
-    expect(checkServiceName(name)).toMatch(/would shadow a package the service imports|the Python distribution/);
-  });
 
   it.each(['json-svc', 'orders', 'redis-cache', 'email-sender', 'hello-svc'])('accepts %s', (name) => {
     expect(checkServiceName(name)).toBeUndefined();

@@ -49,6 +49,9 @@ winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
  * names stands in for the registry's package, so the lock fails for every project.
  */
 export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
+  'aiohappyeyeballs',
+  'aiohttp',
+  'aiosignal',
   'annotated-doc',
   'annotated-types',
   'anthropic',
@@ -57,6 +60,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'async-timeout',
   'asyncpg',
   'asyncpg-stubs',
+  'attrs',
   'catalyst-runtime',
   'certifi',
   'click',
@@ -65,6 +69,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'distro',
   'docstring-parser',
   'fastapi',
+  'frozenlist',
   'groq',
   'grpcio',
   'h11',
@@ -81,6 +86,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'iniconfig',
   'jiter',
   'librt',
+  'multidict',
   'mypy',
   'mypy-extensions',
   'numpy',
@@ -91,6 +97,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'pathspec',
   'pluggy',
   'portalocker',
+  'propcache',
   'protobuf',
   'psutil',
   'pydantic',
@@ -111,6 +118,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
   'urllib3',
   'uvicorn',
   'uvloop',
+  'yarl',
 ]);
 
 /**
@@ -122,6 +130,7 @@ export const DEPENDENCY_DISTRIBUTIONS: ReadonlySet<string> = new Set([
 export const DEPENDENCY_IMPORT_NAMES: ReadonlySet<string> = new Set([
   ...[...DEPENDENCY_DISTRIBUTIONS].map((name) => name.replace(/-/g, '_')),
   '_pytest',
+  'attr', // attrs installs both attr and attrs
   'dotenv',
   'google',
   'grpc',
