@@ -14,7 +14,7 @@ from catalyst_runtime import (
     ProviderRateLimited,
     Settings,
     UpstreamError,
-    embedding,
+    embedding_call,
 )
 from catalyst_runtime.testing_providers import (
     ProviderScript,
@@ -56,7 +56,7 @@ def ctx(pools: ConnectionPools) -> ExecutionContext:
 async def test_a_batch_gives_one_vector_per_text_in_order(
     provider: ProviderServer, pools: ConnectionPools
 ) -> None:
-    result = await embedding(
+    result = await embedding_call(
         ctx(pools),
         "embed",
         "openai",
@@ -80,7 +80,7 @@ async def test_a_batch_gives_one_vector_per_text_in_order(
 
 
 async def test_one_text_is_a_batch_of_one(provider: ProviderServer, pools: ConnectionPools) -> None:
-    result = await embedding(
+    result = await embedding_call(
         ctx(pools),
         "embed",
         "openai",
@@ -96,7 +96,7 @@ async def test_one_text_is_a_batch_of_one(provider: ProviderServer, pools: Conne
 async def test_bad_input_fails_the_node(pools: ConnectionPools) -> None:
     for texts in ([], [""], [1], None, ["x"] * 2049):
         with pytest.raises(NodeError, match="input"):
-            await embedding(ctx(pools), "embed", "openai", texts, model="e-1")
+            await embedding_call(ctx(pools), "embed", "openai", texts, model="e-1")
 
 
 async def test_429_and_500_name_the_node(provider: ProviderServer) -> None:
@@ -107,7 +107,7 @@ async def test_429_and_500_name_the_node(provider: ProviderServer) -> None:
         provider.script.statuses = [429, 500]
         provider.script.retry_after = "7"
         with pytest.raises(ProviderRateLimited) as limited:
-            await embedding(
+            await embedding_call(
                 ctx(pools),
                 "embed",
                 "openai",
@@ -118,7 +118,7 @@ async def test_429_and_500_name_the_node(provider: ProviderServer) -> None:
             )
         assert limited.value.response_headers == {"retry-after": "7"}
         with pytest.raises(UpstreamError, match='node "embed": openai answered 500'):
-            await embedding(
+            await embedding_call(
                 ctx(pools),
                 "embed",
                 "openai",
@@ -142,7 +142,7 @@ async def test_a_cached_embedding_is_asked_once_and_says_cache_hit(
             answers.append(
                 await cache.call(
                     run,
-                    embedding,
+                    embedding_call,
                     "embed",
                     "openai",
                     "same text",
@@ -165,7 +165,7 @@ async def test_the_limiter_is_not_part_of_the_cache_key(
     for _ in range(2):
         await cache.call(
             ctx(pools),
-            embedding,
+            embedding_call,
             "embed",
             "openai",
             "t",

@@ -28,7 +28,7 @@ from catalyst_runtime import (
     Settings,
     StructuredOutput,
     UpstreamError,
-    llm,
+    llm_call,
 )
 from catalyst_runtime.testing_providers import ProviderServer, provider_server
 
@@ -78,7 +78,7 @@ class Sink:
         if len(self.tokens) >= 2:
             self.two.set()
 
-    def partial(self, node_id: str, output: Any) -> None:
+    def partial(self, node_id: str, output: Any, branch: str | None = None) -> None:
         pass
 
 
@@ -95,7 +95,7 @@ PROVIDERS = ["anthropic", "openai", "groq"]
 async def test_an_answer_and_what_the_sdk_sent(
     name: str, provider: ProviderServer, pools: ConnectionPools
 ) -> None:
-    result = await llm(
+    result = await llm_call(
         context(pools),
         "answer",
         name,
@@ -140,7 +140,7 @@ async def test_a_stream_passes_each_token_on_and_keeps_the_text(
     name: str, provider: ProviderServer, pools: ConnectionPools
 ) -> None:
     sink = Sink()
-    result = await llm(
+    result = await llm_call(
         context(pools, sink),
         "answer",
         name,
@@ -161,7 +161,7 @@ async def test_a_stream_passes_each_token_on_and_keeps_the_text(
 async def test_a_stream_of_an_unstreamed_run_still_gives_the_text(
     provider: ProviderServer, pools: ConnectionPools
 ) -> None:
-    result = await llm(
+    result = await llm_call(
         context(pools),
         "answer",
         "anthropic",
@@ -196,7 +196,7 @@ async def test_structured_output_is_asked_for_and_validated(
     name: str, stream: bool, provider: ProviderServer, pools: ConnectionPools
 ) -> None:
     provider.script.structured = [{"name": "Ada", "age": 36}]
-    result = await llm(
+    result = await llm_call(
         context(pools),
         "extract",
         name,
@@ -225,7 +225,7 @@ async def test_an_answer_that_does_not_fit_is_asked_again_once(
     name: str, provider: ProviderServer, pools: ConnectionPools
 ) -> None:
     provider.script.structured = [{"name": "Ada"}, {"name": "Ada", "age": 36}]
-    result = await llm(
+    result = await llm_call(
         context(pools),
         "extract",
         name,
@@ -244,7 +244,7 @@ async def test_an_answer_that_never_fits_is_a_502_naming_the_node(
 ) -> None:
     provider.script.structured = [{"name": "SECRET-ANSWER"}]
     with pytest.raises(UpstreamError) as caught:
-        await llm(
+        await llm_call(
             context(pools),
             "extract",
             "anthropic",
@@ -270,7 +270,7 @@ async def test_429_is_retried_then_a_429_naming_the_node_with_retry_after(
     provider.script.statuses = [429, 429, 429]
     provider.script.retry_after = "0"
     with pytest.raises(ProviderRateLimited) as caught:
-        await llm(
+        await llm_call(
             context(pools),
             "answer",
             name,
@@ -291,7 +291,7 @@ async def test_a_5xx_then_an_answer_is_an_answer(
     provider: ProviderServer, pools: ConnectionPools
 ) -> None:
     provider.script.statuses = [500, 503]
-    result = await llm(
+    result = await llm_call(
         context(pools),
         "answer",
         "openai",
@@ -309,7 +309,7 @@ async def test_5xx_on_every_attempt_is_a_502(provider: ProviderServer) -> None:
     try:
         provider.script.statuses = [500]
         with pytest.raises(UpstreamError, match='node "answer": groq answered 500'):
-            await llm(
+            await llm_call(
                 context(pools),
                 "answer",
                 "groq",
@@ -326,7 +326,7 @@ async def test_5xx_on_every_attempt_is_a_502(provider: ProviderServer) -> None:
 async def test_a_refusal_is_not_retried(provider: ProviderServer, pools: ConnectionPools) -> None:
     provider.script.statuses = [401]
     with pytest.raises(UpstreamError, match="refused the API key"):
-        await llm(
+        await llm_call(
             context(pools),
             "answer",
             "anthropic",
@@ -344,7 +344,7 @@ async def test_a_malformed_stream_before_any_token_is_retried_then_a_502(
 ) -> None:
     provider.script.malformed_after = 0
     with pytest.raises(UpstreamError, match="could not be read") as caught:
-        await llm(
+        await llm_call(
             context(pools, Sink()),
             "answer",
             name,
@@ -365,7 +365,7 @@ async def test_a_connection_dropped_after_tokens_is_a_502_and_not_retried(
     provider.script.drop_after = 2
     sink = Sink()
     with pytest.raises(UpstreamError, match="connection") as caught:
-        await llm(
+        await llm_call(
             context(pools, sink),
             "answer",
             name,
@@ -385,7 +385,7 @@ async def test_a_dropped_connection_before_any_token_is_retried(
 ) -> None:
     provider.script.drop_after = 0
     with pytest.raises(UpstreamError, match="connection"):
-        await llm(
+        await llm_call(
             context(pools, Sink()),
             "answer",
             "openai",
@@ -401,7 +401,7 @@ async def test_a_dropped_connection_before_any_token_is_retried(
 async def test_the_node_timeout_is_a_504(provider: ProviderServer, pools: ConnectionPools) -> None:
     provider.script.first_delay = 2.0
     with pytest.raises(NodeTimeoutError) as caught:
-        await llm(
+        await llm_call(
             context(pools),
             "answer",
             "anthropic",
@@ -423,7 +423,7 @@ async def test_a_cancelled_stream_is_closed(
     before = provider.sent_tokens
     sink = Sink()
     task = asyncio.create_task(
-        llm(
+        llm_call(
             context(pools, sink),
             "answer",
             "anthropic",
@@ -454,7 +454,7 @@ async def test_an_answer_over_the_size_limit_is_a_502(provider: ProviderServer) 
     try:
         for stream in (False, True):
             with pytest.raises(UpstreamError, match="CATALYST_LLM_MAX_ANSWER_CHARS"):
-                await llm(
+                await llm_call(
                     context(pools),
                     "answer",
                     "anthropic",
@@ -475,7 +475,7 @@ async def test_the_rate_limit_spaces_calls_and_refuses_what_cannot_wait(
     loop = asyncio.get_running_loop()
     started = loop.time()
     calls = [
-        llm(
+        llm_call(
             context(pools),
             "answer",
             "openai",
@@ -493,7 +493,7 @@ async def test_the_rate_limit_spaces_calls_and_refuses_what_cannot_wait(
     with pytest.raises(RateLimitExceeded) as caught:
         await asyncio.gather(
             *(
-                llm(
+                llm_call(
                     context(pools),
                     "answer",
                     "openai",
@@ -515,7 +515,7 @@ async def test_one_client_per_provider_base_url_and_key(
 ) -> None:
     clients = pools.provider("anthropic")
     for _ in range(3):
-        await llm(
+        await llm_call(
             context(pools),
             "answer",
             "anthropic",
@@ -533,14 +533,14 @@ async def test_one_client_per_provider_base_url_and_key(
 async def test_bad_messages_fail_the_node(pools: ConnectionPools) -> None:
     for messages in (None, [], [{"role": "system", "content": "x"}], [{"role": "user"}]):
         with pytest.raises(NodeError, match="message"):
-            await llm(context(pools), "answer", "anthropic", model="m", messages=messages)
+            await llm_call(context(pools), "answer", "anthropic", model="m", messages=messages)
 
 
 async def test_a_provider_not_in_the_pools_is_a_config_error(provider: ProviderServer) -> None:
     pools = await ConnectionPools.create(FAST, needs=("openai",))
     try:
         with pytest.raises(ConfigError, match="anthropic"):
-            await llm(context(pools), "answer", "anthropic", model="m", prompt="Hi")
+            await llm_call(context(pools), "answer", "anthropic", model="m", prompt="Hi")
     finally:
         await pools.close()
 
@@ -553,7 +553,7 @@ async def test_nothing_the_provider_says_reaches_the_logs(
     provider.script.statuses = [400]
     caplog.set_level(logging.DEBUG)
     with pytest.raises(UpstreamError) as caught:
-        await llm(
+        await llm_call(
             context(pools),
             "answer",
             "anthropic",

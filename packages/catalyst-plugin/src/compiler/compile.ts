@@ -7,7 +7,7 @@ import type { CompileResult, GeneratedFile, SourceFile } from './api';
 import { parseSource, ParsedSource } from './parse/source';
 import { sweepExpressions } from './validate/sweep';
 import { validate } from './validate/validate';
-import { buildInputModel } from './resolve/input-model';
+import { buildInputModel } from './model/input-model';
 import { resolve, type WorkflowIR } from './resolve/resolve';
 import { serviceConflicts } from './resolve/service';
 import { planWorkflow, reportUnused } from './plan/plan';

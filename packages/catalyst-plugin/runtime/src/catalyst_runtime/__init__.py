@@ -11,7 +11,7 @@ from .cache_node import NodeCache
 from .compiled_routes import compiled_route
 from .config import Settings
 from .context import ExecutionContext, NodeScope
-from .embedding_node import embedding
+from .embedding_node import embedding_call
 from .errors import (
     BodyTimeout,
     BodyTooLarge,
@@ -29,7 +29,7 @@ from .errors import (
     node_error,
 )
 from .http_node import http_call, url_segment
-from .llm_node import StructuredOutput, llm
+from .llm_node import StructuredOutput, llm_call
 from .map_node import MapTooLarge, run_map
 from .parallel_node import run_branches
 from .pools import ConnectionPools
@@ -77,13 +77,13 @@ __all__ = [
     "compiled_route",
     "create_app",
     "done_event",
-    "embedding",
+    "embedding_call",
     "error_event",
     "format_sse",
     "http_call",
     "input_body",
     "json_response",
-    "llm",
+    "llm_call",
     "node_error",
     "pg_query",
     "query_parameters",

@@ -1,6 +1,6 @@
 """The ``embedding`` node at run time: vectors for one text or a batch, through the OpenAI SDK.
 
-Generated code calls ``await embedding(ctx, "embed", "openai", inp.question,
+Generated code calls ``await embedding_call(ctx, "embed", "openai", inp.question,
 model="text-embedding-3-small", api_key=ctx.secrets["OPENAI_API_KEY"])`` and gets
 ``{"vectors": [[...], ...], "usage": {"input_tokens": n}}``: one vector per text, in the order
 given (a single text gives a list of one). Any OpenAI-compatible embeddings API will do
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .context import ExecutionContext
     from .rate_limit import RateLimiter
 
-__all__ = ["MAX_EMBEDDING_INPUTS", "embedding"]
+__all__ = ["MAX_EMBEDDING_INPUTS", "embedding_call"]
 
 MAX_EMBEDDING_INPUTS: Final = 2048
 """The most texts one call may embed (OpenAI's own bound on a batch)."""
@@ -31,7 +31,7 @@ MAX_EMBEDDING_INPUTS: Final = 2048
 MAX_DIMENSIONS: Final = 65536
 
 
-async def embedding(
+async def embedding_call(
     ctx: ExecutionContext,
     node_id: str,
     provider: str,

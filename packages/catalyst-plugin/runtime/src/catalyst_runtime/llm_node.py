@@ -2,8 +2,8 @@
 
 Generated code calls, once per node::
 
-    await llm(ctx, "answer", "anthropic", model="claude-...", prompt=f"...", max_tokens=512,
-              api_key=ctx.secrets["ANTHROPIC_API_KEY"], stream=True)
+    await llm_call(ctx, "answer", "anthropic", model="claude-...", prompt=f"...", max_tokens=512,
+                   api_key=ctx.secrets["ANTHROPIC_API_KEY"], stream=True)
 
 and gets ``{"text", "usage": {"input_tokens", "output_tokens"}, "stop_reason"}``, plus
 ``"output"`` (the validated value) when the node has an ``output_schema`` (``StructuredOutput``).
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .llm_providers import ProviderClients
     from .rate_limit import RateLimiter
 
-__all__ = ["MAX_MESSAGES", "MAX_TOKENS", "StructuredOutput", "llm"]
+__all__ = ["MAX_MESSAGES", "MAX_TOKENS", "StructuredOutput", "llm_call"]
 
 MAX_TOKENS: Final = 200_000
 """The largest ``max_tokens`` a node may ask for (the compiler holds the definition to it)."""
@@ -112,7 +112,7 @@ class _TooLong(Exception):
     pass
 
 
-async def llm(
+async def llm_call(
     ctx: ExecutionContext,
     node_id: str,
     provider: str,

@@ -22,7 +22,7 @@ import {
 } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
 import { orderedNodes, type Plan } from '../plan/plan';
-import type { InputModel } from '../resolve/input-model';
+import type { InputModel } from '../model/input-model';
 import { kindOf } from '../nodes/kinds';
 import type { Reporter } from '../report/reporter';
 import { hiddenFrom, type GraphIR, type NodeIR, type WorkflowIR } from '../resolve/resolve';

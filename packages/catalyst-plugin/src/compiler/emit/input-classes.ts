@@ -2,8 +2,8 @@
  * The input model's pydantic classes as Python: each field `attr: annotation = default`, or
  * `= Field(...)` when it has an alias, constraints, a description or a model default.
  */
-import type { FieldArg } from '../resolve/constraints';
-import type { Annotation, ModelClass, ModelField } from '../resolve/input-model';
+import type { FieldArg } from '../model/constraints';
+import type { Annotation, ModelClass, ModelField } from '../model/input-model';
 import { atom, callDoc, layout, type Doc } from '../python/layout';
 import { pyNumber, pyString, pyValue } from '../python/literal';
 

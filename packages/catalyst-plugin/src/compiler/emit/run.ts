@@ -52,7 +52,8 @@ export interface NodeNames {
   /** The module-level `async def` of a node that runs as its own function. */
   fn(id: string): string;
   /** The module-level object a node's code uses (`NodeKind.declaration`), if it has one. */
-  declared(id: string): string | undefined;
+  /** The names of a node's module-level declarations, by suffix. */
+  declared(id: string): Readonly<Record<string, string>>;
   /** The module-level cache of a node with `cache:`, if it has one. */
   cache(id: string): string | undefined;
   /** The function running a graph inside a node (a branch, a map's nodes). */

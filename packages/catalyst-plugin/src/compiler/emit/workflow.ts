@@ -7,15 +7,15 @@ import { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import { templatesOf } from '../expr/value';
 import { readNodes, type Plan } from '../plan/plan';
-import type { InputModel } from '../resolve/input-model';
-import { kindOf, poolsOf } from '../nodes/kinds';
+import type { InputModel } from '../model/input-model';
+import { kindOf, poolsOf, type Declaration } from '../nodes/kinds';
 import type { NodeIR, WorkflowIR } from '../resolve/resolve';
 import { namesRead } from '../python/scan';
 import { classCode } from './input-classes';
 import { MODULE_OF, importGroups, type ImportedName } from '../python/imports';
 import { Namer } from '../python/names';
 import { commentText, pyString } from '../python/literal';
-import { layout, type Doc } from '../python/layout';
+import { layout } from '../python/layout';
 import { cacheDeclaration } from '../nodes/cache';
 import { endpoint, newNeeds, routerLine } from './router';
 import { annotationOf, functionNodes, runBody, scheduleOf, type BlockEnv, type NodeNames, type Root } from './run';
@@ -42,7 +42,9 @@ const MODULE_NAMES = ['run', 'router', 'WORKFLOW_ID', 'ctx', 'inp', 'item', 'ind
 
 export function emitWorkflow(w: WorkflowEmitInput): string {
   const needs = newNeeds();
-  const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...w.input.classes.map((c) => c.name)]);
+  // Classes: the input's, then each node's own (an llm node's output schema), in node order.
+  const classes = [...w.input.classes, ...w.ir.all.flatMap((n) => kindOf(n.def).classes?.(n.def) ?? [])];
+  const namer = new Namer([...MODULE_NAMES, ...Object.keys(MODULE_OF), ...classes.map((c) => c.name)]);
   const endpointName = namer.claim(namer.has(w.ir.id) ? `${w.ir.id}_endpoint` : w.ir.id);
   const schedule = scheduleOf(w.plan.readySets);
   const functions = [schedule, ...[...w.plan.graphs.values()].map(scheduleOf)].flatMap(functionNodes);
@@ -50,7 +52,11 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
   const declarations = declarationsOf(w.ir.all, w.ir.id, base.local, namer);
   const names: NodeNames = {
     ...base,
-    declared: (id) => declarations.get(id)?.name,
+    declared: (id) => {
+      const own: Record<string, string> = {};
+      for (const [key, d] of declarations) if (key.startsWith(`${id}#`)) own[key.slice(id.length + 1)] = d.name;
+      return own;
+    },
     cache: (id) => declarations.get(`${id}.cache`)?.name,
   };
 
@@ -105,8 +111,9 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     sourcePath: commentText(w.sourcePath),
     importGroups: [] as string[][],
     workflowIdLiteral: pyString(w.ir.id),
-    declarations: [...declarations.values()].map((d) => d.line),
-    classes: w.input.classes.map(classCode),
+    declarations: [...declarations.values()].filter((d) => !d.usesClasses).map((d) => d.line),
+    classDeclarations: [...declarations.values()].filter((d) => d.usesClasses).map((d) => d.line),
+    classes: classes.map(classCode),
     functions: body.functions,
     inputLine,
     // Statements are set apart by a blank line, but none opens the body of `run`.
@@ -152,27 +159,30 @@ function itemAnnotation(t: Type): string {
 }
 
 /**
- * Module-level objects the nodes use, each one's name and line: the kind's (`NodeKind.declaration`)
- * under the node's id, a cached node's cache under `<id>.cache`.
+ * Module-level objects the nodes use, each one's name and line: the kind's (`NodeKind.declarations`)
+ * under `<id>#<suffix>`, a cached node's cache under `<id>.cache`.
  */
 function declarationsOf(
   nodes: NodeIR[],
   workflowId: string,
   local: (id: string) => string,
   namer: Namer,
-): Map<string, { name: string; line: string }> {
-  const out = new Map<string, { name: string; line: string }>();
+): Map<string, { name: string; line: string; usesClasses: boolean }> {
+  const out = new Map<string, { name: string; line: string; usesClasses: boolean }>();
   for (const node of nodes) {
-    const declaration = kindOf(node.def).declaration?.(node.def, workflowId);
     const cache = cacheDeclaration(node.def, workflowId);
-    const objects: [string, { suffix: string; value: Doc } | undefined][] = [
-      [node.id, declaration],
+    const objects: [string, Declaration | undefined][] = [
+      ...(kindOf(node.def).declarations?.(node.def, workflowId) ?? []).map((d): [string, Declaration] => [
+        `${node.id}#${d.suffix}`,
+        d,
+      ]),
       [`${node.id}.cache`, cache && { suffix: 'cache', value: cache }],
     ];
     for (const [key, object] of objects) {
       if (!object) continue;
       const name = namer.claim(`_${local(node.id)}_${object.suffix}`);
-      out.set(key, { name, line: `${name} = ${layout(object.value, 0, name.length + 3)}` });
+      const line = `${name} = ${layout(object.value, 0, name.length + 3)}`;
+      out.set(key, { name, line, usesClasses: object.usesClasses === true });
     }
   }
   return out;

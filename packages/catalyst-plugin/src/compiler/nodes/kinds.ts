@@ -9,8 +9,11 @@ import type { ExprEmitter } from '../expr/emit';
 import type { Type } from '../expr/types';
 import type { ValueTemplate } from '../expr/value';
 import type { Reporter } from '../report/reporter';
+import type { ModelClass } from '../model/input-model';
 import type { Node, NodeType } from '../validate/schema';
+import { embedding } from './embedding';
 import { http } from './http';
+import { llm } from './llm';
 import { map } from './map';
 import { parallel } from './parallel';
 import { postgres } from './postgres';
@@ -38,22 +41,33 @@ export interface NodeKind<N extends Node> {
   /** The node's output type, from the types of its templates. */
   outputType(node: N, types: Record<string, Type>): Type;
   /**
-   * A module-level object the node's code uses, built once per process at import (a limiter):
-   * the suffix of its name (the caller makes `_<local>_<suffix>` unique and passes it to `emit`)
-   * and the Python expression building it.
+   * Module-level objects the node's code uses, built once per process at import (a limiter, a
+   * structured output): the suffix of each one's name (the caller makes `_<local>_<suffix>`
+   * unique and passes the names to `emit`, by suffix) and the Python expression building it.
    */
-  declaration?(node: N, workflowId: string): { suffix: string; value: Doc };
+  declarations?(node: N, workflowId: string): Declaration[];
+  /** Pydantic classes the node's code uses (an `llm` node's output schema), emitted beside the input's. */
+  classes?(node: N): readonly ModelClass[];
   /**
    * The Python expression computing the node's value (bound to its local by the caller).
-   * `inner`: for a node holding graphs (`parallel`, `map`), each graph's compiled function.
+   * `declared`: the names of its declarations, by suffix. `inner`: for a node holding graphs
+   * (`parallel`, `map`), each graph's compiled function.
    */
   emit(
     node: N,
     templates: Record<string, ValueTemplate>,
     emitter: ExprEmitter,
-    declared?: string,
+    declared?: Readonly<Record<string, string>>,
     inner?: readonly InnerGraph[],
   ): Doc;
+}
+
+/** A module-level object: `_<local>_<suffix> = <value>`. */
+export interface Declaration {
+  suffix: string;
+  value: Doc;
+  /** It reads the module's classes (`StructuredOutput(PersonOutput, ...)`): placed after them. */
+  usesClasses?: boolean;
 }
 
 /** A graph inside a node (a `parallel` branch, a `map` node's nodes) as the function running it. */
@@ -69,7 +83,9 @@ export interface InnerGraph {
 export type NodeKinds = { [K in NodeType]: NodeKind<Extract<Node, { type: K }>> };
 
 export const NODE_KINDS: NodeKinds = {
+  embedding,
   http,
+  llm,
   map,
   parallel,
   postgres,

@@ -38,23 +38,26 @@ export const rateLimit: NodeKind<RateLimit> = {
     return { key: parseValue(node.key, [...path, 'key'], reporter) };
   },
   outputType: () => OUTPUT,
-  declaration(node, workflowId) {
-    const args: Doc[] = [
-      atom(node.interval !== undefined ? `interval=${node.interval}` : `rate=${node.rate}`),
-      ...(node.burst !== undefined && node.burst !== 1 ? [atom(`burst=${node.burst}`)] : []),
-      atom(`name=${pyString(node.id)}`),
-    ];
-    if (node.backend !== 'redis') return { suffix: 'limiter', value: callDoc('InMemoryRateLimiter', args) };
-    args.push(atom(`prefix=${pyString(`catalyst:rl:${workflowId}:${node.id}:`)}`));
-    return { suffix: 'limiter', value: callDoc('RedisRateLimiter', args) };
-  },
+  declarations: (node, workflowId) => [declaration(node, workflowId)],
   emit(node, templates, emitter, declared) {
     return callDoc('await rate_limit', [
       atom('ctx'),
       atom(pyString(node.id)),
-      atom(declared!),
+      atom(declared!.limiter),
       valueDoc(templates.key, emitter),
       atom(`timeout=${node.timeout}`),
     ]);
   },
 };
+
+/** The node's limiter, module-level: one per node, so two nodes never share a limit. */
+function declaration(node: RateLimit, workflowId: string): { suffix: string; value: Doc } {
+  const args: Doc[] = [
+    atom(node.interval !== undefined ? `interval=${node.interval}` : `rate=${node.rate}`),
+    ...(node.burst !== undefined && node.burst !== 1 ? [atom(`burst=${node.burst}`)] : []),
+    atom(`name=${pyString(node.id)}`),
+  ];
+  if (node.backend !== 'redis') return { suffix: 'limiter', value: callDoc('InMemoryRateLimiter', args) };
+  args.push(atom(`prefix=${pyString(`catalyst:rl:${workflowId}:${node.id}:`)}`));
+  return { suffix: 'limiter', value: callDoc('RedisRateLimiter', args) };
+}

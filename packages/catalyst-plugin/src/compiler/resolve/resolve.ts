@@ -10,6 +10,7 @@ import { nodeRefs } from '../expr/refs';
 import { kindOf } from '../nodes/kinds';
 import { cacheTemplates } from '../nodes/cache';
 import { checkSecretHosts } from './secret-hosts';
+import { checkStreamNodes } from './stream-nodes';
 import type { Reporter } from '../report/reporter';
 import { identifierProblem, toIdentifier } from '../python/names';
 import { didYouMean, suggest } from '../util/suggest';
@@ -149,6 +150,7 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   const nodes = root.nodes;
 
   checkSecretHosts(all, reporter);
+  checkStreamNodes(all, reporter);
   const output = parseValue(wf.output ?? {}, ['output'], reporter);
   // Unknown nodes in the output are reported by the type checker, like everywhere else.
   return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, all, graph: root, output };

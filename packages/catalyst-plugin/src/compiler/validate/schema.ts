@@ -294,6 +294,142 @@ export const VectorSearchNode = z
       'Searches a Qdrant collection for the points nearest a vector; outputs { results: [{ id, score, payload }] }.',
   });
 
+/** Providers an `llm` node can call, and those an `embedding` node can (OpenAI-compatible APIs). */
+export const LLM_PROVIDERS = ['anthropic', 'openai', 'groq'] as const;
+export const EMBEDDING_PROVIDERS = ['openai'] as const;
+
+/** The largest `max_tokens` an `llm` node may ask for (the runtime holds calls to it too). */
+export const LLM_MAX_TOKENS = 200_000;
+
+/** The most `stop` sequences (OpenAI's own bound; Anthropic takes more). */
+export const LLM_MAX_STOP = 4;
+
+/** Extra attempts at an answer that does not fit `output_schema`, at most, and by default. */
+export const LLM_MAX_RETRIES = 3;
+export const LLM_DEFAULT_RETRIES = 1;
+
+/** `rate_limit:` on an `llm` or `embedding` node: the node's calls to its provider, spaced out. */
+export const RateLimitOption = z
+  .strictObject({
+    interval: z.number().positive().optional().describe('Seconds between calls (give this or rate).'),
+    rate: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Calls per second (give this or interval); 100/60 is 100 a minute.'),
+    burst: z.number().int().min(1).optional().describe('Calls allowed at once before the rate applies; 1 by default.'),
+    timeout: z
+      .number()
+      .nonnegative()
+      .describe('Seconds a call may wait for its slot; a slot further away is refused at once (429). 0: never wait.'),
+    backend: z
+      .enum(RATE_LIMIT_BACKENDS)
+      .optional()
+      .describe('memory (default): one limit per process. redis: one limit shared by every process on the Redis pool.'),
+  })
+  .meta({ id: 'RateLimitOption', description: "Spaces out the node's calls to its provider (GCRA)." });
+
+const providerFields = {
+  base_url: z
+    .string()
+    .optional()
+    .describe("The API's base URL (an OpenAI-compatible server: Ollama, vLLM); literal text, env or global."),
+  api_key: z
+    .string()
+    .optional()
+    .describe('The key, from secrets only: "{{ secrets.OPENAI_API_KEY }}". Optional with a base_url.'),
+  timeout: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      'Seconds for the whole call, retries included; then the node fails (504). CATALYST_LLM_TIMEOUT otherwise.',
+    ),
+  rate_limit: RateLimitOption.optional(),
+};
+
+export const LlmMessage = z
+  .strictObject({
+    role: z.enum(['user', 'assistant']).describe('Who said it.'),
+    content: z.string().describe('The text; may contain {{ expressions }}.'),
+  })
+  .meta({ id: 'LlmMessage', description: 'One message of the conversation sent to the model.' });
+
+export const LlmNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('llm'),
+    provider: z
+      .enum(LLM_PROVIDERS)
+      .describe('anthropic, openai (or any OpenAI-compatible server with base_url), groq.'),
+    model: z.string().min(1).describe("The provider's model name (fixed text)."),
+    system: z.string().optional().describe('The system prompt; may contain {{ expressions }}.'),
+    prompt: z.string().optional().describe('The user message; may contain {{ expressions }} (give this or messages).'),
+    messages: z
+      .union([z.array(LlmMessage).min(1), z.string()])
+      .optional()
+      .describe('The conversation: a list of { role, content }, or one expression giving such a list.'),
+    max_tokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(LLM_MAX_TOKENS)
+      .describe(`The most tokens the answer may have (1 to ${LLM_MAX_TOKENS}).`),
+    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature (openai, groq).'),
+    stop: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(LLM_MAX_STOP)
+      .optional()
+      .describe(`Up to ${LLM_MAX_STOP} texts that end the answer.`),
+    stream: z
+      .boolean()
+      .optional()
+      .describe(
+        "Pass the answer's tokens on as they arrive (token events of a streaming trigger); one node per workflow.",
+      ),
+    output_schema: InputSchema.optional().describe(
+      'A JSON Schema the answer must fit: the provider is asked for JSON, the answer validated, its fields typed.',
+    ),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(LLM_MAX_RETRIES)
+      .optional()
+      .describe(`Extra attempts at an answer that does not fit output_schema; ${LLM_DEFAULT_RETRIES} by default.`),
+    ...providerFields,
+  })
+  .meta({
+    id: 'LlmNode',
+    description:
+      'Asks a model through its official SDK; outputs { text, usage, stop_reason } (and output with output_schema).',
+  });
+
+export const EmbeddingNode = z
+  .strictObject({
+    ...nodeBase,
+    type: z.literal('embedding'),
+    provider: z
+      .enum(EMBEDDING_PROVIDERS)
+      .optional()
+      .describe('openai (default): any OpenAI-compatible embeddings API.'),
+    model: z.string().min(1).describe("The provider's embedding model (fixed text)."),
+    input: Value.describe('A text, or a list of texts embedded in one call; may contain {{ expressions }}.'),
+    dimensions: z
+      .number()
+      .int()
+      .min(1)
+      .max(65536)
+      .optional()
+      .describe('The length of each vector, when the model can shorten it.'),
+    ...providerFields,
+  })
+  .meta({
+    id: 'EmbeddingNode',
+    description: 'Embeds a text or a batch of texts; outputs { vectors, usage }.',
+  });
+
 /** The most items a `map` node may run at once, and its default. */
 export const MAP_MAX_CONCURRENCY = 64;
 export const MAP_DEFAULT_CONCURRENCY = 8;
@@ -381,6 +517,8 @@ type LeafNode = z.infer<
   | typeof RedisNode
   | typeof RateLimitNode
   | typeof VectorSearchNode
+  | typeof LlmNode
+  | typeof EmbeddingNode
 >;
 
 export type Node = LeafNode | ParallelNodeDef | MapNodeDef;
@@ -394,6 +532,8 @@ export const Node: z.ZodType<Node> = z.discriminatedUnion('type', [
   ParallelNode,
   MapNode,
   VectorSearchNode,
+  LlmNode,
+  EmbeddingNode,
 ]);
 
 export const Workflow = z

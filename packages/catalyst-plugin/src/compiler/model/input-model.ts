@@ -109,6 +109,32 @@ export function buildInputModel(schema: InputSchema | undefined, className: stri
   return model;
 }
 
+/**
+ * A JSON Schema other than the input (an `llm` node's `output_schema`) as pydantic classes, made
+ * exactly as the input's are, so the two cannot drift: `className` and the classes nested in it,
+ * reported at `path`. `taken`: class names already used in the module.
+ */
+export function buildSchemaModel(
+  schema: InputSchema,
+  className: string,
+  path: JsonPath,
+  reporter: Reporter,
+  taken: Set<string>,
+): InputModel {
+  const model: InputModel = { className, type: { kind: 'object', fields: new Map(), model: className }, classes: [] };
+  if (schema.type !== undefined && schema.type !== 'object') {
+    reporter.error(
+      'input_schema',
+      { path: [...path, 'type'] },
+      `the schema must describe an object (type: object), not ${schema.type}: wrap the value in a property, e.g. properties: { value: { type: ${schema.type} } }`,
+    );
+    return model;
+  }
+  const builder = new ModelBuilder(model, reporter, taken, className);
+  model.type = builder.objectModel({ ...schema, properties: schema.properties ?? {} }, className, path);
+  return model;
+}
+
 class ModelBuilder {
   constructor(
     private readonly model: InputModel,
