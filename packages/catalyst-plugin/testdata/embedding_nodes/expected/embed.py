@@ -10,6 +10,7 @@ from catalyst_runtime import (
     InMemoryRateLimiter,
     NodeCache,
     WorkflowRouter,
+    compiled_route,
     embedding_call,
     input_body,
     json_response,
@@ -62,6 +63,7 @@ router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/embed", openapi_extra=input_body(EmbedInput))
+@compiled_route
 async def embed(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

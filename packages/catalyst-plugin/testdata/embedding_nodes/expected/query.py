@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeCache,
     WorkflowRouter,
+    compiled_route,
     embedding_call,
     json_response,
     query_parameters,
@@ -60,6 +61,7 @@ router = WorkflowRouter(pools=("llm", "openai", "redis"), secrets=("OPENAI_API_K
 
 
 @router.get("/query", openapi_extra=query_parameters(QueryInput))
+@compiled_route
 async def query(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, read_query(request, QueryInput), pools=request.app.state.pools

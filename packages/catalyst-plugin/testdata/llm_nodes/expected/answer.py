@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     InMemoryRateLimiter,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     llm_call,
@@ -64,6 +65,7 @@ router = WorkflowRouter(pools=("anthropic", "llm"), secrets=("ANTHROPIC_API_KEY"
 
 
 @router.post("/answer", openapi_extra=input_body(AnswerInput))
+@compiled_route
 async def answer(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -8,6 +8,7 @@ from typing import Any
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     llm_call,
@@ -58,6 +59,7 @@ router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/chat", openapi_extra=input_body(ChatInput))
+@compiled_route
 async def chat(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, await read_input(request, ChatInput), pools=request.app.state.pools

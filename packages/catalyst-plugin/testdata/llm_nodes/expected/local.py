@@ -8,6 +8,7 @@ from typing import Any, Literal
 from catalyst_runtime import (
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     llm_call,
@@ -77,6 +78,7 @@ router = WorkflowRouter(
 
 
 @router.post("/local", openapi_extra=input_body(LocalInput))
+@compiled_route
 async def local(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

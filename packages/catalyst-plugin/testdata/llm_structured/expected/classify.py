@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     StructuredOutput,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     llm_call,
@@ -78,6 +79,7 @@ router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/classify", openapi_extra=input_body(ClassifyInput))
+@compiled_route
 async def classify(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

@@ -9,6 +9,7 @@ from catalyst_runtime import (
     ExecutionContext,
     StructuredOutput,
     WorkflowRouter,
+    compiled_route,
     input_body,
     json_response,
     llm_call,
@@ -90,6 +91,7 @@ router = WorkflowRouter(pools=("anthropic", "llm"), secrets=("ANTHROPIC_API_KEY"
 
 
 @router.post("/extract", openapi_extra=input_body(ExtractInput))
+@compiled_route
 async def extract(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,
