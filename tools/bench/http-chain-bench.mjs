@@ -171,7 +171,7 @@ for (const s of services) {
 const runs = [];
 for (let round = 0; round < ROUNDS; round++) {
   // The upstream alone: one call at a time, what three calls in series cost without the service.
-  const direct = runWrk(upstream, '/accounts/ada', 1, Math.max(2, DURATION / 2));
+  const direct = runWrk(upstream, '/accounts/ada', 1, Math.max(2, Math.round(DURATION / 2)));
   runs.push({ round, impl: 'upstream, one call', connections: 1, ...direct });
   for (const c of CONNECTIONS) {
     const order = services.map((_, i) => services[(i + round) % services.length]);
