@@ -8,12 +8,15 @@
 //   node tools/bench/scale.mjs                 build + pack the plugin, then measure (200 services)
 //   node tools/bench/scale.mjs --services=20   a smaller workspace (a quick check of the script)
 //   node tools/bench/scale.mjs --nx=24         on the pinned Nx 24 instead of Nx 23
+//   --baseline=<plugin .tgz>                   also measure another build of the plugin (e.g. main's), its runs
+//                                              interleaved with this build's in the same workspace (sections 2, 3, 7)
+//   --only=graph,codegen,affected,runtime,broken,startup   measure only those sections
 //   KEEP_WORKSPACE=1 ...                       leave the workspace in /tmp for a look
 // Writes tools/bench/results/scale.md (and .json); docs/nx-plugin.md quotes it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +28,9 @@ const arg = (name, fallback) =>
 const SERVICES = Number(arg('services', '200'));
 const NX_MAJOR = Number(arg('nx', '23'));
 const REPEATS = 5;
+// --only=graph,codegen,... measures only those sections (the workspace is always built).
+const ONLY = arg('only', '') ? new Set(arg('only', '').split(',')) : undefined;
+const measures = (section) => !ONLY || ONLY.has(section);
 
 const log = (line) => console.log(`[scale] ${line}`);
 const fail = (message) => {
@@ -41,6 +47,38 @@ const packDir = mkdtempSync(join(tmpdir(), 'catalyst-scale-pack-'));
 const ws = lib.createWorkspace({ tarball: lib.packPlugin(packDir), nxMajor: NX_MAJOR, log });
 const nxBin = join(ws.root, 'node_modules', '.bin', 'nx');
 
+// Two builds of the plugin in one workspace: the installed package's code (dist/) is swapped
+// between runs, so that both are measured under the same load, turn about. The runtime library
+// stays this build's (the workspace's library is emitted from it, so the sync generator finds it
+// in step under either build).
+const BASELINE = arg('baseline', '');
+const builds = BASELINE ? ['baseline', 'current'] : ['current'];
+const installed = join(ws.root, 'node_modules', '@catalyst', 'plugin');
+const buildsDir = join(ws.root, 'node_modules', '.catalyst-builds');
+if (BASELINE) {
+  mkdirSync(join(buildsDir, 'baseline'), { recursive: true });
+  ws.must('tar', ['-xzf', BASELINE, '-C', join(buildsDir, 'baseline')]);
+  cpSync(join(buildsDir, 'baseline', 'package', 'dist'), join(buildsDir, 'baseline', 'dist'), { recursive: true });
+  cpSync(join(installed, 'dist'), join(buildsDir, 'current', 'dist'), { recursive: true });
+}
+let inUse = 'current';
+function usePlugin(build) {
+  if (build === inUse) return;
+  rmSync(join(installed, 'dist'), { recursive: true, force: true });
+  cpSync(join(buildsDir, build, 'dist'), join(installed, 'dist'), { recursive: true });
+  inUse = build;
+}
+/** The 1-minute load average, as the table reports it beside the timings. */
+const load = () => Number(loadavg()[0].toFixed(2));
+const loads = {};
+const section = (name, f) => {
+  if (!measures(name)) return undefined;
+  const before = load();
+  const result = f();
+  loads[name] = [before, load()];
+  return result;
+};
+
 /** Runs nx; returns the result and its wall time in seconds. */
 function timedNx(args, env = {}) {
   const started = process.hrtime.bigint();
@@ -48,6 +86,31 @@ function timedNx(args, env = {}) {
   const result = ws.sh(nxBin, [...args, ...style], { env: { ...ws.env, ...env } });
   return { ...result, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
+// CPU time is what the machine's load does not stretch (much): every Node process an nx command
+// starts (the CLI, Nx's plugin workers, task processes) records its own as it exits.
+const cpuTracer = join(packDir, 'cpu-tracer.cjs');
+const cpuTrace = join(packDir, 'cpu-trace.jsonl');
+writeFileSync(
+  cpuTracer,
+  `process.on('exit', () => { const u = process.cpuUsage(); require('fs').appendFileSync(${JSON.stringify(cpuTrace)}, JSON.stringify({ script: process.argv[1] || '', plugin: process.argv[3] || '', cpuMs: (u.user + u.system) / 1000 }) + '\\n'); });\n`,
+);
+/** Runs nx like mustNx and adds the CPU milliseconds of its processes: in all, and by kind. */
+function cpuNx(args, env = {}) {
+  rmSync(cpuTrace, { force: true });
+  const result = mustNx(args, { ...env, NODE_OPTIONS: `--require ${cpuTracer}` });
+  const processes = readFileSync(cpuTrace, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const sum = (f) => processes.filter(f).reduce((total, p) => total + p.cpuMs, 0);
+  return {
+    ...result,
+    cpuMs: sum(() => true),
+    pluginWorkerCpuMs: sum((p) => /plugin-worker/.test(p.script) && p.plugin === '@catalyst/plugin'),
+    taskProcessesCpuMs: sum((p) => /run-executor|batch/.test(p.script)),
+  };
+}
+
 function mustNx(args, env) {
   const result = timedNx(args, env);
   if (result.code !== 0) fail(`nx ${args.join(' ')} exited ${result.code}:\n${result.output.slice(-4000)}`);
@@ -89,154 +152,297 @@ if (projects.length !== SERVICES + 1) fail(`expected ${SERVICES + 1} projects, g
 const nxJsonPath = join(ws.root, 'nx.json');
 const withPlugin = readFileSync(nxJsonPath, 'utf8');
 const withoutPlugin = JSON.stringify({ ...JSON.parse(withPlugin), plugins: [] }, null, 2);
-const graph = { with: { cold: [], warm: [] }, without: { cold: [], warm: [] } };
-for (let i = 0; i < REPEATS; i++) {
-  for (const variant of ['with', 'without']) {
-    writeFileSync(nxJsonPath, variant === 'with' ? withPlugin : withoutPlugin);
-    mustNx(['reset', '--only-cache']);
-    rmSync(join(ws.root, '.nx', 'workspace-data'), { recursive: true, force: true });
-    graph[variant].cold.push(mustNx(['show', 'projects']).seconds);
-    graph[variant].warm.push(mustNx(['show', 'projects']).seconds);
+// `with` is this build; `baseline` the other build when one is given. Cold also removes the
+// plugin's own cache of what it read (in .nx/workspace-data); warm keeps it.
+const graph = section('graph', () => {
+  const variants = [...(BASELINE ? ['baseline'] : []), 'with', 'without'];
+  const times = Object.fromEntries(
+    variants.map((v) => [
+      v,
+      { cold: [], warm: [], coldCpuMs: [], warmCpuMs: [], coldWorkerCpuMs: [], warmWorkerCpuMs: [] },
+    ]),
+  );
+  for (let i = 0; i < REPEATS; i++) {
+    for (const variant of variants) {
+      writeFileSync(nxJsonPath, variant === 'without' ? withoutPlugin : withPlugin);
+      usePlugin(variant === 'baseline' ? 'baseline' : 'current');
+      mustNx(['reset', '--only-cache']);
+      rmSync(join(ws.root, '.nx', 'workspace-data'), { recursive: true, force: true });
+      for (const kind of ['cold', 'warm']) {
+        const run = cpuNx(['show', 'projects']);
+        times[variant][kind].push(run.seconds);
+        times[variant][`${kind}CpuMs`].push(run.cpuMs);
+        times[variant][`${kind}WorkerCpuMs`].push(run.pluginWorkerCpuMs);
+      }
+    }
   }
-}
-writeFileSync(nxJsonPath, withPlugin);
-log(`graph: ${JSON.stringify(graph)}`);
+  writeFileSync(nxJsonPath, withPlugin);
+  usePlugin('current');
+  log(`graph: ${JSON.stringify(times)}`);
+  return times;
+});
 
 // 3. codegen over every service: cold (no cache, no output) and cached, unbatched and batched.
 const coldCodegen = () => {
   mustNx(['reset', '--only-cache']);
   ws.must('git', ['clean', '-fdXq', 'apps']); // the git-ignored _generated/ folders
 };
-const codegen = {};
-for (const [mode, env] of [
-  ['unbatched', {}],
-  ['batched', { NX_BATCH_MODE: 'true' }],
-]) {
-  coldCodegen();
-  const cold = mustNx(['run-many', '-t', 'codegen'], env);
-  if (new Set(ranTasks(cold.output, 'codegen')).size !== SERVICES)
-    fail(`${mode} cold run-many ran ${ranTasks(cold.output, 'codegen').length} tasks`);
-  const cached = mustNx(['run-many', '-t', 'codegen'], env);
-  // Recorded rather than asserted: the table shows a partial hit for what it is.
-  const hits = cacheHits(cached.output);
-  // Outside CI and without the daemon, Nx computes the project graph a second time to run the
-  // tasks' sync generators (ours is registered on codegen): the same run without them.
-  const cachedSkipSync = mustNx(['run-many', '-t', 'codegen', '--skip-sync'], env);
-  codegen[mode] = {
-    cold: cold.seconds,
-    cached: cached.seconds,
-    cacheHits: hits,
-    cachedSkipSync: cachedSkipSync.seconds,
-  };
-  log(`codegen ${mode}: ${JSON.stringify(codegen[mode])}`);
-}
+// codegen[build][mode]; with a baseline, the two builds run turn about for each mode.
+const codegen = section('codegen', () => {
+  const result = Object.fromEntries(builds.map((b) => [b, {}]));
+  for (const [mode, env] of [
+    ['unbatched', {}],
+    ['batched', { NX_BATCH_MODE: 'true' }],
+  ]) {
+    for (const build of builds) {
+      usePlugin(build);
+      coldCodegen();
+      const cold = cpuNx(['run-many', '-t', 'codegen'], env);
+      if (new Set(ranTasks(cold.output, 'codegen')).size !== SERVICES)
+        fail(`${mode} cold run-many ran ${ranTasks(cold.output, 'codegen').length} tasks`);
+      const cached = mustNx(['run-many', '-t', 'codegen'], env);
+      // Recorded rather than asserted: the table shows a partial hit for what it is.
+      const hits = cacheHits(cached.output);
+      // Outside CI and without the daemon, Nx computes the project graph a second time to run the
+      // tasks' sync generators (ours is registered on codegen): the same run without them.
+      const cachedSkipSync = mustNx(['run-many', '-t', 'codegen', '--skip-sync'], env);
+      // With the daemon (as on a developer's machine) the graph is kept in memory between runs.
+      const daemon = { ...env, NX_DAEMON: 'true' };
+      mustNx(['run-many', '-t', 'codegen'], daemon); // starts the daemon and computes its graph
+      const cachedDaemon = mustNx(['run-many', '-t', 'codegen'], daemon);
+      const daemonHits = cacheHits(cachedDaemon.output);
+      mustNx(['daemon', '--stop']);
+      result[build][mode] = {
+        cold: cold.seconds,
+        coldCpuMs: cold.cpuMs,
+        coldTaskProcessesCpuMs: cold.taskProcessesCpuMs,
+        cached: cached.seconds,
+        cacheHits: hits,
+        cachedSkipSync: cachedSkipSync.seconds,
+        cachedDaemon: cachedDaemon.seconds,
+        daemonHits,
+      };
+      log(`codegen ${build} ${mode}: ${JSON.stringify(result[build][mode])}`);
+    }
+  }
+  usePlugin('current');
+  return result;
+});
 
 // 4. One definition edited: affected runs exactly that service's codegen.
-const one = `svc-${String(Math.min(7, SERVICES)).padStart(3, '0')}`;
-const definition = join(ws.root, 'apps', one, 'workflows', 'hello.workflow.yaml');
-const original = readFileSync(definition, 'utf8');
-writeFileSync(definition, original.replace('Hello, ', 'Hi, '));
-const affectedOne = mustNx(['affected', '-t', 'codegen', '--base=HEAD'], { NX_BATCH_MODE: 'true' });
-// Nx may print a batched task's header twice (once as it starts, once with its output).
-const ranOne = [...new Set(ranTasks(affectedOne.output, 'codegen'))];
-if (ranOne.length !== 1 || ranOne[0] !== one) fail(`affected after one edit ran ${JSON.stringify(ranOne)}`);
-writeFileSync(definition, original);
+const affected = section('affected', () => {
+  const one = `svc-${String(Math.min(7, SERVICES)).padStart(3, '0')}`;
+  const definition = join(ws.root, 'apps', one, 'workflows', 'hello.workflow.yaml');
+  const original = readFileSync(definition, 'utf8');
+  writeFileSync(definition, original.replace('Hello, ', 'Hi, '));
+  const run = mustNx(['affected', '-t', 'codegen', '--base=HEAD'], { NX_BATCH_MODE: 'true' });
+  // Nx may print a batched task's header twice (once as it starts, once with its output).
+  const ran = [...new Set(ranTasks(run.output, 'codegen'))];
+  if (ran.length !== 1 || ran[0] !== one) fail(`affected after one edit ran ${JSON.stringify(ran)}`);
+  writeFileSync(definition, original);
+  return { tasks: ran, seconds: run.seconds };
+});
 
 // 5. A runtime library change affects every service (the project-graph edge).
-const runtimeModule = join(ws.root, 'libs', 'catalyst-runtime', 'src', 'catalyst_runtime', '__init__.py');
-const runtimeText = readFileSync(runtimeModule, 'utf8');
-writeFileSync(runtimeModule, `${runtimeText}\n# a runtime change\n`);
-const affectedRuntime = mustNx(['show', 'projects', '--affected', '-t', 'test', '--base=HEAD', '--json']);
-const affectedByRuntime = JSON.parse(affectedRuntime.stdout).length;
-if (affectedByRuntime !== SERVICES) fail(`a runtime change affects ${affectedByRuntime} services, not ${SERVICES}`);
-writeFileSync(runtimeModule, runtimeText);
+const affectedByRuntime = section('runtime', () => {
+  const runtimeModule = join(ws.root, 'libs', 'catalyst-runtime', 'src', 'catalyst_runtime', '__init__.py');
+  const runtimeText = readFileSync(runtimeModule, 'utf8');
+  writeFileSync(runtimeModule, `${runtimeText}\n# a runtime change\n`);
+  const run = mustNx(['show', 'projects', '--affected', '-t', 'test', '--base=HEAD', '--json']);
+  const count = JSON.parse(run.stdout).length;
+  if (count !== SERVICES) fail(`a runtime change affects ${count} services, not ${SERVICES}`);
+  writeFileSync(runtimeModule, runtimeText);
+  return count;
+});
 
 // 6. Two broken services in one batched run: exactly their two tasks fail.
-const broken = ['svc-003', `svc-${String(Math.min(100, SERVICES)).padStart(3, '0')}`];
-for (const name of broken) {
-  const file = join(ws.root, 'apps', name, 'workflows', 'bye.workflow.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'));
-}
-const brokenRun = timedNx(['run-many', '-t', 'codegen'], { NX_BATCH_MODE: 'true' });
-const failed = [...brokenRun.output.matchAll(/^\s*- (\S+):codegen$/gm)].map((m) => m[1]).sort();
-if (brokenRun.code === 0 || JSON.stringify(failed) !== JSON.stringify(broken)) {
-  fail(
-    `two broken services: exit ${brokenRun.code}, failed tasks ${JSON.stringify(failed)}\n${brokenRun.output.slice(-3000)}`,
-  );
-}
-ws.must('git', ['checkout', '--', '.']);
+const twoBroken = section('broken', () => {
+  const broken = ['svc-003', `svc-${String(Math.min(100, SERVICES)).padStart(3, '0')}`];
+  for (const name of broken) {
+    const file = join(ws.root, 'apps', name, 'workflows', 'bye.workflow.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('{{ nodes.greet.message }}', '{{ nodes.gret.message }}'));
+  }
+  const run = timedNx(['run-many', '-t', 'codegen'], { NX_BATCH_MODE: 'true' });
+  const failed = [...run.output.matchAll(/^\s*- (\S+):codegen$/gm)].map((m) => m[1]).sort();
+  if (run.code === 0 || JSON.stringify(failed) !== JSON.stringify(broken)) {
+    fail(`two broken services: exit ${run.code}, failed tasks ${JSON.stringify(failed)}\n${run.output.slice(-3000)}`);
+  }
+  ws.must('git', ['checkout', '--', '.']);
+  return { failedTasks: failed, seconds: run.seconds };
+});
 
-// 7. The unbatched executor's start-up: Nx starts a process per task that loads its run command,
-//    then the executor. Measured in such a process: the executor module, and the @nx/devkit
-//    barrel the executor loaded before it imported only what compiling needs.
-const startupScript = `
-const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
+// 7. The unbatched executor's start-up, in CPU milliseconds (the machine's load stretches wall
+//    time, not CPU time): (a) loading the executor in a process that has Nx's run command loaded,
+//    as Nx's task process has; (b) the whole task process of one `nx run <svc>:codegen`, which Nx
+//    starts per task outside batch mode (Nx's own start-up, then the executor, then the compile).
+const startup = section('startup', () => {
+  const loadScript = `
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 require('nx/src/command-line/run/run');
-let t = process.hrtime.bigint();
+const before = new Set(Object.keys(require.cache));
+const t = cpu();
 require('@catalyst/plugin/dist/executors/codegen/codegen');
-const executor = ms(t);
-t = process.hrtime.bigint();
-require('@nx/devkit');
-console.log(JSON.stringify({ executor, devkit: ms(t) }));
+const loaded = Object.keys(require.cache).filter((m) => !before.has(m));
+console.log(JSON.stringify({ cpuMs: cpu() - t, modules: loaded.length, zod: loaded.filter((m) => m.includes('/zod/')).length }));
 `;
-const startups = Array.from({ length: 5 }, () => JSON.parse(ws.must(process.execPath, ['-e', startupScript]).stdout));
-const startup = {
-  executorMs: median(startups.map((x) => x.executor)),
-  devkitBarrelMs: median(startups.map((x) => x.devkit)),
-};
-log(`executor start-up: ${JSON.stringify(startup)}`);
+  // Reports the CPU time of Nx's task process (run-executor.js) as it exits.
+  const tracer = join(packDir, 'task-cpu.cjs');
+  const traceOut = join(packDir, 'task-cpu.jsonl');
+  writeFileSync(
+    tracer,
+    `if (/run-executor\\.js$/.test(process.argv[1] || '')) process.on('exit', () => { const u = process.cpuUsage(); require('fs').appendFileSync(${JSON.stringify(traceOut)}, JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }) + '\\n'); });\n`,
+  );
+  const result = {};
+  const rounds = Object.fromEntries(builds.map((b) => [b, { load: [], task: [] }]));
+  for (let i = 0; i < REPEATS; i++) {
+    for (const build of builds) {
+      usePlugin(build);
+      rounds[build].load.push(JSON.parse(ws.must(process.execPath, ['-e', loadScript]).stdout));
+      rmSync(traceOut, { force: true });
+      mustNx(['run', 'svc-001:codegen', '--skip-nx-cache', '--skip-sync'], { NODE_OPTIONS: `--require ${tracer}` });
+      rounds[build].task.push(JSON.parse(readFileSync(traceOut, 'utf8').trim().split('\n')[0]).cpuMs);
+    }
+  }
+  for (const build of builds) {
+    const samples = rounds[build].load;
+    result[build] = {
+      executorLoadCpuMs: median(samples.map((x) => x.cpuMs)),
+      executorModules: samples[0].modules,
+      zodModules: samples[0].zod,
+      taskProcessCpuMs: median(rounds[build].task),
+    };
+  }
+  usePlugin('current');
+  log(`executor start-up: ${JSON.stringify(result)}`);
+  return result;
+});
 
 // 8. Record.
 const nxVersion = JSON.parse(readFileSync(join(ws.root, 'node_modules', 'nx', 'package.json'), 'utf8')).version;
 const uvVersion = execFileSync(ws.uv, ['--version'], { encoding: 'utf8' }).trim();
 const s2 = (x) => x.toFixed(2);
-const overhead = (kind) => median(graph.with[kind]) - median(graph.without[kind]);
+const share = (variant, kind) => median(graph[variant][kind]) - median(graph.without[kind]);
+const ms0 = (x) => x.toFixed(0);
 const result = {
   services: SERVICES,
   workflowsPerService: 2,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
   versions: { node: process.version, nx: nxVersion, uv: uvVersion },
+  baseline: BASELINE || undefined,
+  loadAverage: loads,
   graphSeconds: graph,
-  pluginGraphOverheadSeconds: { cold: overhead('cold'), warm: overhead('warm') },
+  pluginGraphOverheadSeconds: graph && { cold: share('with', 'cold'), warm: share('with', 'warm') },
+  baselineGraphOverheadSeconds: graph?.baseline && { cold: share('baseline', 'cold'), warm: share('baseline', 'warm') },
   codegenSeconds: codegen,
-  affectedAfterOneEdit: { tasks: ranOne, seconds: affectedOne.seconds },
+  affectedAfterOneEdit: affected,
   servicesAffectedByARuntimeChange: affectedByRuntime,
-  twoBrokenServices: { failedTasks: failed, seconds: brokenRun.seconds },
+  twoBrokenServices: twoBroken,
   codegenExecutorStartup: startup,
 };
+const loadOf = (name) => (loads[name] ? ` (load average ${loads[name].join(' → ')})` : '');
+const label = (build) => (build === 'current' ? 'this build' : 'baseline');
 const md = [
   `# Monorepo scale: ${SERVICES} services, two workflows each`,
   '',
-  `Measured by \`node tools/bench/scale.mjs${SERVICES === 200 ? '' : ` --services=${SERVICES}`}${NX_MAJOR === 23 ? '' : ` --nx=${NX_MAJOR}`}\` on ${result.machine.cpus} × ${result.machine.cpu} (${result.machine.memoryGiB} GiB), ` +
-    `Node ${process.version}, Nx ${nxVersion}, ${uvVersion}; daemon off; a machine shared with other work, so single runs are noisy.`,
+  `Measured by \`node tools/bench/scale.mjs${SERVICES === 200 ? '' : ` --services=${SERVICES}`}${NX_MAJOR === 23 ? '' : ` --nx=${NX_MAJOR}`}${BASELINE ? ' --baseline=<tarball>' : ''}${ONLY ? ` --only=${[...ONLY].join(',')}` : ''}\` on ${result.machine.cpus} × ${result.machine.cpu} (${result.machine.memoryGiB} GiB), ` +
+    `Node ${process.version}, Nx ${nxVersion}, ${uvVersion}; daemon off unless said; a machine shared with other work, so single runs are noisy` +
+    (BASELINE
+      ? `; "baseline" is ${BASELINE.split('/').pop()} measured turn about with this build in the same workspace`
+      : '') +
+    '.',
   '',
-  '| measurement | seconds |',
-  '|---|---|',
-  `| project graph, cold, with the plugin (median of ${REPEATS}) | ${s2(median(graph.with.cold))} |`,
-  `| project graph, cold, without the plugin | ${s2(median(graph.without.cold))} |`,
-  `| project graph, warm, with the plugin | ${s2(median(graph.with.warm))} |`,
-  `| project graph, warm, without the plugin | ${s2(median(graph.without.warm))} |`,
-  `| → the plugin's share, cold / warm | ${s2(overhead('cold'))} / ${s2(overhead('warm'))} |`,
-  `| \`run-many -t codegen\`, cold, unbatched | ${s2(codegen.unbatched.cold)} |`,
-  `| \`run-many -t codegen\`, cached, unbatched (${codegen.unbatched.cacheHits}/${SERVICES} hits) | ${s2(codegen.unbatched.cached)} |`,
-  `| \`run-many -t codegen\`, cold, batched (\`NX_BATCH_MODE=true\`) | ${s2(codegen.batched.cold)} |`,
-  `| \`run-many -t codegen\`, cached, batched (${codegen.batched.cacheHits}/${SERVICES} hits) | ${s2(codegen.batched.cached)} |`,
-  `| \`run-many -t codegen --skip-sync\`, cached, unbatched / batched | ${s2(codegen.unbatched.cachedSkipSync)} / ${s2(codegen.batched.cachedSkipSync)} |`,
-  `| \`affected -t codegen\` after one definition edit (ran exactly ${ranOne.join(', ')}) | ${s2(affectedOne.seconds)} |`,
-  `| batched \`run-many -t codegen\` with two broken services (failed exactly ${failed.join(', ')}) | ${s2(brokenRun.seconds)} |`,
-  '',
-  `The unbatched codegen executor's start-up, in a process that has Nx's run command loaded (median of 5): ` +
-    `${startup.executorMs.toFixed(0)} ms to load the executor (the compiler included); ` +
-    `the @nx/devkit barrel it loaded before it imported only what compiling needs would add ${startup.devkitBarrelMs.toFixed(0)} ms.`,
-  '',
-  `A change to the runtime library affects all ${affectedByRuntime} services (\`nx show projects --affected -t test\`).`,
-  '',
-].join('\n');
+];
+if (graph) {
+  md.push(
+    `Project graph (\`nx show projects\`), median of ${REPEATS}${loadOf('graph')}:`,
+    '',
+    '| measurement | seconds |',
+    '|---|---|',
+    `| project graph, cold, with the plugin | ${s2(median(graph.with.cold))} |`,
+    `| project graph, cold, without the plugin | ${s2(median(graph.without.cold))} |`,
+    `| project graph, warm, with the plugin | ${s2(median(graph.with.warm))} |`,
+    `| project graph, warm, without the plugin | ${s2(median(graph.without.warm))} |`,
+    `| → the plugin's share, cold / warm | ${s2(share('with', 'cold'))} / ${s2(share('with', 'warm'))} |`,
+    ...(graph.baseline
+      ? [
+          `| project graph, cold / warm, with the baseline plugin | ${s2(median(graph.baseline.cold))} / ${s2(median(graph.baseline.warm))} |`,
+          `| → the baseline plugin's share, cold / warm | ${s2(share('baseline', 'cold'))} / ${s2(share('baseline', 'warm'))} |`,
+        ]
+      : []),
+    '',
+    'The same runs in CPU milliseconds (every process of the command; the plugin worker is the process Nx starts for this plugin):',
+    '',
+    `| variant | cold, all processes | warm, all processes | cold, the plugin's worker | warm, the plugin's worker |`,
+    '|---|---|---|---|---|',
+    ...[...(graph.baseline ? ['baseline'] : []), 'with', 'without'].map(
+      (v) =>
+        `| ${{ baseline: 'with the baseline plugin', with: 'with the plugin', without: 'without the plugin' }[v]} | ${ms0(median(graph[v].coldCpuMs))} | ${ms0(median(graph[v].warmCpuMs))} | ${v === 'without' ? '–' : ms0(median(graph[v].coldWorkerCpuMs))} | ${v === 'without' ? '–' : ms0(median(graph[v].warmWorkerCpuMs))} |`,
+    ),
+    `| → the plugin's share, CPU | ${ms0(share('with', 'coldCpuMs'))} | ${ms0(share('with', 'warmCpuMs'))} | | |`,
+    ...(graph.baseline
+      ? [
+          `| → the baseline plugin's share, CPU | ${ms0(share('baseline', 'coldCpuMs'))} | ${ms0(share('baseline', 'warmCpuMs'))} | | |`,
+        ]
+      : []),
+    '',
+  );
+}
+if (codegen) {
+  md.push(
+    `\`run-many -t codegen\` over every service${loadOf('codegen')}:`,
+    '',
+    `| measurement | ${builds.map(label).join(' | ')} |`,
+    `|---|${builds.map(() => '---|').join('')}`,
+  );
+  const row = (title, f) => md.push(`| ${title} | ${builds.map((b) => f(codegen[b])).join(' | ')} |`);
+  for (const mode of ['unbatched', 'batched']) {
+    const how = mode === 'batched' ? ', batched (`NX_BATCH_MODE=true`)' : ', unbatched';
+    row(`cold${how}`, (c) => s2(c[mode].cold));
+    row(
+      `cold${how}: CPU seconds, all processes / task processes`,
+      (c) => `${s2(c[mode].coldCpuMs / 1000)} / ${s2(c[mode].coldTaskProcessesCpuMs / 1000)}`,
+    );
+    row(`cached${how} (hits of ${SERVICES})`, (c) => `${s2(c[mode].cached)} (${c[mode].cacheHits})`);
+    row(`cached${how}, \`--skip-sync\``, (c) => s2(c[mode].cachedSkipSync));
+    row(
+      `cached${how}, with the daemon (hits of ${SERVICES})`,
+      (c) => `${s2(c[mode].cachedDaemon)} (${c[mode].daemonHits})`,
+    );
+  }
+  md.push('');
+}
+if (affected)
+  md.push(
+    `\`affected -t codegen\` after one definition edit ran exactly ${affected.tasks.join(', ')}: ${s2(affected.seconds)} s${loadOf('affected')}.`,
+    '',
+  );
+if (twoBroken)
+  md.push(
+    `Batched \`run-many -t codegen\` with two broken services failed exactly ${twoBroken.failedTasks.join(', ')}: ${s2(twoBroken.seconds)} s.`,
+    '',
+  );
+if (affectedByRuntime !== undefined)
+  md.push(
+    `A change to the runtime library affects all ${affectedByRuntime} services (\`nx show projects --affected -t test\`).`,
+    '',
+  );
+if (startup) {
+  md.push(
+    `The unbatched codegen task, CPU milliseconds, median of ${REPEATS}${loadOf('startup')}:`,
+    '',
+    `| measurement | ${builds.map(label).join(' | ')} |`,
+    `|---|${builds.map(() => '---|').join('')}`,
+    `| loading the executor in a process with Nx's run command loaded | ${builds.map((b) => `${startup[b].executorLoadCpuMs.toFixed(0)} (${startup[b].executorModules} modules, ${startup[b].zodModules} of zod)`).join(' | ')} |`,
+    `| Nx's whole task process for one \`nx run svc-001:codegen\` | ${builds.map((b) => startup[b].taskProcessCpuMs.toFixed(0)).join(' | ')} |`,
+    '',
+  );
+}
 const results = join(repoRoot, 'tools', 'bench', 'results');
 mkdirSync(results, { recursive: true });
-writeFileSync(join(results, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
-writeFileSync(join(results, 'scale.md'), md);
-console.log(`\n${md}`);
+const name = arg('out', 'scale');
+writeFileSync(join(results, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(results, `${name}.md`), md.join('\n'));
+console.log(`\n${md.join('\n')}`);
 
 if (process.env.KEEP_WORKSPACE) log(`workspace kept at ${ws.root}`);
 else ws.remove();
