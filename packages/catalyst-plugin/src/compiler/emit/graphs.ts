@@ -25,6 +25,7 @@ export function innerGraphs(node: NodeIR, block: BlockEnv, out: RunBody, s: RunB
       read: new Set([...s.read, last.id]),
       readByOutput: new Set([last.id]),
       itemAnnotation,
+      partials: false,
     };
     if (!isMap && graph.nodes.length === 1 && kindOf(last.def).async) {
       // A branch of one async node: that node's function is the branch.

@@ -46,17 +46,27 @@ export const takesRequest = (method: string, needs: Needs, query: boolean): bool
   hasBody(method) || query || needs.pools.size > 0 || needs.settings || needs.globals;
 
 /**
- * The route: decorator, parameters and the context line. A GET or DELETE workflow that declares
- * input reads it from the query string (`read_query`, lax from text; `query_parameters` puts
- * each parameter in the OpenAPI document).
+ * The route: decorator, parameters, the context line and the answer. A GET or DELETE workflow
+ * that declares input reads it from the query string (`read_query`, lax from text;
+ * `query_parameters` puts each parameter in the OpenAPI document). A streaming workflow answers
+ * with `stream_run` (server-sent events) once the request is read, so a bad request is still a
+ * JSON 4xx; its OpenAPI entry describes the event stream (`stream_doc`).
  */
-export function endpoint(method: string, route: string, inputClass: string, needs: Needs, query: boolean) {
+export function endpoint(
+  method: string,
+  route: string,
+  inputClass: string,
+  needs: Needs,
+  query: boolean,
+  stream: boolean,
+) {
   const body = hasBody(method);
   const routeAtom = atom(pyString(route));
-  const extra = body
-    ? [atom(`openapi_extra=input_body(${inputClass})`)]
-    : query
-      ? [atom(`openapi_extra=query_parameters(${inputClass})`)]
+  const request = body ? `input_body(${inputClass})` : query ? `query_parameters(${inputClass})` : undefined;
+  const extra = stream
+    ? [atom(`openapi_extra=stream_doc(${request ?? ''})`), atom('response_class=EventStreamResponse')]
+    : request
+      ? [atom(`openapi_extra=${request}`)]
       : [];
   const decorator = callDoc(`router.${method.toLowerCase()}`, [routeAtom, ...extra]);
   const input = body
@@ -73,5 +83,6 @@ export function endpoint(method: string, route: string, inputClass: string, need
     decorator: layout(decorator, 0, 1),
     endpointParameters: takesRequest(method, needs, query) ? 'request: Request' : '',
     context: layout(callDoc('ExecutionContext', args), 4, 'ctx = '.length),
+    answer: stream ? 'stream_run(run, ctx)' : 'json_response(await run(ctx), ctx)',
   };
 }

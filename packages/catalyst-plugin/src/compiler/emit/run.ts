@@ -124,6 +124,12 @@ export interface RunBodyInput {
   /** The Python annotation of each node's value. */
   annotation(node: NodeIR): string;
   inputClass: string;
+  /**
+   * A streamed run tells its client each of these nodes' values (`ctx.partial`): the
+   * workflow's own nodes; not those inside branches and maps, whose values reach the client in
+   * their branch's or map's partial.
+   */
+  partials: boolean;
 }
 
 export interface RunBody {
@@ -152,12 +158,14 @@ interface Compiled {
 function compileNode(node: NodeIR, s: RunBodyInput, out: RunBody): Compiled {
   const block = s.newBlock();
   const inner = node.children.length > 0 ? s.inner(node, block, out, s) : undefined;
-  const value = cached(
+  const work = cached(
     node,
     kindOf(node.def).emit(node.def, node.templates, block.emitter, s.names.declared(node.id), inner),
     s.names,
     block.emitter,
   );
+  // Wrapped, so the event goes out the moment the value exists, from inside the node's block.
+  const value = s.partials ? callDoc('ctx.partial', [atom(pyString(node.id)), work]) : work;
   const condition = guardCondition(node, s, block.emitter);
   block.reads.forEach((id) => out.reads.add(id));
   block.roots.forEach((r) => out.roots.add(r));

@@ -92,9 +92,11 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     location: (node) => `${commentText(w.sourcePath)}:${w.nodeLocation(node).line}:${w.nodeLocation(node).column}`,
     annotation: (node) => annotationOf(w.outputs.get(node.id) ?? { kind: 'any' }, w.plan.skippable.has(node.id)),
     inputClass: w.input.className,
+    partials: w.ir.stream,
   });
   for (const node of w.ir.all) poolsOf(node.def).forEach((p) => needs.pools.add(p));
-  needs.settings = w.ir.all.some((n) => n.def.type === 'map');
+  // A map's item limit and a stream's buffer limit are settings, which the pools hold.
+  needs.settings = w.ir.stream || w.ir.all.some((n) => n.def.type === 'map');
 
   // The response mapping can fail like a node (a field missing from an upstream body): it runs
   // in `with ctx.output():`, naming the pseudo-node "output", unless it holds no expression.
@@ -120,7 +122,7 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     statements: body.statements.map((lines, index) => ({ lines, blankBefore: index > 0 || inputLine !== undefined })),
     returnLines,
     routerLine: routerLine(needs),
-    ...endpoint(w.ir.method, w.ir.route, w.input.className, needs, hasQuery(w.input)),
+    ...endpoint(w.ir.method, w.ir.route, w.input.className, needs, hasQuery(w.input), w.ir.stream),
     endpointName,
     // The runtime's compiled request path may call the endpoint straight from its ASGI entry
     // (runtime compiled_routes.py): true of every endpoint that answers with json_response.

@@ -60,6 +60,8 @@ export interface WorkflowIR {
   id: string;
   method: string;
   route: string;
+  /** `trigger.stream`: the answer is server-sent events (partials, tokens, done) instead of JSON. */
+  stream: boolean;
   /** The workflow's own nodes (the top graph). */
   nodes: NodeIR[];
   /** Every node, in the nested ones too, in definition order. */
@@ -88,13 +90,6 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
     );
   const method = wf.trigger?.method ?? 'POST';
   if (!hasBody(method)) queryProblems(method, wf.input?.properties ?? {}, reporter);
-  if (wf.trigger?.stream)
-    reporter.error(
-      'unsupported',
-      { path: ['trigger', 'stream'] },
-      'streaming responses need a streaming node (llm), which this version does not have; remove "stream: true"',
-    );
-
   const root: GraphIR = { nodes: [] };
   const all: NodeIR[] = [];
   buildGraph(root, wf.nodes ?? [], ['nodes'], all, reporter);
@@ -153,7 +148,8 @@ export function resolve(wf: Workflow, reporter: Reporter): WorkflowIR {
   checkStreamNodes(all, reporter);
   const output = parseValue(wf.output ?? {}, ['output'], reporter);
   // Unknown nodes in the output are reported by the type checker, like everywhere else.
-  return { id: wf.id, method, route: wf.trigger?.path ?? `/${wf.id}`, nodes, all, graph: root, output };
+  const route = wf.trigger?.path ?? `/${wf.id}`;
+  return { id: wf.id, method, route, stream: wf.trigger?.stream === true, nodes, all, graph: root, output };
 }
 
 function reportBadId(id: string, what: string, path: JsonPath, reporter: Reporter): void {

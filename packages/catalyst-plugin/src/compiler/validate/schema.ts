@@ -38,7 +38,12 @@ export const Trigger = z
       })
       .optional()
       .describe('Route path; "/<workflow id>" by default.'),
-    stream: z.boolean().optional().describe('Stream the response as server-sent events (needs a streaming node).'),
+    stream: z
+      .boolean()
+      .optional()
+      .describe(
+        'Answer with server-sent events: partial as each node or parallel branch finishes, token from the node marked stream: true, then done (or error).',
+      ),
   })
   .meta({ id: 'Trigger', description: 'How the workflow is called.' });
 

@@ -27,6 +27,19 @@ export function validate(value: unknown, reporter: Reporter): Workflow | undefin
   return undefined;
 }
 
+/**
+ * Where a field that is known elsewhere belongs, for one written in the wrong place: a streamed
+ * answer is asked for on the trigger, not on the workflow or on a node.
+ */
+function misplaced(key: string, path: JsonPath): string | undefined {
+  if (key !== 'stream') return undefined;
+  const streamed = 'to answer with server-sent events, set it on the trigger: trigger: { stream: true }';
+  if (path.length === 0) return `; ${streamed}`;
+  if (path[path.length - 2] === 'nodes' || path[path.length - 3] === 'branches')
+    return `; only an llm node streams its text (stream: true); ${streamed}`;
+  return undefined;
+}
+
 function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter): void {
   const path = issue.path as JsonPath;
   const where = formatPath(path);
@@ -35,7 +48,7 @@ function reportIssue(issue: z.core.$ZodIssue, root: unknown, reporter: Reporter)
     case 'unrecognized_keys': {
       const known = knownKeysAt(root, path);
       for (const key of issue.keys) {
-        const hint = didYouMean(key, known);
+        const hint = misplaced(key, path) ?? didYouMean(key, known);
         const list =
           hint === '' && known.length > 0 ? `; expected one of ${known.map((k) => `"${k}"`).join(', ')}` : '';
         reporter.error(
