@@ -9,6 +9,7 @@ from catalyst_runtime import (
     EventStreamResponse,
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     input_body,
     pg_query,
     read_input,
@@ -136,6 +137,7 @@ router = WorkflowRouter(pools=("postgres",))
     openapi_extra=stream_doc(input_body(AnswerInput)),
     response_class=EventStreamResponse,
 )
+@compiled_route
 async def answer(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID,

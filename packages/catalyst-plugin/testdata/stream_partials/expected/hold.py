@@ -9,6 +9,7 @@ from catalyst_runtime import (
     EventStreamResponse,
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     http_call,
     pg_query,
     query_parameters,
@@ -66,6 +67,7 @@ router = WorkflowRouter(pools=("http", "postgres"), env=("UPSTREAM_URL",))
     openapi_extra=stream_doc(query_parameters(HoldInput)),
     response_class=EventStreamResponse,
 )
+@compiled_route
 async def hold(request: Request) -> Response:
     ctx = ExecutionContext(
         WORKFLOW_ID, read_query(request, HoldInput), pools=request.app.state.pools

@@ -9,6 +9,7 @@ from catalyst_runtime import (
     EventStreamResponse,
     ExecutionContext,
     WorkflowRouter,
+    compiled_route,
     stream_doc,
     stream_run,
 )
@@ -35,6 +36,7 @@ router = WorkflowRouter()
 
 
 @router.get("/ping", openapi_extra=stream_doc(), response_class=EventStreamResponse)
+@compiled_route
 async def ping(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, PingInput(), pools=request.app.state.pools)
     return stream_run(run, ctx)
