@@ -10,6 +10,8 @@
 //   npm run mutate -- --only ts|py          only the TypeScript (StrykerJS) or Python (mutmut) areas
 //   npm run mutate -- --since main          only what changed against main: the changed lines of
 //                                           the TypeScript files, the changed Python modules
+//   npm run mutate -- --area expr --file parser.ts
+//                                           only the area's files whose path ends so (repeatable)
 //   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
 //   npm run mutate -- --list                the areas, their files and the tests that judge them
 //
@@ -114,6 +116,7 @@ const { values: opts } = parseArgs({
     area: { type: 'string', multiple: true },
     only: { type: 'string' },
     since: { type: 'string' },
+    file: { type: 'string', multiple: true },
     concurrency: { type: 'string', default: '1' },
     list: { type: 'boolean', default: false },
   },
@@ -196,14 +199,14 @@ function strykerConfig(area, mutate, reportDir) {
     mutate,
     concurrency: Number(opts.concurrency),
     // A mutant that sends a loop round forever is ended, and counted as killed (a timeout).
-    timeoutMS: 20000,
-    timeoutFactor: 2,
+    timeoutMS: 10000,
+    timeoutFactor: 1.5,
     thresholds: { high: 90, low: THRESHOLD, break: null },
     reporters: ['clear-text', 'html', 'json', 'progress-append-only'],
     htmlReporter: { fileName: relative(repoRoot, join(reportDir, 'index.html')) },
     jsonReporter: { fileName: relative(repoRoot, join(reportDir, 'mutation.json')) },
     clearTextReporter: { allowEmojis: false, logTests: false, maxTestsToLog: 0 },
-    tempDirName: 'tmp/mutation/.stryker-tmp',
+    tempDirName: `tmp/mutation/.stryker-tmp-${area.name}`,
     cleanTempDir: true,
     // The sandbox needs the plugin's sources, its golden folders and the examples; nothing built.
     ignorePatterns: ['tmp', 'dist', '.tools', '.nx', 'packages/e2e', '**/.venv', '**/__pycache__', 'coverage'],
@@ -222,8 +225,30 @@ function strykerConfig(area, mutate, reportDir) {
   };
 }
 
+/** Whether `--file` (if given) names this path: the path ends with one of its values. */
+const fileChosen = (path) => !opts.file || opts.file.some((f) => path.split(':')[0].endsWith(f));
+
+/** The area's `mutate` entries for the files `--file` names; a glob becomes those of its files. */
+function chosenMutate(area) {
+  if (!opts.file) return area.mutate;
+  const exclude = area.mutate.filter((m) => m.startsWith('!'));
+  const out = [];
+  for (const entry of area.mutate.filter((m) => !m.startsWith('!'))) {
+    if (!entry.includes('*')) {
+      if (fileChosen(entry)) out.push(entry);
+      continue;
+    }
+    for (const f of opts.file) {
+      const path = `${entry.slice(0, entry.indexOf('*'))}${f}`.replace(/\/+/g, '/');
+      if (globRegExp(entry).test(path) && existsSync(join(repoRoot, path))) out.push(path);
+    }
+  }
+  return out.length ? [...out, ...exclude] : [];
+}
+
 function runTs(area, ranges) {
-  const mutate = ranges ? sinceMutate(area, ranges) : area.mutate;
+  const chosen = { ...area, mutate: chosenMutate(area) };
+  const mutate = ranges ? sinceMutate(chosen, ranges) : chosen.mutate;
   if (!mutate.some((m) => !m.startsWith('!'))) return { area: area.name, skipped: 'nothing changed' };
   const reportDir = join(OUT, area.name);
   rmSync(reportDir, { recursive: true, force: true });
@@ -296,9 +321,9 @@ pytest_add_cli_args = ["-p", "no:cacheprovider"]
 }
 
 async function runPy(area, ranges) {
-  const modules = ranges
-    ? area.modules.filter((m) => ranges.has(`${RUNTIME}/src/catalyst_runtime/${m}`))
-    : area.modules;
+  const modules = area.modules.filter(
+    (m) => fileChosen(m) && (!ranges || ranges.has(`${RUNTIME}/src/catalyst_runtime/${m}`)),
+  );
   if (!modules.length) return { area: area.name, skipped: 'nothing changed' };
   const env = await pythonEnv();
   const work = join(OUT, `py-${area.name}`);
@@ -318,10 +343,16 @@ async function runPy(area, ranges) {
   const results = spawnSync(mutmut, ['results', '--all', 'true'], { cwd: work, env, encoding: 'utf8' });
   const lines = results.stdout.split('\n').filter((l) => /^\s*\S+: \S/.test(l));
   writeFileSync(join(work, 'results.txt'), `${lines.join('\n')}\n`);
-  // Each survivor as the diff mutmut shows for it (`mutmut show <name>` in the work folder).
-  const survivors = lines.filter((l) => /: (survived|no tests)$/.test(l.trim())).map((l) => l.trim().split(': ')[0]);
-  const shown = survivors.map((name) => spawnSync(mutmut, ['show', name], { cwd: work, env, encoding: 'utf8' }).stdout);
-  writeFileSync(join(work, 'survivors.txt'), shown.join('\n'));
+  // Each survivor as the diff `mutmut show <name>` gives, all from one process.
+  const python = join(MUTATE_PROJECT, '.venv', 'bin', 'python');
+  const shown = spawnSync(python, [join(MUTATE_PROJECT, 'survivors.py')], {
+    cwd: work,
+    env,
+    input: lines.join('\n'),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  writeFileSync(join(work, 'survivors.txt'), shown.stdout);
   const counts = {};
   for (const l of lines) {
     const status = l.split(': ').pop().trim();
@@ -343,7 +374,7 @@ async function main() {
   if (opts.list) {
     for (const a of chosen)
       console.log(
-        `${a.name} (${a.tool}): ${(a.mutate ?? a.modules).join(' ')}\n    tests: ${(a.specs ?? a.tests).join(' ')}`,
+        `${a.name} (${a.tool}): ${(a.mutate ? chosenMutate(a) : a.modules.filter(fileChosen)).join(' ')}\n    tests: ${(a.specs ?? a.tests).join(' ')}`,
       );
     return 0;
   }

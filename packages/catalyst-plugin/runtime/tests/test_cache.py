@@ -59,9 +59,10 @@ async def test_hits_and_misses_are_counted() -> None:
 
     assert await shout("a") == "A"
     assert await shout("a") == "A"
+    assert await shout("a") == "A"
     assert await shout("a", times=2) == "AA"
     assert calls == ["a", "a"]
-    assert (shout.stats.hits, shout.stats.misses, shout.stats.coalesced) == (1, 2, 0)
+    assert (shout.stats.hits, shout.stats.misses, shout.stats.coalesced) == (2, 2, 0)
     assert shout.__name__ == "shout"
     assert isinstance(shout.backend, LRUCache)
 
@@ -192,6 +193,7 @@ async def test_redis_backend_from_the_app_pool(redis_url: str, unique: str) -> N
 
 @pytest.mark.anyio
 async def test_a_broken_cache_degrades_to_calls(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", "catalyst_runtime")
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
 
     @cached(ttl=60, key_fn=lambda: "k", backend=RedisCache(dead))
@@ -200,8 +202,80 @@ async def test_a_broken_cache_degrades_to_calls(caplog: pytest.LogCaptureFixture
 
     assert await value() == 7
     assert value.stats.errors == 2  # the read and the write
-    assert "cache read failed" in caplog.text
+    name = f"{__name__}.test_a_broken_cache_degrades_to_calls.<locals>.value"
+    lines = [
+        (r.levelname, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "catalyst_runtime"
+    ]
+    assert lines == [
+        ("WARNING", f"cache read failed for {name} (ConnectionError); calling through", False),
+        ("DEBUG", f"cache read failure for {name}", True),
+        ("WARNING", f"cache write failed for {name} (ConnectionError)", False),
+        ("DEBUG", f"cache write failure for {name}", True),
+    ]
+    assert await value() == 7
+    assert value.stats.errors == 4
     await dead.aclose()
+
+
+def test_lru_holds_1024_entries_unless_told_and_at_least_one() -> None:
+    default = LRUCache()
+    for n in range(1025):
+        default.set_now(str(n), n, 60)
+    assert default.get_now("0") is MISSING and default.get_now("1") == 1
+    one = LRUCache(maxsize=1)
+    one.set_now("a", 1, 60)
+    one.set_now("b", 2, 60)
+    assert (one.get_now("a"), one.get_now("b")) == (MISSING, 2)
+    with pytest.raises(ValueError, match=r"^maxsize must be at least 1, got 0"):
+        LRUCache(maxsize=0)
+
+
+@pytest.mark.anyio
+async def test_cached_keeps_1024_results_by_default() -> None:
+    @cached(ttl=60)
+    async def same(n: int) -> int:
+        return n
+
+    assert isinstance(same.backend, LRUCache) and same.backend.maxsize == 1024
+
+
+@pytest.mark.anyio
+async def test_a_key_function_gets_keyword_arguments_too() -> None:
+    calls: list[int] = []
+
+    @cached(ttl=60, key_fn=lambda n, *, scale: f"{n}x{scale}")
+    async def scaled(n: int, *, scale: int) -> int:
+        calls.append(n)
+        return n * scale
+
+    assert await scaled(2, scale=3) == 6
+    assert await scaled(2, scale=4) == 8
+    assert await scaled(2, scale=3) == 6
+    assert calls == [2, 2]
+
+
+@pytest.mark.anyio
+async def test_concurrent_misses_on_different_keys_make_their_own_calls() -> None:
+    gate = asyncio.Event()
+
+    @cached(ttl=60)
+    async def echo(text: str) -> str:
+        await gate.wait()
+        return text
+
+    calls = [asyncio.create_task(echo(t)) for t in ("a", "b")]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(*calls) == ["a", "b"]
+
+
+@pytest.mark.anyio
+async def test_redis_cache_keys_live_under_catalyst_cache(redis: Redis, unique: str) -> None:
+    cache = RedisCache(redis)
+    await cache.set(f"{unique}-k", {"v": 1}, 5)
+    assert await redis.delete(f"catalyst:cache:{unique}-k") == 1
 
 
 def test_redis_cache_is_shared_by_two_processes(

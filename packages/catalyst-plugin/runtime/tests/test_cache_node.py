@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 from redis.asyncio import Redis
 
-from catalyst_runtime import ConnectionPools, ExecutionContext, NodeCache, Settings
+from catalyst_runtime import (
+    ConnectionPools,
+    ExecutionContext,
+    InMemoryRateLimiter,
+    NodeCache,
+    Settings,
+    cache_node,
+)
 from catalyst_runtime.cache_node import KEY_TEXT_LIMIT
 from catalyst_runtime.logs import JsonFormatter
 from catalyst_runtime.testing import free_port
@@ -127,12 +135,22 @@ async def test_the_memory_cache_keeps_at_most_the_max_entries_setting() -> None:
     assert [c[1] for c in upstream.calls] == ["a", "b", "c", "a"]
 
 
-async def test_a_value_over_the_size_limit_is_returned_but_not_kept() -> None:
+async def test_a_value_over_the_size_limit_is_returned_but_not_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     pools = ConnectionPools(Settings(cache_max_value_bytes=64))
     cache, upstream = NodeCache("user", ttl=60), Upstream()
-    await cache.call(context(pools), upstream, "user", "x" * 100)
+    first = await cache.call(context(pools), upstream, "user", "x" * 100)
     again = await cache.call(context(pools), upstream, "user", "x" * 100)
     assert again["run"] == 2
+    assert cache.stats.errors == 2
+    size = len(orjson.dumps(first))
+    over = [r for r in caplog.records if "CATALYST_CACHE_MAX_VALUE_BYTES" in r.getMessage()]
+    assert over[0].getMessage() == (
+        f"node user: a value of {size} bytes is over CATALYST_CACHE_MAX_VALUE_BYTES (64); "
+        "not cached"
+    )
+    assert getattr(over[0], "node", None) == "user"
     await cache.call(context(pools), upstream, "user", "small")
     assert (await cache.call(context(pools), upstream, "user", "small"))["run"] == 3
 
@@ -185,6 +203,7 @@ async def dead_redis_pools() -> AsyncIterator[ConnectionPools]:
 async def test_redis_down_runs_the_node_and_says_so(
     dead_redis_pools: ConnectionPools, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG", "catalyst_runtime")
     cache, upstream = NodeCache("user", ttl=60, backend="redis", prefix="x:"), Upstream()
     for run in (1, 2):
         ctx = context(dead_redis_pools)
@@ -194,6 +213,16 @@ async def test_redis_down_runs_the_node_and_says_so(
     assert "node user: cache read failed (ConnectionError); running the node uncached" in (
         caplog.text
     )
+    assert "node user: cache write failed (ConnectionError); running the node uncached" in (
+        caplog.text
+    )
+    # The traceback goes to the debug line, which names the node too.
+    debug = [r for r in caplog.records if r.levelname == "DEBUG"]
+    assert [r.getMessage() for r in debug][:2] == [
+        "node user: cache read failure",
+        "node user: cache write failure",
+    ]
+    assert all(r.exc_info and getattr(r, "node", None) == "user" for r in debug)
     # As JSON, the line names its workflow and its node in fields of their own.
     line = next(
         orjson.loads(JsonFormatter().format(record))
@@ -203,7 +232,9 @@ async def test_redis_down_runs_the_node_and_says_so(
     assert (line["workflow"], line["node"]) == ("cache_test", "user")
 
 
-async def test_a_hung_redis_is_a_miss_after_the_cache_timeout() -> None:
+async def test_a_hung_redis_is_a_miss_after_the_cache_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # A server that accepts and never answers.
     accepted: list[asyncio.StreamWriter] = []
     silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", 0)
@@ -218,6 +249,7 @@ async def test_a_hung_redis_is_a_miss_after_the_cache_timeout() -> None:
         # The read and the write each gave up after 0.1 s; nothing waited for a socket timeout.
         assert asyncio.get_running_loop().time() - started < 5
         assert timing(ctx, "user") == 'user;dur=D;desc="cache error"'
+        assert "node user: cache read failed (timeout); running the node uncached" in caplog.text
     finally:
         await pools.close()
         for writer in accepted:
@@ -231,3 +263,136 @@ def test_bad_settings_are_refused() -> None:
         NodeCache("user", ttl=0)
     with pytest.raises(ValueError, match='backend must be "memory" or "redis"'):
         NodeCache("user", ttl=1, backend="memcached")  # type: ignore[arg-type]
+
+
+async def test_a_value_of_exactly_the_size_limit_is_kept() -> None:
+    async def fixed(ctx: ExecutionContext, node_id: str) -> str:
+        return "x" * 62  # 64 bytes as JSON
+
+    pools = ConnectionPools(Settings(cache_max_value_bytes=64))
+    cache = NodeCache("user", ttl=60)
+    await cache.call(context(pools), fixed, "user")
+    await cache.call(context(pools), fixed, "user")
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.errors) == (1, 1, 0)
+
+
+async def test_a_value_that_is_not_json_is_returned_and_logged_not_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def opaque(ctx: ExecutionContext, node_id: str) -> object:
+        return object()
+
+    cache = NodeCache("user", ttl=60)
+    first = await cache.call(context(), opaque, "user")
+    second = await cache.call(context(), opaque, "user")
+    assert first is not second and cache.stats.misses == 2
+    record = next(r for r in caplog.records if "not JSON" in r.getMessage())
+    assert record.getMessage() == "node user: its value is not JSON, so it is not cached"
+    assert getattr(record, "node", None) == "user"
+
+
+async def test_hits_and_misses_are_counted_and_told_to_the_observer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    told: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(cache_node, "observer", lambda *args: told.append(args))
+    seen: list[ExecutionContext] = []
+
+    async def node(ctx: ExecutionContext, node_id: str, n: int) -> int:
+        seen.append(ctx)
+        return n
+
+    cache = NodeCache("user", ttl=60)
+    ctxs = [context() for _ in range(4)]
+    for ctx, n in zip(ctxs, (1, 1, 2, 1), strict=True):
+        assert await cache.call(ctx, node, "user", n) == n
+    assert (cache.stats.hits, cache.stats.misses) == (2, 2)
+    assert seen == [ctxs[0], ctxs[2]]  # the node runs with the request's own context
+    outcome = [("cache_test", "user", o) for o in ("cache miss", "cache hit", "cache miss")]
+    assert told == [*outcome, ("cache_test", "user", "cache hit")]
+
+
+async def test_concurrent_misses_on_different_keys_make_their_own_calls() -> None:
+    cache, upstream = NodeCache("user", ttl=60), Upstream()
+    upstream.gate.clear()
+    calls = [
+        asyncio.create_task(cache.call(context(), upstream, "user", path)) for path in ("a", "b")
+    ]
+    await asyncio.sleep(0.01)  # both wait at the gate (or, sharing one key, on one call)
+    upstream.gate.set()
+    a, b = await asyncio.gather(*calls)
+    assert (a["args"], b["args"]) == (["a"], ["b"])
+
+
+async def test_the_rate_limiter_a_node_is_given_is_not_part_of_the_key() -> None:
+    calls: list[Any] = []
+
+    async def node(ctx: ExecutionContext, node_id: str, **kw: Any) -> Any:
+        calls.append(kw["query"])
+        return kw["query"]
+
+    cache = NodeCache("user", ttl=60)
+    one, two = InMemoryRateLimiter(interval=0.001), InMemoryRateLimiter(interval=0.001, name="b")
+    await cache.call(context(), node, "user", query={"q": 1}, limiter=one)
+    await cache.call(context(), node, "user", query={"q": 1}, limiter=two)
+    assert calls == [{"q": 1}]
+    await cache.call(context(), node, "user", query={"q": 2}, limiter=one)
+    assert calls == [{"q": 1}, {"q": 2}]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "shared"),
+    [
+        (True, "true", True),
+        (False, "false", True),
+        (True, False, False),
+        (5, "5", True),
+        (5, 6, False),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}, True),
+        ({"a": 1}, {"a": 2}, False),
+        ({"n": 2**70, "a": 1}, {"a": 1, "n": 2**70}, True),  # beyond 64 bits, any key order
+        ({"s": {Decimal("1.5")}}, {"s": {Decimal("1.5")}}, True),
+        ({"s": {Decimal("1.5")}}, {"s": {Decimal("2.5")}}, False),
+    ],
+)
+async def test_given_keys_share_an_entry_exactly_when_their_text_is_the_same(
+    first: Any, second: Any, shared: bool
+) -> None:
+    cache, upstream = NodeCache("user", ttl=60), Upstream()
+    await cache.call_keyed(context(), first, upstream, "user")
+    await cache.call_keyed(context(), second, upstream, "user")
+    assert len(upstream.calls) == (1 if shared else 2)
+
+
+async def test_a_key_of_exactly_the_text_limit_is_kept_as_text(
+    redis_ctx: ExecutionContext, redis_url: str, unique: str
+) -> None:
+    cache, upstream = NodeCache("user", ttl=5, backend="redis", prefix=unique), Upstream()
+    await cache.call_keyed(redis_ctx, "k" * KEY_TEXT_LIMIT, upstream, "user")
+    client = Redis.from_url(redis_url)
+    try:
+        assert await client.exists(f"{unique}key:{'k' * KEY_TEXT_LIMIT}") == 1
+    finally:
+        await client.aclose()
+
+
+async def test_without_a_prefix_keys_are_the_key_text(
+    redis_ctx: ExecutionContext, redis_url: str, unique: str
+) -> None:
+    cache, upstream = NodeCache("user", ttl=5, backend="redis"), Upstream()
+    await cache.call_keyed(redis_ctx, f"{unique}-k", upstream, "user")
+    client = Redis.from_url(redis_url)
+    try:
+        assert await client.delete(f"key:{unique}-k") == 1
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_cache_without_pools_says_it_needs_the_redis_pool(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG", "catalyst_runtime")
+    cache, upstream = NodeCache("user", ttl=60, backend="redis"), Upstream()
+    assert (await cache.call(context(), upstream, "user"))["run"] == 1
+    assert "node user: cache read failed (RuntimeError)" in caplog.text
+    assert "RuntimeError: no pools: a redis cache needs the service's Redis pool" in caplog.text

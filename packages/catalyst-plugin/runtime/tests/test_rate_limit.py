@@ -108,6 +108,7 @@ async def test_timeout_raises_without_taking_a_slot(make: Callable[..., RateLimi
         await limiter.acquire("user:1", timeout=0.01)
     assert caught.value.node_id == "throttle"
     assert caught.value.key == "user:1"
+    assert caught.value.timeout == 0.01
     assert caught.value.status_code == 429
     # The refused caller reserved nothing: the next one waits at most one interval, not two
     # (a slot reserved by the refused call would put it past this timeout).
@@ -230,16 +231,35 @@ async def test_an_idle_key_does_not_bank_its_idle_time(make: Callable[..., RateL
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "exactly one of interval"),
-        ({"interval": 1, "rate": 1}, "exactly one of interval"),
-        ({"interval": 0}, "interval must be a positive"),
-        ({"rate": -1}, "rate must be a positive"),
-        ({"rate": 1, "burst": 0}, "burst must be at least 1"),
+        ({}, "^give exactly one of interval"),
+        ({"interval": 1, "rate": 1}, "^give exactly one of interval"),
+        ({"interval": 0}, "^interval must be a positive"),
+        ({"rate": -1}, "^rate must be a positive"),
+        ({"rate": 0}, "^rate must be a positive"),
+        ({"rate": 1, "burst": 0}, "^burst must be at least 1"),
     ],
 )
 def test_bad_settings(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InMemoryRateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_defaults_name_the_node_rate_limit_and_keep_keys_under_catalyst_rl(
+    redis: Redis, unique: str
+) -> None:
+    key = f"{unique}-k"
+    limiters: list[RateLimiter] = [
+        InMemoryRateLimiter(interval=5),
+        RedisRateLimiter(redis, interval=5),
+    ]
+    for limiter in limiters:
+        await limiter.acquire(key)
+        with pytest.raises(RateLimitExceeded) as caught:
+            await limiter.acquire(key, timeout=0.01)
+        assert caught.value.node_id == "rate_limit"
+    assert await redis.exists(f"catalyst:rl:{key}") == 1
+    await redis.delete(f"catalyst:rl:{key}")
 
 
 @pytest.mark.anyio
