@@ -13,6 +13,7 @@
 //   npm run mutate -- --area expr --file parser.ts
 //                                           only the area's files whose path ends so (repeatable)
 //   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
+//   npm run mutate -- --fresh               Python: forget earlier results (after adding tests)
 //   npm run mutate -- --list                the areas, their files and the tests that judge them
 //
 // TypeScript: StrykerJS with the jest runner, perTest coverage (a mutant runs only the tests that
@@ -119,6 +120,7 @@ const { values: opts } = parseArgs({
     file: { type: 'string', multiple: true },
     concurrency: { type: 'string', default: '1' },
     list: { type: 'boolean', default: false },
+    fresh: { type: 'boolean', default: false },
   },
 });
 if (opts.only && !['ts', 'py'].includes(opts.only)) fail(`--only takes ts or py, not "${opts.only}"`);
@@ -327,9 +329,10 @@ async function runPy(area, ranges) {
   if (!modules.length) return { area: area.name, skipped: 'nothing changed' };
   const env = await pythonEnv();
   const work = join(OUT, `py-${area.name}`);
+  if (opts.fresh) rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   // A fresh copy of the sources and tests each time; mutmut's own state (mutants/) is kept, so
-  // functions whose code and tests are unchanged keep their results.
+  // functions whose code is unchanged keep their results (new tests need --fresh to count).
   for (const dir of ['src', 'tests']) {
     rmSync(join(work, dir), { recursive: true, force: true });
     cpSync(join(repoRoot, RUNTIME, dir), join(work, dir), {
