@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import Response
+from fastapi import Request, Response
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -28,6 +28,7 @@ from catalyst_runtime import (
     Settings,
     WorkflowRouter,
     create_app,
+    http_call,
 )
 from catalyst_runtime.testing import free_port, running_server
 
@@ -247,6 +248,43 @@ def test_a_second_start_up_in_one_process_exports_to_a_provider_of_its_own(
         finally:
             collector.server.shutdown()
             collector.server.server_close()
+
+
+def test_a_failed_http_call_s_span_records_the_exception_s_type_not_its_message(
+    monkeypatch: pytest.MonkeyPatch, upstream: Upstream
+) -> None:
+    """aiohttp's message for a malformed answer quotes the URL with its query (here a key); the
+    client span records the failure's type only."""
+    router = WorkflowRouter(pools=("http",))
+
+    @router.get("/leaky")
+    async def leaky(request: Request) -> Response:
+        ctx = ExecutionContext("leaky", None, pools=request.app.state.pools)
+        await http_call(ctx, "call", "GET", f"{upstream.url}/malformed", query={"key": TOKEN})
+        return Response(b"{}", media_type="application/json")
+
+    app = create_app(router, title="leaky")
+    monkeypatch.setenv("CATALYST_TRACING", "on")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    collector = Collector()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        with _served(app) as url:
+            assert httpx.get(f"{url}/leaky").status_code == 502
+            spans = collector.wait_for(1, kind=Span.SPAN_KIND_SERVER)
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+    # The node's call (this process's own httpx call to the service is traced too).
+    (client,) = [
+        s
+        for s in spans
+        if s.kind == Span.SPAN_KIND_CLIENT and _attributes(s).get("http.url") == upstream.url
+    ]
+    assert client.status.code == client.status.STATUS_CODE_ERROR
+    events = [{kv.key: kv.value.string_value for kv in e.attributes} for e in client.events]
+    assert [e.get("exception.type") for e in events] == ["ClientResponseError"], events
+    assert all(TOKEN.encode() not in body for body in collector.bodies)
 
 
 @pytest.mark.anyio

@@ -114,6 +114,10 @@ def _handler(upstream: Upstream) -> type[socketserver.BaseRequestHandler]:
                 while seen.sent < 1024 * 1024 * 1024:  # a bound for the test itself: 1 GiB
                     sock.sendall(framed)
                     seen.sent += len(chunk)
+            elif path == "/malformed":
+                # A header name with a control character: aiohttp refuses the answer with a
+                # ClientResponseError whose message quotes the URL, query included.
+                sock.sendall(b"HTTP/1.1 200 OK\r\nconnection: close\r\nbad\x01name: x\r\n\r\n")
             elif path == "/declared-huge":
                 sock.sendall(
                     b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\n"

@@ -26,6 +26,7 @@ the SQL text, whose values are always bound parameters, never the parameters.
 
 from __future__ import annotations
 
+import contextlib
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -152,6 +153,32 @@ def _origin(url: Any) -> str:
         return ""
 
 
+def _exception_type_only(span: Any, _params: Any) -> None:
+    """aiohttp instrumentation's ``request_hook``: a failed call's span records the exception's
+    type, not the exception. The instrumentation records the exception itself (message and
+    traceback), and aiohttp's messages quote the whole URL, path and query with their input or
+    key: a malformed answer is ``ClientResponseError(..., url='https://host/path?key=...')``.
+    Never raises: a failing hook would fail the call."""
+    if not span.is_recording():
+        return
+
+    def record_exception(
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        span.add_event(
+            "exception",
+            {"exception.type": type(exception).__qualname__, "exception.escaped": escaped},
+            timestamp,
+        )
+
+    # A span class with slots (none of the SDK's) keeps its own.
+    with contextlib.suppress(AttributeError):
+        span.record_exception = record_exception
+
+
 def _origin_only(span: Any, request: Any) -> None:
     """httpx instrumentation hook: the URL's path and query may hold input or a key, so the
     span keeps only the origin. (The URL is an ``httpx.URL``, or a tuple of bytes at the
@@ -219,8 +246,9 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     _State.otel = opentelemetry
     instrumentors: list[Any] = []
     hooks: dict[str, Any] = {"request_hook": _origin_only, "async_request_hook": _origin_only_async}
+    aiohttp_hooks: dict[str, Any] = {"url_filter": _origin, "request_hook": _exception_type_only}
     for instrumentor, options in (
-        (AioHttpClientInstrumentor(), {"url_filter": _origin}),
+        (AioHttpClientInstrumentor(), aiohttp_hooks),
         (HTTPXClientInstrumentor(), hooks),
         (AsyncPGInstrumentor(), {}),  # type: ignore[no-untyped-call]
         (RedisInstrumentor(), {}),
