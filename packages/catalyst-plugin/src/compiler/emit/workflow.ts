@@ -125,7 +125,8 @@ export function emitWorkflow(w: WorkflowEmitInput): string {
     ...endpoint(w.ir.method, w.ir.route, w.input.className, needs, hasQuery(w.input), w.ir.stream),
     endpointName,
     // The runtime's compiled request path may call the endpoint straight from its ASGI entry
-    // (runtime compiled_routes.py): true of every endpoint that answers with json_response.
+    // (runtime compiled_routes.py): true of every endpoint. A json_response's bytes and raw
+    // headers are sent as they are; any other response (a stream) plays itself, as under FastAPI.
     compiled: true,
   };
   // The imports are whatever importable names the module's code reads, so they cannot drift
