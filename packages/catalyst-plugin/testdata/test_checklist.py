@@ -219,7 +219,8 @@ def untimed(src: Sources) -> list[str]:
                 ok = (
                     isinstance(value, ast.Call)
                     and isinstance(value.func, ast.Name)
-                    and value.func.id in {"json_response", "stream_response"}
+                    # A streamed answer's timings are in its done event (stream_run(run, ctx)).
+                    and value.func.id in {"json_response", "stream_response", "stream_run"}
                     and len(value.args) >= 2
                     and isinstance(value.args[1], ast.Name)
                     and value.args[1].id in contexts
@@ -318,6 +319,13 @@ BREAKS: list[tuple[str, str, str, str, str]] = [
         "hello.py",
         "return json_response(await run(ctx), ctx)",
         "return Response(content=b'{}')",
+    ),
+    (
+        "timings in every response",
+        "stream_partials",
+        "ping.py",
+        "return stream_run(run, ctx)",
+        "return stream_response(run(ctx))",
     ),
     (
         "timings in every response",
