@@ -155,3 +155,36 @@ def test_a_service_without_postgres_never_imports_asyncpg() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.anyio
+async def test_the_provider_clients_connections_are_counted_and_their_waits_timed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """anthropic and openai send on an HTTP client of their own, not the llm pool's: the
+    metrics read that client's connections and time its waits, under the provider's name."""
+    from catalyst_runtime import pools as pools_module
+    from catalyst_runtime.testing_providers import provider_server
+
+    waits: list[str] = []
+    monkeypatch.setattr(pools_module, "wait_observer", lambda pool, _seconds: waits.append(pool))
+    settings = Settings(llm_max_connections=3)
+    with provider_server() as provider:
+        pools = await ConnectionPools.create(settings, ["anthropic", "openai"])
+        try:
+            anthropic = pools.provider("anthropic").get(provider.url, "key")
+            await anthropic.messages.create(
+                model="m", max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
+            )
+            openai = pools.provider("openai").get(f"{provider.url}/v1", "key")
+            await openai.chat.completions.create(
+                model="m", max_tokens=8, messages=[{"role": "user", "content": "Hi"}]
+            )
+            usage = {name: counts for name, *counts in pools.usage()}
+        finally:
+            await pools.close()
+    # One call each, its connection kept for the next: idle, none in use, the llm limit.
+    assert usage["anthropic"] == [0, 1, 3], usage
+    assert usage["openai"] == [0, 1, 3], usage
+    assert usage["llm"] == [0, 0, 3], usage  # groq's, unused here
+    assert sorted(waits) == ["anthropic", "openai"], waits

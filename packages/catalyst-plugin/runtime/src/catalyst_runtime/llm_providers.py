@@ -62,6 +62,12 @@ class ProviderClients:
         self._owns_http = owns_http
         self._clients: dict[tuple[str | None, str | None], Any] = {}
 
+    @property
+    def own_http(self) -> Any:
+        """The HTTP client this provider alone sends on (``anthropic``, ``openai``), or ``None``
+        when it sends on the ``llm`` pool's (``groq``): for the pool metrics."""
+        return self.http if self._owns_http else None
+
     def get(self, base_url: str | None, api_key: str | None) -> Any:
         """The SDK client for ``base_url`` (the provider's own when ``None``) and ``api_key``."""
         key = (base_url, api_key)
@@ -110,11 +116,15 @@ async def build_provider(name: str, settings: Settings, pools: ConnectionPools) 
         return ProviderClients(name, module, pools.llm, settings, owns_http=False)
     import httpx2
 
+    from .pools import _http_wait_hooks
+
     http = httpx2.AsyncClient(
         limits=httpx2.Limits(
             max_connections=settings.llm_max_connections,
             max_keepalive_connections=settings.llm_max_connections,
         ),
         timeout=httpx2.Timeout(settings.llm_timeout, connect=settings.http_connect_timeout),
+        # With metrics on, the wait for a connection is timed as the llm pool's (pool=<name>).
+        **_http_wait_hooks(name),
     )
     return ProviderClients(name, module, http, settings, owns_http=True)

@@ -15,7 +15,7 @@ Off (the default), nothing of this module runs: no middleware, no per-node work,
 - ``catalyst_cache_requests_total{workflow, node, outcome}``: a cached node's calls by outcome
   (``hit``, ``miss``, ``shared``, ``error``).
 - ``catalyst_pool_connections{pool, state}``: each pool's connections ``idle`` and ``in_use``
-  (``postgres``, ``redis``, and the ``http`` and ``llm`` clients), and
+  (``postgres``, ``redis``, the ``http`` and ``llm`` clients, ``anthropic``'s and ``openai``'s), and
   ``catalyst_pool_max_connections{pool}`` its limit, read when scraped (``ConnectionPools.usage``).
 - ``catalyst_pool_wait_seconds{pool}``: a histogram of how long a request waited for a connection
   of that pool (PostgreSQL's acquire, Redis's, an HTTP client's pool), timed by the hooks

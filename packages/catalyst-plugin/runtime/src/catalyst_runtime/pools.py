@@ -285,6 +285,13 @@ def _http_usage(client: httpx.AsyncClient) -> tuple[int, int, int] | None:
     return len(connections) - idle, idle, pool._max_connections
 
 
+def _provider_usage(clients: ProviderClients) -> tuple[int, int, int] | None:
+    # anthropic and openai send on an httpx2 client of their own (httpcore2's pool, read as
+    # httpcore's); groq sends on the llm pool, counted as that.
+    own = clients.own_http
+    return None if own is None else _http_usage(own)
+
+
 def _unreachable(variable: str, exc: BaseException) -> ConfigError:
     # The driver's message may quote the URL (and its password); name only the exception type.
     return ConfigError(variable, f"could not connect to the server it names ({type(exc).__name__})")
@@ -483,6 +490,8 @@ _USAGE: Final[dict[str, Any]] = {
     "llm": _http_usage,
     "postgres": _postgres_usage,
     "redis": _redis_usage,
+    "anthropic": _provider_usage,
+    "openai": _provider_usage,
 }
 _BUILDERS: Final[dict[str, Any]] = {
     "http": _http,
