@@ -43,11 +43,11 @@ def service(variant: str) -> Any:
     @router.get("/hello")
     async def hello(request: Request) -> Response:
         ctx = ExecutionContext("hello", None)
-        with ctx.node("greet"):
+        with ctx.node("greet", "transform"):
             greet = {"message": "Hello"}
-        with ctx.node("shout"):
+        with ctx.node("shout", "transform"):
             shout = {"message": greet["message"].upper()}
-        with ctx.node("mark"):
+        with ctx.node("mark", "transform"):
             mark = {"message": shout["message"] + "!"}
         return json_response(mark, ctx)
 

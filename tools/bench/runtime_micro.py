@@ -40,7 +40,7 @@ def context_create_ten_nodes(loops: int) -> float:
     for _ in range(loops):
         ctx = ExecutionContext("wf", payload)
         for name in NAMES:
-            with ctx.node(name):
+            with ctx.node(name, "transform"):
                 output = OUTPUT
     elapsed = perf_counter() - started
     assert output is OUTPUT  # the block ran, and its value reached the local

@@ -99,12 +99,12 @@ def pieces() -> dict[str, float]:
 
     def context_and_node() -> dict[str, Any]:
         ctx = ExecutionContext("hello", model)
-        with ctx.node("greet"):
+        with ctx.node("greet", "transform"):
             greet = data
         return greet
 
     ctx = ExecutionContext("hello", model)
-    with ctx.node("greet"):
+    with ctx.node("greet", "transform"):
         pass
     return {
         "context_create_node_scope_us": timed(context_and_node),

@@ -24,8 +24,8 @@ from catalyst_runtime import (
     Settings,
     WorkflowRouter,
     create_app,
+    pools,
 )
-from catalyst_runtime import pools
 from catalyst_runtime.metrics import MetricsMiddleware, _method
 from catalyst_runtime.request_id import RequestIdMiddleware
 from catalyst_runtime.testing import running_server
@@ -86,8 +86,8 @@ def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
     assert routes == {"/lookup", "/fail", "unmatched"}  # no probe, no /metrics, no random path
 
     node = {"workflow": "lookup"}
-    query = tuple(sorted({**node, "node": "query"}.items()))
-    check = tuple(sorted({**node, "node": "check"}.items()))
+    query = tuple(sorted({**node, "node": "query", "kind": "postgres"}.items()))
+    check = tuple(sorted({**node, "node": "check", "kind": "transform"}.items()))
     assert samples[("catalyst_node_seconds_count", query)] == 4
     assert samples[("catalyst_node_seconds_count", check)] == 3  # the failed one is an error
     failed = tuple(sorted({**node, "node": "check", "type": "node_failed"}.items()))

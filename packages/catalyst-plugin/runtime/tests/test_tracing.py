@@ -153,6 +153,8 @@ def test_a_request_is_a_server_span_with_a_child_per_node_and_client_spans(
     assert set(nodes) == {"query", "call", "check"}
     assert all(n.parent_span_id == server.span_id for n in nodes.values())
     assert _attributes(nodes["query"])["catalyst.workflow"] == "traced"
+    kinds = {name: _attributes(span)["catalyst.node.kind"] for name, span in nodes.items()}
+    assert kinds == {"query": "postgres", "call": "http", "check": "transform"}
     # The two concurrent nodes overlap in time.
     query, call = nodes["query"], nodes["call"]
     assert query.start_time_unix_nano < call.end_time_unix_nano

@@ -190,14 +190,15 @@ class ExecutionContext:
             self._started_at = datetime.fromtimestamp(wall_ns / 1e9, UTC).isoformat()
             return self._started_at
 
-    def node(self, node_id: str) -> NodeScope:
-        """The bookkeeping around one node's block: ``with ctx.node("greet"): ...``.
+    def node(self, node_id: str, kind: str = "") -> NodeScope:
+        """The bookkeeping around one node's block: ``with ctx.node("greet", "transform"): ...``
+        (``kind``, the node's type in the definition, names it in metrics and traces).
 
         On the way out the node's duration is recorded; an exception that is not already one of
         the runtime's own becomes ``node_error(node_id, exc)`` (a 500 ``node_failed``, or 502/504
         for a connection failure or a timeout), with the original as its cause.
         """
-        return self.scope_class(self, node_id)
+        return self.scope_class(self, node_id, kind)
 
     def partial(self, node_id: str, output: T) -> T:
         """``output``, after telling a streamed run's client that ``node_id`` finished with it.
@@ -305,11 +306,12 @@ class NodeScope:
     ``contextlib.contextmanager`` several times as much.
     """
 
-    __slots__ = ("_ctx", "_node_id", "_started")
+    __slots__ = ("_ctx", "_kind", "_node_id", "_started")
 
-    def __init__(self, ctx: ExecutionContext, node_id: str) -> None:
+    def __init__(self, ctx: ExecutionContext, node_id: str, kind: str = "") -> None:
         self._ctx = ctx
         self._node_id = node_id
+        self._kind = kind
 
     def __enter__(self) -> None:
         self._started = monotonic_ns()

@@ -7,8 +7,9 @@ Off (the default), nothing of this module runs: no middleware, no per-node work,
   ``_count`` is the request count), measured outside FastAPI, ``route`` being the route's path
   template (``/orders``), or ``unmatched`` for any path no route serves, so a scan of random
   URLs cannot grow the label set. The probes and ``/metrics`` itself are not measured.
-- ``catalyst_node_seconds{workflow, node}``: a histogram of each node's duration, from the same
-  ``with ctx.node(...)`` scope that feeds ``Server-Timing``.
+- ``catalyst_node_seconds{workflow, node, kind}``: a histogram of each node's duration, from the
+  same ``with ctx.node(...)`` scope that feeds ``Server-Timing``; ``kind`` is the node's type
+  (``http``, ``postgres``, ``transform``...), one per node, so it adds no series.
 - ``catalyst_node_errors_total{workflow, node, type}``: failures by the runtime's error type
   (``upstream_error``, ``node_timeout``, ``rate_limited``, ``node_failed``...). A rate-limit
   rejection is ``type="rate_limited"``.
@@ -114,17 +115,18 @@ class Metrics:
             ) from None
         self._app = app
         self.requests: dict[tuple[str, str, int], _Histogram] = {}
-        self.nodes: dict[tuple[str, str], _Histogram] = {}
+        self.nodes: dict[tuple[str, str, str], _Histogram] = {}
         self.errors: dict[tuple[str, str, str], int] = {}
         self.cache: dict[tuple[str, str, str], int] = {}
         self.waits: dict[tuple[str], _Histogram] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
-    def observe_node(self, workflow: str, node: str, seconds: float) -> None:
-        histogram = self.nodes.get((workflow, node))
+    def observe_node(self, workflow: str, node: str, kind: str, seconds: float) -> None:
+        key = (workflow, node, kind)
+        histogram = self.nodes.get(key)
         if histogram is None:
-            histogram = self.nodes[(workflow, node)] = _Histogram()
+            histogram = self.nodes[key] = _Histogram()
         histogram.observe(seconds)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -157,8 +159,8 @@ class Metrics:
         histograms = (
             ("catalyst_requests_seconds", "Request latency by route template, method and status.",
              ["route", "method", "status"], self.requests),
-            ("catalyst_node_seconds", "Node duration by workflow and node.",
-             ["workflow", "node"], self.nodes),
+            ("catalyst_node_seconds", "Node duration by workflow, node and kind.",
+             ["workflow", "node", "kind"], self.nodes),
             ("catalyst_pool_wait_seconds", "Time a request waited for a connection, by pool.",
              ["pool"], self.waits),
         )  # fmt: skip
@@ -254,7 +256,7 @@ class MeasuredNodeScope(NodeScope):
             elapsed = monotonic_ns() - self._started
             ctx.timings[self._node_id] = elapsed
             if metrics is not None:
-                metrics.observe_node(ctx.workflow_id, self._node_id, elapsed / 1e9)
+                metrics.observe_node(ctx.workflow_id, self._node_id, self._kind, elapsed / 1e9)
             return
         if metrics is not None and isinstance(exc, Exception):
             error = exc if isinstance(exc, CatalystError) else node_error(self._node_id, exc)

@@ -13,8 +13,9 @@ Off (the default), nothing of this module runs and ``opentelemetry`` is never im
   marks it as an error; none for the probes or ``/metrics``. (FastAPI's own OpenTelemetry
   support, which records the query string, is turned off by ``create_app``.)
 - a child span per node (``TracedNodeScope``: the ``with ctx.node(...)`` scope), named after the
-  node, with ``catalyst.workflow`` and ``catalyst.node``; a failure sets the error status and
-  ``error.type`` (the runtime's error type), never the exception's message;
+  node, with ``catalyst.workflow``, ``catalyst.node`` and ``catalyst.node.kind`` (its type); a
+  failure sets the error status and ``error.type`` (the runtime's error type), never the
+  exception's message;
 - client spans from the OpenTelemetry instrumentations of aiohttp (``http`` nodes, which also
   forward ``traceparent`` to the upstream), httpx (the ``llm`` pool), asyncpg and redis.
 
@@ -122,7 +123,11 @@ class TracedNodeScope(MeasuredNodeScope):
             ctx = self._ctx
             span = self._span = _State.tracer.start_span(
                 self._node_id,
-                attributes={"catalyst.workflow": ctx.workflow_id, "catalyst.node": self._node_id},
+                attributes={
+                    "catalyst.workflow": ctx.workflow_id,
+                    "catalyst.node": self._node_id,
+                    "catalyst.node.kind": self._kind,
+                },
             )
             self._token = otel.context.attach(otel.trace.set_span_in_context(span))
         super().__enter__()

@@ -31,7 +31,7 @@ def _context(request: Request, workflow: str) -> ExecutionContext:
 @router.get("/query")
 async def query(request: Request, seconds: float) -> Response:
     ctx = _context(request, "query")
-    with ctx.node("sleep"):
+    with ctx.node("sleep", "postgres"):
         value = await pg_query(ctx, "sleep", "SELECT pg_sleep($1)", [seconds], mode="value")
     return json_response({"value": value}, ctx)
 
@@ -39,7 +39,7 @@ async def query(request: Request, seconds: float) -> Response:
 @router.get("/call")
 async def call(request: Request) -> Response:
     ctx = _context(request, "call")
-    with ctx.node("fetch"):
+    with ctx.node("fetch", "http"):
         fetched = await http_call(ctx, "fetch", "GET", os.environ["UPSTREAM_URL"])
     return json_response({"status": fetched["status"]}, ctx)
 
@@ -47,7 +47,7 @@ async def call(request: Request) -> Response:
 @router.get("/cached")
 async def cached(request: Request) -> Response:
     ctx = _context(request, "cached")
-    with ctx.node("read"):
+    with ctx.node("read", "redis"):
         read = await redis_command(ctx, "read", "get", "busy-app:key")
     return json_response(read, ctx)
 
@@ -55,7 +55,7 @@ async def cached(request: Request) -> Response:
 @router.get("/limited")
 async def limited(request: Request) -> Response:
     ctx = _context(request, "limited")
-    with ctx.node("throttle"):
+    with ctx.node("throttle", "rate_limit"):
         await rate_limit(ctx, "throttle", _throttle, "everyone", timeout=0)
     return json_response({"ok": True}, ctx)
 

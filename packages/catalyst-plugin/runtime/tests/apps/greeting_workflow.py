@@ -31,6 +31,6 @@ router = WorkflowRouter()
 @compiled_route
 async def greeting(request: Request) -> Response:
     ctx = ExecutionContext(WORKFLOW_ID, await read_input(request, GreetingInput))
-    with ctx.node("greet"):
+    with ctx.node("greet", "transform"):
         greet = {"message": f"Hello, {ctx.input.name}"}
     return json_response(greet, ctx)

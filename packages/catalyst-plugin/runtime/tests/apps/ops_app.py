@@ -57,9 +57,9 @@ async def lookup(request: Request, fail: bool = False) -> Response:
     """Two nodes, like generated code: a query, then a step that fails when asked to."""
     ctx = ExecutionContext("lookup", None, pools=request.app.state.pools)
     assert ctx.pools is not None
-    with ctx.node("query"):
+    with ctx.node("query", "postgres"):
         one = await ctx.pools.postgres.fetchval("SELECT 1")
-    with ctx.node("check"):
+    with ctx.node("check", "transform"):
         if fail:
             raise ValueError("asked to fail")
     return json_response({"one": one}, ctx)
@@ -74,16 +74,16 @@ async def traced(request: Request, fail: bool = False) -> Response:
     pools = ctx.pools
 
     async def _query() -> Any:
-        with ctx.node("query"):
+        with ctx.node("query", "postgres"):
             return await pools.postgres.fetchval("SELECT 1")
 
     async def _call() -> Any:
-        with ctx.node("call"):
+        with ctx.node("call", "http"):
             url = f"{os.environ['UPSTREAM_URL']}/json"
             return await http_call(ctx, "call", "GET", url, query={"body": "{}", "key": TOKEN})
 
     one, called = await run_concurrently(_query(), _call())
-    with ctx.node("check"):
+    with ctx.node("check", "transform"):
         if fail:
             raise ValueError(f"asked to fail with {TOKEN}")
     return json_response({"one": one, "status": called["status"]}, ctx)

@@ -1,5 +1,5 @@
 /**
- * The schedule as code. Each node's block is only its work, inside `with ctx.node("id"):`, the
+ * The schedule as code. Each node's block is only its work, inside `with ctx.node("id", "kind"):`, the
  * runtime's one place for timing and for naming the node in an error; its value is bound to a
  * local named after the node, and later nodes read that local.
  *
@@ -273,13 +273,13 @@ function guardCondition(node: NodeIR, s: RunBodyInput, emitter: ExprEmitter): st
   return conditions.length > 0 ? conditions.join(' and ') : undefined;
 }
 
-/** A synchronous node in `run`: `with ctx.node("id"): id = <value>`, at indent 4. */
+/** A synchronous node in `run`: `with ctx.node("id", "kind"): id = <value>`, at indent 4. */
 function inlineNode(node: NodeIR, local: string, value: Doc, condition: string | undefined): string[] {
   const bind = (indent: number) => `${' '.repeat(indent)}${local} = ${layout(value, indent, `${local} = `.length)}`;
   const body = condition
     ? [`        if ${condition}:`, bind(12), '        else:', `            ${local} = None`]
     : [bind(8)];
-  return [`    with ctx.node(${pyString(node.id)}):`, ...body];
+  return [`    with ctx.node(${pyString(node.id)}, ${pyString(node.def.type)}):`, ...body];
 }
 
 export interface Param {
@@ -306,7 +306,7 @@ function nodeFunction(
   const def = `${layout(callDoc(`async def ${s.names.fn(node.id)}`, signature.map(atom)), 0, 0, returns.length)}${returns}`;
   const ret = (indent: number) => `${' '.repeat(indent)}return ${layout(value, indent, 'return '.length)}`;
   const body = condition ? [`        if ${condition}:`, ret(12), '        return None'] : [ret(8)];
-  return [def, `    with ctx.node(${pyString(node.id)}):`, ...body];
+  return [def, `    with ctx.node(${pyString(node.id)}, ${pyString(node.def.type)}):`, ...body];
 }
 
 /** A node value's Python annotation: the shape the type checker knows, `| None` when it may be skipped. */

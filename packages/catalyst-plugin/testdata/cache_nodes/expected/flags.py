@@ -26,7 +26,7 @@ class FlagsInput(BaseModel):
 
 # current (redis), workflows/flags.workflow.yaml:5:5
 async def _current(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("current"):
+    with ctx.node("current", "redis"):
         return await _current_cache.call(
             ctx,
             redis_command,

@@ -33,7 +33,7 @@ class SharedUserInput(BaseModel):
 
 # account (http), workflows/shared_user.workflow.yaml:9:5
 async def _account(ctx: ExecutionContext, inp: SharedUserInput) -> dict[str, Any]:
-    with ctx.node("account"):
+    with ctx.node("account", "http"):
         return await _account_cache.call_keyed(
             ctx,
             f"user:{inp.id_}",

@@ -31,7 +31,7 @@ class UserInput(BaseModel):
 
 # account (http), workflows/user.workflow.yaml:9:5
 async def _account(ctx: ExecutionContext, inp: UserInput) -> dict[str, Any]:
-    with ctx.node("account"):
+    with ctx.node("account", "http"):
         return await _account_cache.call(
             ctx,
             http_call,

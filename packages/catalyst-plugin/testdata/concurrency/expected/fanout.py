@@ -29,23 +29,23 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FanoutInput = ctx.input
 
     # normalize (transform), workflows/fanout.workflow.yaml:8:5
-    with ctx.node("normalize"):
+    with ctx.node("normalize", "transform"):
         normalize = {"q": inp.q.strip().lower()}
 
     # stats (transform), workflows/fanout.workflow.yaml:17:5
-    with ctx.node("stats"):
+    with ctx.node("stats", "transform"):
         stats = {"size": len(inp.q)}
 
     # left (transform), workflows/fanout.workflow.yaml:11:5
-    with ctx.node("left"):
+    with ctx.node("left", "transform"):
         left = {"v": f"L:{normalize['q']}"}
 
     # right (transform), workflows/fanout.workflow.yaml:14:5
-    with ctx.node("right"):
+    with ctx.node("right", "transform"):
         right = {"v": f"R:{normalize['q']}"}
 
     # merge (transform), workflows/fanout.workflow.yaml:20:5
-    with ctx.node("merge"):
+    with ctx.node("merge", "transform"):
         merge = {"both": [left["v"], right["v"]], "size": stats["size"]}
 
     with ctx.output():

@@ -29,7 +29,7 @@ class DataflowInput(BaseModel):
 
 # slow (http), workflows/dataflow.workflow.yaml:12:5
 async def _slow(ctx: ExecutionContext, inp: DataflowInput) -> dict[str, Any]:
-    with ctx.node("slow"):
+    with ctx.node("slow", "http"):
         return await http_call(
             ctx, "slow", "GET", f"{ctx.env['API_URL']}/slow/{url_segment(inp.user)}"
         )
@@ -37,7 +37,7 @@ async def _slow(ctx: ExecutionContext, inp: DataflowInput) -> dict[str, Any]:
 
 # fast (http), workflows/dataflow.workflow.yaml:15:5
 async def _fast(ctx: ExecutionContext, inp: DataflowInput) -> dict[str, Any]:
-    with ctx.node("fast"):
+    with ctx.node("fast", "http"):
         return await http_call(
             ctx, "fast", "GET", f"{ctx.env['API_URL']}/fast/{url_segment(inp.user)}"
         )
@@ -47,19 +47,19 @@ async def _fast(ctx: ExecutionContext, inp: DataflowInput) -> dict[str, Any]:
 async def _label(
     ctx: ExecutionContext, inp: DataflowInput, fast: dict[str, Any]
 ) -> dict[str, Any]:
-    with ctx.node("label"):
+    with ctx.node("label", "transform"):
         return {"text": f"{inp.user.upper()}:{fast['status']}"}
 
 
 # audit (http), workflows/dataflow.workflow.yaml:28:5
 async def _audit(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("audit"):
+    with ctx.node("audit", "http"):
         return await http_call(ctx, "audit", "POST", f"{ctx.env['API_URL']}/audit")
 
 
 # notify (http), workflows/dataflow.workflow.yaml:22:5
 async def _notify(ctx: ExecutionContext, label: dict[str, Any]) -> dict[str, Any]:
-    with ctx.node("notify"):
+    with ctx.node("notify", "http"):
         return await http_call(
             ctx,
             "notify",
@@ -81,7 +81,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     slow, _, label, _, notify = tasks.results()
 
     # summary (transform), workflows/dataflow.workflow.yaml:34:5
-    with ctx.node("summary"):
+    with ctx.node("summary", "transform"):
         summary = {"slow": slow["status"], "notified": notify["status"]}
 
     with ctx.output():

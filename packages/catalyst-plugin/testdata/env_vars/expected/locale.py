@@ -23,7 +23,7 @@ class LocaleInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # settings (transform), workflows/locale.workflow.yaml:4:5
-    with ctx.node("settings"):
+    with ctx.node("settings", "transform"):
         settings = {
             "region": ctx.env["CATALYST_REGION"],
             "level": ctx.env.get("CATALYST_LOG_LEVEL", "info"),

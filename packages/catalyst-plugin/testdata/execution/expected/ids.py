@@ -27,7 +27,7 @@ class IdsInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # make (transform), workflows/ids.workflow.yaml:3:5
-    with ctx.node("make"):
+    with ctx.node("make", "transform"):
         make = {
             "request": str(uuid4()),
             "at": datetime.now(UTC).isoformat(),

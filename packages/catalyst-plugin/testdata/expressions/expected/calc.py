@@ -33,7 +33,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CalcInput = ctx.input
 
     # math (transform), workflows/calc.workflow.yaml:12:5
-    with ctx.node("math"):
+    with ctx.node("math", "transform"):
         math = {
             "sum": inp.a + inp.b,
             "product": inp.a * inp.b - 1,
@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         }
 
     # logic (transform), workflows/calc.workflow.yaml:21:5
-    with ctx.node("logic"):
+    with ctx.node("logic", "transform"):
         logic = {
             "bigger": inp.a > inp.b,
             "both": inp.vip and inp.a >= 10,

@@ -36,7 +36,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FiltersInput = ctx.input
 
     # f (transform), workflows/filters.workflow.yaml:14:5
-    with ctx.node("f"):
+    with ctx.node("f", "transform"):
         f = {
             "length": len(inp.tags),
             "first": (inp.tags or [None])[0],

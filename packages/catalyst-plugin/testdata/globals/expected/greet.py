@@ -29,7 +29,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GreetInput = ctx.input
 
     # message (transform), workflows/greet.workflow.yaml:8:5
-    with ctx.node("message"):
+    with ctx.node("message", "transform"):
         message = {
             "text": f"{ctx.globals['greeting']}, {inp.name}!",
             "region": ctx.globals.get("region")

@@ -30,29 +30,29 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GuardsInput = ctx.input
 
     # base (transform), workflows/guards.workflow.yaml:9:5
-    with ctx.node("base"):
+    with ctx.node("base", "transform"):
         base = {"greeting": f"Hi {inp.name}"}
 
     # bonus (transform), workflows/guards.workflow.yaml:12:5
-    with ctx.node("bonus"):
+    with ctx.node("bonus", "transform"):
         if inp.premium:
             bonus = {"gift": f"a hat for {inp.name}"}
         else:
             bonus = None
 
     # wrap (transform), workflows/guards.workflow.yaml:16:5
-    with ctx.node("wrap"):
+    with ctx.node("wrap", "transform"):
         if bonus is not None:
             wrap = {"text": bonus["gift"].upper()}
         else:
             wrap = None
 
     # fallback (transform), workflows/guards.workflow.yaml:19:5
-    with ctx.node("fallback"):
+    with ctx.node("fallback", "transform"):
         fallback = {"gift": bonus["gift"] if bonus is not None else "nothing"}
 
     # audit (transform), workflows/guards.workflow.yaml:22:5
-    with ctx.node("audit"):
+    with ctx.node("audit", "transform"):
         audit = {"done": True}
 
     with ctx.output():

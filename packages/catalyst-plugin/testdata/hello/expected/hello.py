@@ -30,7 +30,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HelloInput = ctx.input
 
     # greet (transform), workflows/hello.workflow.yaml:11:5
-    with ctx.node("greet"):
+    with ctx.node("greet", "transform"):
         greet = {
             "message": f"Hello, {inp.name}{inp.punctuation}",
             "shout": inp.name.upper(),

@@ -24,7 +24,7 @@ class HealthInput(BaseModel):
 
 # ping (http), workflows/health.workflow.yaml:4:5
 async def _ping(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("ping"):
+    with ctx.node("ping", "http"):
         return await http_call(
             ctx, "ping", "HEAD", f"{ctx.env['UPSTREAM_URL']}/health", timeout=0.5
         )

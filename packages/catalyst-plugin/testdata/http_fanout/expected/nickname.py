@@ -29,7 +29,7 @@ class NicknameInput(BaseModel):
 
 # account (http), workflows/nickname.workflow.yaml:8:5
 async def _account(ctx: ExecutionContext, inp: NicknameInput) -> dict[str, Any]:
-    with ctx.node("account"):
+    with ctx.node("account", "http"):
         return await http_call(
             ctx,
             "account",

@@ -30,7 +30,7 @@ class ProfileInput(BaseModel):
 
 # account (http), workflows/profile.workflow.yaml:10:5
 async def _account(ctx: ExecutionContext, inp: ProfileInput) -> dict[str, Any]:
-    with ctx.node("account"):
+    with ctx.node("account", "http"):
         return await http_call(
             ctx,
             "account",
@@ -43,7 +43,7 @@ async def _account(ctx: ExecutionContext, inp: ProfileInput) -> dict[str, Any]:
 
 # orders (http), workflows/profile.workflow.yaml:15:5
 async def _orders(ctx: ExecutionContext, inp: ProfileInput) -> dict[str, Any]:
-    with ctx.node("orders"):
+    with ctx.node("orders", "http"):
         return await http_call(
             ctx,
             "orders",
@@ -58,7 +58,7 @@ async def _orders(ctx: ExecutionContext, inp: ProfileInput) -> dict[str, Any]:
 async def _audit(
     ctx: ExecutionContext, inp: ProfileInput, account: dict[str, Any]
 ) -> dict[str, Any] | None:
-    with ctx.node("audit"):
+    with ctx.node("audit", "http"):
         if inp.verbose:
             return await http_call(
                 ctx,
@@ -80,7 +80,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     account, orders, audit = tasks.results()
 
     # summary (transform), workflows/profile.workflow.yaml:27:5
-    with ctx.node("summary"):
+    with ctx.node("summary", "transform"):
         summary = {
             "name": account["body"]["name"],
             "orders": len(orders["body"]["items"]),

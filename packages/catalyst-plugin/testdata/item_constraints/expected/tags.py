@@ -55,7 +55,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TagsInput = ctx.input
 
     # summary (transform), workflows/tags.workflow.yaml:21:5
-    with ctx.node("summary"):
+    with ctx.node("summary", "transform"):
         summary = {"count": len(inp.tags)}
 
     with ctx.output():

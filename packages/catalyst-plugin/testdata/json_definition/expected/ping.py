@@ -29,7 +29,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PingInput = ctx.input
 
     # pong (transform), workflows/ping.workflow.json:7:5
-    with ctx.node("pong"):
+    with ctx.node("pong", "transform"):
         pong = {"n": inp.n + 1, "text": f"pong #{inp.n}"}
 
     with ctx.output():

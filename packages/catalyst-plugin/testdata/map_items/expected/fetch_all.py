@@ -34,7 +34,7 @@ class FetchAllInput(BaseModel):
 
 # slot (rate_limit), workflows/fetch_all.workflow.yaml:16:9
 async def _slot(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("slot"):
+    with ctx.node("slot", "rate_limit"):
         return await rate_limit(ctx, "slot", _slot_limiter, "items", timeout=5)
 
 
@@ -42,7 +42,7 @@ async def _slot(ctx: ExecutionContext) -> dict[str, Any]:
 async def _item_call(
     ctx: ExecutionContext, inp: FetchAllInput, item: int
 ) -> dict[str, Any]:
-    with ctx.node("item_call"):
+    with ctx.node("item_call", "http"):
         return await http_call(
             ctx,
             "item_call",
@@ -61,7 +61,7 @@ async def _fetch_item(
     item_call = await _item_call(ctx, inp, item)
 
     # item_value (transform), workflows/fetch_all.workflow.yaml:27:9
-    with ctx.node("item_value"):
+    with ctx.node("item_value", "transform"):
         item_value = {"id": item, "position": index, "body": item_call["body"]}
 
     return item_value
@@ -69,7 +69,7 @@ async def _fetch_item(
 
 # fetch (map), workflows/fetch_all.workflow.yaml:10:5
 async def _fetch(ctx: ExecutionContext, inp: FetchAllInput) -> list[Any]:
-    with ctx.node("fetch"):
+    with ctx.node("fetch", "map"):
         return await run_map(ctx, "fetch", inp.ids, _fetch_item, inp, concurrency=3)
 
 

@@ -30,7 +30,7 @@ class FetchSomeInput(BaseModel):
 
 # call (http), workflows/fetch_some.workflow.yaml:14:9
 async def _call(ctx: ExecutionContext, item: int) -> dict[str, Any]:
-    with ctx.node("call"):
+    with ctx.node("call", "http"):
         return await http_call(
             ctx, "call", "GET", f"{ctx.env['API_URL']}/items/{url_segment(item)}"
         )
@@ -45,7 +45,7 @@ async def _fetch_item(ctx: ExecutionContext, item: int, index: int) -> dict[str,
 
 # fetch (map), workflows/fetch_some.workflow.yaml:9:5
 async def _fetch(ctx: ExecutionContext, inp: FetchSomeInput) -> dict[str, Any]:
-    with ctx.node("fetch"):
+    with ctx.node("fetch", "map"):
         return await run_map(ctx, "fetch", inp.ids, _fetch_item, collect=True)
 
 

@@ -38,7 +38,7 @@ async def _each_person_item(
     ctx: ExecutionContext, item: dict[str, Any], index: int
 ) -> dict[str, Any]:
     # label (transform), workflows/labels.workflow.yaml:21:9
-    with ctx.node("label"):
+    with ctx.node("label", "transform"):
         label = {
             "text": f"{index}: {item['name'].upper()}",
             "tags": len(item["tags"] if item["tags"] is not None else []),
@@ -49,7 +49,7 @@ async def _each_person_item(
 
 # each_person (map), workflows/labels.workflow.yaml:17:5
 async def _each_person(ctx: ExecutionContext, inp: LabelsInput) -> list[Any]:
-    with ctx.node("each_person"):
+    with ctx.node("each_person", "map"):
         return await run_map(
             ctx,
             "each_person",

@@ -48,7 +48,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OrdersInput = ctx.input
 
     # summary (transform), workflows/orders.workflow.yaml:27:5
-    with ctx.node("summary"):
+    with ctx.node("summary", "transform"):
         summary = {
             "who": f"{inp.customer.name} <{inp.customer.e_mail_}>",
             "tier": inp.customer.class_,

@@ -32,15 +32,15 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RiskyInput = ctx.input
 
     # pick (transform), workflows/risky.workflow.yaml:12:5
-    with ctx.node("pick"):
+    with ctx.node("pick", "transform"):
         pick = {"at": inp.items[inp.index]}
 
     # ratio (transform), workflows/risky.workflow.yaml:15:5
-    with ctx.node("ratio"):
+    with ctx.node("ratio", "transform"):
         ratio = {"value": 100 / inp.divisor}
 
     # label (transform), workflows/risky.workflow.yaml:19:5
-    with ctx.node("label"):
+    with ctx.node("label", "transform"):
         label = {"text": inp.extra["label"].upper()}
 
     with ctx.output():

@@ -38,7 +38,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ProfileInput = ctx.input
 
     # card (transform), workflows/profile.workflow.yaml:15:5
-    with ctx.node("card"):
+    with ctx.node("card", "transform"):
         card = {
             "city": inp.address.city if inp.address is not None else "unknown",
             "zip": inp.address.zip_

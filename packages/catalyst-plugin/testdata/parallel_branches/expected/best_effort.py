@@ -29,7 +29,7 @@ class BestEffortInput(BaseModel):
 
 # late_query (postgres), workflows/best_effort.workflow.yaml:15:11
 async def _late_query(ctx: ExecutionContext, inp: BestEffortInput) -> int | None:
-    with ctx.node("late_query"):
+    with ctx.node("late_query", "postgres"):
         return await pg_query(
             ctx, "late_query", "SELECT 1 FROM pg_sleep($1)", [inp.seconds], mode="value"
         )
@@ -38,7 +38,7 @@ async def _late_query(ctx: ExecutionContext, inp: BestEffortInput) -> int | None
 # race (parallel): branch "quick", workflows/best_effort.workflow.yaml:22:9
 async def _race_quick(ctx: ExecutionContext) -> dict[str, Any]:
     # early_value (transform), workflows/best_effort.workflow.yaml:22:11
-    with ctx.node("early_value"):
+    with ctx.node("early_value", "transform"):
         early_value = {"ok": True}
 
     return early_value
@@ -46,7 +46,7 @@ async def _race_quick(ctx: ExecutionContext) -> dict[str, Any]:
 
 # race (parallel), workflows/best_effort.workflow.yaml:9:5
 async def _race(ctx: ExecutionContext, inp: BestEffortInput) -> dict[str, Any]:
-    with ctx.node("race"):
+    with ctx.node("race", "parallel"):
         return await run_branches(
             ctx,
             "race",

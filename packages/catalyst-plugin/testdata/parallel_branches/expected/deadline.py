@@ -29,7 +29,7 @@ class DeadlineInput(BaseModel):
 
 # slow_query (postgres), workflows/deadline.workflow.yaml:14:11
 async def _slow_query(ctx: ExecutionContext, inp: DeadlineInput) -> int | None:
-    with ctx.node("slow_query"):
+    with ctx.node("slow_query", "postgres"):
         return await pg_query(
             ctx, "slow_query", "SELECT 1 FROM pg_sleep($1)", [inp.seconds], mode="value"
         )
@@ -38,7 +38,7 @@ async def _slow_query(ctx: ExecutionContext, inp: DeadlineInput) -> int | None:
 # race (parallel): branch "quick", workflows/deadline.workflow.yaml:21:9
 async def _race_quick(ctx: ExecutionContext) -> dict[str, Any]:
     # quick_value (transform), workflows/deadline.workflow.yaml:21:11
-    with ctx.node("quick_value"):
+    with ctx.node("quick_value", "transform"):
         quick_value = {"ok": True}
 
     return quick_value
@@ -46,7 +46,7 @@ async def _race_quick(ctx: ExecutionContext) -> dict[str, Any]:
 
 # race (parallel), workflows/deadline.workflow.yaml:9:5
 async def _race(ctx: ExecutionContext, inp: DeadlineInput) -> dict[str, Any]:
-    with ctx.node("race"):
+    with ctx.node("race", "parallel"):
         return await run_branches(
             ctx,
             "race",

@@ -30,7 +30,7 @@ class GuardedInput(BaseModel):
 
 # profile_name (postgres), workflows/guarded.workflow.yaml:17:11
 async def _profile_name(ctx: ExecutionContext, who: dict[str, Any]) -> str | None:
-    with ctx.node("profile_name"):
+    with ctx.node("profile_name", "postgres"):
         return await pg_query(
             ctx,
             "profile_name",
@@ -42,7 +42,7 @@ async def _profile_name(ctx: ExecutionContext, who: dict[str, Any]) -> str | Non
 
 # audit (postgres), workflows/guarded.workflow.yaml:25:11
 async def _audit(ctx: ExecutionContext, inp: GuardedInput) -> dict[str, Any] | None:
-    with ctx.node("audit"):
+    with ctx.node("audit", "postgres"):
         if inp.with_audit:
             return await pg_query(ctx, "audit", "SELECT 1", mode="execute")
         return None
@@ -50,7 +50,7 @@ async def _audit(ctx: ExecutionContext, inp: GuardedInput) -> dict[str, Any] | N
 
 # order_count (postgres), workflows/guarded.workflow.yaml:30:11
 async def _order_count(ctx: ExecutionContext, who: dict[str, Any]) -> int | None:
-    with ctx.node("order_count"):
+    with ctx.node("order_count", "postgres"):
         return await pg_query(
             ctx,
             "order_count",
@@ -75,7 +75,7 @@ async def _both_orders(
 async def _both(
     ctx: ExecutionContext, inp: GuardedInput, who: dict[str, Any]
 ) -> dict[str, Any]:
-    with ctx.node("both"):
+    with ctx.node("both", "parallel"):
         return await run_branches(
             ctx,
             "both",
@@ -87,7 +87,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GuardedInput = ctx.input
 
     # who (transform), workflows/guarded.workflow.yaml:10:5
-    with ctx.node("who"):
+    with ctx.node("who", "transform"):
         who = {"id": inp.user}
 
     both = await _both(ctx, inp, who)

@@ -32,7 +32,7 @@ class UserPageInput(BaseModel):
 async def _profile_row(
     ctx: ExecutionContext, inp: UserPageInput
 ) -> dict[str, Any] | None:
-    with ctx.node("profile_row"):
+    with ctx.node("profile_row", "postgres"):
         return await pg_query(
             ctx,
             "profile_row",
@@ -44,7 +44,7 @@ async def _profile_row(
 
 # order_rows (postgres), workflows/user_page.workflow.yaml:23:11
 async def _order_rows(ctx: ExecutionContext, inp: UserPageInput) -> dict[str, Any]:
-    with ctx.node("order_rows"):
+    with ctx.node("order_rows", "postgres"):
         return await pg_query(
             ctx,
             "order_rows",
@@ -59,7 +59,7 @@ async def _lookups_orders(ctx: ExecutionContext, inp: UserPageInput) -> dict[str
     order_rows = await _order_rows(ctx, inp)
 
     # order_summary (transform), workflows/user_page.workflow.yaml:28:11
-    with ctx.node("order_summary"):
+    with ctx.node("order_summary", "transform"):
         order_summary = {"count": order_rows["count"]}
 
     return order_summary
@@ -67,7 +67,7 @@ async def _lookups_orders(ctx: ExecutionContext, inp: UserPageInput) -> dict[str
 
 # lookups (parallel), workflows/user_page.workflow.yaml:10:5
 async def _lookups(ctx: ExecutionContext, inp: UserPageInput) -> dict[str, Any]:
-    with ctx.node("lookups"):
+    with ctx.node("lookups", "parallel"):
         return await run_branches(
             ctx,
             "lookups",
@@ -81,7 +81,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     lookups = await _lookups(ctx, inp)
 
     # card (transform), workflows/user_page.workflow.yaml:32:5
-    with ctx.node("card"):
+    with ctx.node("card", "transform"):
         card = {
             "name": lookups["profile"]["name"]
             if lookups["profile"] is not None

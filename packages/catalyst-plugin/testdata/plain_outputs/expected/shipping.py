@@ -37,7 +37,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ShippingInput = ctx.input
 
     # copy (transform), workflows/shipping.workflow.yaml:10:5
-    with ctx.node("copy"):
+    with ctx.node("copy", "transform"):
         copy = {
             "address": inp.address.model_dump(by_alias=True)
             if inp.address is not None

@@ -32,7 +32,7 @@ class AddPersonInput(BaseModel):
 
 # insert (postgres), workflows/add_person.workflow.yaml:11:5
 async def _insert(ctx: ExecutionContext, inp: AddPersonInput) -> dict[str, Any]:
-    with ctx.node("insert"):
+    with ctx.node("insert", "postgres"):
         return await pg_query(
             ctx,
             "insert",

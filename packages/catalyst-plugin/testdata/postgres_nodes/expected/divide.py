@@ -30,7 +30,7 @@ class DivideInput(BaseModel):
 
 # quotient (postgres), workflows/divide.workflow.yaml:8:5
 async def _quotient(ctx: ExecutionContext, inp: DivideInput) -> int | None:
-    with ctx.node("quotient"):
+    with ctx.node("quotient", "postgres"):
         return await pg_query(
             ctx,
             "quotient",
@@ -42,7 +42,7 @@ async def _quotient(ctx: ExecutionContext, inp: DivideInput) -> int | None:
 
 # nap (postgres), workflows/divide.workflow.yaml:14:5
 async def _nap(ctx: ExecutionContext, inp: DivideInput) -> dict[str, Any] | None:
-    with ctx.node("nap"):
+    with ctx.node("nap", "postgres"):
         if inp.b == 1:
             return await pg_query(
                 ctx, "nap", "SELECT pg_sleep(5)", mode="execute", timeout=0.2

@@ -27,7 +27,7 @@ class FanoutInput(BaseModel):
 
 # a (postgres), workflows/fanout.workflow.yaml:4:5
 async def _a(ctx: ExecutionContext) -> dict[str, Any] | None:
-    with ctx.node("a"):
+    with ctx.node("a", "postgres"):
         return await pg_query(
             ctx,
             "a",
@@ -39,7 +39,7 @@ async def _a(ctx: ExecutionContext) -> dict[str, Any] | None:
 
 # b (postgres), workflows/fanout.workflow.yaml:10:5
 async def _b(ctx: ExecutionContext) -> dict[str, Any] | None:
-    with ctx.node("b"):
+    with ctx.node("b", "postgres"):
         return await pg_query(
             ctx,
             "b",
@@ -51,7 +51,7 @@ async def _b(ctx: ExecutionContext) -> dict[str, Any] | None:
 
 # c (postgres), workflows/fanout.workflow.yaml:16:5
 async def _c(ctx: ExecutionContext) -> dict[str, Any] | None:
-    with ctx.node("c"):
+    with ctx.node("c", "postgres"):
         return await pg_query(
             ctx,
             "c",
@@ -63,7 +63,7 @@ async def _c(ctx: ExecutionContext) -> dict[str, Any] | None:
 
 # d (postgres), workflows/fanout.workflow.yaml:22:5
 async def _d(ctx: ExecutionContext) -> dict[str, Any] | None:
-    with ctx.node("d"):
+    with ctx.node("d", "postgres"):
         return await pg_query(
             ctx,
             "d",

@@ -30,7 +30,7 @@ class PeopleInput(BaseModel):
 
 # matches (postgres), workflows/people.workflow.yaml:9:5
 async def _matches(ctx: ExecutionContext, inp: PeopleInput) -> dict[str, Any]:
-    with ctx.node("matches"):
+    with ctx.node("matches", "postgres"):
         return await pg_query(
             ctx,
             "matches",
@@ -43,7 +43,7 @@ async def _matches(ctx: ExecutionContext, inp: PeopleInput) -> dict[str, Any]:
 
 # richest (postgres), workflows/people.workflow.yaml:29:5
 async def _richest(ctx: ExecutionContext) -> dict[str, Any] | None:
-    with ctx.node("richest"):
+    with ctx.node("richest", "postgres"):
         return await pg_query(
             ctx,
             "richest",
@@ -54,7 +54,7 @@ async def _richest(ctx: ExecutionContext) -> dict[str, Any] | None:
 
 # people_count (postgres), workflows/people.workflow.yaml:34:5
 async def _people_count(ctx: ExecutionContext) -> int | None:
-    with ctx.node("people_count"):
+    with ctx.node("people_count", "postgres"):
         return await pg_query(
             ctx, "people_count", "SELECT count(*) FROM golden_people", mode="value"
         )

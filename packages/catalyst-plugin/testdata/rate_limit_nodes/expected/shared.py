@@ -33,7 +33,7 @@ class SharedInput(BaseModel):
 
 # quota (rate_limit), workflows/shared.workflow.yaml:9:5
 async def _quota(ctx: ExecutionContext, inp: SharedInput) -> dict[str, Any]:
-    with ctx.node("quota"):
+    with ctx.node("quota", "rate_limit"):
         return await rate_limit(
             ctx,
             "quota",
@@ -45,7 +45,7 @@ async def _quota(ctx: ExecutionContext, inp: SharedInput) -> dict[str, Any]:
 
 # count (redis), workflows/shared.workflow.yaml:16:5
 async def _count(ctx: ExecutionContext, inp: SharedInput) -> dict[str, Any]:
-    with ctx.node("count"):
+    with ctx.node("count", "redis"):
         return await redis_command(
             ctx, "count", "incr", f"{ctx.env['KEY_PREFIX']}calls:{inp.tenant}"
         )

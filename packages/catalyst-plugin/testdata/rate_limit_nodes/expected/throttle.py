@@ -30,7 +30,7 @@ class ThrottleInput(BaseModel):
 
 # slot (rate_limit), workflows/throttle.workflow.yaml:9:5
 async def _slot(ctx: ExecutionContext, inp: ThrottleInput) -> dict[str, Any]:
-    with ctx.node("slot"):
+    with ctx.node("slot", "rate_limit"):
         return await rate_limit(
             ctx, "slot", _slot_limiter, f"user:{inp.user}", timeout=2
         )

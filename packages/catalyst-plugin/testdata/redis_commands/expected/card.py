@@ -30,7 +30,7 @@ class CardInput(BaseModel):
 
 # set_name (redis), workflows/card.workflow.yaml:11:5
 async def _set_name(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
-    with ctx.node("set_name"):
+    with ctx.node("set_name", "redis"):
         return await redis_command(
             ctx,
             "set_name",
@@ -43,7 +43,7 @@ async def _set_name(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
 
 # set_visits (redis), workflows/card.workflow.yaml:17:5
 async def _set_visits(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
-    with ctx.node("set_visits"):
+    with ctx.node("set_visits", "redis"):
         return await redis_command(
             ctx,
             "set_visits",
@@ -56,7 +56,7 @@ async def _set_visits(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
 
 # score (redis), workflows/card.workflow.yaml:36:5
 async def _score(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
-    with ctx.node("score"):
+    with ctx.node("score", "redis"):
         return await redis_command(
             ctx, "score", "incr", f"{ctx.env['KEY_PREFIX']}score:{inp.user}", by=10
         )
@@ -64,7 +64,7 @@ async def _score(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
 
 # name (redis), workflows/card.workflow.yaml:23:5
 async def _name(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
-    with ctx.node("name"):
+    with ctx.node("name", "redis"):
         return await redis_command(
             ctx, "name", "hget", f"{ctx.env['KEY_PREFIX']}card:{inp.user}", field="name"
         )
@@ -72,7 +72,7 @@ async def _name(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
 
 # visits (redis), workflows/card.workflow.yaml:29:5
 async def _visits(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
-    with ctx.node("visits"):
+    with ctx.node("visits", "redis"):
         return await redis_command(
             ctx,
             "visits",
@@ -87,7 +87,7 @@ async def _visits(ctx: ExecutionContext, inp: CardInput) -> dict[str, Any]:
 async def _announce(
     ctx: ExecutionContext, inp: CardInput, score: dict[str, Any]
 ) -> dict[str, Any]:
-    with ctx.node("announce"):
+    with ctx.node("announce", "redis"):
         return await redis_command(
             ctx,
             "announce",

@@ -28,7 +28,7 @@ class ForgetInput(BaseModel):
 
 # remove (redis), workflows/forget.workflow.yaml:8:5
 async def _remove(ctx: ExecutionContext, inp: ForgetInput) -> dict[str, Any]:
-    with ctx.node("remove"):
+    with ctx.node("remove", "redis"):
         return await redis_command(
             ctx, "remove", "del", f"{ctx.env['KEY_PREFIX']}doc:{inp.name}"
         )

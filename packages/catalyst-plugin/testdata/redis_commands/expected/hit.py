@@ -28,7 +28,7 @@ class HitInput(BaseModel):
 
 # hits (redis), workflows/hit.workflow.yaml:8:5
 async def _hits(ctx: ExecutionContext, inp: HitInput) -> dict[str, Any]:
-    with ctx.node("hits"):
+    with ctx.node("hits", "redis"):
         return await redis_command(
             ctx, "hits", "incr", f"{ctx.env['KEY_PREFIX']}hits:{inp.page}"
         )

@@ -28,7 +28,7 @@ class LoadInput(BaseModel):
 
 # doc (redis), workflows/load.workflow.yaml:9:5
 async def _doc(ctx: ExecutionContext, inp: LoadInput) -> dict[str, Any]:
-    with ctx.node("doc"):
+    with ctx.node("doc", "redis"):
         return await redis_command(
             ctx, "doc", "get", f"{ctx.env['KEY_PREFIX']}doc:{inp.name}", json=True
         )

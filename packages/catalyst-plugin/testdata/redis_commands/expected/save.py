@@ -29,7 +29,7 @@ class SaveInput(BaseModel):
 
 # store (redis), workflows/save.workflow.yaml:10:5
 async def _store(ctx: ExecutionContext, inp: SaveInput) -> dict[str, Any]:
-    with ctx.node("store"):
+    with ctx.node("store", "redis"):
         return await redis_command(
             ctx,
             "store",

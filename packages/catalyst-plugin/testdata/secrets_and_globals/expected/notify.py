@@ -29,7 +29,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NotifyInput = ctx.input
 
     # message (transform), workflows/notify.workflow.yaml:8:5
-    with ctx.node("message"):
+    with ctx.node("message", "transform"):
         message = {
             "to": inp.to,
             "authorization": f"Bearer {ctx.secrets['MAIL_TOKEN']}",

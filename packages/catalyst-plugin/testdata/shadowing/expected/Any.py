@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnyInput = ctx.input
 
     # Any (transform), workflows/Any.workflow.yaml:15:5
-    with ctx.node("Any"):
+    with ctx.node("Any", "transform"):
         Any_ = {"v": inp.Any_.upper(), "n": len(inp.Any_)}
 
     with ctx.output():

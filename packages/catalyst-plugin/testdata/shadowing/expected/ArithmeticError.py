@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ArithmeticErrorInput = ctx.input
 
     # ArithmeticError (transform), workflows/ArithmeticError.workflow.yaml:15:5
-    with ctx.node("ArithmeticError"):
+    with ctx.node("ArithmeticError", "transform"):
         ArithmeticError_ = {
             "v": inp.ArithmeticError_.upper(),
             "n": len(inp.ArithmeticError_),

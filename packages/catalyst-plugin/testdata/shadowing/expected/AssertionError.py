@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AssertionErrorInput = ctx.input
 
     # AssertionError (transform), workflows/AssertionError.workflow.yaml:15:5
-    with ctx.node("AssertionError"):
+    with ctx.node("AssertionError", "transform"):
         AssertionError_ = {
             "v": inp.AssertionError_.upper(),
             "n": len(inp.AssertionError_),

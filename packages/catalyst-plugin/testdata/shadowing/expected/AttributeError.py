@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AttributeErrorInput = ctx.input
 
     # AttributeError (transform), workflows/AttributeError.workflow.yaml:15:5
-    with ctx.node("AttributeError"):
+    with ctx.node("AttributeError", "transform"):
         AttributeError_ = {
             "v": inp.AttributeError_.upper(),
             "n": len(inp.AttributeError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BaseExceptionInput = ctx.input
 
     # BaseException (transform), workflows/BaseException.workflow.yaml:15:5
-    with ctx.node("BaseException"):
+    with ctx.node("BaseException", "transform"):
         BaseException_ = {"v": inp.BaseException_.upper(), "n": len(inp.BaseException_)}
 
     with ctx.output():

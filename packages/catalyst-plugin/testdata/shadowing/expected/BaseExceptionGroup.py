@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BaseExceptionGroupInput = ctx.input
 
     # BaseExceptionGroup (transform), workflows/BaseExceptionGroup.workflow.yaml:15:5
-    with ctx.node("BaseExceptionGroup"):
+    with ctx.node("BaseExceptionGroup", "transform"):
         BaseExceptionGroup_ = {
             "v": inp.BaseExceptionGroup_.upper(),
             "n": len(inp.BaseExceptionGroup_),

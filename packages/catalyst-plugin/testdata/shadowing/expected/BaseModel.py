@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BaseModelInput = ctx.input
 
     # BaseModel (transform), workflows/BaseModel.workflow.yaml:15:5
-    with ctx.node("BaseModel"):
+    with ctx.node("BaseModel", "transform"):
         BaseModel_ = {"v": inp.BaseModel_.upper(), "n": len(inp.BaseModel_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BlockingIOErrorInput = ctx.input
 
     # BlockingIOError (transform), workflows/BlockingIOError.workflow.yaml:15:5
-    with ctx.node("BlockingIOError"):
+    with ctx.node("BlockingIOError", "transform"):
         BlockingIOError_ = {
             "v": inp.BlockingIOError_.upper(),
             "n": len(inp.BlockingIOError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BrokenPipeErrorInput = ctx.input
 
     # BrokenPipeError (transform), workflows/BrokenPipeError.workflow.yaml:15:5
-    with ctx.node("BrokenPipeError"):
+    with ctx.node("BrokenPipeError", "transform"):
         BrokenPipeError_ = {
             "v": inp.BrokenPipeError_.upper(),
             "n": len(inp.BrokenPipeError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BufferErrorInput = ctx.input
 
     # BufferError (transform), workflows/BufferError.workflow.yaml:15:5
-    with ctx.node("BufferError"):
+    with ctx.node("BufferError", "transform"):
         BufferError_ = {"v": inp.BufferError_.upper(), "n": len(inp.BufferError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BytesWarningInput = ctx.input
 
     # BytesWarning (transform), workflows/BytesWarning.workflow.yaml:15:5
-    with ctx.node("BytesWarning"):
+    with ctx.node("BytesWarning", "transform"):
         BytesWarning_ = {"v": inp.BytesWarning_.upper(), "n": len(inp.BytesWarning_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ChildProcessErrorInput = ctx.input
 
     # ChildProcessError (transform), workflows/ChildProcessError.workflow.yaml:15:5
-    with ctx.node("ChildProcessError"):
+    with ctx.node("ChildProcessError", "transform"):
         ChildProcessError_ = {
             "v": inp.ChildProcessError_.upper(),
             "n": len(inp.ChildProcessError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ConfigDictInput = ctx.input
 
     # ConfigDict (transform), workflows/ConfigDict.workflow.yaml:15:5
-    with ctx.node("ConfigDict"):
+    with ctx.node("ConfigDict", "transform"):
         ConfigDict_ = {"v": inp.ConfigDict_.upper(), "n": len(inp.ConfigDict_)}
 
     with ctx.output():

@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ConnectionAbortedErrorInput = ctx.input
 
     # ConnectionAbortedError (transform), workflows/ConnectionAbortedError.workflow.yaml:15:5
-    with ctx.node("ConnectionAbortedError"):
+    with ctx.node("ConnectionAbortedError", "transform"):
         ConnectionAbortedError_ = {
             "v": inp.ConnectionAbortedError_.upper(),
             "n": len(inp.ConnectionAbortedError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ConnectionErrorInput = ctx.input
 
     # ConnectionError (transform), workflows/ConnectionError.workflow.yaml:15:5
-    with ctx.node("ConnectionError"):
+    with ctx.node("ConnectionError", "transform"):
         ConnectionError_ = {
             "v": inp.ConnectionError_.upper(),
             "n": len(inp.ConnectionError_),

@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ConnectionRefusedErrorInput = ctx.input
 
     # ConnectionRefusedError (transform), workflows/ConnectionRefusedError.workflow.yaml:15:5
-    with ctx.node("ConnectionRefusedError"):
+    with ctx.node("ConnectionRefusedError", "transform"):
         ConnectionRefusedError_ = {
             "v": inp.ConnectionRefusedError_.upper(),
             "n": len(inp.ConnectionRefusedError_),

@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ConnectionResetErrorInput = ctx.input
 
     # ConnectionResetError (transform), workflows/ConnectionResetError.workflow.yaml:15:5
-    with ctx.node("ConnectionResetError"):
+    with ctx.node("ConnectionResetError", "transform"):
         ConnectionResetError_ = {
             "v": inp.ConnectionResetError_.upper(),
             "n": len(inp.ConnectionResetError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DeprecationWarningInput = ctx.input
 
     # DeprecationWarning (transform), workflows/DeprecationWarning.workflow.yaml:15:5
-    with ctx.node("DeprecationWarning"):
+    with ctx.node("DeprecationWarning", "transform"):
         DeprecationWarning_ = {
             "v": inp.DeprecationWarning_.upper(),
             "n": len(inp.DeprecationWarning_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EOFErrorInput = ctx.input
 
     # EOFError (transform), workflows/EOFError.workflow.yaml:15:5
-    with ctx.node("EOFError"):
+    with ctx.node("EOFError", "transform"):
         EOFError_ = {"v": inp.EOFError_.upper(), "n": len(inp.EOFError_)}
 
     with ctx.output():

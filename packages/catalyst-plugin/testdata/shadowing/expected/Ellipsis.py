@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EllipsisInput = ctx.input
 
     # Ellipsis (transform), workflows/Ellipsis.workflow.yaml:15:5
-    with ctx.node("Ellipsis"):
+    with ctx.node("Ellipsis", "transform"):
         Ellipsis_ = {"v": inp.Ellipsis_.upper(), "n": len(inp.Ellipsis_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EncodingWarningInput = ctx.input
 
     # EncodingWarning (transform), workflows/EncodingWarning.workflow.yaml:15:5
-    with ctx.node("EncodingWarning"):
+    with ctx.node("EncodingWarning", "transform"):
         EncodingWarning_ = {
             "v": inp.EncodingWarning_.upper(),
             "n": len(inp.EncodingWarning_),

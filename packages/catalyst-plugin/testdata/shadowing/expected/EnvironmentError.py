@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EnvironmentErrorInput = ctx.input
 
     # EnvironmentError (transform), workflows/EnvironmentError.workflow.yaml:15:5
-    with ctx.node("EnvironmentError"):
+    with ctx.node("EnvironmentError", "transform"):
         EnvironmentError_ = {
             "v": inp.EnvironmentError_.upper(),
             "n": len(inp.EnvironmentError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ExceptionInput = ctx.input
 
     # Exception (transform), workflows/Exception.workflow.yaml:15:5
-    with ctx.node("Exception"):
+    with ctx.node("Exception", "transform"):
         Exception_ = {"v": inp.Exception_.upper(), "n": len(inp.Exception_)}
 
     with ctx.output():

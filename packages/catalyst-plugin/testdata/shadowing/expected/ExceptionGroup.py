@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ExceptionGroupInput = ctx.input
 
     # ExceptionGroup (transform), workflows/ExceptionGroup.workflow.yaml:15:5
-    with ctx.node("ExceptionGroup"):
+    with ctx.node("ExceptionGroup", "transform"):
         ExceptionGroup_ = {
             "v": inp.ExceptionGroup_.upper(),
             "n": len(inp.ExceptionGroup_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ExecutionContextInput = ctx.input
 
     # ExecutionContext (transform), workflows/ExecutionContext.workflow.yaml:15:5
-    with ctx.node("ExecutionContext"):
+    with ctx.node("ExecutionContext", "transform"):
         ExecutionContext_ = {
             "v": inp.ExecutionContext_.upper(),
             "n": len(inp.ExecutionContext_),

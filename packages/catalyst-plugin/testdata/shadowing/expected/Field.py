@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FieldInput = ctx.input
 
     # Field (transform), workflows/Field.workflow.yaml:15:5
-    with ctx.node("Field"):
+    with ctx.node("Field", "transform"):
         Field_ = {"v": inp.Field_.upper(), "n": len(inp.Field_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FileExistsErrorInput = ctx.input
 
     # FileExistsError (transform), workflows/FileExistsError.workflow.yaml:15:5
-    with ctx.node("FileExistsError"):
+    with ctx.node("FileExistsError", "transform"):
         FileExistsError_ = {
             "v": inp.FileExistsError_.upper(),
             "n": len(inp.FileExistsError_),

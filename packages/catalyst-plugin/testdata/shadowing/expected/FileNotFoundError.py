@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FileNotFoundErrorInput = ctx.input
 
     # FileNotFoundError (transform), workflows/FileNotFoundError.workflow.yaml:15:5
-    with ctx.node("FileNotFoundError"):
+    with ctx.node("FileNotFoundError", "transform"):
         FileNotFoundError_ = {
             "v": inp.FileNotFoundError_.upper(),
             "n": len(inp.FileNotFoundError_),

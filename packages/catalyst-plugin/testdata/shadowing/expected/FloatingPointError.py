@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FloatingPointErrorInput = ctx.input
 
     # FloatingPointError (transform), workflows/FloatingPointError.workflow.yaml:15:5
-    with ctx.node("FloatingPointError"):
+    with ctx.node("FloatingPointError", "transform"):
         FloatingPointError_ = {
             "v": inp.FloatingPointError_.upper(),
             "n": len(inp.FloatingPointError_),

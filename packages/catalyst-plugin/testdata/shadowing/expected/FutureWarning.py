@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FutureWarningInput = ctx.input
 
     # FutureWarning (transform), workflows/FutureWarning.workflow.yaml:15:5
-    with ctx.node("FutureWarning"):
+    with ctx.node("FutureWarning", "transform"):
         FutureWarning_ = {"v": inp.FutureWarning_.upper(), "n": len(inp.FutureWarning_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GeneratorExitInput = ctx.input
 
     # GeneratorExit (transform), workflows/GeneratorExit.workflow.yaml:15:5
-    with ctx.node("GeneratorExit"):
+    with ctx.node("GeneratorExit", "transform"):
         GeneratorExit_ = {"v": inp.GeneratorExit_.upper(), "n": len(inp.GeneratorExit_)}
 
     with ctx.output():

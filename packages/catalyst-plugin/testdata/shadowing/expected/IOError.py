@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IOErrorInput = ctx.input
 
     # IOError (transform), workflows/IOError.workflow.yaml:15:5
-    with ctx.node("IOError"):
+    with ctx.node("IOError", "transform"):
         IOError_ = {"v": inp.IOError_.upper(), "n": len(inp.IOError_)}
 
     with ctx.output():

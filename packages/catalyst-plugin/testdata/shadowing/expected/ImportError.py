@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ImportErrorInput = ctx.input
 
     # ImportError (transform), workflows/ImportError.workflow.yaml:15:5
-    with ctx.node("ImportError"):
+    with ctx.node("ImportError", "transform"):
         ImportError_ = {"v": inp.ImportError_.upper(), "n": len(inp.ImportError_)}
 
     with ctx.output():

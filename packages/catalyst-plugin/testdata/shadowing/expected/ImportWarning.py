@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ImportWarningInput = ctx.input
 
     # ImportWarning (transform), workflows/ImportWarning.workflow.yaml:15:5
-    with ctx.node("ImportWarning"):
+    with ctx.node("ImportWarning", "transform"):
         ImportWarning_ = {"v": inp.ImportWarning_.upper(), "n": len(inp.ImportWarning_)}
 
     with ctx.output():

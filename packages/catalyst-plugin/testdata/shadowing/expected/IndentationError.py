@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IndentationErrorInput = ctx.input
 
     # IndentationError (transform), workflows/IndentationError.workflow.yaml:15:5
-    with ctx.node("IndentationError"):
+    with ctx.node("IndentationError", "transform"):
         IndentationError_ = {
             "v": inp.IndentationError_.upper(),
             "n": len(inp.IndentationError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IndexErrorInput = ctx.input
 
     # IndexError (transform), workflows/IndexError.workflow.yaml:15:5
-    with ctx.node("IndexError"):
+    with ctx.node("IndexError", "transform"):
         IndexError_ = {"v": inp.IndexError_.upper(), "n": len(inp.IndexError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: InterruptedErrorInput = ctx.input
 
     # InterruptedError (transform), workflows/InterruptedError.workflow.yaml:15:5
-    with ctx.node("InterruptedError"):
+    with ctx.node("InterruptedError", "transform"):
         InterruptedError_ = {
             "v": inp.InterruptedError_.upper(),
             "n": len(inp.InterruptedError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IsADirectoryErrorInput = ctx.input
 
     # IsADirectoryError (transform), workflows/IsADirectoryError.workflow.yaml:15:5
-    with ctx.node("IsADirectoryError"):
+    with ctx.node("IsADirectoryError", "transform"):
         IsADirectoryError_ = {
             "v": inp.IsADirectoryError_.upper(),
             "n": len(inp.IsADirectoryError_),

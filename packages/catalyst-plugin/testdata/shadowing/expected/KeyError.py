@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: KeyErrorInput = ctx.input
 
     # KeyError (transform), workflows/KeyError.workflow.yaml:15:5
-    with ctx.node("KeyError"):
+    with ctx.node("KeyError", "transform"):
         KeyError_ = {"v": inp.KeyError_.upper(), "n": len(inp.KeyError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: KeyboardInterruptInput = ctx.input
 
     # KeyboardInterrupt (transform), workflows/KeyboardInterrupt.workflow.yaml:15:5
-    with ctx.node("KeyboardInterrupt"):
+    with ctx.node("KeyboardInterrupt", "transform"):
         KeyboardInterrupt_ = {
             "v": inp.KeyboardInterrupt_.upper(),
             "n": len(inp.KeyboardInterrupt_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: LiteralInput = ctx.input
 
     # Literal (transform), workflows/Literal.workflow.yaml:15:5
-    with ctx.node("Literal"):
+    with ctx.node("Literal", "transform"):
         Literal_ = {"v": inp.Literal_.upper(), "n": len(inp.Literal_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: LookupErrorInput = ctx.input
 
     # LookupError (transform), workflows/LookupError.workflow.yaml:15:5
-    with ctx.node("LookupError"):
+    with ctx.node("LookupError", "transform"):
         LookupError_ = {"v": inp.LookupError_.upper(), "n": len(inp.LookupError_)}
 
     with ctx.output():

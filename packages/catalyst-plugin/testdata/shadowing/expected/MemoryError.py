@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: MemoryErrorInput = ctx.input
 
     # MemoryError (transform), workflows/MemoryError.workflow.yaml:15:5
-    with ctx.node("MemoryError"):
+    with ctx.node("MemoryError", "transform"):
         MemoryError_ = {"v": inp.MemoryError_.upper(), "n": len(inp.MemoryError_)}
 
     with ctx.output():

@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ModuleNotFoundErrorInput = ctx.input
 
     # ModuleNotFoundError (transform), workflows/ModuleNotFoundError.workflow.yaml:15:5
-    with ctx.node("ModuleNotFoundError"):
+    with ctx.node("ModuleNotFoundError", "transform"):
         ModuleNotFoundError_ = {
             "v": inp.ModuleNotFoundError_.upper(),
             "n": len(inp.ModuleNotFoundError_),

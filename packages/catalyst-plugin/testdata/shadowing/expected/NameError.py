@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NameErrorInput = ctx.input
 
     # NameError (transform), workflows/NameError.workflow.yaml:15:5
-    with ctx.node("NameError"):
+    with ctx.node("NameError", "transform"):
         NameError_ = {"v": inp.NameError_.upper(), "n": len(inp.NameError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NotADirectoryErrorInput = ctx.input
 
     # NotADirectoryError (transform), workflows/NotADirectoryError.workflow.yaml:15:5
-    with ctx.node("NotADirectoryError"):
+    with ctx.node("NotADirectoryError", "transform"):
         NotADirectoryError_ = {
             "v": inp.NotADirectoryError_.upper(),
             "n": len(inp.NotADirectoryError_),

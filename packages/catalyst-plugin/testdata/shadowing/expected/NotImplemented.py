@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NotImplementedInput = ctx.input
 
     # NotImplemented (transform), workflows/NotImplemented.workflow.yaml:15:5
-    with ctx.node("NotImplemented"):
+    with ctx.node("NotImplemented", "transform"):
         NotImplemented_ = {
             "v": inp.NotImplemented_.upper(),
             "n": len(inp.NotImplemented_),

@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NotImplementedErrorInput = ctx.input
 
     # NotImplementedError (transform), workflows/NotImplementedError.workflow.yaml:15:5
-    with ctx.node("NotImplementedError"):
+    with ctx.node("NotImplementedError", "transform"):
         NotImplementedError_ = {
             "v": inp.NotImplementedError_.upper(),
             "n": len(inp.NotImplementedError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OSErrorInput = ctx.input
 
     # OSError (transform), workflows/OSError.workflow.yaml:15:5
-    with ctx.node("OSError"):
+    with ctx.node("OSError", "transform"):
         OSError_ = {"v": inp.OSError_.upper(), "n": len(inp.OSError_)}
 
     with ctx.output():

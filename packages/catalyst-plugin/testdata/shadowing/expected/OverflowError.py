@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OverflowErrorInput = ctx.input
 
     # OverflowError (transform), workflows/OverflowError.workflow.yaml:15:5
-    with ctx.node("OverflowError"):
+    with ctx.node("OverflowError", "transform"):
         OverflowError_ = {"v": inp.OverflowError_.upper(), "n": len(inp.OverflowError_)}
 
     with ctx.output():

@@ -46,7 +46,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PendingDeprecationWarningInput = ctx.input
 
     # PendingDeprecationWarning (transform), workflows/PendingDeprecationWarning.workflow.yaml:15:5
-    with ctx.node("PendingDeprecationWarning"):
+    with ctx.node("PendingDeprecationWarning", "transform"):
         PendingDeprecationWarning_ = {
             "v": inp.PendingDeprecationWarning_.upper(),
             "n": len(inp.PendingDeprecationWarning_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PermissionErrorInput = ctx.input
 
     # PermissionError (transform), workflows/PermissionError.workflow.yaml:15:5
-    with ctx.node("PermissionError"):
+    with ctx.node("PermissionError", "transform"):
         PermissionError_ = {
             "v": inp.PermissionError_.upper(),
             "n": len(inp.PermissionError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ProcessLookupErrorInput = ctx.input
 
     # ProcessLookupError (transform), workflows/ProcessLookupError.workflow.yaml:15:5
-    with ctx.node("ProcessLookupError"):
+    with ctx.node("ProcessLookupError", "transform"):
         ProcessLookupError_ = {
             "v": inp.ProcessLookupError_.upper(),
             "n": len(inp.ProcessLookupError_),

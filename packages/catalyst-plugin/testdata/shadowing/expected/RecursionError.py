@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RecursionErrorInput = ctx.input
 
     # RecursionError (transform), workflows/RecursionError.workflow.yaml:15:5
-    with ctx.node("RecursionError"):
+    with ctx.node("RecursionError", "transform"):
         RecursionError_ = {
             "v": inp.RecursionError_.upper(),
             "n": len(inp.RecursionError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ReferenceErrorInput = ctx.input
 
     # ReferenceError (transform), workflows/ReferenceError.workflow.yaml:15:5
-    with ctx.node("ReferenceError"):
+    with ctx.node("ReferenceError", "transform"):
         ReferenceError_ = {
             "v": inp.ReferenceError_.upper(),
             "n": len(inp.ReferenceError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RequestInput = ctx.input
 
     # Request (transform), workflows/Request.workflow.yaml:15:5
-    with ctx.node("Request"):
+    with ctx.node("Request", "transform"):
         Request_ = {"v": inp.Request_.upper(), "n": len(inp.Request_)}
 
     with ctx.output():

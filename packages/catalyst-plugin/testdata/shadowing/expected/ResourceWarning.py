@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ResourceWarningInput = ctx.input
 
     # ResourceWarning (transform), workflows/ResourceWarning.workflow.yaml:15:5
-    with ctx.node("ResourceWarning"):
+    with ctx.node("ResourceWarning", "transform"):
         ResourceWarning_ = {
             "v": inp.ResourceWarning_.upper(),
             "n": len(inp.ResourceWarning_),

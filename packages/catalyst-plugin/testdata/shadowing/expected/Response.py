@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ResponseInput = ctx.input
 
     # Response (transform), workflows/Response.workflow.yaml:15:5
-    with ctx.node("Response"):
+    with ctx.node("Response", "transform"):
         Response_ = {"v": inp.Response_.upper(), "n": len(inp.Response_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RuntimeErrorInput = ctx.input
 
     # RuntimeError (transform), workflows/RuntimeError.workflow.yaml:15:5
-    with ctx.node("RuntimeError"):
+    with ctx.node("RuntimeError", "transform"):
         RuntimeError_ = {"v": inp.RuntimeError_.upper(), "n": len(inp.RuntimeError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RuntimeWarningInput = ctx.input
 
     # RuntimeWarning (transform), workflows/RuntimeWarning.workflow.yaml:15:5
-    with ctx.node("RuntimeWarning"):
+    with ctx.node("RuntimeWarning", "transform"):
         RuntimeWarning_ = {
             "v": inp.RuntimeWarning_.upper(),
             "n": len(inp.RuntimeWarning_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: StopAsyncIterationInput = ctx.input
 
     # StopAsyncIteration (transform), workflows/StopAsyncIteration.workflow.yaml:15:5
-    with ctx.node("StopAsyncIteration"):
+    with ctx.node("StopAsyncIteration", "transform"):
         StopAsyncIteration_ = {
             "v": inp.StopAsyncIteration_.upper(),
             "n": len(inp.StopAsyncIteration_),

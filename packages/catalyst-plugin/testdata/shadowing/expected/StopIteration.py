@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: StopIterationInput = ctx.input
 
     # StopIteration (transform), workflows/StopIteration.workflow.yaml:15:5
-    with ctx.node("StopIteration"):
+    with ctx.node("StopIteration", "transform"):
         StopIteration_ = {"v": inp.StopIteration_.upper(), "n": len(inp.StopIteration_)}
 
     with ctx.output():

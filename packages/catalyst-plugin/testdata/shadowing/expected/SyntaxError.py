@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SyntaxErrorInput = ctx.input
 
     # SyntaxError (transform), workflows/SyntaxError.workflow.yaml:15:5
-    with ctx.node("SyntaxError"):
+    with ctx.node("SyntaxError", "transform"):
         SyntaxError_ = {"v": inp.SyntaxError_.upper(), "n": len(inp.SyntaxError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SyntaxWarningInput = ctx.input
 
     # SyntaxWarning (transform), workflows/SyntaxWarning.workflow.yaml:15:5
-    with ctx.node("SyntaxWarning"):
+    with ctx.node("SyntaxWarning", "transform"):
         SyntaxWarning_ = {"v": inp.SyntaxWarning_.upper(), "n": len(inp.SyntaxWarning_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SystemErrorInput = ctx.input
 
     # SystemError (transform), workflows/SystemError.workflow.yaml:15:5
-    with ctx.node("SystemError"):
+    with ctx.node("SystemError", "transform"):
         SystemError_ = {"v": inp.SystemError_.upper(), "n": len(inp.SystemError_)}
 
     with ctx.output():

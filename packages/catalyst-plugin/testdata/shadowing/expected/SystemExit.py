@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SystemExitInput = ctx.input
 
     # SystemExit (transform), workflows/SystemExit.workflow.yaml:15:5
-    with ctx.node("SystemExit"):
+    with ctx.node("SystemExit", "transform"):
         SystemExit_ = {"v": inp.SystemExit_.upper(), "n": len(inp.SystemExit_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TabErrorInput = ctx.input
 
     # TabError (transform), workflows/TabError.workflow.yaml:15:5
-    with ctx.node("TabError"):
+    with ctx.node("TabError", "transform"):
         TabError_ = {"v": inp.TabError_.upper(), "n": len(inp.TabError_)}
 
     with ctx.output():

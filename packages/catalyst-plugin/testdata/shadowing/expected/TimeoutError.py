@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TimeoutErrorInput = ctx.input
 
     # TimeoutError (transform), workflows/TimeoutError.workflow.yaml:15:5
-    with ctx.node("TimeoutError"):
+    with ctx.node("TimeoutError", "transform"):
         TimeoutError_ = {"v": inp.TimeoutError_.upper(), "n": len(inp.TimeoutError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TypeErrorInput = ctx.input
 
     # TypeError (transform), workflows/TypeError.workflow.yaml:15:5
-    with ctx.node("TypeError"):
+    with ctx.node("TypeError", "transform"):
         TypeError_ = {"v": inp.TypeError_.upper(), "n": len(inp.TypeError_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UTCInput = ctx.input
 
     # UTC (transform), workflows/UTC.workflow.yaml:15:5
-    with ctx.node("UTC"):
+    with ctx.node("UTC", "transform"):
         UTC_ = {"v": inp.UTC_.upper(), "n": len(inp.UTC_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnboundLocalErrorInput = ctx.input
 
     # UnboundLocalError (transform), workflows/UnboundLocalError.workflow.yaml:15:5
-    with ctx.node("UnboundLocalError"):
+    with ctx.node("UnboundLocalError", "transform"):
         UnboundLocalError_ = {
             "v": inp.UnboundLocalError_.upper(),
             "n": len(inp.UnboundLocalError_),

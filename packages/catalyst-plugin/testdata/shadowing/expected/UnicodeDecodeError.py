@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnicodeDecodeErrorInput = ctx.input
 
     # UnicodeDecodeError (transform), workflows/UnicodeDecodeError.workflow.yaml:15:5
-    with ctx.node("UnicodeDecodeError"):
+    with ctx.node("UnicodeDecodeError", "transform"):
         UnicodeDecodeError_ = {
             "v": inp.UnicodeDecodeError_.upper(),
             "n": len(inp.UnicodeDecodeError_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnicodeEncodeErrorInput = ctx.input
 
     # UnicodeEncodeError (transform), workflows/UnicodeEncodeError.workflow.yaml:15:5
-    with ctx.node("UnicodeEncodeError"):
+    with ctx.node("UnicodeEncodeError", "transform"):
         UnicodeEncodeError_ = {
             "v": inp.UnicodeEncodeError_.upper(),
             "n": len(inp.UnicodeEncodeError_),

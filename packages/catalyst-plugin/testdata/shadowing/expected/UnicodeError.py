@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnicodeErrorInput = ctx.input
 
     # UnicodeError (transform), workflows/UnicodeError.workflow.yaml:15:5
-    with ctx.node("UnicodeError"):
+    with ctx.node("UnicodeError", "transform"):
         UnicodeError_ = {"v": inp.UnicodeError_.upper(), "n": len(inp.UnicodeError_)}
 
     with ctx.output():

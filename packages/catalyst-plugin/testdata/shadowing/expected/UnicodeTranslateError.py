@@ -44,7 +44,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnicodeTranslateErrorInput = ctx.input
 
     # UnicodeTranslateError (transform), workflows/UnicodeTranslateError.workflow.yaml:15:5
-    with ctx.node("UnicodeTranslateError"):
+    with ctx.node("UnicodeTranslateError", "transform"):
         UnicodeTranslateError_ = {
             "v": inp.UnicodeTranslateError_.upper(),
             "n": len(inp.UnicodeTranslateError_),

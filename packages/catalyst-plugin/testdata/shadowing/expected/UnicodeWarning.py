@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UnicodeWarningInput = ctx.input
 
     # UnicodeWarning (transform), workflows/UnicodeWarning.workflow.yaml:15:5
-    with ctx.node("UnicodeWarning"):
+    with ctx.node("UnicodeWarning", "transform"):
         UnicodeWarning_ = {
             "v": inp.UnicodeWarning_.upper(),
             "n": len(inp.UnicodeWarning_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UserWarningInput = ctx.input
 
     # UserWarning (transform), workflows/UserWarning.workflow.yaml:15:5
-    with ctx.node("UserWarning"):
+    with ctx.node("UserWarning", "transform"):
         UserWarning_ = {"v": inp.UserWarning_.upper(), "n": len(inp.UserWarning_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ValueErrorInput = ctx.input
 
     # ValueError (transform), workflows/ValueError.workflow.yaml:15:5
-    with ctx.node("ValueError"):
+    with ctx.node("ValueError", "transform"):
         ValueError_ = {"v": inp.ValueError_.upper(), "n": len(inp.ValueError_)}
 
     with ctx.output():

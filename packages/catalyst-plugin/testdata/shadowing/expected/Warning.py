@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: WarningInput = ctx.input
 
     # Warning (transform), workflows/Warning.workflow.yaml:15:5
-    with ctx.node("Warning"):
+    with ctx.node("Warning", "transform"):
         Warning_ = {"v": inp.Warning_.upper(), "n": len(inp.Warning_)}
 
     with ctx.output():

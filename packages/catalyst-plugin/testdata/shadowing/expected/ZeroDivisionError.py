@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ZeroDivisionErrorInput = ctx.input
 
     # ZeroDivisionError (transform), workflows/ZeroDivisionError.workflow.yaml:15:5
-    with ctx.node("ZeroDivisionError"):
+    with ctx.node("ZeroDivisionError", "transform"):
         ZeroDivisionError_ = {
             "v": inp.ZeroDivisionError_.upper(),
             "n": len(inp.ZeroDivisionError_),

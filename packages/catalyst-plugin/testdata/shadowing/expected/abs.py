@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AbsInput = ctx.input
 
     # abs (transform), workflows/abs.workflow.yaml:15:5
-    with ctx.node("abs"):
+    with ctx.node("abs", "transform"):
         abs_ = {"v": inp.abs_.upper(), "n": len(inp.abs_)}
 
     with ctx.output():

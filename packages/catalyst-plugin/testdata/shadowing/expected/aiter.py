@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AiterInput = ctx.input
 
     # aiter (transform), workflows/aiter.workflow.yaml:15:5
-    with ctx.node("aiter"):
+    with ctx.node("aiter", "transform"):
         aiter_ = {"v": inp.aiter_.upper(), "n": len(inp.aiter_)}
 
     with ctx.output():

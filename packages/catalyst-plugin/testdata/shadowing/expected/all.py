@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AllInput = ctx.input
 
     # all (transform), workflows/all.workflow.yaml:15:5
-    with ctx.node("all"):
+    with ctx.node("all", "transform"):
         all_ = {"v": inp.all_.upper(), "n": len(inp.all_)}
 
     with ctx.output():

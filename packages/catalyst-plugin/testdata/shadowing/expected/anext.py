@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnextInput = ctx.input
 
     # anext (transform), workflows/anext.workflow.yaml:15:5
-    with ctx.node("anext"):
+    with ctx.node("anext", "transform"):
         anext_ = {"v": inp.anext_.upper(), "n": len(inp.anext_)}
 
     with ctx.output():

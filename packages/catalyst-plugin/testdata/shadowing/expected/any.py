@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnyInput = ctx.input
 
     # any (transform), workflows/any.workflow.yaml:15:5
-    with ctx.node("any"):
+    with ctx.node("any", "transform"):
         any_ = {"v": inp.any_.upper(), "n": len(inp.any_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AsciiInput = ctx.input
 
     # ascii (transform), workflows/ascii.workflow.yaml:15:5
-    with ctx.node("ascii"):
+    with ctx.node("ascii", "transform"):
         ascii_ = {"v": inp.ascii_.upper(), "n": len(inp.ascii_)}
 
     with ctx.output():

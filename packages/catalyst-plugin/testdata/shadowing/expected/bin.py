@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BinInput = ctx.input
 
     # bin (transform), workflows/bin.workflow.yaml:15:5
-    with ctx.node("bin"):
+    with ctx.node("bin", "transform"):
         bin_ = {"v": inp.bin_.upper(), "n": len(inp.bin_)}
 
     with ctx.output():

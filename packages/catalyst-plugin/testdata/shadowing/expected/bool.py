@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BoolInput = ctx.input
 
     # bool (transform), workflows/bool.workflow.yaml:15:5
-    with ctx.node("bool"):
+    with ctx.node("bool", "transform"):
         bool_ = {"v": inp.bool_.upper(), "n": len(inp.bool_)}
 
     with ctx.output():

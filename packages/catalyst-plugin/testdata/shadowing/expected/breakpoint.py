@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BreakpointInput = ctx.input
 
     # breakpoint (transform), workflows/breakpoint.workflow.yaml:15:5
-    with ctx.node("breakpoint"):
+    with ctx.node("breakpoint", "transform"):
         breakpoint_ = {"v": inp.breakpoint_.upper(), "n": len(inp.breakpoint_)}
 
     with ctx.output():

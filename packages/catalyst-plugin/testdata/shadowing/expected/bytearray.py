@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BytearrayInput = ctx.input
 
     # bytearray (transform), workflows/bytearray.workflow.yaml:15:5
-    with ctx.node("bytearray"):
+    with ctx.node("bytearray", "transform"):
         bytearray_ = {"v": inp.bytearray_.upper(), "n": len(inp.bytearray_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: BytesInput = ctx.input
 
     # bytes (transform), workflows/bytes.workflow.yaml:15:5
-    with ctx.node("bytes"):
+    with ctx.node("bytes", "transform"):
         bytes_ = {"v": inp.bytes_.upper(), "n": len(inp.bytes_)}
 
     with ctx.output():

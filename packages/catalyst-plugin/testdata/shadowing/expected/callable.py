@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CallableInput = ctx.input
 
     # callable (transform), workflows/callable.workflow.yaml:15:5
-    with ctx.node("callable"):
+    with ctx.node("callable", "transform"):
         callable_ = {"v": inp.callable_.upper(), "n": len(inp.callable_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ChrInput = ctx.input
 
     # chr (transform), workflows/chr.workflow.yaml:15:5
-    with ctx.node("chr"):
+    with ctx.node("chr", "transform"):
         chr_ = {"v": inp.chr_.upper(), "n": len(inp.chr_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ClassmethodInput = ctx.input
 
     # classmethod (transform), workflows/classmethod.workflow.yaml:15:5
-    with ctx.node("classmethod"):
+    with ctx.node("classmethod", "transform"):
         classmethod_ = {"v": inp.classmethod_.upper(), "n": len(inp.classmethod_)}
 
     with ctx.output():

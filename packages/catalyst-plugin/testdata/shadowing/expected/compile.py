@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CompileInput = ctx.input
 
     # compile (transform), workflows/compile.workflow.yaml:15:5
-    with ctx.node("compile"):
+    with ctx.node("compile", "transform"):
         compile_ = {"v": inp.compile_.upper(), "n": len(inp.compile_)}
 
     with ctx.output():

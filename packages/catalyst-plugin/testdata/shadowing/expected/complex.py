@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ComplexInput = ctx.input
 
     # complex (transform), workflows/complex.workflow.yaml:15:5
-    with ctx.node("complex"):
+    with ctx.node("complex", "transform"):
         complex_ = {"v": inp.complex_.upper(), "n": len(inp.complex_)}
 
     with ctx.output():

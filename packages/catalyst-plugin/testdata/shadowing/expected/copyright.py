@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CopyrightInput = ctx.input
 
     # copyright (transform), workflows/copyright.workflow.yaml:15:5
-    with ctx.node("copyright"):
+    with ctx.node("copyright", "transform"):
         copyright_ = {"v": inp.copyright_.upper(), "n": len(inp.copyright_)}
 
     with ctx.output():

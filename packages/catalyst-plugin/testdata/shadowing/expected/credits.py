@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: CreditsInput = ctx.input
 
     # credits (transform), workflows/credits.workflow.yaml:15:5
-    with ctx.node("credits"):
+    with ctx.node("credits", "transform"):
         credits_ = {"v": inp.credits_.upper(), "n": len(inp.credits_)}
 
     with ctx.output():

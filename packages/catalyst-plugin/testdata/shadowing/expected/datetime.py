@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DatetimeInput = ctx.input
 
     # datetime (transform), workflows/datetime.workflow.yaml:15:5
-    with ctx.node("datetime"):
+    with ctx.node("datetime", "transform"):
         datetime_ = {"v": inp.datetime_.upper(), "n": len(inp.datetime_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DelattrInput = ctx.input
 
     # delattr (transform), workflows/delattr.workflow.yaml:15:5
-    with ctx.node("delattr"):
+    with ctx.node("delattr", "transform"):
         delattr_ = {"v": inp.delattr_.upper(), "n": len(inp.delattr_)}
 
     with ctx.output():

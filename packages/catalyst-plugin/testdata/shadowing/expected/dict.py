@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DictInput = ctx.input
 
     # dict (transform), workflows/dict.workflow.yaml:15:5
-    with ctx.node("dict"):
+    with ctx.node("dict", "transform"):
         dict_ = {"v": inp.dict_.upper(), "n": len(inp.dict_)}
 
     with ctx.output():

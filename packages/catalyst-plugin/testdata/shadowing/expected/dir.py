@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DirInput = ctx.input
 
     # dir (transform), workflows/dir.workflow.yaml:15:5
-    with ctx.node("dir"):
+    with ctx.node("dir", "transform"):
         dir_ = {"v": inp.dir_.upper(), "n": len(inp.dir_)}
 
     with ctx.output():

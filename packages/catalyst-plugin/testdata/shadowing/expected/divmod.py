@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: DivmodInput = ctx.input
 
     # divmod (transform), workflows/divmod.workflow.yaml:15:5
-    with ctx.node("divmod"):
+    with ctx.node("divmod", "transform"):
         divmod_ = {"v": inp.divmod_.upper(), "n": len(inp.divmod_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EnumerateInput = ctx.input
 
     # enumerate (transform), workflows/enumerate.workflow.yaml:15:5
-    with ctx.node("enumerate"):
+    with ctx.node("enumerate", "transform"):
         enumerate_ = {"v": inp.enumerate_.upper(), "n": len(inp.enumerate_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: EvalInput = ctx.input
 
     # eval (transform), workflows/eval.workflow.yaml:15:5
-    with ctx.node("eval"):
+    with ctx.node("eval", "transform"):
         eval_ = {"v": inp.eval_.upper(), "n": len(inp.eval_)}
 
     with ctx.output():

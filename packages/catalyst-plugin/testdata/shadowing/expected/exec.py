@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ExecInput = ctx.input
 
     # exec (transform), workflows/exec.workflow.yaml:15:5
-    with ctx.node("exec"):
+    with ctx.node("exec", "transform"):
         exec_ = {"v": inp.exec_.upper(), "n": len(inp.exec_)}
 
     with ctx.output():

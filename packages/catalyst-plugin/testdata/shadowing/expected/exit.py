@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ExitInput = ctx.input
 
     # exit (transform), workflows/exit.workflow.yaml:15:5
-    with ctx.node("exit"):
+    with ctx.node("exit", "transform"):
         exit_ = {"v": inp.exit_.upper(), "n": len(inp.exit_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FilterInput = ctx.input
 
     # filter (transform), workflows/filter.workflow.yaml:15:5
-    with ctx.node("filter"):
+    with ctx.node("filter", "transform"):
         filter_ = {"v": inp.filter_.upper(), "n": len(inp.filter_)}
 
     with ctx.output():

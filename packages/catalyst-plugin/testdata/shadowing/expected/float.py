@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FloatInput = ctx.input
 
     # float (transform), workflows/float.workflow.yaml:15:5
-    with ctx.node("float"):
+    with ctx.node("float", "transform"):
         float_ = {"v": inp.float_.upper(), "n": len(inp.float_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FormatInput = ctx.input
 
     # format (transform), workflows/format.workflow.yaml:15:5
-    with ctx.node("format"):
+    with ctx.node("format", "transform"):
         format_ = {"v": inp.format_.upper(), "n": len(inp.format_)}
 
     with ctx.output():

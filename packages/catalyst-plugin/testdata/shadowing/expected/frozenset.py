@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: FrozensetInput = ctx.input
 
     # frozenset (transform), workflows/frozenset.workflow.yaml:15:5
-    with ctx.node("frozenset"):
+    with ctx.node("frozenset", "transform"):
         frozenset_ = {"v": inp.frozenset_.upper(), "n": len(inp.frozenset_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GetattrInput = ctx.input
 
     # getattr (transform), workflows/getattr.workflow.yaml:15:5
-    with ctx.node("getattr"):
+    with ctx.node("getattr", "transform"):
         getattr_ = {"v": inp.getattr_.upper(), "n": len(inp.getattr_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: GlobalsInput = ctx.input
 
     # globals (transform), workflows/globals.workflow.yaml:15:5
-    with ctx.node("globals"):
+    with ctx.node("globals", "transform"):
         globals_ = {"v": inp.globals_.upper(), "n": len(inp.globals_)}
 
     with ctx.output():

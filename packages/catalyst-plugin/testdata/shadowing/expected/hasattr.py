@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HasattrInput = ctx.input
 
     # hasattr (transform), workflows/hasattr.workflow.yaml:15:5
-    with ctx.node("hasattr"):
+    with ctx.node("hasattr", "transform"):
         hasattr_ = {"v": inp.hasattr_.upper(), "n": len(inp.hasattr_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HashInput = ctx.input
 
     # hash (transform), workflows/hash.workflow.yaml:15:5
-    with ctx.node("hash"):
+    with ctx.node("hash", "transform"):
         hash_ = {"v": inp.hash_.upper(), "n": len(inp.hash_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HelpInput = ctx.input
 
     # help (transform), workflows/help.workflow.yaml:15:5
-    with ctx.node("help"):
+    with ctx.node("help", "transform"):
         help_ = {"v": inp.help_.upper(), "n": len(inp.help_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HexInput = ctx.input
 
     # hex (transform), workflows/hex.workflow.yaml:15:5
-    with ctx.node("hex"):
+    with ctx.node("hex", "transform"):
         hex_ = {"v": inp.hex_.upper(), "n": len(inp.hex_)}
 
     with ctx.output():

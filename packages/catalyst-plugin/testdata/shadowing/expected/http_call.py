@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: HttpCallInput = ctx.input
 
     # http_call (transform), workflows/http_call.workflow.yaml:15:5
-    with ctx.node("http_call"):
+    with ctx.node("http_call", "transform"):
         http_call_ = {"v": inp.http_call_.upper(), "n": len(inp.http_call_)}
 
     with ctx.output():

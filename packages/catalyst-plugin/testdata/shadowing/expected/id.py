@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IdInput = ctx.input
 
     # id (transform), workflows/id.workflow.yaml:15:5
-    with ctx.node("id"):
+    with ctx.node("id", "transform"):
         id_ = {"v": inp.id_.upper(), "n": len(inp.id_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: InputInput = ctx.input
 
     # input (transform), workflows/input.workflow.yaml:15:5
-    with ctx.node("input"):
+    with ctx.node("input", "transform"):
         input_ = {"v": inp.input_.upper(), "n": len(inp.input_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: InputBodyInput = ctx.input
 
     # input_body (transform), workflows/input_body.workflow.yaml:15:5
-    with ctx.node("input_body"):
+    with ctx.node("input_body", "transform"):
         input_body_ = {"v": inp.input_body_.upper(), "n": len(inp.input_body_)}
 
     with ctx.output():

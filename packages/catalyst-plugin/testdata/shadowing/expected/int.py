@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IntInput = ctx.input
 
     # int (transform), workflows/int.workflow.yaml:15:5
-    with ctx.node("int"):
+    with ctx.node("int", "transform"):
         int_ = {"v": inp.int_.upper(), "n": len(inp.int_)}
 
     with ctx.output():

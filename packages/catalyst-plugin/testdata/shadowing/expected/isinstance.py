@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IsinstanceInput = ctx.input
 
     # isinstance (transform), workflows/isinstance.workflow.yaml:15:5
-    with ctx.node("isinstance"):
+    with ctx.node("isinstance", "transform"):
         isinstance_ = {"v": inp.isinstance_.upper(), "n": len(inp.isinstance_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IssubclassInput = ctx.input
 
     # issubclass (transform), workflows/issubclass.workflow.yaml:15:5
-    with ctx.node("issubclass"):
+    with ctx.node("issubclass", "transform"):
         issubclass_ = {"v": inp.issubclass_.upper(), "n": len(inp.issubclass_)}
 
     with ctx.output():

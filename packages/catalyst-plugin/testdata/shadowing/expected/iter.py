@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: IterInput = ctx.input
 
     # iter (transform), workflows/iter.workflow.yaml:15:5
-    with ctx.node("iter"):
+    with ctx.node("iter", "transform"):
         iter_ = {"v": inp.iter_.upper(), "n": len(inp.iter_)}
 
     with ctx.output():

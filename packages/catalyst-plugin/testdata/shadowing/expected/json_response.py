@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: JsonResponseInput = ctx.input
 
     # json_response (transform), workflows/json_response.workflow.yaml:15:5
-    with ctx.node("json_response"):
+    with ctx.node("json_response", "transform"):
         json_response_ = {"v": inp.json_response_.upper(), "n": len(inp.json_response_)}
 
     with ctx.output():

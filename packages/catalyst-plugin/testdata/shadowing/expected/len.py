@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: LenInput = ctx.input
 
     # len (transform), workflows/len.workflow.yaml:15:5
-    with ctx.node("len"):
+    with ctx.node("len", "transform"):
         len_ = {"v": inp.len_.upper(), "n": len(inp.len_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: LicenseInput = ctx.input
 
     # license (transform), workflows/license.workflow.yaml:15:5
-    with ctx.node("license"):
+    with ctx.node("license", "transform"):
         license_ = {"v": inp.license_.upper(), "n": len(inp.license_)}
 
     with ctx.output():

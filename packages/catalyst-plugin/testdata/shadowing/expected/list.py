@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ListInput = ctx.input
 
     # list (transform), workflows/list.workflow.yaml:15:5
-    with ctx.node("list"):
+    with ctx.node("list", "transform"):
         list_ = {"v": inp.list_.upper(), "n": len(inp.list_)}
 
     with ctx.output():

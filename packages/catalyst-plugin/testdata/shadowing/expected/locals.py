@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: LocalsInput = ctx.input
 
     # locals (transform), workflows/locals.workflow.yaml:15:5
-    with ctx.node("locals"):
+    with ctx.node("locals", "transform"):
         locals_ = {"v": inp.locals_.upper(), "n": len(inp.locals_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: MapInput = ctx.input
 
     # map (transform), workflows/map.workflow.yaml:15:5
-    with ctx.node("map"):
+    with ctx.node("map", "transform"):
         map_ = {"v": inp.map_.upper(), "n": len(inp.map_)}
 
     with ctx.output():

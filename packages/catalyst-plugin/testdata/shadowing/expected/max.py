@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: MaxInput = ctx.input
 
     # max (transform), workflows/max.workflow.yaml:15:5
-    with ctx.node("max"):
+    with ctx.node("max", "transform"):
         max_ = {"v": inp.max_.upper(), "n": len(inp.max_)}
 
     with ctx.output():

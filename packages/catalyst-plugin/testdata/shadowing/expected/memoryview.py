@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: MemoryviewInput = ctx.input
 
     # memoryview (transform), workflows/memoryview.workflow.yaml:15:5
-    with ctx.node("memoryview"):
+    with ctx.node("memoryview", "transform"):
         memoryview_ = {"v": inp.memoryview_.upper(), "n": len(inp.memoryview_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: MinInput = ctx.input
 
     # min (transform), workflows/min.workflow.yaml:15:5
-    with ctx.node("min"):
+    with ctx.node("min", "transform"):
         min_ = {"v": inp.min_.upper(), "n": len(inp.min_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: NextInput = ctx.input
 
     # next (transform), workflows/next.workflow.yaml:15:5
-    with ctx.node("next"):
+    with ctx.node("next", "transform"):
         next_ = {"v": inp.next_.upper(), "n": len(inp.next_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ObjectInput = ctx.input
 
     # object (transform), workflows/object.workflow.yaml:15:5
-    with ctx.node("object"):
+    with ctx.node("object", "transform"):
         object_ = {"v": inp.object_.upper(), "n": len(inp.object_)}
 
     with ctx.output():

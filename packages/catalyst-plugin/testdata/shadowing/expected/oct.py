@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OctInput = ctx.input
 
     # oct (transform), workflows/oct.workflow.yaml:15:5
-    with ctx.node("oct"):
+    with ctx.node("oct", "transform"):
         oct_ = {"v": inp.oct_.upper(), "n": len(inp.oct_)}
 
     with ctx.output():

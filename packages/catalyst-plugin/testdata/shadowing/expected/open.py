@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OpenInput = ctx.input
 
     # open (transform), workflows/open.workflow.yaml:15:5
-    with ctx.node("open"):
+    with ctx.node("open", "transform"):
         open_ = {"v": inp.open_.upper(), "n": len(inp.open_)}
 
     with ctx.output():

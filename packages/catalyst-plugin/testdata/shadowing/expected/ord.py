@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: OrdInput = ctx.input
 
     # ord (transform), workflows/ord.workflow.yaml:15:5
-    with ctx.node("ord"):
+    with ctx.node("ord", "transform"):
         ord_ = {"v": inp.ord_.upper(), "n": len(inp.ord_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PowInput = ctx.input
 
     # pow (transform), workflows/pow.workflow.yaml:15:5
-    with ctx.node("pow"):
+    with ctx.node("pow", "transform"):
         pow_ = {"v": inp.pow_.upper(), "n": len(inp.pow_)}
 
     with ctx.output():

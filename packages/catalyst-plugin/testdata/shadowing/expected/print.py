@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PrintInput = ctx.input
 
     # print (transform), workflows/print.workflow.yaml:15:5
-    with ctx.node("print"):
+    with ctx.node("print", "transform"):
         print_ = {"v": inp.print_.upper(), "n": len(inp.print_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: PropertyInput = ctx.input
 
     # property (transform), workflows/property.workflow.yaml:15:5
-    with ctx.node("property"):
+    with ctx.node("property", "transform"):
         property_ = {"v": inp.property_.upper(), "n": len(inp.property_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: QuitInput = ctx.input
 
     # quit (transform), workflows/quit.workflow.yaml:15:5
-    with ctx.node("quit"):
+    with ctx.node("quit", "transform"):
         quit_ = {"v": inp.quit_.upper(), "n": len(inp.quit_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RangeInput = ctx.input
 
     # range (transform), workflows/range.workflow.yaml:15:5
-    with ctx.node("range"):
+    with ctx.node("range", "transform"):
         range_ = {"v": inp.range_.upper(), "n": len(inp.range_)}
 
     with ctx.output():

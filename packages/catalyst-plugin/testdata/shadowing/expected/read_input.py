@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ReadInputInput = ctx.input
 
     # read_input (transform), workflows/read_input.workflow.yaml:15:5
-    with ctx.node("read_input"):
+    with ctx.node("read_input", "transform"):
         read_input_ = {"v": inp.read_input_.upper(), "n": len(inp.read_input_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ReprInput = ctx.input
 
     # repr (transform), workflows/repr.workflow.yaml:15:5
-    with ctx.node("repr"):
+    with ctx.node("repr", "transform"):
         repr_ = {"v": inp.repr_.upper(), "n": len(inp.repr_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ReversedInput = ctx.input
 
     # reversed (transform), workflows/reversed.workflow.yaml:15:5
-    with ctx.node("reversed"):
+    with ctx.node("reversed", "transform"):
         reversed_ = {"v": inp.reversed_.upper(), "n": len(inp.reversed_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RoundInput = ctx.input
 
     # round (transform), workflows/round.workflow.yaml:15:5
-    with ctx.node("round"):
+    with ctx.node("round", "transform"):
         round_ = {"v": inp.round_.upper(), "n": len(inp.round_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: RunConcurrentlyInput = ctx.input
 
     # run_concurrently (transform), workflows/run_concurrently.workflow.yaml:15:5
-    with ctx.node("run_concurrently"):
+    with ctx.node("run_concurrently", "transform"):
         run_concurrently_ = {
             "v": inp.run_concurrently_.upper(),
             "n": len(inp.run_concurrently_),

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SetInput = ctx.input
 
     # set (transform), workflows/set.workflow.yaml:15:5
-    with ctx.node("set"):
+    with ctx.node("set", "transform"):
         set_ = {"v": inp.set_.upper(), "n": len(inp.set_)}
 
     with ctx.output():

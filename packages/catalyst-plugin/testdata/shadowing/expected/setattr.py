@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SetattrInput = ctx.input
 
     # setattr (transform), workflows/setattr.workflow.yaml:15:5
-    with ctx.node("setattr"):
+    with ctx.node("setattr", "transform"):
         setattr_ = {"v": inp.setattr_.upper(), "n": len(inp.setattr_)}
 
     with ctx.output():

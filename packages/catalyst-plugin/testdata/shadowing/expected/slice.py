@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SliceInput = ctx.input
 
     # slice (transform), workflows/slice.workflow.yaml:15:5
-    with ctx.node("slice"):
+    with ctx.node("slice", "transform"):
         slice_ = {"v": inp.slice_.upper(), "n": len(inp.slice_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SortedInput = ctx.input
 
     # sorted (transform), workflows/sorted.workflow.yaml:15:5
-    with ctx.node("sorted"):
+    with ctx.node("sorted", "transform"):
         sorted_ = {"v": inp.sorted_.upper(), "n": len(inp.sorted_)}
 
     with ctx.output():

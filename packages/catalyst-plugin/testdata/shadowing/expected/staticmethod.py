@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: StaticmethodInput = ctx.input
 
     # staticmethod (transform), workflows/staticmethod.workflow.yaml:15:5
-    with ctx.node("staticmethod"):
+    with ctx.node("staticmethod", "transform"):
         staticmethod_ = {"v": inp.staticmethod_.upper(), "n": len(inp.staticmethod_)}
 
     with ctx.output():

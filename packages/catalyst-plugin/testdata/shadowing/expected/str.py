@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: StrInput = ctx.input
 
     # str (transform), workflows/str.workflow.yaml:15:5
-    with ctx.node("str"):
+    with ctx.node("str", "transform"):
         str_ = {"v": inp.str_.upper(), "n": len(inp.str_)}
 
     with ctx.output():

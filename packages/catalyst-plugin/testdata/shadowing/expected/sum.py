@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SumInput = ctx.input
 
     # sum (transform), workflows/sum.workflow.yaml:15:5
-    with ctx.node("sum"):
+    with ctx.node("sum", "transform"):
         sum_ = {"v": inp.sum_.upper(), "n": len(inp.sum_)}
 
     with ctx.output():

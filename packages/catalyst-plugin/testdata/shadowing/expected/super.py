@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: SuperInput = ctx.input
 
     # super (transform), workflows/super.workflow.yaml:15:5
-    with ctx.node("super"):
+    with ctx.node("super", "transform"):
         super_ = {"v": inp.super_.upper(), "n": len(inp.super_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ToJsonInput = ctx.input
 
     # to_json (transform), workflows/to_json.workflow.yaml:15:5
-    with ctx.node("to_json"):
+    with ctx.node("to_json", "transform"):
         to_json_ = {"v": inp.to_json_.upper(), "n": len(inp.to_json_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TupleInput = ctx.input
 
     # tuple (transform), workflows/tuple.workflow.yaml:15:5
-    with ctx.node("tuple"):
+    with ctx.node("tuple", "transform"):
         tuple_ = {"v": inp.tuple_.upper(), "n": len(inp.tuple_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: UrlSegmentInput = ctx.input
 
     # url_segment (transform), workflows/url_segment.workflow.yaml:15:5
-    with ctx.node("url_segment"):
+    with ctx.node("url_segment", "transform"):
         url_segment_ = {"v": inp.url_segment_.upper(), "n": len(inp.url_segment_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: Uuid4Input = ctx.input
 
     # uuid4 (transform), workflows/uuid4.workflow.yaml:15:5
-    with ctx.node("uuid4"):
+    with ctx.node("uuid4", "transform"):
         uuid4_ = {"v": inp.uuid4_.upper(), "n": len(inp.uuid4_)}
 
     with ctx.output():

@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: VarsInput = ctx.input
 
     # vars (transform), workflows/vars.workflow.yaml:15:5
-    with ctx.node("vars"):
+    with ctx.node("vars", "transform"):
         vars_ = {"v": inp.vars_.upper(), "n": len(inp.vars_)}
 
     with ctx.output():

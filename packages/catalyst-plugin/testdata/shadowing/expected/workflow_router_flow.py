@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: WorkflowRouterFlowInput = ctx.input
 
     # WorkflowRouter (transform), workflows/workflow_router_flow.workflow.yaml:15:5
-    with ctx.node("WorkflowRouter"):
+    with ctx.node("WorkflowRouter", "transform"):
         WorkflowRouter_ = {
             "v": inp.WorkflowRouter_.upper(),
             "n": len(inp.WorkflowRouter_),

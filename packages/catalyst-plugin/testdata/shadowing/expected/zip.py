@@ -42,7 +42,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ZipInput = ctx.input
 
     # zip (transform), workflows/zip.workflow.yaml:15:5
-    with ctx.node("zip"):
+    with ctx.node("zip", "transform"):
         zip_ = {"v": inp.zip_.upper(), "n": len(inp.zip_)}
 
     with ctx.output():

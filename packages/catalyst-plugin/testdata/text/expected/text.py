@@ -32,7 +32,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: TextInput = ctx.input
 
     # t (transform), workflows/text.workflow.yaml:10:5
-    with ctx.node("t"):
+    with ctx.node("t", "transform"):
         t = {
             "plain": "Quotes \" and ' and \\ backslash, {braces} and }} alone",
             "fstring": f"Hello, {inp.name}! You are #{inp.n} ({to_json(inp.ok)})",

@@ -33,7 +33,7 @@ class FilesInput(BaseModel):
 
 # file (http), workflows/files.workflow.yaml:13:5
 async def _file(ctx: ExecutionContext, inp: FilesInput) -> dict[str, Any]:
-    with ctx.node("file"):
+    with ctx.node("file", "http"):
         return await http_call(
             ctx,
             "file",
@@ -45,7 +45,7 @@ async def _file(ctx: ExecutionContext, inp: FilesInput) -> dict[str, Any]:
 
 # mirror (http), workflows/files.workflow.yaml:17:5
 async def _mirror(ctx: ExecutionContext, inp: FilesInput) -> dict[str, Any]:
-    with ctx.node("mirror"):
+    with ctx.node("mirror", "http"):
         return await http_call(
             ctx,
             "mirror",
@@ -56,7 +56,7 @@ async def _mirror(ctx: ExecutionContext, inp: FilesInput) -> dict[str, Any]:
 
 # hook (http), workflows/files.workflow.yaml:21:5
 async def _hook(ctx: ExecutionContext, inp: FilesInput) -> dict[str, Any]:
-    with ctx.node("hook"):
+    with ctx.node("hook", "http"):
         return await http_call(ctx, "hook", "POST", inp.target, json={"name": inp.name})
 
 

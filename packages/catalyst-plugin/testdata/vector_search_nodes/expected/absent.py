@@ -28,7 +28,7 @@ class AbsentInput(BaseModel):
 
 # lookup (vector_search), workflows/absent.workflow.yaml:8:5
 async def _lookup(ctx: ExecutionContext, inp: AbsentInput) -> dict[str, Any]:
-    with ctx.node("lookup"):
+    with ctx.node("lookup", "vector_search"):
         return await vector_search(
             ctx, "lookup", "golden_absent", inp.embedding, limit=1
         )

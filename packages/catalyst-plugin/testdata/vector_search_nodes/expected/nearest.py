@@ -24,7 +24,7 @@ class NearestInput(BaseModel):
 
 # near (vector_search), workflows/nearest.workflow.yaml:9:5
 async def _near(ctx: ExecutionContext, probe: dict[str, Any]) -> dict[str, Any]:
-    with ctx.node("near"):
+    with ctx.node("near", "vector_search"):
         return await vector_search(
             ctx, "near", "golden_docs", probe["vector"], limit=10
         )
@@ -32,7 +32,7 @@ async def _near(ctx: ExecutionContext, probe: dict[str, Any]) -> dict[str, Any]:
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # probe (transform), workflows/nearest.workflow.yaml:5:5
-    with ctx.node("probe"):
+    with ctx.node("probe", "transform"):
         probe = {"vector": [1, 0, 0, 0]}
 
     near = await _near(ctx, probe)

@@ -29,7 +29,7 @@ class SearchInput(BaseModel):
 
 # hits (vector_search), workflows/search.workflow.yaml:9:5
 async def _hits(ctx: ExecutionContext, inp: SearchInput) -> dict[str, Any]:
-    with ctx.node("hits"):
+    with ctx.node("hits", "vector_search"):
         return await vector_search(
             ctx,
             "hits",

@@ -26,7 +26,7 @@ class NotifyInput(BaseModel):
 
 # hook (http), workflows/notify.workflow.yaml:4:5
 async def _hook(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("hook"):
+    with ctx.node("hook", "http"):
         return await http_call(
             ctx,
             "hook",

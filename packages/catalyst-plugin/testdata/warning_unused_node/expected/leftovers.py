@@ -25,11 +25,11 @@ class LeftoversInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # draft (transform), workflows/a.workflow.yaml:3:5
-    with ctx.node("draft"):
+    with ctx.node("draft", "transform"):
         _ = {"text": "not used anywhere"}
 
     # final (transform), workflows/a.workflow.yaml:6:5
-    with ctx.node("final"):
+    with ctx.node("final", "transform"):
         final = {"text": "done"}
 
     with ctx.output():

@@ -30,11 +30,11 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnchorsInput = ctx.input
 
     # a (transform), workflows/a.workflow.yaml:10:5
-    with ctx.node("a"):
+    with ctx.node("a", "transform"):
         a = {"text": f"Hi {inp.name} ({inp.nick})"}
 
     # b (transform), workflows/a.workflow.yaml:14:5
-    with ctx.node("b"):
+    with ctx.node("b", "transform"):
         b = {"text": f"Hi {inp.name} ({inp.nick})"}
 
     with ctx.output():
