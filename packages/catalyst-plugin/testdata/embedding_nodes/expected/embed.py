@@ -35,7 +35,7 @@ class EmbedInput(BaseModel):
 
 # vectors (embedding), workflows/embed.workflow.yaml:8:5
 async def _vectors(ctx: ExecutionContext, inp: EmbedInput) -> dict[str, Any]:
-    with ctx.node("vectors"):
+    with ctx.node("vectors", "embedding"):
         return await _vectors_cache.call(
             ctx,
             embedding_call,

@@ -32,7 +32,7 @@ class QueryInput(BaseModel):
 
 # vector (embedding), workflows/query.workflow.yaml:9:5
 async def _vector(ctx: ExecutionContext, inp: QueryInput) -> dict[str, Any]:
-    with ctx.node("vector"):
+    with ctx.node("vector", "embedding"):
         return await _vector_cache.call(
             ctx,
             embedding_call,

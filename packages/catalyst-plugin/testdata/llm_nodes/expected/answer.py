@@ -30,7 +30,7 @@ class AnswerInput(BaseModel):
 
 # reply (llm), workflows/answer.workflow.yaml:8:5
 async def _reply(ctx: ExecutionContext, inp: AnswerInput) -> dict[str, Any]:
-    with ctx.node("reply"):
+    with ctx.node("reply", "llm"):
         return await llm_call(
             ctx,
             "reply",

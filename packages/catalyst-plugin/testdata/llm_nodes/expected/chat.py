@@ -29,7 +29,7 @@ class ChatInput(BaseModel):
 
 # talk (llm), workflows/chat.workflow.yaml:9:5
 async def _talk(ctx: ExecutionContext, inp: ChatInput) -> dict[str, Any]:
-    with ctx.node("talk"):
+    with ctx.node("talk", "llm"):
         return await llm_call(
             ctx,
             "talk",

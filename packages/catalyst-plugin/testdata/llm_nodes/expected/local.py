@@ -35,7 +35,7 @@ class LocalInput(BaseModel):
 
 # quick (llm), workflows/local.workflow.yaml:17:5
 async def _quick(ctx: ExecutionContext, inp: LocalInput) -> dict[str, Any]:
-    with ctx.node("quick"):
+    with ctx.node("quick", "llm"):
         return await llm_call(
             ctx,
             "quick",
@@ -49,7 +49,7 @@ async def _quick(ctx: ExecutionContext, inp: LocalInput) -> dict[str, Any]:
 
 # own (llm), workflows/local.workflow.yaml:24:5
 async def _own(ctx: ExecutionContext, quick: dict[str, Any]) -> dict[str, Any]:
-    with ctx.node("own"):
+    with ctx.node("own", "llm"):
         return await llm_call(
             ctx,
             "own",

@@ -49,7 +49,7 @@ _label_output = StructuredOutput(
 
 # label (llm), workflows/classify.workflow.yaml:8:5
 async def _label(ctx: ExecutionContext, inp: ClassifyInput) -> dict[str, Any]:
-    with ctx.node("label"):
+    with ctx.node("label", "llm"):
         return await llm_call(
             ctx,
             "label",

@@ -53,7 +53,7 @@ _person_output = StructuredOutput(
 
 # person (llm), workflows/extract.workflow.yaml:8:5
 async def _person(ctx: ExecutionContext, inp: ExtractInput) -> dict[str, Any]:
-    with ctx.node("person"):
+    with ctx.node("person", "llm"):
         return await llm_call(
             ctx,
             "person",
@@ -73,7 +73,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     person = await _person(ctx, inp)
 
     # card (transform), workflows/extract.workflow.yaml:24:5
-    with ctx.node("card"):
+    with ctx.node("card", "transform"):
         card = {
             "title": person["output"]["name"].upper(),
             "adult": person["output"]["age"] >= 18,

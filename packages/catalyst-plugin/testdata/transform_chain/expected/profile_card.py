@@ -31,15 +31,15 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: ProfileCardInput = ctx.input
 
     # clean (transform), workflows/profile_card.workflow.yaml:13:5
-    with ctx.node("clean"):
+    with ctx.node("clean", "transform"):
         clean = {"name": inp.name.strip(), "city": inp.city.strip().upper()}
 
     # score (transform), workflows/profile_card.workflow.yaml:18:5
-    with ctx.node("score"):
+    with ctx.node("score", "transform"):
         score = {"level": inp.visits * 2 + 1, "regular": inp.visits >= 10}
 
     # card (transform), workflows/profile_card.workflow.yaml:23:5
-    with ctx.node("card"):
+    with ctx.node("card", "transform"):
         card = {
             "title": f"{clean['name']} from {clean['city']}",
             "letters": len(clean["name"]),
