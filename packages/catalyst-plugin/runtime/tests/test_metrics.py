@@ -61,6 +61,8 @@ def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
             assert client.get(f"{url}/lookup").status_code == 200
         assert client.get(f"{url}/lookup", params={"fail": "true"}).status_code == 500
         assert client.get(f"{url}/fail").status_code == 500
+        # Refused before its run starts: the workflow is the generated route's.
+        assert client.post(f"{url}/greeting", json={"name": ""}).status_code == 422
         # (running_server's own wait for the server counts as an unmatched request too)
         before = _samples(client.get(f"{url}/metrics").text)
         for _ in range(20):  # a scan of random paths: one label value, not twenty
@@ -72,18 +74,22 @@ def test_metrics_count_requests_nodes_and_errors_with_bounded_labels(
     assert scrape.headers["content-type"].startswith("text/plain")
     samples = _samples(scrape.text)
 
-    def count(route: str, status: str) -> float:
-        labels = (("method", "GET"), ("route", route), ("status", status))
+    def count(route: str, status: str, workflow: str = "") -> float:
+        labels = (("method", "GET"), ("route", route), ("status", status), ("workflow", workflow))
         return samples.get(("catalyst_requests_seconds_count", labels), 0.0)
 
-    assert count("/lookup", "200") == 3
-    assert count("/lookup", "500") == 1
-    assert count("/fail", "500") == 1
-    unmatched = ("catalyst_requests_seconds_count", (("method", "GET"), ("route", "unmatched"),
-                                                     ("status", "404")))  # fmt: skip
+    assert count("/lookup", "200", "lookup") == 3
+    assert count("/lookup", "500", "lookup") == 1
+    assert count("/fail", "500") == 1  # a route that runs no workflow
+    no_route = (("method", "GET"), ("route", "unmatched"), ("status", "404"), ("workflow", ""))
+    unmatched = ("catalyst_requests_seconds_count", no_route)
     assert count("unmatched", "404") - before.get(unmatched, 0.0) == 20
+    refused = (("method", "POST"), ("route", "/greeting"), ("status", "422"),
+               ("workflow", "greeting"))  # fmt: skip
+    assert samples[("catalyst_requests_seconds_count", refused)] == 1
     routes = {dict(labels)["route"] for name, labels in samples if name.startswith("catalyst_req")}
-    assert routes == {"/lookup", "/fail", "unmatched"}  # no probe, no /metrics, no random path
+    # No probe, no /metrics, no random path.
+    assert routes == {"/lookup", "/fail", "/greeting", "unmatched"}
 
     node = {"workflow": "lookup"}
     query = tuple(sorted({**node, "node": "query", "kind": "postgres"}.items()))
@@ -173,9 +179,9 @@ async def test_a_failure_is_counted_once_by_the_node_it_names_and_methods_are_a_
         ):
             raise ValueError("boom")
         assert metrics.errors == {("wf", "inner", "node_failed"): 1}
-        metrics.observe_request("/x", _method("BREW"), 200, 0.001)
-        metrics.observe_request("/x", _method("GET"), 200, 0.001)
-        assert {key[1] for key in metrics.requests} == {"_OTHER", "GET"}
+        metrics.observe_request("/x", "", _method("BREW"), 200, 0.001)
+        metrics.observe_request("/x", "", _method("GET"), 200, 0.001)
+        assert {key[2] for key in metrics.requests} == {"_OTHER", "GET"}
 
 
 @pytest.mark.anyio

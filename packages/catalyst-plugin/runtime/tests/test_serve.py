@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -16,6 +18,9 @@ import uvicorn
 
 from catalyst_runtime.serve import ConfigErrorLine, SignalBurstServer, build_parser
 from catalyst_runtime.testing import free_port, running_server
+
+# A start-up took over 20 s on a loaded 2-core machine.
+START = 120.0
 
 
 def test_serve_runs_on_uvloop_and_httptools(apps_dir: Path) -> None:
@@ -218,3 +223,32 @@ def test_a_start_up_config_error_is_logged_as_its_one_line() -> None:
         kept = record(message)
         assert ConfigErrorLine().filter(kept)
         assert kept.getMessage() == message
+
+
+def test_auto_log_format_is_text_on_a_terminal(apps_dir: Path) -> None:
+    """CATALYST_LOG_FORMAT=auto (the default) with the server's output on a terminal (a pty):
+    uvicorn's text lines, not JSON (test_limits reads the JSON a pipe gets)."""
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CATALYST_LOG_FORMAT"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "catalyst_runtime.serve", "probe_app:app",
+         "--host", "127.0.0.1", "--port", str(free_port())],
+        cwd=apps_dir, env=env, stdout=secondary, stderr=secondary,
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    try:
+        deadline = time.monotonic() + START
+        while b"Application startup complete" not in seen and time.monotonic() < deadline:
+            if select.select([primary], [], [], 1)[0]:
+                try:
+                    seen += os.read(primary, 4096)
+                except OSError:  # the process is gone and the terminal closed
+                    break
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        os.close(primary)
+    lines = [line for line in seen.decode(errors="replace").splitlines() if line.strip()]
+    assert any("Application startup complete" in line for line in lines), seen
+    assert not any(line.lstrip().startswith("{") for line in lines), lines

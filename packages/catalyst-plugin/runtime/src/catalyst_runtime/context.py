@@ -101,6 +101,15 @@ def current_workflow() -> str | None:
     return _workflow.get()
 
 
+def workflow_of_route(route: Any) -> str | None:
+    """The workflow a generated route runs, known before its run starts (a 422 for a bad body is
+    answered before ``ExecutionContext`` exists): every generated module names it in
+    ``WORKFLOW_ID``. ``None`` for any other route, or none."""
+    endpoint = getattr(route, "endpoint", None)
+    workflow = getattr(endpoint, "__globals__", {}).get("WORKFLOW_ID")
+    return workflow if isinstance(workflow, str) else None
+
+
 class ExecutionContext:
     """State of one workflow run: what its nodes share, and what the run reports.
 

@@ -37,7 +37,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import orjson
 
 from .config import Settings
-from .context import current_workflow
+from .context import current_workflow, workflow_of_route
 from .request_id import current_request_id, current_route
 
 __all__ = [
@@ -252,15 +252,6 @@ trace_id_source: Callable[[], str | None] | None = None
 """Set by ``tracing.install`` while tracing is on: the current trace id, for ``trace_id``."""
 
 
-def _route_workflow() -> str | None:
-    """The workflow of the generated route that matched the request, before its run has started
-    (a 422 for a bad body is written before ``ExecutionContext`` exists): every generated
-    module names its workflow in ``WORKFLOW_ID``. Read only when a line is written."""
-    endpoint = getattr(current_route(), "endpoint", None)
-    workflow = getattr(endpoint, "__globals__", {}).get("WORKFLOW_ID")
-    return workflow if isinstance(workflow, str) else None
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, for log collectors. The message is the redacted one (the record
     factory ran first), and so is the traceback (``SecretRedactor`` formatted it)."""
@@ -279,7 +270,11 @@ class JsonFormatter(logging.Formatter):
             trace_id = trace_id_source()
             if trace_id is not None:
                 entry["trace_id"] = trace_id
-        workflow = record.__dict__.get("workflow") or current_workflow() or _route_workflow()
+        workflow = (
+            record.__dict__.get("workflow")
+            or current_workflow()
+            or workflow_of_route(current_route())
+        )
         if workflow is not None:
             entry["workflow"] = workflow
         node = record.__dict__.get("node")

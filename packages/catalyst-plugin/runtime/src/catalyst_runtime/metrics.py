@@ -3,10 +3,12 @@
 Off (the default), nothing of this module runs: no middleware, no per-node work, and
 ``prometheus_client`` is never imported. On, ``create_app``'s lifespan calls ``install(app)``:
 
-- ``catalyst_requests_seconds{route, method, status}``: a histogram of request latency (its
-  ``_count`` is the request count), measured outside FastAPI, ``route`` being the route's path
-  template (``/orders``), or ``unmatched`` for any path no route serves, so a scan of random
-  URLs cannot grow the label set. The probes and ``/metrics`` itself are not measured.
+- ``catalyst_requests_seconds{route, workflow, method, status}``: a histogram of request latency
+  (its ``_count`` is the request count), measured outside FastAPI, ``route`` being the route's
+  path template (``/orders``), or ``unmatched`` for any path no route serves, so a scan of random
+  URLs cannot grow the label set; ``workflow`` the workflow the route runs (empty for a route
+  that runs none), one per route, so it adds no series. The probes and ``/metrics`` itself are
+  not measured.
 - ``catalyst_node_seconds{workflow, node, kind}``: a histogram of each node's duration, from the
   same ``with ctx.node(...)`` scope that feeds ``Server-Timing``; ``kind`` is the node's type
   (``http``, ``postgres``, ``transform``...), one per node, so it adds no series.
@@ -39,7 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import cache_node, pools
-from .context import ExecutionContext, NodeScope
+from .context import ExecutionContext, NodeScope, current_workflow, workflow_of_route
 from .errors import CatalystError, ConfigError, node_error
 
 if TYPE_CHECKING:
@@ -114,7 +116,7 @@ class Metrics:
                 "(prometheus-client), or set CATALYST_METRICS=off",
             ) from None
         self._app = app
-        self.requests: dict[tuple[str, str, int], _Histogram] = {}
+        self.requests: dict[tuple[str, str, str, int], _Histogram] = {}
         self.nodes: dict[tuple[str, str, str], _Histogram] = {}
         self.errors: dict[tuple[str, str, str], int] = {}
         self.cache: dict[tuple[str, str, str], int] = {}
@@ -129,8 +131,10 @@ class Metrics:
             histogram = self.nodes[key] = _Histogram()
         histogram.observe(seconds)
 
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+    def observe_request(
+        self, route: str, workflow: str, method: str, status: int, seconds: float
+    ) -> None:
+        key = (route, workflow, method, status)
         histogram = self.requests.get(key)
         if histogram is None:
             histogram = self.requests[key] = _Histogram()
@@ -157,8 +161,9 @@ class Metrics:
         )
 
         histograms = (
-            ("catalyst_requests_seconds", "Request latency by route template, method and status.",
-             ["route", "method", "status"], self.requests),
+            ("catalyst_requests_seconds",
+             "Request latency by route template, workflow, method and status.",
+             ["route", "workflow", "method", "status"], self.requests),
             ("catalyst_node_seconds", "Node duration by workflow, node and kind.",
              ["workflow", "node", "kind"], self.nodes),
             ("catalyst_pool_wait_seconds", "Time a request waited for a connection, by pool.",
@@ -222,10 +227,14 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            matched = scope.get("route")
+            route = getattr(matched, "path", None) or "unmatched"
             if route not in self.skip:
+                # The run's own (ExecutionContext, in this task), else the generated route's
+                # module's (a 422 before the run started); "" for a route with no workflow.
+                workflow = current_workflow() or workflow_of_route(matched) or ""
                 self.metrics.observe_request(
-                    route, _method(scope["method"]), status, perf_counter() - started
+                    route, workflow, _method(scope["method"]), status, perf_counter() - started
                 )
 
 
