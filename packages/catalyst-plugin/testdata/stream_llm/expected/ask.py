@@ -30,7 +30,7 @@ class AskInput(BaseModel):
 
 # reply (llm), workflows/ask.workflow.yaml:9:5
 async def _reply(ctx: ExecutionContext, inp: AskInput) -> dict[str, Any]:
-    with ctx.node("reply"):
+    with ctx.node("reply", "llm"):
         return ctx.partial(
             "reply",
             await llm_call(

@@ -40,7 +40,7 @@ class AnswerInput(BaseModel):
 async def _profile_row(
     ctx: ExecutionContext, inp: AnswerInput
 ) -> dict[str, Any] | None:
-    with ctx.node("profile_row"):
+    with ctx.node("profile_row", "postgres"):
         return await pg_query(
             ctx,
             "profile_row",
@@ -52,7 +52,7 @@ async def _profile_row(
 
 # order_rows (postgres), workflows/answer.workflow.yaml:30:11
 async def _order_rows(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("order_rows"):
+    with ctx.node("order_rows", "postgres"):
         return await pg_query(
             ctx,
             "order_rows",
@@ -66,7 +66,7 @@ async def _lookups_orders(ctx: ExecutionContext) -> dict[str, Any]:
     order_rows = await _order_rows(ctx)
 
     # order_summary (transform), workflows/answer.workflow.yaml:34:11
-    with ctx.node("order_summary"):
+    with ctx.node("order_summary", "transform"):
         order_summary = {"count": order_rows["count"]}
 
     return order_summary
@@ -74,7 +74,7 @@ async def _lookups_orders(ctx: ExecutionContext) -> dict[str, Any]:
 
 # lookups (parallel), workflows/answer.workflow.yaml:18:5
 async def _lookups(ctx: ExecutionContext, inp: AnswerInput) -> dict[str, Any]:
-    with ctx.node("lookups"):
+    with ctx.node("lookups", "parallel"):
         return ctx.partial(
             "lookups",
             await run_branches(
@@ -88,7 +88,7 @@ async def _lookups(ctx: ExecutionContext, inp: AnswerInput) -> dict[str, Any]:
 # labels (map): the nodes run for each item, workflows/answer.workflow.yaml:43:7
 async def _labels_item(ctx: ExecutionContext, item: str, index: int) -> dict[str, Any]:
     # label (transform), workflows/answer.workflow.yaml:43:9
-    with ctx.node("label"):
+    with ctx.node("label", "transform"):
         label = {"text": f"{index}: {item.upper()}"}
 
     return label
@@ -96,7 +96,7 @@ async def _labels_item(ctx: ExecutionContext, item: str, index: int) -> dict[str
 
 # labels (map), workflows/answer.workflow.yaml:39:5
 async def _labels(ctx: ExecutionContext, inp: AnswerInput) -> list[Any]:
-    with ctx.node("labels"):
+    with ctx.node("labels", "map"):
         return ctx.partial(
             "labels", await run_map(ctx, "labels", inp.tags, _labels_item)
         )
@@ -106,13 +106,13 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
     inp: AnswerInput = ctx.input
 
     # greeting (transform), workflows/answer.workflow.yaml:14:5
-    with ctx.node("greeting"):
+    with ctx.node("greeting", "transform"):
         greeting = ctx.partial("greeting", {"text": f"Hello, user {inp.user}"})
 
     lookups, labels = await run_concurrently(_lookups(ctx, inp), _labels(ctx, inp))
 
     # card (transform), workflows/answer.workflow.yaml:47:5
-    with ctx.node("card"):
+    with ctx.node("card", "transform"):
         card = ctx.partial(
             "card",
             {

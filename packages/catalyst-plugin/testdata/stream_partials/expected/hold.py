@@ -32,7 +32,7 @@ class HoldInput(BaseModel):
 
 # nap (postgres), workflows/hold.workflow.yaml:11:5
 async def _nap(ctx: ExecutionContext, inp: HoldInput) -> dict[str, Any]:
-    with ctx.node("nap"):
+    with ctx.node("nap", "postgres"):
         return ctx.partial(
             "nap",
             await pg_query(
@@ -43,7 +43,7 @@ async def _nap(ctx: ExecutionContext, inp: HoldInput) -> dict[str, Any]:
 
 # slow_call (http), workflows/hold.workflow.yaml:16:5
 async def _slow_call(ctx: ExecutionContext) -> dict[str, Any]:
-    with ctx.node("slow_call"):
+    with ctx.node("slow_call", "http"):
         return ctx.partial(
             "slow_call",
             await http_call(ctx, "slow_call", "GET", f"{ctx.env['UPSTREAM_URL']}/hang"),

@@ -25,7 +25,7 @@ class PingInput(BaseModel):
 
 async def run(ctx: ExecutionContext) -> dict[str, Any]:
     # pong (transform), workflows/ping.workflow.yaml:5:5
-    with ctx.node("pong"):
+    with ctx.node("pong", "transform"):
         pong = ctx.partial("pong", {"ok": True})
 
     with ctx.output():
