@@ -331,7 +331,7 @@ BREAKS: list[tuple[str, str, str, str, str]] = [
         "timings in every response",
         "cache_nodes",
         "user.py",
-        '    with ctx.node("account"):\n        return',
+        '    with ctx.node("account", "http"):\n        return',
         "    if True:\n        return",
     ),
 ]
