@@ -322,7 +322,9 @@ async def test_redirects_are_answers_not_followed() -> None:
 @pytest.mark.anyio
 async def test_query_adds_to_the_urls_own_and_unsafe_url_characters_are_encoded() -> None:
     async with serving(answer(204)) as (ctx, up, seen):
-        await http_call(ctx, "a", "GET", f"{up}/s?fixed=1", query={"q": "a b&c+d", "u": "é"})
+        query = {"q": "a b&c+d", "u": "é", "e": "ada@example.com", "s": "a/b~*"}
+        await http_call(ctx, "a", "GET", f"{up}/s?fixed=1#top", query=query)
         await http_call(ctx, "a", "GET", f"{up}/a b/é/%2E%2E/x")
-    assert seen[0].raw_path == "/s?fixed=1&q=a+b%26c%2Bd&u=%C3%A9"
+    # As httpx encoded query values (quote_plus), "@" and "/" included.
+    assert seen[0].raw_path == "/s?fixed=1&q=a+b%26c%2Bd&u=%C3%A9&e=ada%40example.com&s=a%2Fb~%2A"
     assert seen[1].raw_path == "/a%20b/%C3%A9/%2E%2E/x"

@@ -94,7 +94,7 @@ async def http_call(
             sent_headers = {"Content-Type": _JSON_TYPE}
         elif not any(name.lower() == "content-type" for name in sent_headers):
             sent_headers["Content-Type"] = _JSON_TYPE
-    request = _Request(method, _url(url), sent_headers, _texts(query), body)
+    request = _Request(method, _url(url, _texts(query)), sent_headers, body)
     receive = request_receive()
     if receive is None:
         return await _attempts(session, request, node_id, deadline, cap, retries)
@@ -106,30 +106,31 @@ async def http_call(
 class _Request:
     """What every attempt sends: built once, before the first."""
 
-    __slots__ = ("body", "headers", "method", "params", "url")
+    __slots__ = ("body", "headers", "method", "url")
 
     def __init__(
-        self,
-        method: str,
-        url: URL,
-        headers: dict[str, str] | None,
-        params: dict[str, str] | None,
-        body: bytes | None,
+        self, method: str, url: URL, headers: dict[str, str] | None, body: bytes | None
     ) -> None:
         self.method = method
         self.url = url
         self.headers = headers
-        self.params = params
         self.body = body
 
 
-def _url(url: str) -> URL:
+def _url(url: str, params: dict[str, str] | None) -> URL:
     from yarl import URL
 
     if _RAW_URL.fullmatch(url) is None:
         from urllib.parse import quote
 
         url = quote(url, safe=_URL_SAFE)
+    if params:
+        from urllib.parse import urlencode
+
+        # Encoded as httpx encoded them (form style: "+" for a space, "@" as %40...), which
+        # upstreams that compare query strings see unchanged; added to the URL's own query.
+        base, hash_, fragment = url.partition("#")
+        url = f"{base}{'&' if '?' in base else '?'}{urlencode(params)}{hash_}{fragment}"
     return URL(url, encoded=True)
 
 
@@ -167,7 +168,6 @@ async def _send(
     response = await session.request(
         request.method,
         request.url,
-        params=request.params,
         headers=request.headers,
         data=request.body,
         allow_redirects=False,
