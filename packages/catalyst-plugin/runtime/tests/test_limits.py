@@ -158,6 +158,18 @@ def test_a_body_that_stops_arriving_is_408(served: tuple[str, Path]) -> None:
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
+def test_a_body_that_never_starts_is_408(served: tuple[str, Path]) -> None:
+    # The head promises 100 bytes and not one follows: the wait for the first is bounded too.
+    url, _ = served
+    with socket.create_connection(_address(url), timeout=10) as sock:
+        sock.sendall(
+            b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n"
+        )
+        answer = _read_response(sock, time.monotonic() + 15)  # the server allows 1.5 s
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
 def test_many_validation_errors_give_a_bounded_422(served: tuple[str, Path]) -> None:
     # 60,000 unknown keys (about 0.6 MB): each one is an error, and "name" is missing too.
     url, _ = served

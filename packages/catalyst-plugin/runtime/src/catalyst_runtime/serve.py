@@ -64,6 +64,14 @@ class _HeadTooLarge(Exception):
     pass
 
 
+def _expects_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head (names in lower case, as uvicorn keeps them) says a body follows."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a bound on the request head, in size and in time.
 
@@ -73,6 +81,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     line and headers) is answered 431, and a connection that has not completed a head
     ``header_timeout`` seconds after it opened (or after its previous request's head began) is
     answered 408; both close the connection.
+
+    A request whose head says a body follows and whose body has not all arrived ``body_timeout``
+    seconds after the head is answered 408 too, unless the app has begun its answer. ``read_input``
+    bounds the body's time once its first bytes are in, but the app cannot time the wait for
+    them without paying for a timer on every request; here it is one timer per request with a body.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -84,6 +97,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_raw = 0  # bytes received while a head was still incomplete
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timeout = settings.body_timeout
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -91,6 +106,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -146,6 +162,29 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_raw = 0
         self._disarm_head_timer()
         super().on_headers_complete()
+        # Not for a request queued behind a running one: its body is not read until it runs.
+        if self.cycle is not None and not self.pipeline and _expects_body(self.headers):
+            self._body_timer = self.loop.call_later(
+                self._body_timeout, self._body_timed_out, self.cycle
+            )
+
+    def on_message_complete(self) -> None:
+        self._disarm_body_timer()
+        super().on_message_complete()
+
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self, cycle: Any) -> None:
+        self._body_timer = None
+        if cycle is not self.cycle or self.transport.is_closing():
+            return
+        if not cycle.response_started:
+            self._reject(408, b"Request Timeout")
+        elif cycle.response_complete:
+            self.transport.close()  # answered without its body, which never came: not reusable
 
     def _count(self, size: int) -> None:
         self._head_size += size
@@ -173,6 +212,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _reject(self, status: int, phrase: bytes) -> None:
         _logger.debug("closing connection from %s: %d %s", self.client, status, phrase.decode())
         self._disarm_head_timer()
+        self._disarm_body_timer()
         body = phrase + b"\n"
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
