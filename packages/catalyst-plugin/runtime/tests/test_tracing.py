@@ -29,6 +29,7 @@ from catalyst_runtime import (
     WorkflowRouter,
     create_app,
     http_call,
+    pg_query,
 )
 from catalyst_runtime.testing import free_port, running_server
 
@@ -286,6 +287,39 @@ def test_a_failed_http_call_s_span_records_the_exception_s_type_not_its_message(
     assert client.status.code == client.status.STATUS_CODE_ERROR
     events = [{kv.key: kv.value.string_value for kv in e.attributes} for e in client.events]
     assert [e.get("exception.type") for e in events] == ["ClientResponseError"], events
+    assert all(TOKEN.encode() not in body for body in collector.bodies)
+
+
+def test_a_failed_query_s_span_records_the_exception_s_type_not_its_message(
+    monkeypatch: pytest.MonkeyPatch, postgres_dsn: str
+) -> None:
+    """asyncpg's message for an argument it cannot encode quotes the argument (here a key); the
+    query's span records the failure's type only, and its status no description."""
+    router = WorkflowRouter(pools=("postgres",))
+
+    @router.get("/query")
+    async def query(request: Request) -> Response:
+        ctx = ExecutionContext("query", None, pools=request.app.state.pools)
+        await pg_query(ctx, "count", "SELECT $1::int AS n", [TOKEN], mode="row")
+        return Response(b"{}", media_type="application/json")
+
+    app = create_app(router, title="query")
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+    monkeypatch.setenv("CATALYST_TRACING", "on")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    collector = Collector()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        with _served(app) as url:
+            assert httpx.get(f"{url}/query").status_code >= 500
+            spans = collector.wait_for(1, kind=Span.SPAN_KIND_SERVER)
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+    failed = [s for s in spans if s.status.code == s.status.STATUS_CODE_ERROR and s.events]
+    assert failed, [(s.name, s.status) for s in spans]
+    for span in failed:
+        assert span.status.message == "", span.status
     assert all(TOKEN.encode() not in body for body in collector.bodies)
 
 

@@ -28,6 +28,7 @@ the SQL text, whose values are always bound parameters, never the parameters.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -158,32 +159,6 @@ def _origin(url: Any) -> str:
         return ""
 
 
-def _exception_type_only(span: Any, _params: Any) -> None:
-    """aiohttp instrumentation's ``request_hook``: a failed call's span records the exception's
-    type, not the exception. The instrumentation records the exception itself (message and
-    traceback), and aiohttp's messages quote the whole URL, path and query with their input or
-    key: a malformed answer is ``ClientResponseError(..., url='https://host/path?key=...')``.
-    Never raises: a failing hook would fail the call."""
-    if not span.is_recording():
-        return
-
-    def record_exception(
-        exception: BaseException,
-        attributes: Any = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        span.add_event(
-            "exception",
-            {"exception.type": type(exception).__qualname__, "exception.escaped": escaped},
-            timestamp,
-        )
-
-    # A span class with slots (none of the SDK's) keeps its own.
-    with contextlib.suppress(AttributeError):
-        span.record_exception = record_exception
-
-
 def _origin_only(span: Any, request: Any) -> None:
     """httpx instrumentation hook: the URL's path and query may hold input or a key, so the
     span keeps only the origin. (The URL is an ``httpx.URL``, or a tuple of bytes at the
@@ -251,15 +226,15 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     _State.otel = opentelemetry
     instrumentors: list[Any] = []
     hooks: dict[str, Any] = {"request_hook": _origin_only, "async_request_hook": _origin_only_async}
-    aiohttp_hooks: dict[str, Any] = {"url_filter": _origin, "request_hook": _exception_type_only}
+    clients = _client_provider_class()(provider)
     for instrumentor, options in (
-        (AioHttpClientInstrumentor(), aiohttp_hooks),
+        (AioHttpClientInstrumentor(), {"url_filter": _origin}),
         (HTTPXClientInstrumentor(), hooks),
         (AsyncPGInstrumentor(), {}),  # type: ignore[no-untyped-call]
         (RedisInstrumentor(), {}),
     ):  # fmt: skip
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=provider, **options)
+            instrumentor.instrument(tracer_provider=clients, **options)
             instrumentors.append(instrumentor)
     _State.instrumentors = instrumentors
     app.state.tracing_skip = skip
@@ -329,6 +304,83 @@ def _service_provider_class() -> type:
             )
 
     return ServiceTracerProvider
+
+
+def _type_only(span: Any) -> Any:
+    """``span`` made to keep a failure's type only: its ``record_exception`` adds an event with
+    the exception's type, its ``set_status`` drops the description. The client instrumentations
+    record the exception itself (message and traceback) and set ``"<type>: <message>"`` as the
+    status, and drivers' messages quote what they were sent: aiohttp's the whole URL with its
+    query (``url='https://host/path?key=...'``), asyncpg's a query argument it could not encode.
+    """
+    if not span.is_recording():
+        return span
+    from opentelemetry.trace import Status
+
+    set_status = span.set_status
+
+    def record_exception(
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        span.add_event("exception", {"exception.type": type(exception).__qualname__}, timestamp)
+
+    def status_without_description(status: Any, description: str | None = None) -> None:
+        set_status(Status(status.status_code) if isinstance(status, Status) else status)
+
+    # A span class with slots (none of the SDK's) keeps its own.
+    with contextlib.suppress(AttributeError):
+        span.record_exception = record_exception
+        span.set_status = status_without_description
+    return span
+
+
+@cache
+def _client_provider_class() -> type:
+    """The provider the client instrumentations (aiohttp, httpx, asyncpg, redis) are given: the
+    start-up's, with every span it makes passed through ``_type_only``. The runtime's own spans
+    (server, nodes) are made on the start-up's provider directly and say what they say."""
+    from opentelemetry import trace
+
+    class ClientTracer(trace.Tracer):
+        def __init__(self, tracer: Any) -> None:
+            self._tracer = tracer
+
+        def start_span(self, *args: Any, **kwargs: Any) -> Any:
+            return _type_only(self._tracer.start_span(*args, **kwargs))
+
+        @contextlib.contextmanager
+        def start_as_current_span(  # type: ignore[override]
+            self,
+            name: str,
+            context: Any = None,
+            kind: Any = trace.SpanKind.INTERNAL,
+            attributes: Any = None,
+            links: Any = None,
+            start_time: int | None = None,
+            record_exception: bool = True,
+            set_status_on_exception: bool = True,
+            end_on_exit: bool = True,
+        ) -> Iterator[Any]:
+            span = self.start_span(name, context, kind, attributes, links, start_time)
+            with trace.use_span(
+                span,
+                end_on_exit=end_on_exit,
+                record_exception=record_exception,
+                set_status_on_exception=set_status_on_exception,
+            ) as current:
+                yield current
+
+    class ClientTracerProvider(trace.TracerProvider):
+        def __init__(self, provider: Any) -> None:
+            self._provider = provider
+
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            return ClientTracer(self._provider.get_tracer(*args, **kwargs))
+
+    return ClientTracerProvider
 
 
 def _plain() -> Any:
