@@ -162,11 +162,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_raw = 0
         self._disarm_head_timer()
         super().on_headers_complete()
-        # Not for a request queued behind a running one: its body is not read until it runs.
-        if self.cycle is not None and not self.pipeline and _expects_body(self.headers):
-            self._body_timer = self.loop.call_later(
-                self._body_timeout, self._body_timed_out, self.cycle
-            )
+        # Only for the request this head started (an upgrade starts none), and not for one
+        # queued behind a running request: its body is not read until it runs.
+        cycle = self.cycle
+        if (
+            cycle is not None
+            and cycle.scope is self.scope
+            and not self.pipeline
+            and _expects_body(self.headers)
+        ):
+            self._body_timer = self.loop.call_later(self._body_timeout, self._body_timed_out, cycle)
 
     def on_message_complete(self) -> None:
         self._disarm_body_timer()
