@@ -188,3 +188,20 @@ async def test_the_provider_clients_connections_are_counted_and_their_waits_time
     assert usage["openai"] == [0, 1, 3], usage
     assert usage["llm"] == [0, 0, 3], usage  # groq's, unused here
     assert sorted(waits) == ["anthropic", "openai"], waits
+
+
+@pytest.mark.anyio
+async def test_a_provider_keeps_clients_for_at_most_max_clients_endpoints_and_keys() -> None:
+    from catalyst_runtime.llm_providers import MAX_CLIENTS
+
+    pools = await ConnectionPools.create(Settings(), ["openai"])
+    try:
+        clients = pools.provider("openai")
+        first = clients.get("http://127.0.0.1:9/v1", "key-0")
+        for n in range(1, MAX_CLIENTS):
+            clients.get("http://127.0.0.1:9/v1", f"key-{n}")
+        assert clients.get("http://127.0.0.1:9/v1", "key-0") is first  # kept, not made again
+        with pytest.raises(ConfigError, match=f"more than {MAX_CLIENTS} base URL and key pairs"):
+            clients.get("http://127.0.0.1:9/v1", f"key-{MAX_CLIENTS}")
+    finally:
+        await pools.close()
