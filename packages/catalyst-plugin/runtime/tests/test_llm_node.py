@@ -526,8 +526,43 @@ async def test_one_client_per_provider_base_url_and_key(
         )
     assert len(clients._clients) == 1
     client = clients.get(provider.url, KEY)
+    await llm_call(
+        context(pools),
+        "answer",
+        "anthropic",
+        model="m",
+        prompt="Hi",
+        base_url=provider.url,
+        api_key=KEY,
+    )
+    assert clients.get(provider.url, KEY) is client
     assert client.max_retries == 0
     assert client._client is clients.http  # the SDK sends on the pool's transport
+
+
+async def test_a_stream_cut_off_at_the_size_limit_is_closed(provider: ProviderServer) -> None:
+    pools = await ConnectionPools.create(replace(FAST, llm_max_answer_chars=10), needs=("openai",))
+    try:
+        provider.script.tokens = ["abcd"] * 100
+        provider.script.delay = 0.05  # five seconds of tokens, were the stream left open
+        with pytest.raises(UpstreamError, match="CATALYST_LLM_MAX_ANSWER_CHARS"):
+            await llm_call(
+                context(pools),
+                "answer",
+                "openai",
+                model="m",
+                prompt="Hi",
+                base_url=provider.url + "/v1",
+                api_key=KEY,
+                stream=True,
+            )
+        for _ in range(100):
+            if provider.open_streams == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert provider.open_streams == 0
+    finally:
+        await pools.close()
 
 
 async def test_bad_messages_fail_the_node(pools: ConnectionPools) -> None:
