@@ -88,16 +88,12 @@ function timedNx(args, env = {}) {
 }
 // CPU time is what the machine's load does not stretch (much): every Node process an nx command
 // starts (the CLI, Nx's plugin workers, task processes) records its own as it exits.
-const cpuTracer = join(packDir, 'cpu-tracer.cjs');
+const cpuTracer = join(repoRoot, 'tools', 'bench', 'scale-probes', 'process-cpu.cjs');
 const cpuTrace = join(packDir, 'cpu-trace.jsonl');
-writeFileSync(
-  cpuTracer,
-  `process.on('exit', () => { const u = process.cpuUsage(); require('fs').appendFileSync(${JSON.stringify(cpuTrace)}, JSON.stringify({ script: process.argv[1] || '', plugin: process.argv[3] || '', cpuMs: (u.user + u.system) / 1000 }) + '\\n'); });\n`,
-);
 /** Runs nx like mustNx and adds the CPU milliseconds of its processes: in all, and by kind. */
 function cpuNx(args, env = {}) {
   rmSync(cpuTrace, { force: true });
-  const result = mustNx(args, { ...env, NODE_OPTIONS: `--require ${cpuTracer}` });
+  const result = mustNx(args, { ...env, NODE_OPTIONS: `--require ${cpuTracer}`, PROCESS_CPU_LOG: cpuTrace });
   const processes = readFileSync(cpuTrace, 'utf8')
     .trim()
     .split('\n')
@@ -106,7 +102,7 @@ function cpuNx(args, env = {}) {
   return {
     ...result,
     cpuMs: sum(() => true),
-    pluginWorkerCpuMs: sum((p) => /plugin-worker/.test(p.script) && p.plugin === '@catalyst/plugin'),
+    pluginWorkerCpuMs: sum((p) => /plugin-worker/.test(p.script) && p.arg === '@catalyst/plugin'),
     taskProcessesCpuMs: sum((p) => /run-executor|batch/.test(p.script)),
   };
 }
