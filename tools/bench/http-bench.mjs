@@ -5,6 +5,10 @@
 //   node tools/bench/http-bench.mjs --no-build      use the existing packages/catalyst-plugin/dist
 //   node tools/bench/http-bench.mjs --quick         1 round, 2 s runs: a smoke test, written to $TMPDIR only
 //   options: --duration S (3) --warmup S (1) --rounds N (3) --delay MS (20)
+//   node tools/bench/http-bench.mjs --observability [--baseline REF]
+//                                                   the generated services with metrics and tracing
+//                                                   off, on, and as of REF (default 5359f62, the commit
+//                                                   before the operations work); writes observability.md
 // Needs wrk (Debian: apt-get install -y wrk) and the runtime's uv environment
 // (node tools/uv.mjs sync --project packages/catalyst-plugin/runtime).
 // Writes tools/bench/results/http-bench.md and .json; docs/performance.md quotes the table.
@@ -14,6 +18,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { freePort } from '../services/services.mjs';
 import { ensureUv, repoRoot, uvEnv } from '../uv.mjs';
 
@@ -160,14 +165,14 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-async function startServer(name, target, env = {}) {
+async function startServer(name, target, env = {}, cwd = work) {
   const port = await freePort();
   const child = spawn(
     python,
     ['-m', 'catalyst_runtime.serve', target, '--host', '127.0.0.1', '--port', String(port),
       '--app-dir', appsDir, '--log-level', 'warning', '--no-access-log'],
     {
-      cwd: work, // so no .env from the repository is picked up by the runtime's lifespan
+      cwd, // not the repository: no .env of its is picked up by the runtime's lifespan
       env: { ...process.env, PYTHONPATH: work, PYTHONDONTWRITEBYTECODE: '1', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -178,14 +183,14 @@ async function startServer(name, target, env = {}) {
   });
   children.add(child);
   const server = { name, port, pid: child.pid, child, url: `http://127.0.0.1:${port}`, stderr: () => stderr };
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 120_000; // the tracing extra imports slowly on a loaded machine
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited during start-up:\n${stderr}`);
     try {
       await fetch(`${server.url}/`, { signal: AbortSignal.timeout(500) });
       return server;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${name} did not start in 20 s:\n${stderr}`);
+      if (Date.now() > deadline) throw new Error(`${name} did not start in 120 s:\n${stderr}`);
       await sleep(100);
     }
   }
@@ -333,6 +338,11 @@ async function sameAnswer(servers, scenario, path, body) {
   return expected;
 }
 const allRuns = [];
+
+if (flag('--observability')) {
+  await observability();
+  process.exit(0);
+}
 
 // Scenario 1: simple transform.
 {
@@ -506,3 +516,138 @@ writeFileSync(
 );
 process.stdout.write(md);
 log(`wrote ${quick ? join(outDir, `${outName}.md`) : join('tools', 'bench', 'results', 'http-bench.md')} and .json`);
+
+// ---------------------------------------------------------------------------------------------
+// --observability: what metrics and tracing cost over HTTP, and that off costs nothing.
+
+/**
+ * The generated services in five variants, interleaved in every round: `baseline` (the runtime
+ * of --baseline REF, before the probes, request ids, JSON logs, metrics and tracing existed, put
+ * first on PYTHONPATH; the generated code is the same golden), `off` (this runtime, defaults),
+ * `metrics` (CATALYST_METRICS=on), `tracing` (CATALYST_TRACING=on, every request sampled,
+ * exported to an OTLP sink in this process) and `on` (both). Ratios are `off` ÷ each variant.
+ */
+async function observability() {
+  const ref = argv.includes('--baseline') ? argv[argv.indexOf('--baseline') + 1] : '5359f62';
+  const commit = spawnSync('git', ['rev-parse', '--short', ref], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim();
+  const baselineDir = join(work, 'baseline');
+  mkdirSync(baselineDir, { recursive: true });
+  // Its runtime, and the generated code its compiler gave (its goldens), as bench_hello and
+  // bench_fanout: today's generated code needs today's runtime.
+  const expected = (testCase) => `packages/catalyst-plugin/testdata/${testCase}/expected`;
+  const archive = spawnSync(
+    'sh',
+    ['-c', `git archive ${commit} packages/catalyst-plugin/runtime/src ${expected('hello')} ${expected('http_fanout')} ` +
+      `| tar -x -C ${baselineDir}`],
+    { cwd: repoRoot, stdio: 'inherit' },
+  ); // prettier-ignore
+  if (archive.status !== 0 || !commit) throw new Error(`cannot extract the runtime of ${ref}`);
+  const baselineSrc = join(baselineDir, 'packages', 'catalyst-plugin', 'runtime', 'src');
+  const baselineGenerated = join(baselineDir, 'generated');
+  for (const [testCase, pkg] of [
+    ['hello', 'bench_hello'],
+    ['http_fanout', 'bench_fanout'],
+  ]) {
+    mkdirSync(join(baselineGenerated, pkg), { recursive: true });
+    writeFileSync(join(baselineGenerated, pkg, '__init__.py'), '');
+    spawnSync('cp', ['-r', join(baselineDir, expected(testCase)), join(baselineGenerated, pkg, '_generated')]);
+  }
+  const baselinePath = `${baselineSrc}:${baselineGenerated}`;
+  const where = spawnSync(python, ['-c', 'import catalyst_runtime; print(catalyst_runtime.__file__)'], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONPATH: baselinePath },
+  }).stdout.trim();
+  if (!where.startsWith(baselineSrc)) throw new Error(`baseline runtime not imported (got ${where})`);
+
+  // An OTLP/HTTP sink: accepts every export; its CPU is this process's, not the server's.
+  let exports = 0;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      exports += 1;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+  const sinkUrl = `http://127.0.0.1:${sink.address().port}`;
+  const variants = {
+    baseline: { PYTHONPATH: baselinePath },
+    off: {},
+    metrics: { CATALYST_METRICS: 'on' },
+    tracing: { CATALYST_TRACING: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl },
+    on: { CATALYST_METRICS: 'on', CATALYST_TRACING: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl },
+  };
+  const start = async (target, env) => {
+    const servers = [];
+    for (const [name, extra] of Object.entries(variants)) {
+      // python -m puts its working folder first on sys.path: the baseline's must not hold today's code.
+      const cwd = name === 'baseline' ? baselineDir : work;
+      servers.push(await startServer(name, target, { ...env, ...extra }, cwd));
+    }
+    return servers;
+  };
+  const runs = [];
+  {
+    const servers = await start('generated_app:hello', { BENCH_APP: 'hello' });
+    await sameAnswer(servers, 'simple transform', '/hello', HELLO_BODY);
+    runs.push(...measure('simple transform', servers, '/hello', HELLO_BODY, HELLO_CONNECTIONS));
+    for (const s of servers) await stopServer(s);
+  }
+  {
+    const upstream = await startServer('upstream', 'upstream_app:app', { BENCH_UPSTREAM_DELAY_MS: String(DELAY_MS) });
+    const env = { BENCH_APP: 'fanout', UPSTREAM_URL: upstream.url, UPSTREAM_TOKEN: 'bench-token' };
+    const servers = await start('generated_app:fanout', env);
+    await sameAnswer(servers, '2 parallel HTTP calls', '/profile', FANOUT_BODY);
+    runs.push(...measure('2 parallel HTTP calls', servers, '/profile', FANOUT_BODY, [16]));
+    for (const s of servers) await stopServer(s);
+    await stopServer(upstream);
+  }
+  sink.close();
+  const rows = summarise(runs, 'off');
+  const load1 = loadavg();
+  const num = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+  const ratio = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '');
+  const lines = [
+    '# HTTP benchmark: metrics and tracing off, on, and before they existed',
+    '',
+    `Command: \`nice -n 19 node tools/bench/http-bench.mjs ${argv.join(' ')}\` — ${startedAt.toISOString()}, ` +
+      `${((performance.now() - t0) / 1000).toFixed(0)} s in all.`,
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, shared with other work: load average ` +
+      `${load0.map((v) => v.toFixed(2)).join(' / ')} before and ${load1.map((v) => v.toFixed(2)).join(' / ')} after. ` +
+      `Python ${pythonVersion}; ${stackVersions}; ${wrkVersion}.`,
+    '',
+    `Variants, one server each, all five run in every round in rotated order: \`baseline\` is the runtime of ${commit} ` +
+      '(the commit before probes, request ids, JSON logs, metrics and tracing landed) serving the code its compiler ' +
+      'generated (its goldens of testdata/hello and http_fanout), in the same Python environment; it also lacks ' +
+      "every other change since, the compiled request path among them, so it is not the operations layer's cost alone. " +
+      '`off` is this runtime with its defaults; `metrics` sets CATALYST_METRICS=on, `tracing` CATALYST_TRACING=on ' +
+      '(every request sampled, spans exported over OTLP/HTTP to a sink in the benchmark process), `on` both. ' +
+      `${ROUNDS} rounds, ${WARMUP} s warm-up then ${DURATION} s measured per run; medians over the rounds; ` +
+      `the ratios are paired per round. ${exports} OTLP exports received.`,
+    '',
+    '| scenario | conns | variant | req/s | p50 ms | p99 ms | server CPU µs/req | errors | off/this req/s | off/this CPU |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.connections} | ${r.impl} | ${num(r.rps)} | ${num(r.p50_ms, 2)} | ${num(r.p99_ms, 2)} | ` +
+        `${num(r.cpu_us_per_req)} | ${r.errors} | ${ratio(r.ratio_rps)} | ${ratio(r.ratio_cpu)} |`,
+    ),
+    '',
+    '`off/this`: the `off` server ÷ that row, per round, median: req/s above 1× means `off` is faster, CPU below 1× means ' +
+      '`off` uses less. "server CPU" is the server process\'s user+system time (all its threads, the span exporter\'s ' +
+      'included) during the measured run divided by the requests it served.',
+    '',
+  ];
+  const md = `${lines.join('\n')}\n`;
+  const outDir = quick ? tmpdir() : resultsDir;
+  const outName = quick ? 'catalyst-observability-quick' : 'observability';
+  writeFileSync(join(outDir, `${outName}.md`), md);
+  writeFileSync(
+    join(outDir, `${outName}.json`),
+    `${JSON.stringify({ started_at: startedAt.toISOString(), baseline: commit, load_before: load0, load_after: load1, config: { DURATION, WARMUP, ROUNDS, DELAY_MS }, summary: rows, runs }, null, 2)}\n`,
+  );
+  process.stdout.write(md);
+  log(`wrote ${join(outDir, `${outName}.md`)} and .json`);
+}
