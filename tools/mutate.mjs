@@ -11,7 +11,8 @@
 //   npm run mutate -- --since main          only what changed against main: the changed lines of
 //                                           the TypeScript files, the changed Python modules
 //   npm run mutate -- --area expr --file parser.ts
-//                                           only the area's files whose path ends so (repeatable)
+//                                           only the area's files whose path ends so (repeatable;
+//                                           `--file name.ts:10-40` for those lines of a file)
 //   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
 //   npm run mutate -- --fresh               Python: forget earlier results (after adding tests)
 //   npm run mutate -- --list                the areas, their files and the tests that judge them
@@ -246,7 +247,9 @@ function chosenMutate(area) {
   const out = [];
   for (const entry of area.mutate.filter((m) => !m.startsWith('!'))) {
     if (!entry.includes('*')) {
-      if (fileChosen(entry)) out.push(entry);
+      // `--file write-atomically.ts:26-51`: those lines only.
+      for (const f of opts.file.filter((f) => entry.split(':')[0].endsWith(f.split(':')[0])))
+        out.push(f.includes(':') ? `${entry.split(':')[0]}:${f.split(':')[1]}` : entry);
       continue;
     }
     for (const f of opts.file) {

@@ -396,3 +396,19 @@ async def test_a_redis_cache_without_pools_says_it_needs_the_redis_pool(
     assert (await cache.call(context(), upstream, "user"))["run"] == 1
     assert "node user: cache read failed (RuntimeError)" in caplog.text
     assert "RuntimeError: no pools: a redis cache needs the service's Redis pool" in caplog.text
+
+
+async def test_a_shared_miss_whose_value_is_not_kept_still_answers_every_waiter() -> None:
+    gate = asyncio.Event()
+    marker = object()
+
+    async def opaque(ctx: ExecutionContext, node_id: str) -> object:
+        await gate.wait()
+        return marker  # not JSON: nothing is kept, and there is no JSON copy to hand out
+
+    cache = NodeCache("user", ttl=60)
+    calls = [asyncio.create_task(cache.call(context(), opaque, "user")) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(*calls) == [marker, marker]
+    assert (cache.stats.misses, cache.stats.coalesced) == (1, 1)
