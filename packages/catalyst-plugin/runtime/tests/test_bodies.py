@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
 from decimal import Decimal
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import orjson
@@ -18,12 +19,16 @@ from catalyst_runtime import (
     ClientDisconnected,
     ExecutionContext,
     InputValidationError,
+    Settings,
     input_body,
     json_response,
     read_input,
     to_json,
 )
-from catalyst_runtime.bodies import dumps
+from catalyst_runtime.bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps
+from catalyst_runtime.errors import BodyTimeout, UnsupportedMediaType
+
+ANY_INT_MSG = "Input should be a valid integer, unable to parse string as an integer"
 
 
 class Address(BaseModel):
@@ -216,3 +221,128 @@ def test_json_response_has_the_headers_starlette_would_write() -> None:
     assert fast.body == reference.body
     assert sorted(fast.raw_headers) == sorted(reference.raw_headers)
     assert fast.background is None
+
+
+def _streamed(
+    chunks: list[bytes], *, then: dict[str, Any] | None = None, limits: RequestLimits | None = None
+) -> Request:
+    """A request whose body arrives in ``chunks`` (``more_body`` on all but the last), then
+    ``then`` (by default nothing more: the client waits), on an app holding ``limits``."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+    if then is not None:
+        messages[-1]["more_body"] = True
+        messages.append(then)
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # a client that sends nothing more
+        raise AssertionError("unreachable")
+
+    app = SimpleNamespace(**{LIMITS_ATTRIBUTE: limits or RequestLimits()})
+    headers = [(b"content-type", b"application/json")]
+    return Request({"type": "http", "method": "POST", "headers": headers, "app": app}, receive)
+
+
+@pytest.mark.anyio
+async def test_a_body_in_several_messages_is_read_whole() -> None:
+    chunks = [b'{"name": ', b'"Ada", "home": ', b"", b'{"city": "London"}}']
+    person = await read_input(_streamed(chunks), Person)
+    assert (person.name, person.home) == ("Ada", Address(city="London"))
+
+
+@pytest.mark.anyio
+async def test_a_body_growing_past_the_limit_is_413_at_the_chunk_that_passes_it() -> None:
+    limits = RequestLimits(max_body_bytes=20)
+    exact = [b'{"name": ', b'"Adaline"}']  # 19 bytes, then 20 with the space
+    assert (await read_input(_streamed([exact[0], b" " + exact[1]], limits=limits), Person)).name
+    with pytest.raises(BodyTooLarge) as caught:
+        await read_input(_streamed([b'{"name": ', b'"Adalines"}', b" "], limits=limits), Person)
+    assert caught.value.errors[0]["msg"] == "request body is larger than 20 bytes"
+
+
+@pytest.mark.anyio
+async def test_a_client_leaving_mid_body_is_client_disconnected() -> None:
+    request = _streamed([b'{"name": '], then={"type": "http.disconnect"})
+    with pytest.raises(ClientDisconnected):
+        await read_input(request, Person)
+
+
+@pytest.mark.anyio
+async def test_a_body_not_finished_within_the_timeout_is_408() -> None:
+    request = _streamed(
+        [b'{"name": '],
+        then={"type": "http.request", "body": b'"A', "more_body": True},
+        limits=RequestLimits(body_timeout=0.05),
+    )
+    with pytest.raises(BodyTimeout) as caught:
+        await read_input(request, Person)
+    assert caught.value.status_code == 408
+    assert caught.value.errors[0]["msg"] == "request body not received within 0.05 s"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        (b"application/json; charset=utf-8", True),
+        (b"Application/JSON", True),
+        (b" application/json ;x=1", True),
+        (b"application/problem+json", True),
+        (b"application/+json", False),
+        (b"application/jsonx", False),
+        (b"application/json+xml", False),
+        (b"text/json", False),
+        (b"text/plain", False),
+        (b"json", False),
+        (None, False),
+    ],
+)
+async def test_only_json_media_types_are_read(content_type: bytes | None, accepted: bool) -> None:
+    request = _request(b'{"name": "Ada"}', content_type)
+    if accepted:
+        assert (await read_input(request, Person)).name == "Ada"
+    else:
+        with pytest.raises(UnsupportedMediaType):
+            await read_input(request, Person)
+
+
+@pytest.mark.anyio
+async def test_past_the_limit_the_first_errors_are_listed_and_the_rest_counted() -> None:
+    class Many(BaseModel):
+        items: list[int]
+
+    limits = RequestLimits(max_validation_errors=2)
+    body = orjson.dumps({"items": ["a", "b", "c", "d"]})
+    with pytest.raises(InputValidationError) as caught:
+        await read_input(_streamed([body], limits=limits), Many)
+    assert caught.value.errors == [
+        {"type": "int_parsing", "loc": ["body", "items", 0], "msg": ANY_INT_MSG},
+        {"type": "int_parsing", "loc": ["body", "items", 1], "msg": ANY_INT_MSG},
+        {"type": "too_many_errors", "loc": ["body"], "msg": "2 more errors not shown"},
+    ]
+    limits = RequestLimits(max_validation_errors=3)
+    with pytest.raises(InputValidationError) as caught:
+        await read_input(_streamed([body], limits=limits), Many)
+    assert caught.value.errors[-1]["msg"] == "1 more error not shown"
+    assert [e["loc"] for e in caught.value.errors[:3]] == [["body", "items", n] for n in range(3)]
+
+
+def test_request_limits_come_from_the_settings() -> None:
+    limits = RequestLimits.from_settings(
+        Settings(max_body_bytes=123, body_timeout=4.5, max_validation_errors=6)
+    )
+    assert (limits.max_body_bytes, limits.body_timeout, limits.max_validation_errors) == (
+        123,
+        4.5,
+        6,
+    )
+    default = RequestLimits()
+    assert (default.max_body_bytes, default.body_timeout, default.max_validation_errors) == (
+        1024 * 1024,
+        30.0,
+        20,
+    )
