@@ -381,6 +381,9 @@ async function runPy(area, ranges) {
 }
 
 async function main() {
+  // Stopped (Ctrl-C, kill): the servers this run started go too.
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.once(signal, () => stopServices(services).finally(() => process.exit(130)));
   ensureNodeModules(repoRoot);
   const ranges = opts.since ? changedLines(opts.since) : undefined;
   const chosen = AREAS.filter(
