@@ -213,6 +213,8 @@ function strykerConfig(area, mutate, reportDir) {
     // A mutant that sends a loop round forever is ended, and counted as killed (a timeout).
     timeoutMS: 10000,
     timeoutFactor: 1.5,
+    // The first run (every spec, with coverage) on a loaded machine can take minutes.
+    dryRunTimeoutMinutes: 30,
     thresholds: { high: 90, low: THRESHOLD, break: null },
     reporters: ['clear-text', 'html', 'json', 'progress-append-only'],
     htmlReporter: { fileName: relative(repoRoot, join(reportDir, 'index.html')) },
