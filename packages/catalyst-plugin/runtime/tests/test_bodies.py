@@ -4,6 +4,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
@@ -25,7 +26,7 @@ from catalyst_runtime import (
     read_input,
     to_json,
 )
-from catalyst_runtime.bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps
+from catalyst_runtime.bodies import LIMITS_ATTRIBUTE, RequestLimits, dumps, request_receive
 from catalyst_runtime.errors import BodyTimeout, UnsupportedMediaType
 
 ANY_INT_MSG = "Input should be a valid integer, unable to parse string as an integer"
@@ -346,3 +347,82 @@ def test_request_limits_come_from_the_settings() -> None:
         30.0,
         20,
     )
+
+
+def _with_headers(headers: list[tuple[bytes, bytes]], messages: list[dict[str, Any]]) -> Request:
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    app = SimpleNamespace(**{LIMITS_ATTRIBUTE: RequestLimits(max_body_bytes=20)})
+    scope = {"type": "http", "method": "POST", "headers": headers, "app": app}
+    return Request(scope, receive)
+
+
+@pytest.mark.anyio
+async def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read() -> None:
+    body = b'{"name": "Adaline"} '  # 20 bytes: exactly the limit
+    json_type = (b"content-type", b"application/json")
+    exact = _with_headers(
+        [json_type, (b"content-length", b"20")], [{"type": "http.request", "body": body}]
+    )
+    assert (await read_input(exact, Person)).name == "Adaline"
+    unread: list[dict[str, Any]] = [{"type": "http.request", "body": b"{}"}]
+    over = _with_headers([json_type, (b"content-length", b"21")], unread)
+    with pytest.raises(BodyTooLarge) as caught:
+        await read_input(over, Person)
+    assert caught.value.errors[0]["msg"] == "request body is larger than 20 bytes"
+    assert len(unread) == 1  # refused on the header alone
+
+
+@pytest.mark.anyio
+async def test_a_body_of_exactly_the_limit_in_one_message_is_read() -> None:
+    limits = RequestLimits(max_body_bytes=20)
+    assert (await read_input(_streamed([b'{"name": "Adaline"} '], limits=limits), Person)).name
+    with pytest.raises(BodyTooLarge) as caught:
+        await read_input(_streamed([b'{"name": "Adalines"} '], limits=limits), Person)
+    assert caught.value.errors[0]["msg"] == "request body is larger than 20 bytes"
+
+
+@pytest.mark.anyio
+async def test_messages_without_body_or_more_body_keys_read_as_empty_and_last() -> None:
+    # ASGI lets a server leave out "body" (empty) and "more_body" (false).
+    json_type = (b"content-type", b"application/json")
+    whole = _with_headers([json_type], [{"type": "http.request", "body": b'{"name": "Ada"}'}])
+    assert (await read_input(whole, Person)).name == "Ada"
+    parts: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"name": ', "more_body": True},
+        {"type": "http.request", "more_body": True},
+        {"type": "http.request", "body": b'"Ada"}'},
+    ]
+    assert (await read_input(_with_headers([json_type], parts), Person)).name == "Ada"
+    empty = _with_headers([json_type], [{"type": "http.request"}])
+    with pytest.raises(InputValidationError, match="invalid input"):
+        await read_input(empty, Person)
+
+
+@pytest.mark.anyio
+async def test_the_request_receive_is_kept_for_http_call() -> None:
+    request = _request(b'{"name": "Ada"}')
+    await read_input(request, Person)
+    assert request_receive() is request.receive
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "content_type", [b"application/json; charset=utf-8; q=1", b"application/x+json"]
+)
+async def test_json_with_several_parameters_or_a_short_json_suffix_is_read(
+    content_type: bytes,
+) -> None:
+    assert (await read_input(_request(b'{"name": "Ada"}', content_type), Person)).name == "Ada"
+
+
+def test_models_are_written_as_json_by_their_aliases() -> None:
+    class Wait(BaseModel):
+        model_config = ConfigDict(populate_by_name=True)
+        wait_for: timedelta = Field(alias="waitFor")
+
+    assert dumps(Wait(waitFor=timedelta(seconds=90))) == b'{"waitFor":"PT1M30S"}'
+    # The same through the slow path (an integer beyond 64 bits elsewhere in the value).
+    both = dumps({"n": 2**70, "w": Wait(waitFor=timedelta(seconds=1)), "d": Decimal("1.5")})
+    assert orjson.loads(both) == {"n": 2**70, "w": {"waitFor": "PT1S"}, "d": 1.5}
