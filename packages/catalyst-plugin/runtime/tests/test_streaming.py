@@ -281,7 +281,7 @@ def test_a_client_that_leaves_cancels_every_running_node(
                     assert await anext(lines) == "event: token"
                     seen = await asyncio.to_thread(upstream.wait_for_request, requests + 1)
                     deadline = time.monotonic() + 10
-                    while await _sleeping(watcher) == 0:  # noqa: ASYNC110 - polls the server
+                    while await _sleeping(watcher) == 0:
                         assert time.monotonic() < deadline, "the query never started"
                         await asyncio.sleep(0.01)
                 left = time.monotonic()  # the connection is closed here
