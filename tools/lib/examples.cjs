@@ -22,10 +22,23 @@ function exampleNames() {
     .sort();
 }
 
+/** The runtime extras examples/<name>/runtime-extras.txt lists (one a line, `#` comments), sorted. */
+function runtimeExtras(name) {
+  const file = join(examplesDir, name, 'runtime-extras.txt');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .sort();
+}
+
 /**
  * Scaffolds service `name` in `ws` from examples/<name>: the generated sample workflow and its
- * test are replaced by the example's definitions, then compiled. Throws with nx's output when a
- * step fails. Returns the service's folder.
+ * test are replaced by the example's definitions, then compiled. The runtime extras the example
+ * lists are added as a user adds them, `uv add --package <name> "catalyst-runtime[llm]"` (which
+ * also locks and installs them). Throws with nx's or uv's output when a step fails. Returns the
+ * service's folder.
  */
 function addExample(ws, name) {
   const source = join(examplesDir, name, 'workflows');
@@ -40,6 +53,11 @@ function addExample(ws, name) {
   rmSync(join(root, 'workflows', 'hello.workflow.yaml'));
   rmSync(join(root, 'tests', 'test_hello.py'));
   for (const file of readdirSync(source).sort()) copyFileSync(join(source, file), join(root, 'workflows', file));
+  const extras = runtimeExtras(name);
+  if (extras.length > 0) {
+    const added = ws.sh(ws.uv, ['add', '--package', name, `catalyst-runtime[${extras.join(',')}]`]);
+    if (added.code !== 0) throw new Error(`uv add failed (exit ${added.code}):\n${added.output}`);
+  }
   step('run', `${name}:codegen`);
   return root;
 }
@@ -67,4 +85,4 @@ function seedExample(services, name) {
   });
 }
 
-module.exports = { addExample, exampleNames, examplesDir, seedExample, startServices, stopServices };
+module.exports = { addExample, exampleNames, examplesDir, runtimeExtras, seedExample, startServices, stopServices };

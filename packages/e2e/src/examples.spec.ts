@@ -2,9 +2,10 @@
 // Nx workspace with the packed plugin, the example's definitions compiled by `nx run codegen`,
 // served by `nx run serve` (uvicorn) and called over HTTP, against the real PostgreSQL and Redis
 // the tests use and an HTTP upstream on loopback.
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lib, type Background, type Workspace } from './workspace';
@@ -28,7 +29,7 @@ interface ExamplesLib {
 const examples = require(join(lib.repoRoot, 'tools', 'lib', 'examples.cjs')) as ExamplesLib;
 
 /** The examples this file runs; a folder under examples/ that is not listed fails the first test. */
-const COVERED = ['cached-lookup', 'order-status', 'price-check', 'store-dashboard'];
+const COVERED = ['cached-lookup', 'order-status', 'price-check', 'store-dashboard', 'support-triage'];
 
 /** Serves `name` with `env` added to the workspace's environment; resolves once it answers. */
 async function serve(
@@ -243,7 +244,170 @@ describe('the examples, served from a fresh Nx workspace', () => {
       await new Promise((resolve) => weather.close(resolve));
     }
   });
+
+  it("support-triage: a model's typed answer (output_schema) feeds the next node", async () => {
+    const shopSeen: string[] = [];
+    const shop = await listen((req, res) => {
+      shopSeen.push(req.url ?? '');
+      const known = req.url === '/orders/10482';
+      res.writeHead(known ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(known ? { id: 10482, status: 'shipped' } : { error: 'not found' }));
+    });
+    try {
+      examples.addExample(ws, 'support-triage');
+      // The user's way of adding the SDKs: `uv add`, which wrote the extra into the service.
+      expect(readFileSync(join(ws.root, 'apps', 'support-triage', 'pyproject.toml'), 'utf8')).toContain(
+        '"catalyst-runtime[llm]"',
+      );
+      const provider = await loopbackProvider(ws);
+      try {
+        const shopPort = (shop.address() as AddressInfo).port;
+        const { base, server } = await serve(ws, 'support-triage', {
+          ANTHROPIC_API_KEY: 'sk-ant-e2e-key',
+          ANTHROPIC_BASE_URL: provider.url,
+          SHOP_API: `http://127.0.0.1:${shopPort}`,
+          CATALYST_LLM_RETRY_BACKOFF: '0.01',
+        });
+        const triage = (text: string) =>
+          fetch(`${base}/triage`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ text }),
+          });
+        try {
+          const ticket = 'Order 10482 has not arrived and I fly out on Friday!';
+          await provider.answer([{ category: 'delivery', urgency: 'high', order_id: '10482' }]);
+          const res = await triage(ticket);
+          expect(res.status).toBe(200);
+          expect(await res.json()).toEqual({
+            category: 'delivery',
+            urgency: 'high',
+            order_id: '10482',
+            order_status: 'shipped',
+          });
+          // The typed order_id is what the http node called with.
+          expect(shopSeen).toEqual(['/orders/10482']);
+          expect(timingNames(res.headers.get('server-timing'))).toEqual(
+            expect.arrayContaining(['extract', 'order', 'total']),
+          );
+
+          // What the Anthropic SDK sent: the ticket, the key, and the schema as a forced tool.
+          const sent = await provider.requests();
+          expect(sent).toHaveLength(1);
+          expect(sent[0].path).toBe('/v1/messages');
+          expect(sent[0].headers.authorization).toBe('Bearer sk-ant-e2e-key');
+          const body = sent[0].body as {
+            model: string;
+            messages: { role: string; content: unknown }[];
+            tools: { name: string; input_schema: Record<string, unknown> }[];
+            tool_choice: unknown;
+          };
+          expect(body.model).toBe('claude-sonnet-4-5');
+          expect(JSON.stringify(body.messages)).toContain(ticket);
+          expect(body.tool_choice).toEqual({ type: 'tool', name: 'output' });
+          expect(body.tools).toHaveLength(1);
+          expect(body.tools[0].input_schema).toMatchObject({
+            type: 'object',
+            properties: {
+              category: { enum: ['billing', 'delivery', 'defect', 'other'] },
+              urgency: { enum: ['low', 'normal', 'high'] },
+              order_id: { type: 'string', pattern: '^[0-9]{1,12}$' },
+            },
+            required: ['category', 'urgency'],
+          });
+
+          // No order number: order_id is null and the http node does not run.
+          await provider.answer([{ category: 'billing', urgency: 'low' }]);
+          const noOrder = await triage('Why was I charged twice this month?');
+          expect(noOrder.status).toBe(200);
+          expect(await noOrder.json()).toEqual({
+            category: 'billing',
+            urgency: 'low',
+            order_id: null,
+            order_status: 'unknown',
+          });
+          expect(shopSeen).toEqual(['/orders/10482']);
+
+          // An answer that does not fit the schema is asked again (retries: 1), then a 502 naming
+          // the node, quoting nothing the model said.
+          await provider.answer([{ category: 'weather', urgency: 'high' }]);
+          const unfit = await triage('It rains.');
+          expect(unfit.status).toBe(502);
+          const unfitBody = await unfit.text();
+          expect((JSON.parse(unfitBody) as { detail: unknown[] }).detail[0]).toEqual({
+            type: 'upstream_error',
+            loc: ['nodes', 'extract'],
+            msg: 'node "extract": the answer does not match the node\'s output_schema',
+          });
+          expect(unfitBody).not.toContain('weather');
+          expect(await provider.requests()).toHaveLength(2);
+
+          const bad = await triage('');
+          expect(bad.status).toBe(422);
+          expect(JSON.stringify(await bad.json())).toContain('"text"');
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        await provider.stop();
+      }
+    } finally {
+      await new Promise((resolve) => shop.close(resolve));
+    }
+  });
 });
+
+/**
+ * The runtime's loopback LLM provider (tools/lib/loopback_provider.py) on a free port, run by the
+ * sample workspace's Python: `answer` scripts its next structured answers, `requests` is what the
+ * SDK sent since.
+ */
+async function loopbackProvider(ws: Workspace): Promise<{
+  url: string;
+  answer(structured: unknown[]): Promise<void>;
+  requests(): Promise<{ path: string; body: unknown; headers: Record<string, string> }[]>;
+  stop(): Promise<void>;
+}> {
+  const port = await lib.freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const script = join(lib.repoRoot, 'tools', 'lib', 'loopback_provider.py');
+  const child = spawn(join(ws.root, '.venv', 'bin', 'python'), [script, String(port)], {
+    cwd: ws.root,
+    env: ws.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  try {
+    await lib.waitForHttp(`${url}/_loopback/requests`, { timeoutMs: 120_000, isAlive: () => child.exitCode === null });
+  } catch (error) {
+    await stop();
+    throw new Error(`${String(error)}\n${output}`);
+  }
+  return {
+    url,
+    async answer(structured) {
+      const res = await fetch(`${url}/_loopback/structured`, { method: 'PUT', body: JSON.stringify(structured) });
+      expect(res.status).toBe(204);
+    },
+    async requests() {
+      return (await (await fetch(`${url}/_loopback/requests`)).json()) as {
+        path: string;
+        body: unknown;
+        headers: Record<string, string>;
+      }[];
+    },
+    stop,
+  };
+}
 
 /** A supplier API on loopback: a price per SKU after a random few milliseconds, 404 for NOPE;
  * it records the SKUs asked for and the most requests it had in flight at once. */
