@@ -6,8 +6,9 @@ with the sample workspace's Python, point a service's SDK at it, and drive it ov
 
 Besides the providers' routes (/v1/messages, /v1/chat/completions, ...), two of its own:
 
-- ``PUT /_loopback/structured`` with a JSON list: the structured answers to give, one per
-  request, the last one repeated (``ProviderScript.structured``); it also forgets the requests.
+- ``PUT /_loopback/script`` with a JSON object of ``ProviderScript`` fields (``structured``: the
+  structured answers to give, one per request, the last one repeated; ``tokens``: the text's
+  pieces; ...): the script from then on, the others at their defaults. It forgets the requests.
 - ``GET /_loopback/requests``: what the SDK sent so far, ``[{path, body, headers}]``.
 """
 
@@ -26,8 +27,8 @@ from starlette.routing import Route
 def main(port: int) -> None:
     provider = ProviderServer()
 
-    async def structured(request: Request) -> Response:
-        provider.script = ProviderScript(structured=orjson.loads(await request.body()))
+    async def script(request: Request) -> Response:
+        provider.script = ProviderScript(**orjson.loads(await request.body()))
         provider.requests.clear()
         return Response(status_code=204)
 
@@ -35,7 +36,7 @@ def main(port: int) -> None:
         sent = [{"path": r.path, "body": r.body, "headers": r.headers} for r in provider.requests]
         return Response(orjson.dumps(sent), media_type="application/json")
 
-    provider.app.router.routes.append(Route("/_loopback/structured", structured, methods=["PUT"]))
+    provider.app.router.routes.append(Route("/_loopback/script", script, methods=["PUT"]))
     provider.app.router.routes.append(Route("/_loopback/requests", requests, methods=["GET"]))
     uvicorn.run(
         provider.app, host="127.0.0.1", port=port, lifespan="off", ws="none", log_level="warning"

@@ -20,6 +20,7 @@ interface Services {
 interface ExamplesLib {
   addExample(ws: Workspace, name: string): string;
   exampleNames(): string[];
+  examplesDir: string;
   seedExample(services: Services, name: string): void;
   startServices(stateFile: string): Services;
   stopServices(stateFile: string): void;
@@ -29,7 +30,7 @@ interface ExamplesLib {
 const examples = require(join(lib.repoRoot, 'tools', 'lib', 'examples.cjs')) as ExamplesLib;
 
 /** The examples this file runs; a folder under examples/ that is not listed fails the first test. */
-const COVERED = ['cached-lookup', 'order-status', 'price-check', 'store-dashboard', 'support-triage'];
+const COVERED = ['cached-lookup', 'help-answer', 'order-status', 'price-check', 'store-dashboard', 'support-triage'];
 
 /** Serves `name` with `env` added to the workspace's environment; resolves once it answers. */
 async function serve(
@@ -276,7 +277,7 @@ describe('the examples, served from a fresh Nx workspace', () => {
           });
         try {
           const ticket = 'Order 10482 has not arrived and I fly out on Friday!';
-          await provider.answer([{ category: 'delivery', urgency: 'high', order_id: '10482' }]);
+          await provider.script({ structured: [{ category: 'delivery', urgency: 'high', order_id: '10482' }] });
           const res = await triage(ticket);
           expect(res.status).toBe(200);
           expect(await res.json()).toEqual({
@@ -317,7 +318,7 @@ describe('the examples, served from a fresh Nx workspace', () => {
           });
 
           // No order number: order_id is null and the http node does not run.
-          await provider.answer([{ category: 'billing', urgency: 'low' }]);
+          await provider.script({ structured: [{ category: 'billing', urgency: 'low' }] });
           const noOrder = await triage('Why was I charged twice this month?');
           expect(noOrder.status).toBe(200);
           expect(await noOrder.json()).toEqual({
@@ -330,7 +331,7 @@ describe('the examples, served from a fresh Nx workspace', () => {
 
           // An answer that does not fit the schema is asked again (retries: 1), then a 502 naming
           // the node, quoting nothing the model said.
-          await provider.answer([{ category: 'weather', urgency: 'high' }]);
+          await provider.script({ structured: [{ category: 'weather', urgency: 'high' }] });
           const unfit = await triage('It rains.');
           expect(unfit.status).toBe(502);
           const unfitBody = await unfit.text();
@@ -355,16 +356,116 @@ describe('the examples, served from a fresh Nx workspace', () => {
       await new Promise((resolve) => shop.close(resolve));
     }
   });
+
+  it('help-answer: embedding, vector_search beside postgres, then a streamed llm answer', async () => {
+    examples.addExample(ws, 'help-answer');
+    examples.seedExample(services, 'help-answer');
+    const provider = await loopbackProvider(ws);
+    try {
+      const keys = {
+        OPENAI_API_KEY: 'sk-openai-e2e-key',
+        OPENAI_BASE_URL: `${provider.url}/v1`,
+        ANTHROPIC_API_KEY: 'sk-ant-e2e-key',
+        ANTHROPIC_BASE_URL: provider.url,
+        CATALYST_QDRANT_PATH: join(scratch, 'qdrant'),
+      };
+      // The articles, embedded by the same (loopback) model, in a local-mode Qdrant folder.
+      const seeded = ws.sh(
+        join(ws.root, '.venv', 'bin', 'python'),
+        [join(examples.examplesDir, 'help-answer', 'seed_qdrant.py')],
+        { env: { ...ws.env, ...keys } },
+      );
+      expect(seeded.output).toContain('help_articles: 3 articles');
+      await provider.script({ tokens: ['Send it back ', 'within 30 days; ', 'we collect it.'] });
+      const { base, server } = await serve(ws, 'help-answer', { ...keys, DATABASE_URL: services.postgres.url });
+      try {
+        const question = 'How do I return an item?';
+        const res = await fetch(`${base}/help`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question, customer_id: 1 }),
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toContain('text/event-stream');
+        const events = parseEvents(await res.text());
+        const tokens = events.filter((e) => e.event === 'token').map((e) => e.data as { node: string; text: string });
+        expect(tokens).toEqual([
+          { node: 'answer', text: 'Send it back ' },
+          { node: 'answer', text: 'within 30 days; ' },
+          { node: 'answer', text: 'we collect it.' },
+        ]);
+        const partials = events.filter((e) => e.event === 'partial').map((e) => (e.data as { node: string }).node);
+        expect([...partials].sort()).toEqual(['answer', 'articles', 'customer', 'question_vector']);
+        expect(partials.indexOf('answer')).toBe(3); // the answer needs the three others
+        const last = events[events.length - 1];
+        expect(last.event).toBe('done');
+        const output = (last.data as { output: { answer: string; sources: { score: number; payload: unknown }[] } })
+          .output;
+        expect(output.answer).toBe('Send it back within 30 days; we collect it.');
+        // The question is an article's own: the same vector, found first with a cosine of 1.
+        expect(output.sources).toHaveLength(2);
+        expect(output.sources[0].payload).toEqual({
+          title: 'Returns',
+          body: "Items can be returned within 30 days from your orders page; premium customers' returns are collected.",
+        });
+        expect(output.sources[0].score).toBeCloseTo(1, 5);
+
+        // What the SDKs sent: the question to embed, then a streamed message holding the
+        // customer's row and the articles found.
+        const sent = await provider.requests();
+        expect(sent.map((r) => r.path)).toEqual(['/v1/embeddings', '/v1/messages']);
+        expect(sent[0].body).toMatchObject({ model: 'text-embedding-3-small', input: [question], dimensions: 256 });
+        expect(sent[0].headers.authorization).toBe('Bearer sk-openai-e2e-key');
+        const message = sent[1].body as { stream: boolean; messages: unknown[] };
+        expect(message.stream).toBe(true);
+        const prompt = JSON.stringify(message.messages);
+        for (const part of ['Customer: Ada, plan premium', 'premium customers', question])
+          expect(prompt).toContain(part);
+
+        const bad = await fetch(`${base}/help`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question, customer_id: 0 }),
+        });
+        expect(bad.status).toBe(422);
+        expect(JSON.stringify(await bad.json())).toContain('"customer_id"');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await provider.stop();
+    }
+  });
 });
+
+/** The events of a server-sent event stream, in order, each with its JSON data. */
+function parseEvents(text: string): { event: string; data: unknown }[] {
+  return text
+    .split(/\r?\n\r?\n/)
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      const lines = block.split(/\r?\n/);
+      const event =
+        lines
+          .find((l) => l.startsWith('event:'))
+          ?.slice(6)
+          .trim() ?? 'message';
+      const data = lines
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      return { event, data: JSON.parse(data) as unknown };
+    });
+}
 
 /**
  * The runtime's loopback LLM provider (tools/lib/loopback_provider.py) on a free port, run by the
- * sample workspace's Python: `answer` scripts its next structured answers, `requests` is what the
- * SDK sent since.
+ * sample workspace's Python: `script` says how it answers from then on (its structured answers,
+ * its text's tokens), `requests` is what the SDKs sent since.
  */
 async function loopbackProvider(ws: Workspace): Promise<{
   url: string;
-  answer(structured: unknown[]): Promise<void>;
+  script(script: { structured?: unknown[]; tokens?: string[] }): Promise<void>;
   requests(): Promise<{ path: string; body: unknown; headers: Record<string, string> }[]>;
   stop(): Promise<void>;
 }> {
@@ -394,8 +495,8 @@ async function loopbackProvider(ws: Workspace): Promise<{
   }
   return {
     url,
-    async answer(structured) {
-      const res = await fetch(`${url}/_loopback/structured`, { method: 'PUT', body: JSON.stringify(structured) });
+    async script(script) {
+      const res = await fetch(`${url}/_loopback/script`, { method: 'PUT', body: JSON.stringify(script) });
       expect(res.status).toBe(204);
     },
     async requests() {
