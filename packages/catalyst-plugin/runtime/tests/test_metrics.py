@@ -118,6 +118,7 @@ async def test_off_adds_nothing_to_the_request_path() -> None:
         assert isinstance(stack, RequestIdMiddleware)
         assert not isinstance(stack.app, MetricsMiddleware)
         assert ExecutionContext.scope_class is NodeScope
+        assert ExecutionContext.input_observer is None
         # The pools are the plain ones: no hook times a wait for a connection.
         assert app.state.pools.http.trace_configs == []
 

@@ -20,6 +20,7 @@ import pytest
 from fastapi import Request, Response
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalyst_runtime import (
     ConfigError,
@@ -30,6 +31,7 @@ from catalyst_runtime import (
     create_app,
     http_call,
     pg_query,
+    read_input,
 )
 from catalyst_runtime.testing import free_port, running_server
 
@@ -394,3 +396,60 @@ def test_the_process_s_own_sdk_provider_gets_the_span_tree(
     assert nodes["check"]["attributes"]["error.type"] == "node_failed"
     assert nodes["query"]["status"] == nodes["call"]["status"] == "UNSET"
     assert all(TOKEN not in orjson.dumps(span).decode() for span in lines)
+
+
+CARD = "4111111111111111"
+
+
+class _CheckoutInput(BaseModel):
+    """The shape the compiler emits for ``trace: { input: [customer-id, plan] }`` (golden
+    ``trace_input``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    __catalyst_trace__ = {"customer-id": "customer_id_", "plan": "plan"}
+
+    customer_id_: str = Field(alias="customer-id")
+    plan: str
+    seats: int | None = None
+    card: str
+
+
+def test_only_the_input_fields_a_workflow_names_reach_its_trace(
+    monkeypatch: pytest.MonkeyPatch, collector: Collector
+) -> None:
+    """``catalyst.input.<field>`` on the server span for each field the workflow lists (a long
+    text cut at MAX_INPUT_ATTRIBUTE_CHARS); no other input value in any exported byte; none on
+    the node's span."""
+    router = WorkflowRouter()
+
+    @router.post("/checkout")
+    async def checkout(request: Request) -> Response:
+        ctx = ExecutionContext("checkout", await read_input(request, _CheckoutInput))
+        with ctx.node("quote", "transform"):
+            pass
+        return Response(b"{}", media_type="application/json")
+
+    app = create_app(router, title="checkout")
+    monkeypatch.setenv("CATALYST_TRACING", "on")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    long_plan = "p" * 300
+    with _served(app) as url:
+        for body in (
+            {"customer-id": "c-7", "plan": "team", "seats": 3, "card": CARD},
+            {"customer-id": "c-8", "plan": long_plan, "card": CARD},
+        ):
+            assert httpx.post(f"{url}/checkout", json=body).status_code == 200
+        spans = collector.wait_for(2, kind=Span.SPAN_KIND_SERVER)
+    servers = [_attributes(s) for s in spans if s.name == "POST /checkout"]
+    traced = sorted((a["catalyst.input.customer-id"], a["catalyst.input.plan"]) for a in servers)
+    assert traced == [("c-7", "team"), ("c-8", "p" * 256)]
+    assert all(
+        not k.startswith("catalyst.input.")
+        for s in spans
+        for k in _attributes(s)
+        if s.name != "POST /checkout"
+    )
+    assert all(CARD.encode() not in body for body in collector.bodies)
+    assert all(b"catalyst.input.seats" not in body for body in collector.bodies)
+    assert ExecutionContext.input_observer is None  # the shutdown undid it

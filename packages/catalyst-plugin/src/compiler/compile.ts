@@ -8,6 +8,7 @@ import { parseSource, ParsedSource } from './parse/source';
 import { sweepExpressions } from './validate/sweep';
 import { validate } from './validate/validate';
 import { buildInputModel } from './model/input-model';
+import { checkTraceInput } from './check/trace-input';
 import { resolve, type WorkflowIR } from './resolve/resolve';
 import { serviceConflicts } from './resolve/service';
 import { planWorkflow, reportUnused } from './plan/plan';
@@ -64,6 +65,7 @@ function compileWorkflow(file: SourceFile, diagnostics: Diagnostic[]): CompiledW
     }
     // 3. Build the input model; resolve ids, templates and dependencies.
     const input = buildInputModel(definition.input, `${pascalCase(definition.id) || 'Workflow'}Input`, reporter);
+    checkTraceInput(definition.trace?.input, input, reporter);
     const ir = resolve(definition, reporter);
     // 4. Order nodes into ready sets; report cycles.
     const plan = planWorkflow(ir, reporter);

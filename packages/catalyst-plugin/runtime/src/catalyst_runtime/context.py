@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import monotonic_ns, time_ns
@@ -143,6 +143,10 @@ class ExecutionContext:
     # What ``node()`` builds: ``NodeScope``, or with metrics on a subclass that also measures
     # (``metrics.install``). A class attribute, so that off costs nothing per node.
     scope_class: ClassVar[type[NodeScope]]
+    # Told every new run's input, or None (the default: one class attribute read per run). With
+    # tracing on, ``tracing.install`` sets it to record the fields a workflow lets its traces
+    # see (``trace: { input: [...] }``) on the request's span.
+    input_observer: ClassVar[Callable[[Any], None] | None] = None
     workflow_id: str
     input: Any
     timings: dict[str, int]
@@ -177,6 +181,9 @@ class ExecutionContext:
         self.events = None
         self._execution_id = execution_id
         self._notes = None
+        observer = ExecutionContext.input_observer
+        if observer is not None:
+            observer(input)
 
     @property
     def execution_id(self) -> str:

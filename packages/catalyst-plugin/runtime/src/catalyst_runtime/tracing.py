@@ -182,6 +182,29 @@ async def _origin_only_async(span: Any, request: Any) -> None:
     _origin_only(span, request)
 
 
+# A traced input text longer than this is cut: an attribute is exported with every span batch.
+MAX_INPUT_ATTRIBUTE_CHARS: Final = 256
+
+
+def _record_input(input: Any) -> None:
+    """The input fields a workflow lets its traces record (``trace: { input: [...] }``, emitted
+    as the input class's ``__catalyst_trace__``: JSON key to attribute) as attributes of the
+    request's server span, ``catalyst.input.<key>``. No other input value becomes an attribute.
+    """
+    fields = getattr(type(input), "__catalyst_trace__", None)
+    if not fields:
+        return
+    span = _State.otel.trace.get_current_span()
+    if not span.is_recording():
+        return
+    for key, attr in fields.items():
+        value = getattr(input, attr, None)
+        if isinstance(value, str):
+            span.set_attribute(f"catalyst.input.{key}", value[:MAX_INPUT_ATTRIBUTE_CHARS])
+        elif isinstance(value, bool | int | float):
+            span.set_attribute(f"catalyst.input.{key}", value)
+
+
 def install(app: FastAPI, skip: frozenset[str]) -> None:
     """Start tracing ``app``: provider, instrumentations and the node scope. Before the pools are
     built, so that their clients are instrumented. ``skip``: paths FastAPI does not trace."""
@@ -240,6 +263,7 @@ def install(app: FastAPI, skip: frozenset[str]) -> None:
     app.state.tracing_skip = skip
     app.middleware_stack = app.build_middleware_stack()
     ExecutionContext.scope_class = TracedNodeScope
+    ExecutionContext.input_observer = _record_input
 
     from . import logs
 
@@ -251,6 +275,7 @@ def uninstall(app: FastAPI) -> None:
     from . import logs
 
     logs.trace_id_source = None
+    ExecutionContext.input_observer = None
     ExecutionContext.scope_class = MeasuredNodeScope if MeasuredNodeScope.metrics else _plain()
     for instrumentor in _State.instrumentors:
         instrumentor.uninstrument()

@@ -15,6 +15,8 @@ export interface ClassCode {
   extraLiteral: string;
   /** One line (or laid-out statement) per field, at indent 4. */
   fields: string[];
+  /** `__catalyst_trace__ = {...}`: the fields a trace may record, JSON key to attribute. */
+  traceLine?: string;
 }
 
 export function classCode(cls: ModelClass): ClassCode {
@@ -38,7 +40,22 @@ export function classCode(cls: ModelClass): ClassCode {
     const head = `${cls.name} = `;
     return { name: cls.name, alias: `${head}${layout(annotated, 0, head.length)}`, extraLiteral: '', fields: [] };
   }
-  return { name: cls.name, extraLiteral: pyString(cls.extra), fields: cls.fields.map(fieldCode) };
+  const code: ClassCode = { name: cls.name, extraLiteral: pyString(cls.extra), fields: cls.fields.map(fieldCode) };
+  if (cls.traced) {
+    // A dunder class attribute: pydantic leaves it alone (never a field), and no field can be
+    // named so (mangled names are refused).
+    const pairs = cls.traced.map((t) => atom(`${pyString(t.key)}: ${pyString(t.attr)}`));
+    const head = '__catalyst_trace__ = ';
+    const dict: Doc = {
+      kind: 'group',
+      open: '{',
+      close: '}',
+      call: false,
+      items: pairs.map((doc) => ({ prefix: '', doc })),
+    };
+    code.traceLine = `${head}${layout(dict, 4, head.length)}`;
+  }
+  return code;
 }
 
 function annotationCode(a: Annotation): string {

@@ -60,6 +60,8 @@ export interface ModelClass {
   /** In declaration order. */
   fields: ModelField[];
   extra: 'forbid' | 'allow';
+  /** The fields a trace may record (`trace: { input: [...] }`): JSON key and attribute. */
+  traced?: { key: string; attr: string }[];
 }
 
 export interface InputModel {

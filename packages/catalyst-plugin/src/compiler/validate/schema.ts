@@ -549,6 +549,18 @@ export const Workflow = z
     trigger: Trigger.optional(),
     input: InputSchema.optional(),
     nodes: z.array(Node).optional(),
+    trace: z
+      .strictObject({
+        input: z
+          .array(z.string())
+          .max(32)
+          .optional()
+          .describe(
+            "Top-level input fields (one text, number or boolean each) recorded on the request's trace span as catalyst.input.<field>; no other input value is.",
+          ),
+      })
+      .optional()
+      .describe('What the traces of this workflow may record (with CATALYST_TRACING=on).'),
     output: z
       .record(z.string(), Value)
       .optional()
