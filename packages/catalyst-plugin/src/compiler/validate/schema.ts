@@ -230,6 +230,19 @@ export const PostgresNode = z
 /** Where a `rate_limit` node keeps its limiter's state. */
 export const RATE_LIMIT_BACKENDS = ['memory', 'redis'] as const;
 
+/** What a `rate_limit` node and the `rate_limit:` option of a provider's node both take. */
+const rateLimitTerms = {
+  burst: z.number().int().min(1).optional().describe('Calls allowed at once before the rate applies; 1 by default.'),
+  timeout: z
+    .number()
+    .nonnegative()
+    .describe('Seconds a call may wait for its slot; a slot further away is refused at once (429). 0: never wait.'),
+  backend: z
+    .enum(RATE_LIMIT_BACKENDS)
+    .optional()
+    .describe('memory (default): one limit per process. redis: one limit shared by every process on the Redis pool.'),
+};
+
 export const RateLimitNode = z
   .strictObject({
     ...nodeBase,
@@ -237,15 +250,7 @@ export const RateLimitNode = z
     key: z.string().describe('What is limited, e.g. "user:{{ input.user }}"; text that may contain {{ expressions }}.'),
     interval: z.number().positive().optional().describe('Seconds between calls on one key (give this or rate).'),
     rate: z.number().positive().optional().describe('Calls per second on one key (give this or interval).'),
-    burst: z.number().int().min(1).optional().describe('Calls allowed at once before the rate applies; 1 by default.'),
-    timeout: z
-      .number()
-      .nonnegative()
-      .describe('Seconds a call may wait for its slot; a slot further away is refused at once (429). 0: never wait.'),
-    backend: z
-      .enum(RATE_LIMIT_BACKENDS)
-      .optional()
-      .describe('memory (default): one limit per process. redis: one limit shared by every process on the Redis pool.'),
+    ...rateLimitTerms,
   })
   .meta({
     id: 'RateLimitNode',
@@ -322,15 +327,7 @@ export const RateLimitOption = z
       .positive()
       .optional()
       .describe('Calls per second (give this or interval); 100/60 is 100 a minute.'),
-    burst: z.number().int().min(1).optional().describe('Calls allowed at once before the rate applies; 1 by default.'),
-    timeout: z
-      .number()
-      .nonnegative()
-      .describe('Seconds a call may wait for its slot; a slot further away is refused at once (429). 0: never wait.'),
-    backend: z
-      .enum(RATE_LIMIT_BACKENDS)
-      .optional()
-      .describe('memory (default): one limit per process. redis: one limit shared by every process on the Redis pool.'),
+    ...rateLimitTerms,
   })
   .meta({ id: 'RateLimitOption', description: "Spaces out the node's calls to its provider (GCRA)." });
 
