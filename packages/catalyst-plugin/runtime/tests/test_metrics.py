@@ -26,8 +26,9 @@ from catalyst_runtime import (
     create_app,
     pools,
 )
-from catalyst_runtime.metrics import MetricsMiddleware, _method
+from catalyst_runtime.metrics import MetricsMiddleware
 from catalyst_runtime.request_id import RequestIdMiddleware
+from catalyst_runtime.response_status import standard_method
 from catalyst_runtime.testing import running_server
 
 TOKEN = "ops-secret-value-1234"
@@ -180,8 +181,8 @@ async def test_a_failure_is_counted_once_by_the_node_it_names_and_methods_are_a_
         ):
             raise ValueError("boom")
         assert metrics.errors == {("wf", "inner", "node_failed"): 1}
-        metrics.observe_request("/x", "", _method("BREW"), 200, 0.001)
-        metrics.observe_request("/x", "", _method("GET"), 200, 0.001)
+        metrics.observe_request("/x", "", standard_method("BREW"), 200, 0.001)
+        metrics.observe_request("/x", "", standard_method("GET"), 200, 0.001)
         assert {key[2] for key in metrics.requests} == {"_OTHER", "GET"}
 
 

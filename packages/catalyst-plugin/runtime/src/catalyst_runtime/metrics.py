@@ -43,6 +43,7 @@ from starlette.routing import Route
 from . import cache_node, pools
 from .context import ExecutionContext, NodeScope, current_workflow, workflow_of_route
 from .errors import CatalystError, ConfigError, node_error
+from .response_status import StatusSend, standard_method
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -216,16 +217,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = perf_counter()
-        status = 500  # what the client gets if the app fails before answering
-
-        async def send_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, sent)
         finally:
             matched = scope.get("route")
             route = getattr(matched, "path", None) or "unmatched"
@@ -234,19 +228,12 @@ class MetricsMiddleware:
                 # module's (a 422 before the run started); "" for a route with no workflow.
                 workflow = current_workflow() or workflow_of_route(matched) or ""
                 self.metrics.observe_request(
-                    route, workflow, _method(scope["method"]), status, perf_counter() - started
+                    route,
+                    workflow,
+                    standard_method(scope["method"]),
+                    sent.status,
+                    perf_counter() - started,
                 )
-
-
-_METHODS: Final = frozenset(
-    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
-)
-
-
-def _method(method: str) -> str:
-    # An HTTP parser may accept any token as a method (h11 does): a label of its own for each
-    # would let a client grow the series without bound.
-    return method if method in _METHODS else "_OTHER"
 
 
 class MeasuredNodeScope(NodeScope):

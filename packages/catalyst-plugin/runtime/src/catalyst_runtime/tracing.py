@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .context import ExecutionContext
 from .errors import CatalystError, ConfigError, node_error
 from .metrics import MeasuredNodeScope
+from .response_status import StatusSend, standard_method
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -59,11 +60,6 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
-_METHODS: Final = frozenset(
-    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
-)
-
-
 class TracingMiddleware:
     """A server span around every HTTP request, continuing the caller's ``traceparent``."""
 
@@ -80,7 +76,7 @@ class TracingMiddleware:
         otel = _State.otel
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         parent = otel.propagate.extract(carrier)
-        method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
+        method = standard_method(scope["method"])
         span = _State.tracer.start_span(
             method,
             context=parent,
@@ -88,23 +84,16 @@ class TracingMiddleware:
             attributes={"http.request.method": method},
         )
         token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
-        status = 500  # what the client gets if the app fails before answering
-
-        async def send_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, sent)
         finally:
             route = getattr(scope.get("route"), "path", None)
             if route is not None:
                 span.update_name(f"{method} {route}")
                 span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
+            span.set_attribute("http.response.status_code", sent.status)
+            if sent.status >= 500:
                 span.set_status(otel.trace.StatusCode.ERROR)
             span.end()
             otel.context.detach(token)
