@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -288,6 +289,20 @@ class _Started(Exception):
         self.cause = cause
 
 
+@contextmanager
+def _failures_after_tokens(answer: _Answer) -> Iterator[None]:
+    """Around a provider's stream: once a token was passed on, a failure cannot be retried, so
+    it becomes ``_Started``; the answer limit and a cancellation pass as they are."""
+    try:
+        yield
+    except (_TooLong, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        if answer.sent:
+            raise _Started(exc) from exc
+        raise
+
+
 def _failure(clients: ProviderClients, node_id: str, exc: BaseException, seconds: float) -> Any:
     """The runtime's error for a failed call (``_Retryable`` around it when worth retrying);
     named after the provider and the status, never quoting what the provider said."""
@@ -405,7 +420,7 @@ class _AnthropicAdapter:
         answer = _Answer()
         events = await client.messages.create(**self.kwargs(r), stream=True)
         async with events:
-            try:
+            with _failures_after_tokens(answer):
                 async for event in events:
                     kind = event.type
                     if kind == "content_block_delta":
@@ -419,12 +434,6 @@ class _AnthropicAdapter:
                     elif kind == "message_delta":
                         answer.stop_reason = event.delta.stop_reason
                         answer.output_tokens = event.usage.output_tokens
-            except (_TooLong, asyncio.CancelledError):
-                raise
-            except Exception as exc:
-                if answer.sent:
-                    raise _Started(exc) from exc
-                raise
         return answer
 
 
@@ -467,7 +476,7 @@ class _OpenAIAdapter:
             kw["stream_options"] = {"include_usage": True}  # Groq sends usage unasked
         chunks = await client.chat.completions.create(**kw, stream=True)
         async with chunks:
-            try:
+            with _failures_after_tokens(answer):
                 async for chunk in chunks:
                     if chunk.choices:
                         choice = chunk.choices[0]
@@ -477,12 +486,6 @@ class _OpenAIAdapter:
                             answer.stop_reason = choice.finish_reason
                     usage = chunk.usage or getattr(getattr(chunk, "x_groq", None), "usage", None)
                     _usage(answer, usage)
-            except (_TooLong, asyncio.CancelledError):
-                raise
-            except Exception as exc:
-                if answer.sent:
-                    raise _Started(exc) from exc
-                raise
         return answer
 
 
