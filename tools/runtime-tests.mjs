@@ -5,7 +5,8 @@
 //      pyproject.toml;
 //   2. start real PostgreSQL and Redis on loopback (tools/services), unless the environment
 //      already names them (CATALYST_TEST_POSTGRES_DSN and CATALYST_TEST_REDIS_URL);
-//   3. ruff and mypy --strict over the runtime;
+//   3. ruff and mypy --strict over the runtime and the repository's Python scripts that import it
+//      (the loopback LLM provider, the examples' seeding scripts);
 //   4. pytest -W error over packages/catalyst-plugin/testdata (the compiler's golden Python) in the
 //      same environment, so a warning raised by generated code fails the run (testdata has no
 //      pytest config of its own to say so); "no tests collected" (exit 5) is fine there while it
@@ -23,6 +24,8 @@ import { startServices, stopServices } from './services/services.mjs';
 const runtimeDir = join(repoRoot, 'packages', 'catalyst-plugin', 'runtime');
 const testdataDir = join(repoRoot, 'packages', 'catalyst-plugin', 'testdata');
 const NO_TESTS_COLLECTED = 5;
+// Relative to runtimeDir, where ruff and mypy run so the runtime's settings apply.
+const scripts = ['../../../tools/lib/loopback_provider.py', '../../../examples/help-answer/seed_qdrant.py'];
 
 function step(title, command, args, options = {}) {
   console.log(`\n[runtime-tests] ${title}`);
@@ -60,8 +63,8 @@ async function main() {
       if (status !== 0) failures.push(`${title} (exit ${status})`);
     };
 
-    check('ruff', step('ruff check', uv, uvRun('ruff', 'check', 'src', 'tests'), { cwd: runtimeDir, env }));
-    check('mypy', step('mypy --strict', uv, uvRun('mypy', 'src', 'tests'), { cwd: runtimeDir, env }));
+    check('ruff', step('ruff check', uv, uvRun('ruff', 'check', 'src', 'tests', ...scripts), { cwd: runtimeDir, env }));
+    check('mypy', step('mypy --strict', uv, uvRun('mypy', 'src', 'tests', ...scripts), { cwd: runtimeDir, env }));
     if (existsSync(testdataDir)) {
       const status = step('pytest -W error testdata (golden Python)', uv, uvRun('pytest', '-W', 'error', testdataDir), {
         cwd: repoRoot,

@@ -18,10 +18,11 @@ import sys
 
 import orjson
 import uvicorn
-from catalyst_runtime.testing_providers import ProviderScript, ProviderServer
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from catalyst_runtime.testing_providers import ProviderScript, ProviderServer
 
 
 def main(port: int) -> None:
