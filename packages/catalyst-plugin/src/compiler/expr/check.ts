@@ -345,7 +345,8 @@ export class Checker {
     switch (e.op) {
       case 'and':
       case 'or':
-        return l.kind === 'boolean' && r.kind === 'boolean' ? BOOLEAN : join(l, r);
+        // Either operand is the value: computed, so models inside are plain data (see `plain`).
+        return l.kind === 'boolean' && r.kind === 'boolean' ? BOOLEAN : plain(join(l, r));
       case '==':
       case '!=':
         if (known && l.kind !== 'null' && r.kind !== 'null' && !comparable(l, r)) {
@@ -381,16 +382,22 @@ export class Checker {
             );
         }
         return BOOLEAN;
-      case '+':
+      case '+': {
         if (!known) return ANY;
-        if (isNumeric(l) && isNumeric(r)) return l.kind === 'integer' && r.kind === 'integer' ? INTEGER : NUMBER;
-        if (l.kind === 'string' && r.kind === 'string' && !l.nullable && !r.nullable) return STRING;
-        if (l.kind === 'array' && r.kind === 'array') return join(l, r);
-        return this.fail(
-          e,
-          'operator_type',
-          `cannot add ${typeName(l)} and ${typeName(r)}${l.kind === 'string' || r.kind === 'string' ? '; convert with | string, or write both in text: "{{ a }}{{ b }}"' : ''}`,
-        );
+        // Python cannot add None to anything: a side that may be null needs its fallback first.
+        const nullable = l.nullable === true || r.nullable === true;
+        if (isNumeric(l) && isNumeric(r) && !nullable)
+          return l.kind === 'integer' && r.kind === 'integer' ? INTEGER : NUMBER;
+        if (l.kind === 'string' && r.kind === 'string' && !nullable) return STRING;
+        if (l.kind === 'array' && r.kind === 'array' && !nullable) return plain(join(l, r));
+        const hint =
+          l.kind === 'string' || r.kind === 'string'
+            ? '; convert with | string, or write both in text: "{{ a }}{{ b }}"'
+            : nullable
+              ? '; add "| default(...)" to the side that may be null'
+              : '';
+        return this.fail(e, 'operator_type', `cannot add ${typeName(l)} and ${typeName(r)}${hint}`);
+      }
       default:
         if ((e.op === '/' || e.op === '%') && e.right.kind === 'literal' && e.right.value === 0)
           return this.fail(e.right, 'operator_type', `"${e.op}" by zero always fails; use a divisor other than 0`);

@@ -1,0 +1,470 @@
+/**
+ * The type checker on its own: the type each expression gets in a known scope, and each problem's
+ * code, offset, message and suggestion. Golden `err_*` folders show some of these messages in
+ * context; these pin each branch of the checker, including the types nothing prints.
+ */
+import type { Expr } from './ast';
+import { Checker, describe as describeExpr } from './check';
+import { parseExpression } from './parser';
+import type { Scope } from './scope';
+import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, typeName, type Field, type ObjectType, type Type } from './types';
+
+const f = (type: Type, attr?: string): Field => ({ type, attr });
+const ADDRESS: ObjectType = { kind: 'object', model: 'Address', fields: new Map([['city', f(STRING, 'city')]]) };
+const INPUT: ObjectType = {
+  kind: 'object',
+  model: 'Input',
+  fields: new Map([
+    ['name', f(STRING, 'name')],
+    ['age', f({ ...INTEGER, nullable: true }, 'age')],
+    ['score', f(NUMBER, 'score')],
+    ['ok', f(BOOLEAN, 'ok')],
+    ['tags', f({ kind: 'array', items: STRING }, 'tags')],
+    ['nums', f({ kind: 'array', items: INTEGER }, 'nums')],
+    ['note', f({ ...STRING, nullable: true }, 'note')],
+    ['home', f(ADDRESS, 'home')],
+    ['address', f({ ...ADDRESS, nullable: true }, 'address')],
+    ['meta', f({ kind: 'object', fields: null }, 'meta')],
+    ['extra', f({ kind: 'object', model: 'Extra', extra: true, fields: new Map([['a', f(STRING, 'a')]]) }, 'extra')],
+    ['empty', f({ kind: 'object', fields: new Map() }, 'empty')],
+    ['items', f({ kind: 'array', items: ADDRESS, nullable: true }, 'items')],
+  ]),
+};
+const CALC: Type = {
+  kind: 'object',
+  fields: new Map([
+    ['total', f(INTEGER)],
+    ['rows', f({ kind: 'array', items: ANY })],
+  ]),
+};
+const SCOPE: Scope = {
+  input: INPUT,
+  nodeOutputs: new Map<string, Type>([
+    ['fetch', ANY],
+    ['calc', CALC],
+    ['maybe', STRING],
+  ]),
+  nodeIds: ['fetch', 'calc', 'maybe', 'later', 'inner'],
+  skippable: new Set(['maybe']),
+  hidden: (id) => (id === 'inner' ? 'node "inner" from outside its map' : undefined),
+};
+const IN_MAP: Scope = { ...SCOPE, item: { kind: 'array', items: STRING } };
+
+function run(src: string, scope: Scope = SCOPE) {
+  const e = parseExpression(src, 0, src.length);
+  const checker = new Checker(scope);
+  const t = checker.check(e);
+  return { e, t, checker };
+}
+/** The type's name, or the problems as `code@offset: message [suggestion] (warning)`. */
+function check(src: string, scope: Scope = SCOPE): string | string[] {
+  const { t, checker } = run(src, scope);
+  if (checker.problems.length === 0) return typeName(t);
+  return checker.problems.map(
+    (p) =>
+      `${p.code}@${p.offset}: ${p.message}${p.suggestion ? ` [${p.suggestion}]` : ''}${p.severity ? ` (${p.severity})` : ''}`,
+  );
+}
+const ROOT_LIST = 'input, nodes, env, secrets, global, execution, item, index';
+
+describe('Checker types', () => {
+  it.each([
+    ['1', 'integer'],
+    ['1.5', 'number'],
+    ['"a"', 'string'],
+    ['true', 'boolean'],
+    ['null', 'null'],
+    ['[]', 'list'],
+    ['[1, 2]', 'list of integer'],
+    ['[1, 2.5]', 'list of number'],
+    ['[1, null]', 'list of integer'],
+    ['[1, null][0]', 'integer or null'],
+    ['[input.home]', 'list of object'],
+    ['input', 'object'],
+    ['input.name', 'string'],
+    ['input.age', 'integer or null'],
+    ['input["name"]', 'string'],
+    ['input.tags', 'list of string'],
+    ['input.tags[0]', 'string'],
+    ['input.tags[nodes.fetch]', 'string'],
+    ['input.name[0]', 'string'],
+    ['input.meta.x', 'any'],
+    ['input.meta["x"]', 'any'],
+    ['input.meta[input.name]', 'any'],
+    ['input.meta[nodes.fetch]', 'any'],
+    ['input.extra.a', 'string'],
+    ['input.extra.other', 'any'],
+    ['input.home.city', 'string'],
+    ['nodes.fetch', 'any'],
+    ['nodes.fetch.a.b', 'any'],
+    ['nodes.fetch[0]', 'any'],
+    ['nodes.calc.total', 'integer'],
+    ['nodes["calc"].total', 'integer'],
+    ['nodes.later', 'any'],
+    ['execution.id', 'string'],
+    ['execution.workflow_id', 'string'],
+    ['execution.started_at', 'string'],
+    ['secrets.KEY', 'string'],
+    ['env.KEY', 'string'],
+    ['global.KEY', 'any'],
+    ['secrets.KEY | default("x")', 'string'],
+    ['global.KEY | default(1)', 'any'],
+    ['uuid()', 'string'],
+    ['now()', 'string'],
+    ['not 1', 'boolean'],
+    ['-1', 'integer'],
+    ['-1.5', 'number'],
+    ['+nodes.fetch', 'any'],
+    ['1 + 2', 'integer'],
+    ['1 + 2.5', 'number'],
+    ['2.5 + 1', 'number'],
+    ['"a" + "b"', 'string'],
+    ['input.tags + input.tags', 'list of string'],
+    ['input.tags + input.nums', 'list'],
+    ['nodes.fetch + 1', 'any'],
+    ['1 + nodes.fetch', 'any'],
+    ['5 - 2', 'integer'],
+    ['5 * 2', 'integer'],
+    ['5 % 2', 'integer'],
+    ['5 / 2', 'number'],
+    ['5.0 * 2', 'number'],
+    ['5 * 2.0', 'number'],
+    ['5 - nodes.fetch', 'any'],
+    ['true and false', 'boolean'],
+    ['true or false', 'boolean'],
+    ['1 or 2', 'integer'],
+    ['true and 1', 'any'],
+    ['input.name or "x"', 'string'],
+    ['1 == 1.5', 'boolean'],
+    ['"a" != "b"', 'boolean'],
+    ['input.age == null', 'boolean'],
+    ['null == 1', 'boolean'],
+    ['nodes.fetch == 1', 'boolean'],
+    ['1 < 2.5', 'boolean'],
+    ['"a" >= "b"', 'boolean'],
+    ['nodes.fetch < 1', 'boolean'],
+    ['1 if true else 2', 'integer'],
+    ['1 if true else 2.5', 'number'],
+    ['1 if true else null', 'integer or null'],
+    ['input.home if true else input.home', 'object'],
+    ['input.tags if true else input.tags', 'list of string'],
+    ['input.age | default(0)', 'integer'],
+    ['input.note | default("x")', 'string'],
+    ['input.address.city | default("x")', 'string'],
+    ['input.items[0].city | default("x")', 'string'],
+    ['nodes.maybe | default("x")', 'string'],
+    ['input.tags | length', 'integer'],
+    ['input.tags | first', 'string or null'],
+    ['input.tags | last', 'string or null'],
+    ['input.name | first', 'string or null'],
+    ['input.name | last', 'string or null'],
+    ['input.tags | json', 'string'],
+    ['input.name | upper', 'string'],
+    ['input.name | lower', 'string'],
+    ['input.name | trim', 'string'],
+    ['input.tags | join', 'string'],
+    ['input.tags | join(", ")', 'string'],
+    ['input.home | keys', 'list of string'],
+    ['input.home | values', 'list of string'],
+    ['input.meta | values', 'list'],
+    ['input.score | round', 'integer'],
+    ['input.score | round(2)', 'number'],
+    ['input.name | int', 'integer'],
+    ['input.ok | int', 'integer'],
+    ['input.name | float', 'number'],
+    ['input.tags | string', 'string'],
+    ['input.age | string', 'string'],
+    ['input.age | json', 'string'],
+    ['nodes.fetch | upper', 'string'],
+  ])('%s is %s', (src, type) => {
+    expect(check(src)).toBe(type);
+  });
+
+  it('gives item and index inside a map', () => {
+    expect(check('item', IN_MAP)).toBe('list of string');
+    expect(check('index', IN_MAP)).toBe('integer');
+    expect(check('item[index]', IN_MAP)).toBe('string');
+  });
+
+  it('records the type of every sub-expression, and of the roots of variables and nodes as any', () => {
+    const { e, checker } = run('input.name + secrets.A');
+    const bin = e as Expr & { kind: 'binary' };
+    expect(checker.out.types.get(bin)).toEqual(STRING);
+    expect(checker.out.types.get(bin.left)).toEqual(STRING);
+    const right = bin.right as Expr & { kind: 'member' };
+    expect(checker.out.types.get(right.object)).toEqual(ANY);
+    const n = run('nodes.calc').e as Expr & { kind: 'member' };
+    const { checker: c2 } = { checker: new Checker(SCOPE) };
+    c2.check(n);
+    expect(c2.out.types.get(n.object)).toEqual(ANY);
+    const k = run('input["name"]');
+    expect(k.checker.out.types.get((k.e as Expr & { kind: 'index' }).index)).toEqual(STRING);
+  });
+});
+
+describe('Checker problems', () => {
+  it.each([
+    ['nodes', ["bad_access@0: write nodes.<id> to use a node's output"]],
+    ['secrets', ['bad_access@0: write secrets.NAME to read one secret']],
+    ['env', ['bad_access@0: write env.NAME to read one environment variable']],
+    ['global', ['bad_access@0: write global.NAME to read one global value']],
+    [
+      'inptu',
+      [`unknown_root@0: unknown name "inptu" (did you mean "input"?); expressions start from ${ROOT_LIST} [input]`],
+    ],
+    ['zzzzzz', [`unknown_root@0: unknown name "zzzzzz"; expressions start from ${ROOT_LIST}`]],
+    [
+      'item',
+      [`unknown_root@0: "item" exists only inside a map node's nodes; outside, read the map's values (nodes.<map id>)`],
+    ],
+    [
+      'index',
+      [
+        `unknown_root@0: "index" exists only inside a map node's nodes; outside, read the map's values (nodes.<map id>)`,
+      ],
+    ],
+    ['nodes.inner', ['out_of_scope@6: cannot read node "inner" from outside its map']],
+    ['nodes.clac', ['unknown_node@6: unknown node "clac" (did you mean "calc"?) [calc]']],
+    ['nodes.qqqqqq', ['unknown_node@6: unknown node "qqqqqq"']],
+    ['nodes["clac"]', ['unknown_node@6: unknown node "clac" (did you mean "calc"?) [calc]']],
+    ['input._x', ['bad_access@6: "_x": names starting with "_" cannot be used in expressions']],
+    ['input.nmae', ['unknown_input_field@6: input has no field "nmae" (did you mean "name"?) [name]']],
+    ['input.home.zzzzz', ['unknown_input_field@11: input.home has no field "zzzzz"; it has "city"']],
+    ['input.empty.a', ['unknown_input_field@12: input.empty has no field "a"; it has no fields']],
+    ['nodes.calc.totl', ['unknown_output_field@11: nodes.calc has no field "totl" (did you mean "total"?) [total]']],
+    [
+      'execution.nope',
+      ['unknown_output_field@10: execution has no field "nope"; it has "id", "workflow_id", "started_at"'],
+    ],
+    [
+      'input.address.city',
+      [
+        'bad_access@14: input.address may be null here (it is optional); add "| default(...)" to the expression, or make it required',
+      ],
+    ],
+    ['input.name.x', ['bad_access@11: input.name is string, which has no field "x"']],
+    [
+      'input.tags.x',
+      ['bad_access@11: input.tags is list of string, which has no field "x"; use [index], | first or | last'],
+    ],
+    ['null.x', ['bad_access@5: null is null, which has no field "x"']],
+    ['input.items[0]', ['bad_access@0: input.items may be null here (it is optional); add "| default(...)"']],
+    [
+      'input.tags["a"]',
+      ['bad_access@11: input.tags is list of string, which has no field "a"; use [index], | first or | last'],
+    ],
+    ['input.tags[1.5]', ['bad_access@11: input.tags is list of string and cannot be indexed by number']],
+    ['input.home[1]', ['bad_access@11: input.home is object and cannot be indexed by integer; use a literal key']],
+    ['input.meta[1]', ['bad_access@11: input.meta is object and cannot be indexed by integer; use a literal key']],
+    [
+      'input.home[input.name]',
+      ['bad_access@11: input.home is object and cannot be indexed by string; use a literal key'],
+    ],
+    ['input.ok[0]', ['bad_access@9: input.ok is boolean and cannot be indexed by integer']],
+    ['foo()', ['unknown_function@0: unknown function "foo"; functions are uuid(), now()']],
+    [
+      'uid()',
+      ['unknown_function@0: unknown function "uid" (did you mean "uuid"?); functions are uuid(), now() [uuid]'],
+    ],
+    ['now(1)', ['filter_arguments@4: now() takes no arguments']],
+    [
+      'foo(inptu)',
+      [
+        `unknown_root@4: unknown name "inptu" (did you mean "input"?); expressions start from ${ROOT_LIST} [input]`,
+        'unknown_function@0: unknown function "foo"; functions are uuid(), now()',
+      ],
+    ],
+    ['-"a"', ['operator_type@0: "-" needs a number, not string']],
+    ['+input.name', ['operator_type@0: "+" needs a number, not string']],
+    ['-input.age', ['operator_type@0: input.age may be null, which "-" cannot negate; add "| default(0)" to it']],
+    ['-null', ['operator_type@0: "-" needs a number, not null']],
+    [
+      '1 == "a"',
+      ['comparison_type@0: comparing integer with string is never true; convert one side (| string, | int)'],
+    ],
+    [
+      'input.name != 1',
+      ['comparison_type@0: comparing string with integer is always true; convert one side (| string, | int)'],
+    ],
+    [
+      'input.tags == input.home',
+      ['comparison_type@0: comparing list of string with object is never true; convert one side (| string, | int)'],
+    ],
+    ['1 < "a"', ['comparison_type@0: cannot order integer and string with "<"; compare two numbers or two strings']],
+    [
+      'true >= false',
+      ['comparison_type@0: cannot order boolean and boolean with ">="; compare two numbers or two strings'],
+    ],
+    [
+      'input.age > 1',
+      [
+        'comparison_type@0: input.age may be null, which ">" cannot order; add "| default(...)" to it, e.g. (input.age | default(0)) > ...',
+      ],
+    ],
+    [
+      '1 <= input.age',
+      [
+        'comparison_type@5: input.age may be null, which "<=" cannot order; add "| default(...)" to it, e.g. (input.age | default(0)) <= ...',
+      ],
+    ],
+    [
+      '1 + "a"',
+      [
+        'operator_type@0: cannot add integer and string; convert with | string, or write both in text: "{{ a }}{{ b }}"',
+      ],
+    ],
+    [
+      '"a" + 1',
+      [
+        'operator_type@0: cannot add string and integer; convert with | string, or write both in text: "{{ a }}{{ b }}"',
+      ],
+    ],
+    [
+      'input.note + "a"',
+      [
+        'operator_type@0: cannot add string or null and string; convert with | string, or write both in text: "{{ a }}{{ b }}"',
+      ],
+    ],
+    [
+      '"a" + input.note',
+      [
+        'operator_type@0: cannot add string and string or null; convert with | string, or write both in text: "{{ a }}{{ b }}"',
+      ],
+    ],
+    ['true + 1', ['operator_type@0: cannot add boolean and integer']],
+    [
+      'input.age + 1',
+      ['operator_type@0: cannot add integer or null and integer; add "| default(...)" to the side that may be null'],
+    ],
+    [
+      '1.5 + input.age',
+      ['operator_type@0: cannot add number and integer or null; add "| default(...)" to the side that may be null'],
+    ],
+    [
+      'input.items + input.items',
+      [
+        'operator_type@0: cannot add list of object or null and list of object or null; add "| default(...)" to the side that may be null',
+      ],
+    ],
+    ['1 / 0', ['operator_type@4: "/" by zero always fails; use a divisor other than 0']],
+    ['nodes.fetch % 0', ['operator_type@14: "%" by zero always fails; use a divisor other than 0']],
+    ['"a" * 2', ['operator_type@0: "*" needs two numbers, not string and integer']],
+    ['input.age - 1', ['operator_type@0: "-" needs two numbers, not integer or null and integer']],
+    ['1 - input.age', ['operator_type@0: "-" needs two numbers, not integer and integer or null']],
+    [
+      'input.tags | lenght',
+      [
+        'unknown_filter@13: unknown filter "lenght" (did you mean "length"?); filters are length, first, last, default, json, upper, lower, trim, join, keys, values, round, int, float, string [length]',
+      ],
+    ],
+    [
+      'input.tags | qqqqqqq',
+      [
+        'unknown_filter@13: unknown filter "qqqqqqq"; filters are length, first, last, default, json, upper, lower, trim, join, keys, values, round, int, float, string',
+      ],
+    ],
+    ['input.tags | length(1)', ['filter_arguments@13: filter "length" takes 0 arguments, not 1']],
+    ['input.age | default', ['filter_arguments@12: filter "default" takes 1 argument, not 0']],
+    ['input.tags | join(1, 2)', ['filter_arguments@13: filter "join" takes 0 or 1 argument, not 2']],
+    ['input.tags | join(1)', ['filter_arguments@18: the argument of filter "join" must be a string, not integer']],
+    [
+      'input.tags | join(input.note)',
+      ['filter_arguments@18: the argument of filter "join" must be a string, not string or null'],
+    ],
+    [
+      'input.score | round("a")',
+      ['filter_arguments@20: the argument of filter "round" must be an integer, not string'],
+    ],
+    [
+      'input.name | length | upper',
+      ['filter_type@22: filter "upper" needs string, but input.name | length is integer'],
+    ],
+    ['input.ok | length', ['filter_type@11: filter "length" needs string or array or object, but input.ok is boolean']],
+    ['input.note | upper', ['filter_type@13: input.note may be null; add "| default(...)" before "| upper"']],
+    [
+      'input.name | default("x")',
+      ['useless_default@13: input.name is never null, so this default is never used (warning)'],
+    ],
+    ['1 | default(2)', ['useless_default@4: 1 is never null, so this default is never used (warning)']],
+  ])('%s', (src, problems) => {
+    expect(check(src)).toEqual(problems);
+  });
+
+  it('checks the arguments of an unknown filter', () => {
+    expect(check('input.name | nope(inptu)')).toEqual([
+      `unknown_root@18: unknown name "inptu" (did you mean "input"?); expressions start from ${ROOT_LIST} [input]`,
+      'unknown_filter@13: unknown filter "nope"; filters are length, first, last, default, json, upper, lower, trim, join, keys, values, round, int, float, string',
+    ]);
+  });
+
+  it('finds no problem in a default over a value it guards', () => {
+    expect(check('nodes.fetch.a | default(1)')).toBe('any');
+    expect(check('input.meta.a | default(1)')).toBe('any');
+    expect(check('input.extra.zz | default(1)')).toBe('any');
+    expect(check('input.tags[0] | default("x")')).toBe('string');
+    expect(check('input.meta["k"] | default(1)')).toBe('any');
+    expect(check('input.meta[input.name] | default(1)')).toBe('any');
+    expect(check('env.X | default("x")')).toBe('string');
+  });
+
+  it('finds a useless default when nothing below it may be null', () => {
+    expect(check('nodes.calc.total | default(1)')).toEqual([
+      'useless_default@19: nodes.calc.total is never null, so this default is never used (warning)',
+    ]);
+    expect(check('input.extra.a | default("x")')).toEqual([
+      'useless_default@16: input.extra.a is never null, so this default is never used (warning)',
+    ]);
+  });
+});
+
+describe('Checker guards', () => {
+  /** The source text of each expression in a set, by its span. */
+  const texts = (src: string, set: Set<Expr>): string[] =>
+    [...set].map((e) => src.slice(e.span.start, e.span.end)).sort();
+  const guards = (src: string, scope: Scope = SCOPE) => {
+    const { checker } = run(src, scope);
+    return { nullable: texts(src, checker.out.nullable), lenient: texts(src, checker.out.lenient) };
+  };
+
+  it('marks the null parts a default must guard, and the lookups that may miss', () => {
+    expect(guards('input.address.city | default("x")')).toEqual({ nullable: ['input.address'], lenient: [] });
+    expect(guards('nodes.maybe | default("x")')).toEqual({ nullable: ['nodes.maybe'], lenient: [] });
+    expect(guards('nodes.fetch.a.b | default(1)')).toEqual({
+      nullable: ['nodes.fetch', 'nodes.fetch.a'],
+      lenient: ['nodes.fetch.a', 'nodes.fetch.a.b'],
+    });
+    expect(guards('input.meta.k | default(1)')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
+    expect(guards('input.extra.zz | default(1)')).toEqual({ nullable: [], lenient: ['input.extra.zz'] });
+    expect(guards('secrets.K | default("x")')).toEqual({ nullable: [], lenient: ['secrets.K'] });
+    expect(guards('input.tags[0] | default("x")')).toEqual({ nullable: ['input.tags[0]'], lenient: [] });
+    expect(guards('input.items[0] | default(input.home)')).toEqual({
+      nullable: ['input.items', 'input.items[0]'],
+      lenient: [],
+    });
+    expect(guards('input.meta[input.name] | default(1)')).toEqual({
+      nullable: [],
+      lenient: ['input.meta[input.name]'],
+    });
+  });
+
+  it('marks nothing outside a default', () => {
+    expect(guards('nodes.fetch.a.b')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('nodes.maybe')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('input.meta.k')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('input.extra.zz')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('input.tags[0]')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('input.meta[input.name]')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('secrets.K')).toEqual({ nullable: [], lenient: [] });
+    // After a default closes, its depth is back to none.
+    expect(guards('(input.age | default(1)) + nodes.fetch.a')).toEqual({ nullable: [], lenient: [] });
+  });
+});
+
+describe('describe', () => {
+  it('writes expressions as the user did, for messages', () => {
+    const d = (s: string): string => describeExpr(parseExpression(s, 0, s.length));
+    expect(d('input.a["b"][0][x] | f')).toBe('input.a["b"][0][...] | f');
+    expect(d('"s"')).toBe('"s"');
+    expect(d('1 + 2')).toBe('the value');
+  });
+});
