@@ -61,7 +61,12 @@ const AREAS = [
     name: 'expr',
     tool: 'ts',
     mutate: [`${SRC}/compiler/expr/**/*.ts`, `!${SRC}/compiler/expr/**/*.spec.ts`],
-    specs: [...COMPILER_SPECS, `${SRC}/compiler/expr/property.spec.ts`],
+    // The expression code's own unit specs first: they kill most mutants in milliseconds.
+    specs: [
+      ...['lexer', 'parser', 'check', 'emit'].map((s) => `${SRC}/compiler/expr/${s}.spec.ts`),
+      ...COMPILER_SPECS,
+      `${SRC}/compiler/expr/property.spec.ts`,
+    ],
   },
   {
     name: 'graph',
