@@ -41,11 +41,13 @@ const THRESHOLD = 85;
 
 // The specs that judge the compiler: the golden folders (every definition to its exact Python) and
 // the expression properties. fuzz.spec.ts is left out: it reaches every line and only asks for
-// "no crash", so it would run for every mutant and kill almost none.
+// "no crash", so it would run for every mutant and kill almost none. Specs run in the order an
+// area lists them and a mutant's run stops at its first failing test (tools/mutate/jest-*.cjs):
+// an area lists its small focused specs first, and these, the slowest, last.
 const COMPILER_SPECS = [
-  `${SRC}/compiler/golden.spec.ts`,
-  `${SRC}/compiler/examples.spec.ts`,
   `${SRC}/compiler/report/render.spec.ts`,
+  `${SRC}/compiler/examples.spec.ts`,
+  `${SRC}/compiler/golden.spec.ts`,
 ];
 
 // Tests serving an app in a uvicorn subprocess: mutmut's mutants live in the test process only
@@ -71,20 +73,22 @@ const AREAS = [
   {
     name: 'graph',
     tool: 'ts',
-    // plan.ts orders the nodes; resolve.ts builds the graph they are ordered in (its buildGraph,
-    // dependencies and scope rules; the id and trigger checks around them are another concern).
+    // plan.ts orders the nodes; resolve.ts builds the graph they are ordered in (resolve()'s body
+    // from the root graph on, then dependencies() to the end: buildGraph and the scope rules; the
+    // trigger checks and id helpers in between are another concern). Line ranges: keep them in
+    // step when resolve.ts changes.
     mutate: [
       `${SRC}/compiler/plan/plan.ts`,
-      `${SRC}/compiler/resolve/resolve.ts:97-154`,
-      `${SRC}/compiler/resolve/resolve.ts:181-342`,
+      `${SRC}/compiler/resolve/resolve.ts:93-153`,
+      `${SRC}/compiler/resolve/resolve.ts:179-340`,
     ],
-    specs: COMPILER_SPECS,
+    specs: [`${SRC}/compiler/plan/plan.spec.ts`, ...COMPILER_SPECS],
   },
   {
     name: 'emit',
     tool: 'ts',
     mutate: [`${SRC}/compiler/emit/**/*.ts`, `!${SRC}/compiler/emit/**/*.spec.ts`],
-    specs: [...COMPILER_SPECS, `${SRC}/compiler/emit/header.spec.ts`],
+    specs: [`${SRC}/compiler/emit/header.spec.ts`, ...COMPILER_SPECS],
   },
   {
     name: 'write',
@@ -236,7 +240,12 @@ function strykerConfig(area, mutate, reportDir) {
       enableFindRelatedTests: false,
       config: {
         // No rootDir: Stryker runs jest in its sandbox, the copy holding the mutants.
-        testEnvironment: 'node',
+        // Node's environment, skipping the rest of a mutant's tests once one has failed (it is
+        // killed then); StrykerJS sets jest's own `bail` off, and a compiler mutant used to run
+        // every golden case that reaches it. Absolute: StrykerJS loads it by this name.
+        testEnvironment: join(repoRoot, 'tools', 'mutate', 'jest-fail-fast-environment.cjs'),
+        // The area's specs in its order (focused ones first), not jest's slowest-first.
+        testSequencer: join(repoRoot, 'tools', 'mutate', 'jest-spec-order.cjs'),
         testMatch: area.specs.map((s) => `<rootDir>/${s}`),
         transform: {
           '^.+\\.ts$': ['ts-jest', { tsconfig: `<rootDir>/${PLUGIN}/tsconfig.spec.json` }],
