@@ -1,18 +1,14 @@
-"""Scenario A over HTTP: the compiled request path against FastAPI's routing, hand-written
-FastAPI and the bare-ASGI floor, and py-spy profiles of the generated service.
+"""Scenario A's apps looked into: py-spy profiles under load, and their CPU in process.
+The side-by-side HTTP measurement is ``npm run bench`` (tools/bench/scenarios/a-transform.mjs).
 
     node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \\
-        python tools/bench/compiled_path.py [--rounds 3] [--duration 5] [--connections 1,64]
-    ... python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
+        python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
     ... python tools/bench/compiled_path.py --in-process    # no sockets: the apps' own CPU
 
-Every contender (``tools/bench/http/card_apps.py``) runs under ``python -m
-catalyst_runtime.serve`` (uvicorn, uvloop, httptools, one worker) pinned to CPU 0 with
-``taskset``; wrk runs pinned to CPU 1 (one thread, N keep-alive connections, the POST body of
-``post.lua``). Each round runs every contender at every concurrency, the order rotated per
-round, 1 s of warm-up before each measured run. Server CPU per request is the server's user +
-system time over the measured run (``/proc/<pid>/stat``) divided by the requests answered.
-Prints a JSON object and a Markdown table (medians over rounds; ratios paired per round).
+``--profile NAME`` serves one contender (``tools/bench/http/card_apps.py``) under ``python -m
+catalyst_runtime.serve`` pinned to CPU 0 with ``taskset``, loads it with wrk pinned to CPU 1 at
+64 connections and records it with py-spy. ``--in-process`` calls each app as an ASGI callable
+(see ``in_process``).
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,16 +37,10 @@ CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
     "hand-written": ("card_apps:handwritten", {}),
     "bare": ("card_apps:bare", {}),
 }
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def pinned(cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
 def start(name: str, port: int, pythonpath: str) -> subprocess.Popen[bytes]:
@@ -86,7 +75,7 @@ def answer(port: int) -> tuple[int, bytes]:
 def wrk(port: int, connections: int, seconds: float) -> dict[str, Any]:
     command = [
         *pinned(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-        "-s", str(HTTP / "post.lua"), f"http://127.0.0.1:{port}/card",
+        "-s", str(ROOT / "tools" / "bench" / "lib" / "wrk.lua"), f"http://127.0.0.1:{port}/card",
     ]  # fmt: skip
     out = subprocess.run(  # noqa: S603
         command, env={**os.environ, "BENCH_BODY": BODY}, capture_output=True, text=True, check=True
@@ -94,23 +83,6 @@ def wrk(port: int, connections: int, seconds: float) -> dict[str, Any]:
     line = next(x for x in out.splitlines() if x.startswith("BENCH_RESULT "))
     result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
     return result
-
-
-def measure(
-    process: subprocess.Popen[bytes], port: int, conns: int, seconds: float
-) -> dict[str, Any]:
-    wrk(port, conns, 1)  # warm-up
-    before = cpu_seconds(process.pid)
-    result = wrk(port, conns, seconds)
-    cpu = cpu_seconds(process.pid) - before
-    errors = sum(result["errors"].values())
-    return {
-        "rps": result["requests"] / (result["duration_us"] / 1e6),
-        "p50_ms": result["latency_us"]["p50"] / 1000,
-        "p99_ms": result["latency_us"]["p99"] / 1000,
-        "cpu_us": cpu / max(result["requests"], 1) * 1e6,
-        "errors": errors,
-    }
 
 
 def profile(process: subprocess.Popen[bytes], port: int, seconds: float, out: Path) -> None:
@@ -217,12 +189,11 @@ def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=5)
-    parser.add_argument("--connections", default="1,64")
+    parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--only", default=",".join(CONTENDERS))
-    parser.add_argument("--profile", choices=list(CONTENDERS))
-    parser.add_argument("--in-process", action="store_true")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--profile", choices=list(CONTENDERS))
+    mode.add_argument("--in-process", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
     (work / "bench_card").mkdir()
@@ -234,62 +205,14 @@ def main() -> None:
         in_process(args.only.split(","))
         shutil.rmtree(work, ignore_errors=True)
         return
-    names = [args.profile] if args.profile else args.only.split(",")
-    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    process = start(args.profile, 18700, pythonpath)
     try:
-        for i, name in enumerate(names):
-            port = 18700 + i
-            servers[name] = (start(name, port, pythonpath), port)
-        answers = {name: answer(port) for name, (_, port) in servers.items()}
-        print("answers:", {name: a[1].decode() for name, a in answers.items()})
-        if args.profile:
-            process, port = servers[args.profile]
-            profile(process, port, args.duration, work / f"{args.profile}.txt")
-            return
-        runs: list[dict[str, Any]] = []
-        for r in range(args.rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
-            for conns in (int(c) for c in args.connections.split(",")):
-                for name in order:
-                    process, port = servers[name]
-                    run = {"round": r, "conns": conns, "name": name}
-                    run.update(measure(process, port, conns, args.duration))
-                    runs.append(run)
-                    print(json.dumps(run), flush=True)
-        report(runs, names, args)
+        print("answer:", answer(18700)[1].decode())
+        profile(process, 18700, args.duration, work / f"{args.profile}.txt")
     finally:
-        for process, _ in servers.values():
-            process.terminate()
-            process.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def report(runs: list[dict[str, Any]], names: list[str], args: argparse.Namespace) -> None:
-    def paired(conns: int, name: str, other: str, key: str) -> float | None:
-        ratios = []
-        for r in range(args.rounds):
-            a = [x for x in runs if (x["round"], x["conns"], x["name"]) == (r, conns, name)]
-            b = [x for x in runs if (x["round"], x["conns"], x["name"]) == (r, conns, other)]
-            if a and b:
-                ratios.append(a[0][key] / b[0][key])
-        return statistics.median(ratios) if ratios else None
-
-    print("\n| conns | contender | req/s | p50 ms | p99 ms | server CPU µs/req | errors |"
-          " compiled ÷ this req/s | compiled ÷ this CPU |")  # fmt: skip
-    print("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
-    for conns in sorted({x["conns"] for x in runs}):
-        for name in names:
-            mine = [x for x in runs if x["conns"] == conns and x["name"] == name]
-            med = {
-                k: statistics.median(x[k] for x in mine)
-                for k in ("rps", "p50_ms", "p99_ms", "cpu_us")
-            }
-            errors = sum(x["errors"] for x in mine)
-            rps = paired(conns, "compiled", name, "rps") if name != "compiled" else None
-            cpu = paired(conns, "compiled", name, "cpu_us") if name != "compiled" else None
-            fmt = lambda v: "" if v is None else f"{v:.2f}×"  # noqa: E731
-            print(f"| {conns} | {name} | {med['rps']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f}"
-                  f" | {med['cpu_us']:.1f} | {errors} | {fmt(rps)} | {fmt(cpu)} |")  # fmt: skip
 
 
 if __name__ == "__main__":

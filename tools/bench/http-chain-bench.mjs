@@ -131,7 +131,7 @@ function runWrk(server, path, connections, seconds) {
   const before = cpuSeconds(server.pid);
   const out = spawnSync(
     wrk,
-    ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(here, 'http', 'post.lua'), `${server.url}${path}`],
+    ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(here, 'lib', 'wrk.lua'), `${server.url}${path}`],
     { encoding: 'utf8', env: { ...process.env, BENCH_BODY: JSON.stringify({ user: 'ada' }) } },
   ); // prettier-ignore
   const cpu = cpuSeconds(server.pid) - before;

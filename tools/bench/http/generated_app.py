@@ -1,8 +1,9 @@
 """The generated services, mounted exactly as a scaffolded service's ``main.py`` mounts them.
 
-``http-bench.mjs`` compiles ``testdata/hello/workflows`` and ``testdata/http_fanout/workflows``
-with the built compiler into ``bench_hello/_generated`` and ``bench_fanout/_generated`` under a
-temporary folder that it puts on ``PYTHONPATH``; nothing here is hand-tuned.
+``npm run bench -- --scenario observability`` compiles ``testdata/hello`` and
+``testdata/http_fanout`` with the built compiler into ``bench_hello/_generated`` and
+``bench_fanout/_generated`` under a temporary folder that it puts on ``PYTHONPATH``; nothing
+here is hand-tuned.
 
     python -m catalyst_runtime.serve generated_app:hello   (POST /hello)
     python -m catalyst_runtime.serve generated_app:fanout  (POST /profile; UPSTREAM_URL/TOKEN)

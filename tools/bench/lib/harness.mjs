@@ -9,6 +9,8 @@
 //   export const target = 'p50 ≤ 1 ms at c=1; …';   // issue 9's target, as text
 //   export const estimate = { seconds: 150 };       // full run (3 rounds × 5 s), for the header
 //   export async function run(h, options) { … return result; }
+//   export const optional = true;                   // optional: run only when --scenario names it
+//                                                   // (a study, not one of issue 9's scenarios)
 //
 // `h` is a Harness (below); `options` is { quick, rounds, duration, warmup, connections? }
 // (already defaulted from the command line; a scenario may use its own values, say for the
@@ -34,6 +36,8 @@
 //
 //   const s = await h.serve('generated', 'card_apps:generated', { env, server: 'uvicorn' | 'granian', cpu: 0 })
 //   const s = await h.start('name', [argv…], { env, cpu, ready })   // any other process
+//       // both also take cwd (default: the temporary folder) and pythonPathFirst (a folder put
+//       // before the others on PYTHONPATH, e.g. another copy of catalyst_runtime)
 //   await h.check([s1, s2], { path, body })     // all answer 200 and the same JSON, or throws
 //   const r = await h.wrk(s, { path, body, connections, seconds, method, timeout })
 //       // { rps, p50_ms, p90_ms, p99_ms, max_ms, mean_ms, requests, non2xx, socket_errors,
@@ -152,17 +156,21 @@ export class Harness {
    * Starts a process and waits until `ready` answers (a request to its url: any HTTP answer, or
    * exactly `ready.status` when given). argv may hold `{port}`, replaced by a free port.
    */
-  async start(name, argv, { env = {}, cpu = 0, ready = { path: '/' }, timeoutMs = 120_000 } = {}) {
+  async start(
+    name,
+    argv,
+    { env = {}, cpu = 0, ready = { path: '/' }, cwd, pythonPathFirst, timeoutMs = 120_000 } = {},
+  ) {
     const port = await freePort();
     const command = this.pin(
       cpu,
       argv.map((a) => a.replaceAll('{port}', String(port))),
     );
     const child = spawn(command[0], command.slice(1), {
-      cwd: this.work, // not the repository: no .env of its is picked up by the runtime's lifespan
+      cwd: cwd ?? this.work, // not the repository: no .env of its is picked up by the runtime's lifespan
       env: {
         ...process.env,
-        PYTHONPATH: this.pythonPath,
+        PYTHONPATH: pythonPathFirst ? `${pythonPathFirst}:${this.pythonPath}` : this.pythonPath,
         PYTHONDONTWRITEBYTECODE: '1',
         CATALYST_LOG_FORMAT: 'text',
         ...env,
@@ -196,14 +204,14 @@ export class Harness {
    * An ASGI app `module:attribute` served by uvicorn (`python -m catalyst_runtime.serve`: uvloop,
    * httptools, one worker, access log off) or granian (one worker, one runtime thread, uvloop).
    */
-  serve(name, app, { server = 'uvicorn', env = {}, cpu = 0, ready } = {}) {
+  serve(name, app, { server = 'uvicorn', env = {}, cpu = 0, ready, cwd, pythonPathFirst } = {}) {
     const argv =
       server === 'granian'
         ? [this.python, '-m', 'granian', '--interface', 'asgi', '--host', '127.0.0.1', '--port', '{port}',
             '--workers', '1', '--runtime-threads', '1', '--loop', 'uvloop', '--no-ws', '--log-level', 'warning', app]
         : [this.python, '-m', 'catalyst_runtime.serve', app, '--host', '127.0.0.1', '--port', '{port}',
             '--no-access-log', '--log-level', 'warning']; // prettier-ignore
-    return this.start(name, argv, { env, cpu, ready });
+    return this.start(name, argv, { env, cpu, ready, cwd, pythonPathFirst });
   }
 
   async stop(server) {
