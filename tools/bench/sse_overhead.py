@@ -20,7 +20,8 @@ wall time, so they move with the machine's load: the load is printed with them.
     node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \\
         python tools/bench/sse_overhead.py [--rounds 30] [--tokens 50]
 
-Not a test: nothing here asserts, it prints one JSON line per round and a Markdown summary.
+Not a test: nothing here asserts, it prints one JSON line per round and a Markdown summary
+(``--json FILE``: the figures too, for ``npm run bench``'s scenario D).
 """
 
 from __future__ import annotations
@@ -301,6 +302,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--tokens", type=int, default=50)
+    parser.add_argument(
+        "--json", type=Path, help="also write the figures there (npm run bench's scenario D)"
+    )
     parser.add_argument("--serve-provider", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_provider:
@@ -327,6 +331,17 @@ def main() -> None:
     ):
         d, s = p90(figures[f"direct_{key}"]), p90(figures[f"service_{key}"])
         print(f"| {what} | {d:.2f} | {s:.2f} | {s - d:.2f} |")
+    if args.json is not None:
+        summary: dict[str, Any] = {
+            "rounds": args.rounds,
+            "tokens": args.tokens,
+            "first_delay_ms": FIRST_DELAY * 1000,
+            "delay_ms": DELAY * 1000,
+            "load_before": load,
+            "median": med,
+            "p90": {k: p90(figures[k]) for k in figures if len(figures[k]) > 1},
+        }
+        args.json.write_text(json.dumps(summary))
     print(f"\nthe service's CPU time per streamed request: {med['service_cpu_ms']:.1f} ms "
           f"(idle CPU taken out: {med['idle_cpu_ms_per_s']:.1f} ms a second)")  # fmt: skip
     print(f"runtime's share in process (token() to the response's hands), median: "

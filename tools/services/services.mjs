@@ -115,18 +115,18 @@ export async function startPostgres() {
   if (isRoot)
     chownSync(dir, Number(run('id', ['-u', 'postgres']).trim()), Number(run('id', ['-g', 'postgres']).trim()));
   const port = await freePort();
+  const options = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    // A throwaway database: durability buys nothing and costs seconds.
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+    '-c max_connections=200',
+  ].join(' ');
   try {
     asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-sync']);
-    const options = [
-      `-p ${port}`,
-      `-k ${dir}`,
-      '-c listen_addresses=127.0.0.1',
-      // A throwaway database: durability buys nothing and costs seconds.
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
-      '-c max_connections=200',
-    ].join(' ');
     asPostgres(join(bin, 'pg_ctl'), [
       '-D',
       data,
@@ -150,6 +150,8 @@ export async function startPostgres() {
     pid,
     port,
     dir,
+    bin,
+    options,
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     // The client of the same release, for loading sample data (examples' seed.sql).
     psql: join(bin, 'psql'),
@@ -161,13 +163,14 @@ export async function startRedis() {
   const port = await freePort();
   const pidfile = join(dir, 'redis.pid');
   // prettier-ignore
-  run('redis-server', [
+  const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'yes', '--pidfile', pidfile, '--dir', dir, '--logfile', join(dir, 'redis.log'),
-  ]);
+  ];
+  run('redis-server', args);
   await waitFor(() => existsSync(pidfile) && redisPing(port), `Redis on port ${port}`);
   const pid = Number(readFileSync(pidfile, 'utf8').trim());
-  return { kind: 'redis', pid, port, dir, url: `redis://127.0.0.1:${port}/0` };
+  return { kind: 'redis', pid, port, dir, args, url: `redis://127.0.0.1:${port}/0` };
 }
 
 function alive(pid) {
@@ -176,6 +179,34 @@ function alive(pid) {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Stops a server that startPostgres or startRedis started and keeps its folder, so that
+ * startAgain brings the same server back on the same port: an outage, for the bench's faults
+ * under load. PostgreSQL gets a fast shutdown (SIGINT), Redis its normal one (SIGTERM).
+ */
+export async function stopForNow(service) {
+  process.kill(service.pid, service.kind === 'postgres' ? 'SIGINT' : 'SIGTERM');
+  await waitFor(() => !alive(service.pid), `${service.kind} (pid ${service.pid}) to stop`, 30000);
+}
+
+/** Starts again, on its port and with its data, a server that stopForNow stopped. */
+export async function startAgain(service) {
+  if (service.kind === 'postgres') {
+    const data = join(service.dir, 'data');
+    // prettier-ignore
+    asPostgres(join(service.bin, 'pg_ctl'), [
+      '-D', data, '-o', service.options, '-l', join(service.dir, 'postgres.log'), '-w', '-t', '30', 'start',
+    ]);
+    service.pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    await waitFor(() => canConnect(service.port), `PostgreSQL on port ${service.port}`);
+  } else {
+    const pidfile = join(service.dir, 'redis.pid');
+    run('redis-server', service.args);
+    await waitFor(() => existsSync(pidfile) && redisPing(service.port), `Redis on port ${service.port}`);
+    service.pid = Number(readFileSync(pidfile, 'utf8').trim());
   }
 }
 
