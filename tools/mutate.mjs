@@ -82,7 +82,7 @@ const AREAS = [
       `${SRC}/compiler/resolve/resolve.ts:93-153`,
       `${SRC}/compiler/resolve/resolve.ts:179-340`,
     ],
-    specs: [`${SRC}/compiler/plan/plan.spec.ts`, ...COMPILER_SPECS],
+    specs: [`${SRC}/compiler/plan/plan.spec.ts`, `${SRC}/compiler/resolve/resolve.spec.ts`, ...COMPILER_SPECS],
   },
   {
     name: 'emit',
@@ -221,8 +221,12 @@ function strykerConfig(area, mutate, reportDir) {
     coverageAnalysis: 'perTest',
     mutate,
     concurrency: Number(opts.concurrency),
-    // A mutant that sends a loop round forever is ended, and counted as killed (a timeout).
-    timeoutMS: 10000,
+    // A timeout counts as killed, so it must not be reached by a slow run that would have passed:
+    // on the shared machine a mutant's run can take ten times its dry-run time (ten seconds was
+    // reached by most compiler mutants before runs stopped at their first failure, and by some
+    // after, under load). A loop that goes round forever is ended sooner anyway: StrykerJS stops a
+    // run once the mutant is reached 100 times as often as in the dry run (a "hit limit" timeout).
+    timeoutMS: 60000,
     timeoutFactor: 1.5,
     // The first run (every spec, with coverage) on a loaded machine can take minutes.
     dryRunTimeoutMinutes: 30,
