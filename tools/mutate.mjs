@@ -64,11 +64,10 @@ const AREAS = [
     tool: 'ts',
     mutate: [`${SRC}/compiler/expr/**/*.ts`, `!${SRC}/compiler/expr/**/*.spec.ts`],
     // The expression code's own unit specs first: they kill most mutants in milliseconds.
-    specs: [
-      ...['lexer', 'parser', 'check', 'emit'].map((s) => `${SRC}/compiler/expr/${s}.spec.ts`),
-      ...COMPILER_SPECS,
-      `${SRC}/compiler/expr/property.spec.ts`,
-    ],
+    // property.spec.ts is left out: it compiles its 800 cases in a beforeAll, which Stryker counts
+    // as reached by no test ("static"), so every mutant it reaches ran all the area's tests (84 %
+    // of the mutants, 10 s or more each).
+    specs: [...['lexer', 'parser', 'check', 'emit'].map((s) => `${SRC}/compiler/expr/${s}.spec.ts`), ...COMPILER_SPECS],
   },
   {
     name: 'graph',
