@@ -102,6 +102,16 @@ export async function run(h) {
     }
     const { events } = await loadDone;
     const alive = server.child.exitCode === null && server.child.signalCode === null;
+    // What the service logged about answers that were not an upstream's fault (a 500: the
+    // runtime's own "failed"): the exception lines of its tracebacks, once each.
+    const logged = [
+      ...new Set(
+        server
+          .stderr()
+          .split('\n')
+          .filter((l) => /^[\w.]+(Error|Exception)\b.*:/.test(l)),
+      ),
+    ];
     await sleep(1000);
     const after = await count(h, postgres, redis);
     h.log(`after the load: ${after.postgres} PostgreSQL and ${after.redis} Redis connections`);
@@ -250,6 +260,14 @@ export async function run(h) {
         },
       ],
       notes: [
+        ...(logged.length
+          ? [
+              `Exceptions in the service's log during the load: ${logged
+                .slice(0, 5)
+                .map((l) => `\`${l.slice(0, 200)}\``)
+                .join('; ')}.`,
+            ]
+          : []),
         `Windows are by the time a request was sent; a request sent just before a stop can fail and one sent just ` +
           'before a start can succeed, so the edges between windows are left out of the "away" rows.',
       ],
