@@ -147,8 +147,21 @@ def _wait_for_line(log: Path, text: str, timeout: float = 20) -> str:
     return log.read_text()
 
 
+_BODY = b'{"path": "/hang"}'
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /fetch HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY),
+        # A GET workflow reads no body, so nothing else records how to hear the client leave.
+        b"GET /fetch?path=%2Fhang HTTP/1.1\r\nHost: t\r\n\r\n",
+    ],
+    ids=["body", "query"],
+)
 def test_a_client_that_leaves_cancels_the_upstream_call(
-    apps_dir: Path, upstream: Upstream, tmp_path: Path
+    apps_dir: Path, upstream: Upstream, tmp_path: Path, request_bytes: bytes
 ) -> None:
     # The node allows itself 60 s; the client leaves after the upstream has the request. The
     # upstream must see its connection closed long before the 60 s are up.
@@ -158,11 +171,7 @@ def test_a_client_that_leaves_cancels_the_upstream_call(
     with running_server("upstream_app:app", cwd=apps_dir, env=env, log_file=log) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            body = b'{"path": "/hang"}'
-            sock.sendall(
-                b"POST /fetch HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
+            sock.sendall(request_bytes)
             seen = upstream.wait_for_request(count + 1)
         # The client has gone.
         assert seen.closed.wait(20), "the upstream call went on after the client left"

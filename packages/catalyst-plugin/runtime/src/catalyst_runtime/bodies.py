@@ -24,7 +24,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from starlette.types import Receive
+    from starlette.types import Message, Receive
 
     from .config import Settings
     from .context import ExecutionContext
@@ -37,6 +37,7 @@ __all__ = [
     "read_input",
     "request_receive",
     "to_json",
+    "watch_without_body",
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -133,6 +134,20 @@ def request_receive() -> Receive | None:
     task that started this one): after the body it only ever says ``http.disconnect``, which is
     how ``http_call`` learns that the client left."""
     return _receive.get()
+
+
+def watch_without_body(receive: Receive) -> None:
+    """Record the ``receive`` of a request whose body is never read (a GET or DELETE
+    workflow's), passing over the body's messages, so ``http_call`` still learns that the client
+    left: without it, an http node of such a workflow ran on to its deadline for nobody."""
+
+    async def after_body() -> Message:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+
+    _receive.set(after_body)
 
 
 def _is_json(content_type: bytes | None) -> bool:

@@ -10,12 +10,14 @@ the parameter repeated: ``?tag=a&tag=b``.
 
 from __future__ import annotations
 
+import functools
 import typing
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from .bodies import watch_without_body
 from .errors import InputValidationError
 
 __all__ = ["query_parameters", "read_query"]
@@ -32,18 +34,26 @@ def _is_list(annotation: Any) -> bool:
     return any(_is_list(arg) for arg in typing.get_args(annotation))
 
 
-def read_query(request: Request, model: type[ModelT]) -> ModelT:
-    """The request's query parameters as ``model``, or ``InputValidationError`` (422)."""
-    params = request.query_params
-    lists = {
+@functools.cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The parameters of ``model`` that are lists, found once per model (a generated model is
+    made once, at import)."""
+    return frozenset(
         field.alias or name
         for name, field in model.model_fields.items()
         if _is_list(field.annotation)
-    }
+    )
+
+
+def read_query(request: Request, model: type[ModelT]) -> ModelT:
+    """The request's query parameters as ``model``, or ``InputValidationError`` (422)."""
+    params = request.query_params
+    lists = _list_fields(model)
     data: dict[str, Any] = {}
     for key in params:
         values = params.getlist(key)
         data[key] = values if key in lists or len(values) > 1 else values[0]
+    watch_without_body(request.receive)
     try:
         return model.model_validate(data, strict=False)
     except ValidationError as exc:

@@ -1,5 +1,6 @@
 """A service with one http node that calls the path it is given on $UPSTREAM_URL, allowing
-itself 60 s: the tests make the upstream hang and the client leave."""
+itself 60 s: the tests make the upstream hang and the client leave. The path comes in a JSON
+body (POST) or in the query (GET), as a generated service reads each."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from catalyst_runtime import (
     http_call,
     input_body,
     json_response,
+    query_parameters,
     read_input,
+    read_query,
 )
 
 
@@ -41,6 +44,12 @@ async def fetch(request: Request) -> Response:
     ctx = ExecutionContext(
         "fetch", await read_input(request, FetchInput), pools=request.app.state.pools
     )
+    return json_response(await run(ctx), ctx)
+
+
+@router.get("/fetch", openapi_extra=query_parameters(FetchInput))
+async def fetch_by_query(request: Request) -> Response:
+    ctx = ExecutionContext("fetch", read_query(request, FetchInput), pools=request.app.state.pools)
     return json_response(await run(ctx), ctx)
 
 
