@@ -119,7 +119,16 @@ const AREAS = [
     name: 'context',
     tool: 'py',
     modules: ['context.py'],
-    tests: ['test_context.py', 'test_node_scope.py', 'test_node_tasks.py'],
+    // test_map_node.py runs items on clones whose timings and notes are merged back; the metrics
+    // test reads each node's kind off its histogram (the rest of test_metrics.py serves from a
+    // subprocess).
+    tests: [
+      'test_context.py',
+      'test_node_scope.py',
+      'test_node_tasks.py',
+      'test_map_node.py',
+      'test_metrics.py::test_node_durations_are_labelled_with_the_nodes_kind',
+    ],
     // Reads tools/bench/ next to the runtime, which the copy in tmp/mutation/ has not.
     deselect: ['test_context.py::test_slots_use_less_memory_than_a_plain_class'],
   },

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import time
 import tracemalloc
+import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,38 @@ from typing import Any
 import pytest
 
 from catalyst_runtime import ConfigError, ExecutionContext
-from catalyst_runtime.context import EnvSecrets, EnvVars
+from catalyst_runtime.context import EnvSecrets, EnvVars, current_workflow, workflow_of_route
+
+
+class Clock:
+    """The context module's ``monotonic_ns``, standing still until a test moves it: durations
+    then come out exact, and the header can be compared as the client reads it."""
+
+    def __init__(self) -> None:
+        self.now = 5_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("catalyst_runtime.context.monotonic_ns", fake)
+    return fake
+
+
+class Events:
+    """An ``EventSink`` that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, Any]] = []
+
+    def token(self, node_id: str, text: str) -> None:
+        self.told.append((node_id, text))
+
+    def partial(self, node_id: str, output: Any, branch: str | None = None) -> None:
+        self.told.append((node_id, output))
 
 
 def test_node_values_live_in_locals_not_in_the_context() -> None:
@@ -213,3 +246,156 @@ def test_started_at_is_kept_after_the_first_read(monkeypatch: pytest.MonkeyPatch
     assert ctx.started_at == first
     assert ctx.clone().started_at == first
     assert ExecutionContext("wf", None).started_at != first  # the moved clock is in use
+
+
+def test_server_timing_and_timings_ms_read_exactly(clock: Clock) -> None:
+    ctx = ExecutionContext("wf", None)
+    with ctx.node("greet", "transform"):
+        clock.now += 12_345  # 0.012345 ms
+    with ctx.node("fetch", "http"):
+        clock.now += 1_000_000_501  # just over a second: 1000.000501 ms
+    started = clock.now
+    clock.now += 2_000_000
+    ctx.record_timing("late", started)
+    clock.now += 345_678
+    # Milliseconds with three decimals (the last one rounded), the nodes in the order they ran.
+    assert ctx.server_timing() == (
+        "greet;dur=0.012, fetch;dur=1000.001, late;dur=2.000, total;dur=1002.359"
+    )
+    assert ctx.timings_ms() == {"greet": 0.012, "fetch": 1000.001, "late": 2.0, "total": 1002.359}
+    assert ctx.elapsed_ms == 1002.358524
+    assert repr(ctx) == (
+        "ExecutionContext(workflow_id='wf', nodes=['greet', 'fetch', 'late'], elapsed_ms=1002.359)"
+    )
+
+
+def test_server_timing_describes_the_nodes_that_left_a_note(clock: Clock) -> None:
+    ctx = ExecutionContext("wf", None)
+    with ctx.node("account"):
+        clock.now += 1_000_000_501
+    with ctx.node("fanout"):
+        clock.now += 2_000_000
+    with ctx.node("reply"):
+        clock.now += 1_000_000_501
+    ctx.note("account", "cache hit")
+    ctx.note("fanout", "3 items")
+    ctx.note("fanout", "12 items")  # the last note of a node is the one shown
+    assert ctx.server_timing() == (
+        'account;dur=1000.001;desc="cache hit", fanout;dur=2.000;desc="12 items", '
+        "reply;dur=1000.001, total;dur=2002.001"
+    )
+    # A note for a node that did not run adds no entry of its own.
+    ctx.note("skipped", "never ran")
+    assert [part.split(";")[0] for part in ctx.server_timing().split(", ")] == [
+        "account", "fanout", "reply", "total"
+    ]  # fmt: skip
+
+
+def test_a_branch_brings_back_its_timings_and_notes(clock: Clock) -> None:
+    parent = ExecutionContext("wf", None)
+    item = parent.clone()
+    with item.node("account"):
+        clock.now += 3_000_000
+    item.note("account", "cache hit")
+    assert parent.server_timing() == "total;dur=3.000"  # nothing of the branch until merged
+    parent.merge(item)
+    clock.now += 1_000_000
+    assert parent.server_timing() == 'account;dur=3.000;desc="cache hit", total;dur=4.000'
+    # A parent with notes of its own keeps them beside the branch's.
+    second = parent.clone()
+    with second.node("profile"):
+        clock.now += 1_000_000
+    parent.note("reply", "streamed")
+    with parent.node("reply"):
+        clock.now += 1_000_000
+    parent.merge(second)
+    assert parent.server_timing() == (
+        'account;dur=3.000;desc="cache hit", reply;dur=1.000;desc="streamed", '
+        "profile;dur=1.000, total;dur=6.000"
+    )
+
+
+def test_a_clone_shares_everything_but_its_timings() -> None:
+    pools: Any = object()  # stands for ConnectionPools: shared by reference, never used here
+    secrets = {"API_KEY": "k"}
+    globals_ = {"region": "eu"}
+    events = Events()
+    parent = ExecutionContext("orders", {"id": 1}, pools=pools, secrets=secrets, globals=globals_)
+    parent.events = events
+    branch = parent.clone()
+    assert branch.workflow_id == "orders"
+    assert branch.pools is pools
+    assert branch.secrets is secrets
+    assert branch.globals is globals_
+    assert branch.events is events
+    assert branch.partial("item", {"n": 1}) == {"n": 1}
+    assert events.told == [("item", {"n": 1})]
+
+
+def test_a_context_keeps_what_it_is_given_and_defaults_the_rest() -> None:
+    pools: Any = object()
+    secrets = {"API_KEY": "k"}
+    globals_ = {"region": "eu"}
+    ctx = ExecutionContext("wf", None, pools=pools, secrets=secrets, globals=globals_)
+    assert ctx.pools is pools
+    assert ctx.secrets is secrets
+    assert ctx.globals is globals_
+    plain = ExecutionContext("wf", None)
+    assert plain.pools is None
+    assert plain.globals == {}
+    assert isinstance(plain.secrets, EnvSecrets)
+    assert plain.events is None
+
+
+def test_partial_tells_a_streamed_run_and_returns_the_value() -> None:
+    ctx = ExecutionContext("wf", None)
+    value = {"message": "hi"}
+    assert ctx.partial("greet", value) is value  # not streamed: nothing to tell
+    events = Events()
+    ctx.events = events
+    assert ctx.partial("greet", value) is value
+    assert ctx.partial("count", 0) == 0
+    assert events.told == [("greet", value), ("count", 0)]
+
+
+def test_the_input_observer_is_told_each_new_runs_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(ExecutionContext, "input_observer", seen.append)
+    ExecutionContext("wf", {"plan": "pro"})
+    ExecutionContext("wf", None)
+    assert seen == [{"plan": "pro"}, None]
+
+
+def test_a_new_context_names_its_workflow_for_the_log_lines_of_its_task() -> None:
+    def run() -> tuple[str | None, str | None]:
+        before = current_workflow()
+        ExecutionContext("orders", None)
+        return before, current_workflow()
+
+    assert contextvars.Context().run(run) == (None, "orders")  # a new task's empty context
+
+
+def _endpoint() -> None:
+    """Stands for a generated route's function (its module defines ``WORKFLOW_ID``)."""
+
+
+class _Route:
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+
+
+def test_a_generated_route_names_its_workflow_before_the_run_starts() -> None:
+    def defined_in(module_globals: dict[str, Any]) -> Any:
+        # The same function, as if its module's globals were these.
+        return types.FunctionType(_endpoint.__code__, module_globals)
+
+    assert workflow_of_route(_Route(defined_in({"WORKFLOW_ID": "orders"}))) == "orders"
+    assert workflow_of_route(_Route(defined_in({}))) is None  # a hand-written route
+    assert workflow_of_route(_Route(defined_in({"WORKFLOW_ID": 7}))) is None
+    assert workflow_of_route(_Route(len)) is None  # a builtin has no module globals
+    assert workflow_of_route(object()) is None  # a mount: no endpoint
+    assert workflow_of_route(None) is None
+
+
+def test_env_secrets_repr_names_no_value() -> None:
+    assert repr(EnvSecrets()) == "EnvSecrets(<from environment>)"

@@ -187,6 +187,25 @@ async def test_a_failure_is_counted_once_by_the_node_it_names_and_methods_are_a_
 
 
 @pytest.mark.anyio
+async def test_node_durations_are_labelled_with_the_nodes_kind() -> None:
+    settings = Settings.from_env({"CATALYST_METRICS": "on"}, env_file=None)
+    app = create_app(WorkflowRouter(), title="kinds", settings=settings)
+    async with app.router.lifespan_context(app):
+        ctx = ExecutionContext("wf", None)
+        with ctx.node("greet", "transform"):
+            pass
+        with ctx.node("custom"):  # hand-written code may leave the kind out
+            pass
+        scrape = _samples(generate_latest(app.state.metrics.registry).decode())
+    counts = {
+        dict(labels)["node"]: dict(labels)["kind"]
+        for (name, labels), value in scrape.items()
+        if name == "catalyst_node_seconds_count" and value == 1
+    }
+    assert counts == {"greet": "transform", "custom": ""}
+
+
+@pytest.mark.anyio
 async def test_cache_outcomes_are_counted_per_node() -> None:
     from catalyst_runtime import NodeCache
 

@@ -208,6 +208,7 @@ def test_output_names_the_pseudo_node_output_and_times_nothing() -> None:
     error = caught.value
     assert type(error) is NodeError
     assert error.node_id == "output"
+    assert error.message == 'node "output": failed (KeyError)'
     assert error.details()[0]["loc"] == ["nodes", "output"]
     assert isinstance(error.__cause__, KeyError)
     assert ctx.timings == {}
@@ -216,6 +217,20 @@ def test_output_names_the_pseudo_node_output_and_times_nothing() -> None:
     with pytest.raises(UpstreamError) as passed, ctx.output():
         raise own
     assert passed.value is own
+
+
+def test_output_maps_a_timeout_and_keeps_the_cause_of_the_runtimes_own_errors() -> None:
+    ctx = ExecutionContext("wf", None)
+    with pytest.raises(NodeTimeoutError, match='node "output": timed out'), ctx.output():
+        raise TimeoutError
+    # An error of the runtime's own passes through as it was raised, with its cause (the driver
+    # error the log's traceback shows), not re-raised from itself.
+    driver = ConnectionRefusedError("refused")
+    own = UpstreamError("fetch", "connection failed")
+    with pytest.raises(UpstreamError) as passed, ctx.output():
+        raise own from driver
+    assert passed.value is own
+    assert own.__cause__ is driver
 
 
 def test_a_return_inside_output_leaves_no_timing() -> None:
