@@ -14,6 +14,9 @@
 //                                           only the area's files whose path ends so (repeatable;
 //                                           `--file name.ts:10-40` for those lines of a file)
 //   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
+//   npm run mutate -- --area graph --file resolve.ts --label resolve
+//                                           reports in tmp/mutation/graph-resolve/ instead of graph/, so
+//                                           runs of one area's files can go at once and keep their reports
 //   npm run mutate -- --fresh               Python: forget earlier results (after adding tests)
 //   npm run mutate -- --list                the areas, their files and the tests that judge them
 //
@@ -148,11 +151,14 @@ const { values: opts } = parseArgs({
     since: { type: 'string' },
     file: { type: 'string', multiple: true },
     concurrency: { type: 'string', default: '1' },
+    label: { type: 'string' },
     list: { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
   },
 });
 if (opts.only && !['ts', 'py'].includes(opts.only)) fail(`--only takes ts or py, not "${opts.only}"`);
+if (opts.label !== undefined && !/^[\w.-]+$/.test(opts.label))
+  fail(`--label takes letters, digits, '.', '-' and '_', not "${opts.label}"`);
 for (const name of opts.area ?? [])
   if (!AREAS.some((a) => a.name === name))
     fail(`unknown area "${name}"; the areas are: ${AREAS.map((a) => a.name).join(', ')}`);
@@ -221,6 +227,9 @@ function sinceMutate(area, ranges) {
   return [...new Set(out)];
 }
 
+/** The folder name of a run's report and sandbox: the area's, or `<area>-<label>` (`--label`). */
+const runName = (area) => (opts.label ? `${area.name}-${opts.label}` : area.name);
+
 function strykerConfig(area, mutate, reportDir) {
   return {
     $schema: '../../../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
@@ -243,7 +252,7 @@ function strykerConfig(area, mutate, reportDir) {
     htmlReporter: { fileName: relative(repoRoot, join(reportDir, 'index.html')) },
     jsonReporter: { fileName: relative(repoRoot, join(reportDir, 'mutation.json')) },
     clearTextReporter: { allowEmojis: false, logTests: false, maxTestsToLog: 0 },
-    tempDirName: `tmp/mutation/.stryker-tmp-${area.name}`,
+    tempDirName: `tmp/mutation/.stryker-tmp-${runName(area)}`,
     cleanTempDir: true,
     // The sandbox needs the plugin's sources, its golden folders and the examples; nothing built.
     ignorePatterns: ['tmp', 'dist', '.tools', '.nx', 'packages/e2e', '**/.venv', '**/__pycache__', 'coverage'],
@@ -294,7 +303,7 @@ function runTs(area, ranges) {
   const chosen = { ...area, mutate: chosenMutate(area) };
   const mutate = ranges ? sinceMutate(chosen, ranges) : chosen.mutate;
   if (!mutate.some((m) => !m.startsWith('!'))) return { area: area.name, skipped: 'nothing changed' };
-  const reportDir = join(OUT, area.name);
+  const reportDir = join(OUT, runName(area));
   rmSync(reportDir, { recursive: true, force: true });
   mkdirSync(reportDir, { recursive: true });
   const configFile = join(reportDir, 'stryker.config.json');
