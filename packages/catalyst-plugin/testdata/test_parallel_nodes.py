@@ -14,6 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -66,11 +67,17 @@ def _timed_post(url: str, body: dict[str, object]) -> tuple[httpx.Response, floa
 
 def test_two_branches_run_at_the_same_time(service: str) -> None:
     httpx.post(f"{service}/user_page", json={"user": 1})  # the pool's connections, warmed
-    response, elapsed = _timed_post(f"{service}/user_page", {"user": 7, "seconds": 0.3})
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(httpx.post, f"{service}/user_page", json={"user": 7, "seconds": 1})
+        # Both branches' statements seen sleeping in the database at once: they overlapped
+        # (an ordering, not a time bound a loaded machine could break).
+        most = 0
+        while not call.done() and most < 2:
+            most = max(most, asyncio.run(_running_sleeps(_dsn())))
+        response = call.result()
+    assert most == 2
     assert response.status_code == 200, response.text
     assert response.json()["card"] == {"name": "user 7", "orders": 3}
-    # One branch after the other takes 0.6 s; together about 0.3 s (loose: a shared machine).
-    assert elapsed < 0.55, elapsed
     entries = [part.split(";")[0] for part in response.headers["server-timing"].split(", ")]
     assert set(entries) == {
         "profile_row",
@@ -85,7 +92,7 @@ def test_two_branches_run_at_the_same_time(service: str) -> None:
 def test_a_branch_past_the_timeout_is_cancelled_and_its_connection_returned(service: str) -> None:
     dsn = _dsn()
     for _ in range(4):  # twice the pool's size: leaked connections would block the next request
-        response, elapsed = _timed_post(f"{service}/deadline", {"seconds": 2})
+        response, elapsed = _timed_post(f"{service}/deadline", {"seconds": 5})
         assert response.status_code == 504, response.text
         assert response.json()["detail"] == [
             {
@@ -94,19 +101,20 @@ def test_a_branch_past_the_timeout_is_cancelled_and_its_connection_returned(serv
                 "msg": 'node "race": branch "slow" did not finish within 0.1 s',
             }
         ]
-        assert elapsed < 1.0, elapsed
-        # Cancelled in the database too, not left sleeping for the rest of its two seconds.
+        # Cancelled at 0.1 s, long before the branch's five seconds (generous: a loaded machine).
+        assert elapsed < 4, elapsed
+        # Cancelled in the database too, not left sleeping for the rest of its five seconds.
         assert asyncio.run(_running_sleeps(dsn)) == 0
     response, elapsed = _timed_post(f"{service}/user_page", {"user": 2})
     assert response.status_code == 200, response.text
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 4, elapsed  # not waiting for a connection a cancelled branch kept
 
 
 def test_partial_gives_null_for_the_late_branch(service: str) -> None:
-    response, elapsed = _timed_post(f"{service}/best_effort", {"seconds": 2})
+    response, elapsed = _timed_post(f"{service}/best_effort", {"seconds": 5})
     assert response.status_code == 200, response.text
     assert response.json() == {"slow": -1, "quick": True}
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 4, elapsed  # answered at the 0.1 s timeout, not after the five seconds
     response = httpx.post(f"{service}/best_effort", json={"seconds": 0})
     assert response.json() == {"slow": 1, "quick": True}
 
