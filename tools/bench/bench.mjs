@@ -58,7 +58,10 @@ const scenarioFiles = readdirSync(join(here, 'scenarios'))
   .filter((f) => f.endsWith('.mjs'))
   .sort();
 const all = [];
-for (const f of scenarioFiles) all.push(await import(pathToFileURL(join(here, 'scenarios', f)).href));
+for (const f of scenarioFiles) {
+  const module = await import(pathToFileURL(join(here, 'scenarios', f)).href);
+  if (module.id && module.run) all.push(module); // a helper module beside them is not a scenario
+}
 const wanted = value('--scenario')?.toLowerCase().split(',');
 // An `optional` scenario (not one of issue 9's) runs only when --scenario names it.
 const scenarios = wanted ? all.filter((s) => wanted.includes(s.id)) : all.filter((s) => !s.optional);
@@ -193,8 +196,10 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
+  process.on(signal, async () => {
     if (!finished) log(`${signal}: stopping the servers`);
+    harness.killAll();
+    await harness.runDeferred();
     process.exit(130);
   });
 }
@@ -217,6 +222,7 @@ for (const scenario of scenarios) {
     result = { error: String(error.message ?? error) };
   }
   harness.killAll();
+  await harness.runDeferred();
   sections.push({ scenario, result });
   for (const v of result.verdicts ?? [])
     log(`  ${v.met === true ? 'met    ' : v.met === false ? 'NOT MET' : '   ?   '} ${v.target}: ${v.measured}`);

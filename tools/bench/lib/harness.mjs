@@ -49,13 +49,17 @@
 //   const rows = h.summarise(runs, { reference: 'hand-written' })
 //   h.paired(runs, 'generated', 'hand-written', 'rps', 64)  // median of per-round ratios
 //   await h.stop(s)                              // SIGTERM, then SIGKILL after 5 s
+//   h.defer(async () => stopServices(svc))       // run when the scenario ends (or the bench is
+//                                                // interrupted), last registered first
+//   h.busy()                                     // load average ≥ half the cores: a note for
+//                                                // comparisons a shared core distorts
 //
 // CPU pinning: `cpu: 0` (the default for servers) runs the process under `taskset -c 0`; wrk runs
 // under `taskset -c 1`; `cpu: null` leaves a process unpinned. On a machine without taskset or
 // with one core nothing is pinned, and the report says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../services/services.mjs';
@@ -98,16 +102,28 @@ function processTree(pid) {
   return tree;
 }
 
-/** utime + stime (all threads) of a process and its descendants, in seconds. */
+/**
+ * CPU time (all threads) of a process and its descendants, in seconds: the sum of every thread's
+ * time on a CPU from /proc/<pid>/task/<tid>/schedstat (nanoseconds), or utime + stime from
+ * /proc/<pid>/stat (10 ms ticks, too coarse for a short run) where schedstat is missing.
+ */
 export function cpuSeconds(pid) {
   let total = 0;
   for (const p of processTree(pid)) {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+      let ns = 0;
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        ns += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      }
+      total += ns / 1e9;
     } catch {
-      /* exited meanwhile */
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        total += (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+      } catch {
+        /* exited meanwhile */
+      }
     }
   }
   return total;
@@ -145,6 +161,29 @@ export class Harness {
     this.log = log;
     this.pinned = Boolean(which('taskset')) && cpus().length >= 2;
     this.children = new Set();
+    this.deferred = [];
+  }
+
+  /** Registers a clean-up (e.g. stopping PostgreSQL) for the end of the current scenario. */
+  defer(fn) {
+    this.deferred.push(fn);
+  }
+
+  /** Runs the registered clean-ups, last first; a failing one is logged, not thrown. */
+  async runDeferred() {
+    while (this.deferred.length) {
+      const fn = this.deferred.pop();
+      try {
+        await fn();
+      } catch (error) {
+        this.log(`clean-up failed: ${error.message ?? error}`);
+      }
+    }
+  }
+
+  /** True when the 1-minute load average is at least half the cores: other work shares the cores. */
+  busy() {
+    return loadavg()[0] >= cpus().length / 2;
   }
 
   /** `taskset -c N` in front of argv when pinning is possible and cpu is a number. */
@@ -297,13 +336,15 @@ export class Harness {
           return;
         }
         const r = JSON.parse(line.slice('BENCH_RESULT '.length));
+        // No answer in the whole run: wrk's histogram is empty and its percentiles are zeros.
+        const latency = (us) => (r.requests > 0 ? us / 1000 : NaN);
         resolve({
           rps: r.requests / (r.duration_us / 1e6),
-          p50_ms: r.latency_us.p50 / 1000,
-          p90_ms: r.latency_us.p90 / 1000,
-          p99_ms: r.latency_us.p99 / 1000,
-          max_ms: r.latency_us.max / 1000,
-          mean_ms: r.latency_us.mean / 1000,
+          p50_ms: latency(r.latency_us.p50),
+          p90_ms: latency(r.latency_us.p90),
+          p99_ms: latency(r.latency_us.p99),
+          max_ms: latency(r.latency_us.max),
+          mean_ms: latency(r.latency_us.mean),
           requests: r.requests,
           non2xx: r.errors.status,
           socket_errors: r.errors.connect + r.errors.read + r.errors.write,
@@ -338,7 +379,8 @@ export class Harness {
           this.log(
             `round ${round + 1}/${rounds} c=${String(c).padEnd(3)} ${k.name.padEnd(22)} ${r.rps.toFixed(0).padStart(6)} req/s  ` +
               `p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  cpu ${r.cpu_us_per_req.toFixed(0)} µs/req  ` +
-              `errors ${r.non2xx}/${r.socket_errors}/${r.timeouts}`,
+              `requests ${r.requests}  errors (non-2xx/socket/time-out) ` +
+              `${r.non2xx}/${r.socket_errors}/${r.timeouts}`,
           );
         }
       }

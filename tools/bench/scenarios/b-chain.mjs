@@ -9,6 +9,7 @@
 // server CPU column.
 import { join } from 'node:path';
 import { compileWorkflows } from '../lib/compile.mjs';
+import { granianNote } from './a-transform.mjs';
 
 export const id = 'b';
 export const title = 'HTTP chain (3 http calls in series, upstream answers after 10 ms)';
@@ -38,13 +39,14 @@ export async function run(h) {
     cpu: 1,
   });
   const env = { UPSTREAM_URL: upstream.url };
-  const servers = [
-    await h.serve('floor (bare ASGI)', 'chain_apps:bare', { env }),
-    await h.serve('generated', 'chain_apps:generated', { env }),
-    await h.serve('generated (granian)', 'chain_apps:generated', { env, server: 'granian' }),
-    await h.serve('hand-written', 'chain_apps:handwritten', { env }),
-    await h.serve('LangGraph', 'chain_langgraph:app', { env }),
-  ];
+  // Started together: imports are most of a start-up, and on a busy machine one at a time is slow.
+  const servers = await Promise.all([
+    h.serve('floor (bare ASGI)', 'chain_apps:bare', { env }),
+    h.serve('generated', 'chain_apps:generated', { env }),
+    h.serve('generated (granian)', 'chain_apps:generated', { env, server: 'granian' }),
+    h.serve('hand-written', 'chain_apps:handwritten', { env }),
+    h.serve('LangGraph', 'chain_langgraph:app', { env }),
+  ]);
   const answer = await h.check(servers, { path: PATH, body: BODY });
   h.log(`every contender answers ${JSON.stringify(answer)}`);
 
@@ -88,6 +90,7 @@ export async function run(h) {
   const cpu64 = med('generated', 'cpu_us_per_req', 64);
   const floorCpu64 = med('floor (bare ASGI)', 'cpu_us_per_req', 64);
   const granian = [1, 64].map((c) => h.paired(runs, 'generated (granian)', 'generated', 'rps', c));
+  const granianCpu = [1, 64].map((c) => h.paired(runs, 'generated (granian)', 'generated', 'cpu_us_per_req', c));
 
   const verdicts = [
     {
@@ -166,10 +169,7 @@ export async function run(h) {
         '- *LangGraph*: `tools/bench/http/chain_langgraph.py`, the three calls as async nodes of a `StateGraph` ' +
         "compiled once, the same shared session passed in the graph's config, `ainvoke` per request.",
     ],
-    notes: [
-      `granian ÷ uvicorn, the same generated app, requests/s paired per round: ${fmt(granian[0])}× at c=1, ` +
-        `${fmt(granian[1])}× at c=64.`,
-    ],
+    notes: [granianNote(granian, granianCpu, h.busy())],
     charts: h.standardCharts(id, 'B. HTTP chain', rows),
   };
 }
