@@ -8,6 +8,7 @@
 //   export const title = 'Simple transform';        // the report's section heading
 //   export const target = 'p50 ≤ 1 ms at c=1; …';   // issue 9's target, as text
 //   export const estimate = { seconds: 150 };       // full run (3 rounds × 5 s), for the header
+//                                                   // (quick: its --quick seconds, when fixed)
 //   export async function run(h, options) { … return result; }
 //   export const optional = true;                   // optional: run only when --scenario names it
 //                                                   // (a study, not one of issue 9's scenarios)
