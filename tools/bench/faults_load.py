@@ -1,4 +1,4 @@
-"""The load and the counting behind the bench's faults under load (tools/bench/scenarios/f-faults.mjs).
+"""The load and the counting behind the faults under load of ``npm run bench`` (f-faults.mjs).
 
 wrk counts answers but does not read them; here every answer is kept with what it says, so the
 driver can check that a request sent while a server was away got a 5xx in JSON naming the node.
@@ -47,7 +47,7 @@ async def one(session: aiohttp.ClientSession, url: str, body: bytes) -> list[Any
                 except (ValueError, KeyError, IndexError, TypeError):
                     what, message = "nonjson", raw[:200].decode(errors="replace")
             return [sent, time.time(), r.status, what, message]
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return [sent, time.time(), 0, type(exc).__name__, str(exc)[:200]]
 
 
@@ -124,7 +124,9 @@ def main() -> None:
     c.add_argument("name")
     args = parser.parse_args()
     if args.command == "load":
-        out: Any = {"events": asyncio.run(load(args.url, args.connections, args.seconds, args.sleep))}
+        out: Any = {
+            "events": asyncio.run(load(args.url, args.connections, args.seconds, args.sleep))
+        }
     elif args.command == "burst":
         out = {
             "events": asyncio.run(

@@ -14,7 +14,7 @@ export const id = 'c';
 export const title = 'Parallel queries (4 postgres nodes, each SELECT pg_sleep(0.2), no parallel node)';
 export const target = 'p50 ≤ 215 ms (sequential: 800 ms)';
 // 4 contenders × 2 connection counts × 3 rounds × 6 s, PostgreSQL and start-up.
-export const estimate = { seconds: 170 };
+export const estimate = { seconds: 170, quick: 45 };
 
 const PATH = '/parallel';
 const BODY = {};
