@@ -31,80 +31,78 @@ export async function run(h) {
   ensureInstalled();
   const postgres = await startPostgres();
   h.log(`PostgreSQL on port ${postgres.port} (max_connections 200); every contender's pool: ${POOL} connections`);
-  try {
-    const env = {
-      DATABASE_URL: postgres.url,
-      BENCH_PG_POOL: String(POOL),
-      CATALYST_POSTGRES_MIN_SIZE: String(POOL),
-      CATALYST_POSTGRES_MAX_SIZE: String(POOL),
-    };
-    const servers = [
-      await h.serve('floor (bare ASGI)', 'parallel_apps:bare', { env }),
-      await h.serve('generated', 'parallel_apps:generated', { env }),
-      await h.serve('hand-written', 'parallel_apps:handwritten', { env }),
-      await h.serve('LangGraph', 'parallel_langgraph:app', { env }),
-    ];
-    const answer = await h.check(servers, { path: PATH, body: BODY });
-    h.log(`every contender answers ${JSON.stringify(answer)}`);
-    const contenders = servers.map((server) => ({ name: server.name, server, path: PATH, body: BODY }));
-    // wrk's time-out well above a request's 200 ms, so a slow answer is measured, not dropped.
-    const runs = await h.rounds(contenders, { connections: CONNECTIONS, timeout: '10s' });
-    for (const s of servers) await h.stop(s);
+  // Stopped when the scenario ends, or when the bench is interrupted.
+  h.defer(() => stopServices({ postgres }));
+  const env = {
+    DATABASE_URL: postgres.url,
+    BENCH_PG_POOL: String(POOL),
+    CATALYST_POSTGRES_MIN_SIZE: String(POOL),
+    CATALYST_POSTGRES_MAX_SIZE: String(POOL),
+  };
+  const servers = [
+    await h.serve('floor (bare ASGI)', 'parallel_apps:bare', { env }),
+    await h.serve('generated', 'parallel_apps:generated', { env }),
+    await h.serve('hand-written', 'parallel_apps:handwritten', { env }),
+    await h.serve('LangGraph', 'parallel_langgraph:app', { env }),
+  ];
+  const answer = await h.check(servers, { path: PATH, body: BODY });
+  h.log(`every contender answers ${JSON.stringify(answer)}`);
+  const contenders = servers.map((server) => ({ name: server.name, server, path: PATH, body: BODY }));
+  // wrk's time-out well above a request's 200 ms, so a slow answer is measured, not dropped.
+  const runs = await h.rounds(contenders, { connections: CONNECTIONS, timeout: '10s' });
+  for (const s of servers) await h.stop(s);
 
-    const reference = 'hand-written';
-    const rows = h.summarise(runs, { reference });
-    const med = (name, key, c) => h.medianOf(runs, name, key, c);
-    const p50 = CONNECTIONS.map((c) => med('generated', 'p50_ms', c));
-    const floor = CONNECTIONS.map((c) => med('floor (bare ASGI)', 'p50_ms', c));
-    const hand = CONNECTIONS.map((c) => med(reference, 'p50_ms', c));
-    const errors = runs.reduce((a, r) => a + r.non2xx + r.socket_errors + r.timeouts, 0);
-    const verdicts = [
-      {
-        target: `p50 ≤ ${TARGET_MS} ms at c=1 (sequential: 800 ms)`,
-        met: Number.isFinite(p50[0]) ? p50[0] <= TARGET_MS : null,
-        measured:
-          `generated p50 ${fmt(p50[0])} ms at c=1 and ${fmt(p50[1])} ms at c=${CONNECTIONS[1]} ` +
-          `(floor ${fmt(floor[0])} / ${fmt(floor[1])} ms, hand-written ${fmt(hand[0])} / ${fmt(hand[1])} ms)`,
-        gap:
-          p50[0] > TARGET_MS
-            ? `${fmt(p50[0] - 200)} ms over the query's own 200 ms against ${fmt(floor[0] - 200)} ms for the floor ` +
-              'in the same run: ' +
-              (floor[0] > TARGET_MS
-                ? 'the floor misses too, so the time is the machine (PostgreSQL, the server and wrk waiting for a core).'
-                : 'what the service adds over asyncpg and gather.')
-            : undefined,
-      },
-      {
-        target: 'no errors',
-        met: errors === 0,
-        measured: `${errors} non-2xx answers, socket errors and time-outs (wrk --timeout 10s) over every run`,
-      },
-    ];
-    return {
-      reference,
-      rows,
-      runs,
-      verdicts,
-      setup: [
-        "`POST /parallel` with `{}`: four `SELECT pg_sleep(0.2)` at once on a PostgreSQL of the bench's own " +
-          `(tools/services/services.mjs, on loopback; its server shares the machine with the service and wrk, ` +
-          `unpinned); every contender answers \`${JSON.stringify(answer)}\` (checked before loading). ` +
-          `Connections: ${CONNECTIONS.join(' and ')}; every contender keeps one asyncpg pool of ${POOL} connections ` +
-          'opened at start-up (four per request at the most connections loaded), so no request waits for a ' +
-          'connection; wrk `--timeout 10s`.',
-        '- *floor (bare ASGI)*: `tools/bench/http/parallel_apps.py:bare`, no framework: the pool and ' +
-          '`asyncio.gather` of four `pool.execute`, orjson, on the same uvicorn.\n' +
-          '- *generated*: `tools/bench/parallel/parallel.workflow.yaml` (four `postgres` nodes, no `parallel` node) ' +
-          'compiled by the built compiler, under `python -m catalyst_runtime.serve`; its pool set by ' +
-          `\`CATALYST_POSTGRES_MIN_SIZE\` = \`CATALYST_POSTGRES_MAX_SIZE\` = ${POOL}.\n` +
-          '- *hand-written*: FastAPI with the pool made in the lifespan and `asyncio.gather`, orjson into a plain ' +
-          '`Response`.\n' +
-          '- *LangGraph*: `tools/bench/http/parallel_langgraph.py`, four async nodes, each with an edge from `START` ' +
-          '(one superstep: at once) on the same pool, inside the hand-written FastAPI endpoint.',
-      ],
-      charts: h.standardCharts(id, 'C. Parallel queries', rows),
-    };
-  } finally {
-    await stopServices({ postgres });
-  }
+  const reference = 'hand-written';
+  const rows = h.summarise(runs, { reference });
+  const med = (name, key, c) => h.medianOf(runs, name, key, c);
+  const p50 = CONNECTIONS.map((c) => med('generated', 'p50_ms', c));
+  const floor = CONNECTIONS.map((c) => med('floor (bare ASGI)', 'p50_ms', c));
+  const hand = CONNECTIONS.map((c) => med(reference, 'p50_ms', c));
+  const errors = runs.reduce((a, r) => a + r.non2xx + r.socket_errors + r.timeouts, 0);
+  const verdicts = [
+    {
+      target: `p50 ≤ ${TARGET_MS} ms at c=1 (sequential: 800 ms)`,
+      met: Number.isFinite(p50[0]) ? p50[0] <= TARGET_MS : null,
+      measured:
+        `generated p50 ${fmt(p50[0])} ms at c=1 and ${fmt(p50[1])} ms at c=${CONNECTIONS[1]} ` +
+        `(floor ${fmt(floor[0])} / ${fmt(floor[1])} ms, hand-written ${fmt(hand[0])} / ${fmt(hand[1])} ms)`,
+      gap:
+        p50[0] > TARGET_MS
+          ? `${fmt(p50[0] - 200)} ms over the query's own 200 ms against ${fmt(floor[0] - 200)} ms for the floor ` +
+            'in the same run: ' +
+            (floor[0] > TARGET_MS
+              ? 'the floor misses too, so the time is the machine (PostgreSQL, the server and wrk waiting for a core).'
+              : 'what the service adds over asyncpg and gather.')
+          : undefined,
+    },
+    {
+      target: 'no errors',
+      met: errors === 0,
+      measured: `${errors} non-2xx answers, socket errors and time-outs (wrk --timeout 10s) over every run`,
+    },
+  ];
+  return {
+    reference,
+    rows,
+    runs,
+    verdicts,
+    setup: [
+      "`POST /parallel` with `{}`: four `SELECT pg_sleep(0.2)` at once on a PostgreSQL of the bench's own " +
+        `(tools/services/services.mjs, on loopback; its server shares the machine with the service and wrk, ` +
+        `unpinned); every contender answers \`${JSON.stringify(answer)}\` (checked before loading). ` +
+        `Connections: ${CONNECTIONS.join(' and ')}; every contender keeps one asyncpg pool of ${POOL} connections ` +
+        'opened at start-up (four per request at the most connections loaded), so no request waits for a ' +
+        'connection; wrk `--timeout 10s`.',
+      '- *floor (bare ASGI)*: `tools/bench/http/parallel_apps.py:bare`, no framework: the pool and ' +
+        '`asyncio.gather` of four `pool.execute`, orjson, on the same uvicorn.\n' +
+        '- *generated*: `tools/bench/parallel/parallel.workflow.yaml` (four `postgres` nodes, no `parallel` node) ' +
+        'compiled by the built compiler, under `python -m catalyst_runtime.serve`; its pool set by ' +
+        `\`CATALYST_POSTGRES_MIN_SIZE\` = \`CATALYST_POSTGRES_MAX_SIZE\` = ${POOL}.\n` +
+        '- *hand-written*: FastAPI with the pool made in the lifespan and `asyncio.gather`, orjson into a plain ' +
+        '`Response`.\n' +
+        '- *LangGraph*: `tools/bench/http/parallel_langgraph.py`, four async nodes, each with an edge from `START` ' +
+        '(one superstep: at once) on the same pool, inside the hand-written FastAPI endpoint.',
+    ],
+    charts: h.standardCharts(id, 'C. Parallel queries', rows),
+  };
 }

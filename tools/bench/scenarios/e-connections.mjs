@@ -113,7 +113,8 @@ export async function run(h, options) {
   const verdicts = rows.flatMap((r) => [
     {
       target: `${r.target}: 0 errors of any kind`,
-      met: r.errors === 0 && r.alive,
+      // A run with no answer at all has no errors either, and proves nothing.
+      met: r.requests > 0 && r.errors === 0 && r.alive,
       measured:
         `${r.requests} requests: ${r.non2xx} non-2xx, ${r.socket_errors} socket errors (connect, read, write), ` +
         `${r.timeouts} time-outs (wrk --timeout ${TIMEOUT})${r.alive ? '' : '; **the server died**'}`,

@@ -65,8 +65,11 @@ export async function run(h) {
     `compiled service_outages (${compiled.files.join(', ')}; golden ${compiled.sameAsGolden ? 'identical' : 'DIFFERS'})`,
   );
   ensureInstalled();
+  // Each stopped when the scenario ends, or when the bench is interrupted.
   const postgres = await startPostgres();
+  h.defer(() => stopServices({ postgres }));
   const redis = await startRedis();
+  h.defer(() => stopServices({ redis }));
   h.log(`PostgreSQL on port ${postgres.port}, Redis on port ${redis.port} (the bench's own)`);
   const env = {
     // The service's connections carry a name, so each server's own list counts them.
@@ -75,205 +78,201 @@ export async function run(h) {
     KEY_PREFIX: 'bench:',
     CATALYST_POSTGRES_MAX_SIZE: String(POOL),
   };
-  try {
-    const server = await h.serve('generated', 'outages_app:generated', { env });
-    const ok = await h.request(server, { path: '/visit', body: { page: 'first' } });
-    if (ok.status !== 200) throw new Error(`the service answered ${ok.status} ${ok.text}`);
+  const server = await h.serve('generated', 'outages_app:generated', { env });
+  const ok = await h.request(server, { path: '/visit', body: { page: 'first' } });
+  if (ok.status !== 200) throw new Error(`the service answered ${ok.status} ${ok.text}`);
 
-    // 1. Load with the two outages.
-    const lead = 5;
-    const total = lead + 2 * (OUTAGE_S + 10);
-    const marks = {};
-    const loadDone = client(h, ['load', server.url, '--connections', String(CONNECTIONS), '--seconds', String(total)]);
-    await sleep(lead * 1000);
-    const before = await count(h, postgres, redis);
-    h.log(`under load: the service holds ${before.postgres} PostgreSQL and ${before.redis} Redis connections`);
-    for (const service of [postgres, redis]) {
-      marks[`${service.kind} stop`] = Date.now() / 1000;
-      await stopForNow(service);
-      marks[`${service.kind} stopped`] = Date.now() / 1000;
-      h.log(`${service.kind} stopped`);
-      await sleep(OUTAGE_S * 1000);
-      marks[`${service.kind} start`] = Date.now() / 1000;
-      await startAgain(service);
-      marks[`${service.kind} started`] = Date.now() / 1000;
-      h.log(`${service.kind} started again`);
-      await sleep(10_000 - (Date.now() / 1000 - marks[`${service.kind} started`]) * 1000);
-    }
-    const { events } = await loadDone;
-    const alive = server.child.exitCode === null && server.child.signalCode === null;
-    // What the service logged about answers that were not an upstream's fault (a 500: the
-    // runtime's own "failed"): the exception lines of its tracebacks, once each.
-    const logged = [
-      ...new Set(
-        server
-          .stderr()
-          .split('\n')
-          .filter((l) => /^[\w.]+(Error|Exception)\b.*:/.test(l)),
-      ),
-    ];
-    await sleep(1000);
-    const after = await count(h, postgres, redis);
-    h.log(`after the load: ${after.postgres} PostgreSQL and ${after.redis} Redis connections`);
+  // 1. Load with the two outages.
+  const lead = 5;
+  const total = lead + 2 * (OUTAGE_S + 10);
+  const marks = {};
+  const loadDone = client(h, ['load', server.url, '--connections', String(CONNECTIONS), '--seconds', String(total)]);
+  await sleep(lead * 1000);
+  const before = await count(h, postgres, redis);
+  h.log(`under load: the service holds ${before.postgres} PostgreSQL and ${before.redis} Redis connections`);
+  for (const service of [postgres, redis]) {
+    marks[`${service.kind} stop`] = Date.now() / 1000;
+    await stopForNow(service);
+    marks[`${service.kind} stopped`] = Date.now() / 1000;
+    h.log(`${service.kind} stopped`);
+    await sleep(OUTAGE_S * 1000);
+    marks[`${service.kind} start`] = Date.now() / 1000;
+    await startAgain(service);
+    marks[`${service.kind} started`] = Date.now() / 1000;
+    h.log(`${service.kind} started again`);
+    await sleep(10_000 - (Date.now() / 1000 - marks[`${service.kind} started`]) * 1000);
+  }
+  const { events } = await loadDone;
+  const alive = server.child.exitCode === null && server.child.signalCode === null;
+  // What the service logged about answers that were not an upstream's fault (a 500: the
+  // runtime's own "failed"): the exception lines of its tracebacks, once each.
+  const logged = [
+    ...new Set(
+      server
+        .stderr()
+        .split('\n')
+        .filter((l) => /^[\w.]+(Error|Exception)\b.*:/.test(l)),
+    ),
+  ];
+  await sleep(1000);
+  const after = await count(h, postgres, redis);
+  h.log(`after the load: ${after.postgres} PostgreSQL and ${after.redis} Redis connections`);
 
-    const windows = {
-      up: [0, marks['postgres stop']],
-      'PostgreSQL away': [marks['postgres stopped'], marks['postgres start']],
-      'PostgreSQL back': [marks['postgres started'], marks['redis stop']],
-      'Redis away': [marks['redis stopped'], marks['redis start']],
-      'Redis back': [marks['redis started'], Infinity],
-    };
-    const table = [];
-    const by = {};
-    for (const [name, [from, to]] of Object.entries(windows)) {
-      const mine = events.filter((e) => e[0] >= from && e[0] < to);
-      const statuses = {};
-      const nodes = {};
-      for (const e of mine) {
-        statuses[e[2]] = (statuses[e[2]] ?? 0) + 1;
-        if (e[2] !== 200) nodes[e[3]] = (nodes[e[3]] ?? 0) + 1;
-      }
-      by[name] = { mine, statuses, nodes };
-      table.push([
-        name,
-        String(mine.length),
-        Object.entries(statuses)
-          .map(([s, n]) => `${s === '0' ? 'no answer' : s}: ${n}`)
-          .join(', ') || '–',
-        Object.entries(nodes)
-          .map(([s, n]) => `${s}: ${n}`)
-          .join(', ') || '–',
-      ]);
+  const windows = {
+    up: [0, marks['postgres stop']],
+    'PostgreSQL away': [marks['postgres stopped'], marks['postgres start']],
+    'PostgreSQL back': [marks['postgres started'], marks['redis stop']],
+    'Redis away': [marks['redis stopped'], marks['redis start']],
+    'Redis back': [marks['redis started'], Infinity],
+  };
+  const table = [];
+  const by = {};
+  for (const [name, [from, to]] of Object.entries(windows)) {
+    const mine = events.filter((e) => e[0] >= from && e[0] < to);
+    const statuses = {};
+    const nodes = {};
+    for (const e of mine) {
+      statuses[e[2]] = (statuses[e[2]] ?? 0) + 1;
+      if (e[2] !== 200) nodes[e[3]] = (nodes[e[3]] ?? 0) + 1;
     }
-    // Every distinct failure, with its status and how often: what a client was told.
-    const failures = {};
-    for (const e of events.filter((x) => x[2] !== 200)) {
-      const key = `${e[2]}\u0000${e[3]}\u0000${e[4]}`;
-      failures[key] ??= { status: e[2], node: e[3], message: e[4], n: 0 };
-      failures[key].n += 1;
-    }
-    const firstOk = (kind) =>
-      events
-        .filter((e) => e[0] >= marks[`${kind} started`] && e[2] === 200)
-        .reduce((a, e) => Math.min(a, e[1]), Infinity) - marks[`${kind} started`];
-    const recovery = { postgres: firstOk('postgres'), redis: firstOk('redis') };
-    const unanswered = events.filter((e) => e[2] === 0).length;
-    const odd = events.filter((e) => e[2] !== 200 && !(e[2] >= 500 && ['page_row', 'visits'].includes(e[3]))).length;
-    const wrongNode = [
-      ...by['PostgreSQL away'].mine.filter((e) => e[2] !== 200 && e[3] !== 'page_row'),
-      ...by['Redis away'].mine.filter((e) => e[2] !== 200 && e[3] !== 'visits'),
-    ].length;
-    const named = (by['PostgreSQL away'].nodes.page_row ?? 0) > 0 && (by['Redis away'].nodes.visits ?? 0) > 0;
+    by[name] = { mine, statuses, nodes };
+    table.push([
+      name,
+      String(mine.length),
+      Object.entries(statuses)
+        .map(([s, n]) => `${s === '0' ? 'no answer' : s}: ${n}`)
+        .join(', ') || '–',
+      Object.entries(nodes)
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(', ') || '–',
+    ]);
+  }
+  // Every distinct failure, with its status and how often: what a client was told.
+  const failures = {};
+  for (const e of events.filter((x) => x[2] !== 200)) {
+    const key = `${e[2]}\u0000${e[3]}\u0000${e[4]}`;
+    failures[key] ??= { status: e[2], node: e[3], message: e[4], n: 0 };
+    failures[key].n += 1;
+  }
+  const firstOk = (kind) =>
+    events
+      .filter((e) => e[0] >= marks[`${kind} started`] && e[2] === 200)
+      .reduce((a, e) => Math.min(a, e[1]), Infinity) - marks[`${kind} started`];
+  const recovery = { postgres: firstOk('postgres'), redis: firstOk('redis') };
+  const unanswered = events.filter((e) => e[2] === 0).length;
+  const odd = events.filter((e) => e[2] !== 200 && !(e[2] >= 500 && ['page_row', 'visits'].includes(e[3]))).length;
+  const wrongNode = [
+    ...by['PostgreSQL away'].mine.filter((e) => e[2] !== 200 && e[3] !== 'page_row'),
+    ...by['Redis away'].mine.filter((e) => e[2] !== 200 && e[3] !== 'visits'),
+  ].length;
+  const named = (by['PostgreSQL away'].nodes.page_row ?? 0) > 0 && (by['Redis away'].nodes.visits ?? 0) > 0;
 
-    // 2. SIGTERM with BURST requests in flight (POOL of them holding a connection).
-    let exit;
-    const exited = new Promise((r) => server.child.once('exit', (code, signal) => r({ code, signal })));
-    const burst = client(
-      h,
-      ['burst', server.url, '--connections', String(BURST), '--sleep', '1.5', '--dsn', postgres.url, '--name', NAME,
+  // 2. SIGTERM with BURST requests in flight (POOL of them holding a connection).
+  let exit;
+  const exited = new Promise((r) => server.child.once('exit', (code, signal) => r({ code, signal })));
+  const burst = client(
+    h,
+    ['burst', server.url, '--connections', String(BURST), '--sleep', '1.5', '--dsn', postgres.url, '--name', NAME,
         '--busy', String(POOL)], // prettier-ignore
-      (line) => {
-        if (line === 'IN FLIGHT') server.child.kill('SIGTERM');
-      },
-    );
-    const burstEvents = (await burst).events;
-    exit = await Promise.race([exited, sleep(60_000).then(() => ({ code: 'still running after 60 s' }))]);
-    await sleep(1000);
-    const gone = await count(h, postgres, redis);
-    const completed = burstEvents.filter((e) => e[2] === 200).length;
-    const cleanExit = exit.code === 0 || exit.signal === 'SIGTERM';
-    h.log(`SIGTERM: ${completed}/${BURST} in-flight requests answered 200; exit ${exit.code ?? exit.signal}; ` +
+    (line) => {
+      if (line === 'IN FLIGHT') server.child.kill('SIGTERM');
+    },
+  );
+  const burstEvents = (await burst).events;
+  exit = await Promise.race([exited, sleep(60_000).then(() => ({ code: 'still running after 60 s' }))]);
+  await sleep(1000);
+  const gone = await count(h, postgres, redis);
+  const completed = burstEvents.filter((e) => e[2] === 200).length;
+  const cleanExit = exit.code === 0 || exit.signal === 'SIGTERM';
+  h.log(`SIGTERM: ${completed}/${BURST} in-flight requests answered 200; exit ${exit.code ?? exit.signal}; ` +
       `connections left ${gone.postgres} / ${gone.redis}`); // prettier-ignore
 
-    const fmt = (v) => (Number.isFinite(v) ? `${v.toFixed(2)} s` : 'never');
-    const verdicts = [
+  const fmt = (v) => (Number.isFinite(v) ? `${v.toFixed(2)} s` : 'never');
+  const verdicts = [
+    {
+      target: 'the affected requests get a 5xx in JSON naming the node',
+      met: named && wrongNode === 0 && odd === 0,
+      measured:
+        `while PostgreSQL was away: ${JSON.stringify(by['PostgreSQL away'].nodes)} non-200 by node named; while ` +
+        `Redis was away: ${JSON.stringify(by['Redis away'].nodes)}; answers that were neither 200 nor a 5xx naming ` +
+        `a node: ${odd}; failures naming the other node: ${wrongNode}`,
+    },
+    {
+      target: 'no request left without an answer (resets, refusals, client time-outs of 30 s)',
+      met: unanswered === 0,
+      measured: `${unanswered} of ${events.length}`,
+    },
+    {
+      target: 'the service never crashes and serves again without a restart',
+      met: alive && Number.isFinite(recovery.postgres) && Number.isFinite(recovery.redis),
+      measured:
+        `the same process throughout (${alive ? 'alive' : '**gone**'} at the end of the load); the first 200 came ` +
+        `${fmt(recovery.postgres)} after PostgreSQL was back and ${fmt(recovery.redis)} after Redis was`,
+    },
+    {
+      target: 'no connection leaks',
+      met: after.postgres <= POOL && after.redis <= CONNECTIONS && gone.postgres === 0 && gone.redis === 0,
+      measured:
+        `PostgreSQL ${before.postgres} connections under load before the outages, ${after.postgres} after them ` +
+        `(pool ${POOL}), ${gone.postgres} after shutdown; Redis ${before.redis}, ${after.redis}, ${gone.redis}`,
+    },
+    {
+      target: 'SIGTERM under load: in-flight requests complete, pools close, a clean exit',
+      met: completed === BURST && cleanExit && gone.postgres === 0 && gone.redis === 0,
+      measured:
+        `${completed} of ${BURST} requests in flight answered 200; the process ended by ` +
+        `${exit.signal ? `re-raising ${exit.signal} after its shutdown (uvicorn's convention: status 143 in a shell)` : `exit code ${exit.code}`}; ` +
+        'its connections on both servers: ' +
+        `${gone.postgres} and ${gone.redis}`,
+      gap: exit.signal
+        ? 'the issue asks for exit code 0; `python -m catalyst_runtime.serve`, like uvicorn since 0.29, re-raises ' +
+          'the SIGTERM once it has shut down cleanly, so a process manager sees the signal it sent (runtime ' +
+          '`test_probes.py` pins this). Exiting 0 instead would be a one-line change in `serve.py` if wanted.'
+        : undefined,
+    },
+  ];
+  return {
+    verdicts,
+    setup: [
+      `The \`service_outages\` golden's workflow (\`POST /visit\`: a Redis \`incr\` and a PostgreSQL read at once) ` +
+        `compiled by the built compiler (identical to its golden: ${compiled.sameAsGolden ? 'yes' : '**no**'}) under ` +
+        "`python -m catalyst_runtime.serve` pinned to CPU 0, against a PostgreSQL and a Redis of the bench's own " +
+        `(tools/services/services.mjs; PostgreSQL pool ${POOL}, the default). Load: \`tools/bench/faults_load.py\` ` +
+        `on CPU 1, ${CONNECTIONS} connections in a closed loop for ${total} s, every answer kept with the node a 5xx ` +
+        `names (client time-out 30 s). After ${lead} s PostgreSQL is stopped (fast shutdown), left down ${OUTAGE_S} s ` +
+        `and started again on its port; 10 s later the same for Redis. Connections are counted on the servers' own ` +
+        `lists (\`pg_stat_activity\` by \`application_name\`, \`CLIENT LIST\` by name). Then ${BURST} requests that ` +
+        `each hold a connection 1.5 s, and SIGTERM once all ${POOL} pooled connections are busy with them.`,
+    ],
+    tables: [
       {
-        target: 'the affected requests get a 5xx in JSON naming the node',
-        met: named && wrongNode === 0 && odd === 0,
-        measured:
-          `while PostgreSQL was away: ${JSON.stringify(by['PostgreSQL away'].nodes)} non-200 by node named; while ` +
-          `Redis was away: ${JSON.stringify(by['Redis away'].nodes)}; answers that were neither 200 nor a 5xx naming ` +
-          `a node: ${odd}; failures naming the other node: ${wrongNode}`,
+        title: 'Answers by when they were sent:',
+        columns: ['window', 'requests', 'answers', 'non-200 by node named'],
+        rows: table,
       },
       {
-        target: 'no request left without an answer (resets, refusals, client time-outs of 30 s)',
-        met: unanswered === 0,
-        measured: `${unanswered} of ${events.length}`,
+        title: 'Every failure a client was told of, with how often:',
+        columns: ['status', 'node', 'message', 'answers'],
+        rows: Object.values(failures).map((f) => [
+          String(f.status),
+          f.node,
+          `\`${f.message.replaceAll('|', '\\|')}\``,
+          String(f.n),
+        ]),
       },
-      {
-        target: 'the service never crashes and serves again without a restart',
-        met: alive && Number.isFinite(recovery.postgres) && Number.isFinite(recovery.redis),
-        measured:
-          `the same process throughout (${alive ? 'alive' : '**gone**'} at the end of the load); the first 200 came ` +
-          `${fmt(recovery.postgres)} after PostgreSQL was back and ${fmt(recovery.redis)} after Redis was`,
-      },
-      {
-        target: 'no connection leaks',
-        met: after.postgres <= POOL && after.redis <= CONNECTIONS && gone.postgres === 0 && gone.redis === 0,
-        measured:
-          `PostgreSQL ${before.postgres} connections under load before the outages, ${after.postgres} after them ` +
-          `(pool ${POOL}), ${gone.postgres} after shutdown; Redis ${before.redis}, ${after.redis}, ${gone.redis}`,
-      },
-      {
-        target: 'SIGTERM under load: in-flight requests complete, pools close, a clean exit',
-        met: completed === BURST && cleanExit && gone.postgres === 0 && gone.redis === 0,
-        measured:
-          `${completed} of ${BURST} requests in flight answered 200; the process ended by ` +
-          `${exit.signal ? `re-raising ${exit.signal} after its shutdown (uvicorn's convention: status 143 in a shell)` : `exit code ${exit.code}`}; ` +
-          'its connections on both servers: ' +
-          `${gone.postgres} and ${gone.redis}`,
-        gap: exit.signal
-          ? 'the issue asks for exit code 0; `python -m catalyst_runtime.serve`, like uvicorn since 0.29, re-raises ' +
-            'the SIGTERM once it has shut down cleanly, so a process manager sees the signal it sent (runtime ' +
-            '`test_probes.py` pins this). Exiting 0 instead would be a one-line change in `serve.py` if wanted.'
-          : undefined,
-      },
-    ];
-    return {
-      verdicts,
-      setup: [
-        `The \`service_outages\` golden's workflow (\`POST /visit\`: a Redis \`incr\` and a PostgreSQL read at once) ` +
-          `compiled by the built compiler (identical to its golden: ${compiled.sameAsGolden ? 'yes' : '**no**'}) under ` +
-          "`python -m catalyst_runtime.serve` pinned to CPU 0, against a PostgreSQL and a Redis of the bench's own " +
-          `(tools/services/services.mjs; PostgreSQL pool ${POOL}, the default). Load: \`tools/bench/faults_load.py\` ` +
-          `on CPU 1, ${CONNECTIONS} connections in a closed loop for ${total} s, every answer kept with the node a 5xx ` +
-          `names (client time-out 30 s). After ${lead} s PostgreSQL is stopped (fast shutdown), left down ${OUTAGE_S} s ` +
-          `and started again on its port; 10 s later the same for Redis. Connections are counted on the servers' own ` +
-          `lists (\`pg_stat_activity\` by \`application_name\`, \`CLIENT LIST\` by name). Then ${BURST} requests that ` +
-          `each hold a connection 1.5 s, and SIGTERM once all ${POOL} pooled connections are busy with them.`,
-      ],
-      tables: [
-        {
-          title: 'Answers by when they were sent:',
-          columns: ['window', 'requests', 'answers', 'non-200 by node named'],
-          rows: table,
-        },
-        {
-          title: 'Every failure a client was told of, with how often:',
-          columns: ['status', 'node', 'message', 'answers'],
-          rows: Object.values(failures).map((f) => [
-            String(f.status),
-            f.node,
-            `\`${f.message.replaceAll('|', '\\|')}\``,
-            String(f.n),
-          ]),
-        },
-      ],
-      notes: [
-        ...(logged.length
-          ? [
-              `Exceptions in the service's log during the load: ${logged
-                .slice(0, 5)
-                .map((l) => `\`${l.slice(0, 200)}\``)
-                .join('; ')}.`,
-            ]
-          : []),
-        `Windows are by the time a request was sent; a request sent just before a stop can fail and one sent just ` +
-          'before a start can succeed, so the edges between windows are left out of the "away" rows.',
-      ],
-      runs: { marks, before, after, gone, exit, recovery },
-    };
-  } finally {
-    await stopServices({ postgres, redis });
-  }
+    ],
+    notes: [
+      ...(logged.length
+        ? [
+            `Exceptions in the service's log during the load: ${logged
+              .slice(0, 5)
+              .map((l) => `\`${l.slice(0, 200)}\``)
+              .join('; ')}.`,
+          ]
+        : []),
+      `Windows are by the time a request was sent; a request sent just before a stop can fail and one sent just ` +
+        'before a start can succeed, so the edges between windows are left out of the "away" rows.',
+    ],
+    runs: { marks, before, after, gone, exit, recovery },
+  };
 }
