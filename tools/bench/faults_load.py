@@ -3,8 +3,9 @@
 wrk counts answers but does not read them; here every answer is kept with what it says, so the
 driver can check that a request sent while a server was away got a 5xx in JSON naming the node.
 
-    python faults_load.py load URL --connections 64 --seconds 40
-        POST /visit in a closed loop on N connections for S seconds; prints one JSON object:
+    python faults_load.py load URL --connections 64 --seconds 600
+        POST /visit in a closed loop on N connections until stdin is closed (S seconds at the
+        most); prints one JSON object:
         {"events": [[sent, answered, status, what, message], ...]} with wall-clock times
         (time.time()), ``what`` the node a 5xx names ("nonjson" for a 5xx without the JSON body,
         the exception's class for no answer, status 0; "" for a 200) and ``message`` its text.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import threading
 import time
 from typing import Any
 
@@ -59,10 +61,14 @@ def session(connections: int) -> aiohttp.ClientSession:
 async def load(url: str, connections: int, seconds: float, sleep: float) -> list[list[Any]]:
     events: list[list[Any]] = []
     deadline = time.monotonic() + seconds
+    # The driver ends the load by closing stdin: its own steps (a server stopped, started,
+    # connections counted) take as long as they take on a busy machine.
+    ended = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), ended.set()), daemon=True).start()
 
     async def client(index: int, s: aiohttp.ClientSession) -> None:
         body = orjson.dumps({"page": f"p{index % 8}", "seconds": sleep})
-        while time.monotonic() < deadline:
+        while not ended.is_set() and time.monotonic() < deadline:
             event = await one(s, f"{url}/visit", body)
             events.append(event)
             if event[2] == 0:
@@ -109,7 +115,7 @@ def main() -> None:
     p = sub.add_parser("load")
     p.add_argument("url")
     p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--seconds", type=float, default=40)
+    p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--sleep", type=float, default=0.0)
     b = sub.add_parser("burst")
     b.add_argument("url")

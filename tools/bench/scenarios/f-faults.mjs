@@ -34,11 +34,15 @@ const NAME = 'bench-faults';
 const caseDir = join(pluginDir, 'testdata', 'service_outages');
 const loader = join(new URL('..', import.meta.url).pathname, 'faults_load.py');
 
-/** Runs faults_load.py (pinned to wrk's core); onLine sees stdout lines as they come. */
-function client(h, args, onLine) {
+/**
+ * Runs faults_load.py (pinned to wrk's core); onLine sees stdout lines as they come. Its stdin is
+ * a pipe: `load` runs until `stop()` closes it. Returns { done: Promise<result>, stop }.
+ */
+function start(h, args, onLine) {
   const argv = h.pin(1, [h.python, loader, ...args]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let child;
+  const done = new Promise((resolve, reject) => {
+    child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => {
@@ -53,7 +57,14 @@ function client(h, args, onLine) {
       else resolve(JSON.parse(last));
     });
   });
+  return { done, stop: () => child.stdin.end() };
 }
+
+const client = (h, args, onLine) => {
+  const run = start(h, args, onLine);
+  run.stop();
+  return run.done;
+};
 
 const count = (h, postgres, redis) => client(h, ['count', postgres.url, redis.url, NAME]);
 
@@ -84,9 +95,8 @@ export async function run(h) {
 
   // 1. Load with the two outages.
   const lead = 5;
-  const total = lead + 2 * (OUTAGE_S + 10);
   const marks = {};
-  const loadDone = client(h, ['load', server.url, '--connections', String(CONNECTIONS), '--seconds', String(total)]);
+  const loading = start(h, ['load', server.url, '--connections', String(CONNECTIONS)]);
   await sleep(lead * 1000);
   const before = await count(h, postgres, redis);
   h.log(`under load: the service holds ${before.postgres} PostgreSQL and ${before.redis} Redis connections`);
@@ -102,7 +112,8 @@ export async function run(h) {
     h.log(`${service.kind} started again`);
     await sleep(10_000 - (Date.now() / 1000 - marks[`${service.kind} started`]) * 1000);
   }
-  const { events } = await loadDone;
+  loading.stop();
+  const { events } = await loading.done;
   const alive = server.child.exitCode === null && server.child.signalCode === null;
   // What the service logged about answers that were not an upstream's fault (a 500: the
   // runtime's own "failed"): the exception lines of its tracebacks, once each.
@@ -183,6 +194,9 @@ export async function run(h) {
   await sleep(1000);
   const gone = await count(h, postgres, redis);
   const completed = burstEvents.filter((e) => e[2] === 200).length;
+  const notCompleted = [
+    ...new Set(burstEvents.filter((e) => e[2] !== 200).map((e) => `${e[2] || 'no answer'} ${e[3]}: ${e[4]}`)),
+  ];
   const cleanExit = exit.code === 0 || exit.signal === 'SIGTERM';
   h.log(`SIGTERM: ${completed}/${BURST} in-flight requests answered 200; exit ${exit.code ?? exit.signal}; ` +
       `connections left ${gone.postgres} / ${gone.redis}`); // prettier-ignore
@@ -220,7 +234,9 @@ export async function run(h) {
       target: 'SIGTERM under load: in-flight requests complete, pools close, a clean exit',
       met: completed === BURST && cleanExit && gone.postgres === 0 && gone.redis === 0,
       measured:
-        `${completed} of ${BURST} requests in flight answered 200; the process ended by ` +
+        `${completed} of ${BURST} requests in flight answered 200` +
+        (notCompleted.length ? ` (the others: ${notCompleted.slice(0, 3).join('; ')})` : '') +
+        '; the process ended by ' +
         `${exit.signal ? `re-raising ${exit.signal} after its shutdown (uvicorn's convention: status 143 in a shell)` : `exit code ${exit.code}`}; ` +
         'its connections on both servers: ' +
         `${gone.postgres} and ${gone.redis}`,
@@ -238,7 +254,7 @@ export async function run(h) {
         `compiled by the built compiler (identical to its golden: ${compiled.sameAsGolden ? 'yes' : '**no**'}) under ` +
         "`python -m catalyst_runtime.serve` pinned to CPU 0, against a PostgreSQL and a Redis of the bench's own " +
         `(tools/services/services.mjs; PostgreSQL pool ${POOL}, the default). Load: \`tools/bench/faults_load.py\` ` +
-        `on CPU 1, ${CONNECTIONS} connections in a closed loop for ${total} s, every answer kept with the node a 5xx ` +
+        `on CPU 1, ${CONNECTIONS} connections in a closed loop until 10 s after the last outage, every answer kept with the node a 5xx ` +
         `names (client time-out 30 s). After ${lead} s PostgreSQL is stopped (fast shutdown), left down ${OUTAGE_S} s ` +
         `and started again on its port; 10 s later the same for Redis. Connections are counted on the servers' own ` +
         `lists (\`pg_stat_activity\` by \`application_name\`, \`CLIENT LIST\` by name). Then ${BURST} requests that ` +
