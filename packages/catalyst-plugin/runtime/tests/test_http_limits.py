@@ -104,13 +104,22 @@ async def test_big_integers_from_upstream_stay_exact(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "body", [b"[NaN, 12345678901234567890]", b"[1e400, 12345678901234567890]", b"{"]
+    ("body", "why"),
+    [
+        (b"[NaN, 12345678901234567890]", "NaN is not JSON"),
+        (b"[1e400, 12345678901234567890]", "number out of range"),
+        (b"{", "unexpected end of data"),
+    ],
 )
 async def test_not_json_stays_invalid_on_either_parser(
-    ctx: ExecutionContext, upstream: Upstream, body: bytes
+    ctx: ExecutionContext, upstream: Upstream, body: bytes, why: str
 ) -> None:
-    with pytest.raises(UpstreamError, match='node "nums": HTTP upstream sent invalid JSON'):
+    with pytest.raises(
+        UpstreamError, match='node "nums": HTTP upstream sent invalid JSON'
+    ) as caught:
         await http_call(ctx, "nums", "GET", f"{upstream.url}/json?body={quote(body)}")
+    # The parser's reason stays the cause, for the log's traceback.
+    assert str(caught.value.__cause__).startswith(why)
 
 
 @pytest.mark.anyio
@@ -119,10 +128,15 @@ async def test_a_header_value_that_cannot_be_sent_names_the_node_and_header(
     ctx: ExecutionContext, upstream: Upstream, value: str
 ) -> None:
     count = len(upstream.seen)
-    with pytest.raises(UpstreamError, match='node "hdr": header "X-Name" has a value') as caught:
+    message = (
+        'node "hdr": header "X-Name" has a value that cannot be sent: HTTP header values must be '
+        "printable ASCII"
+    )
+    with pytest.raises(UpstreamError) as caught:
         await http_call(
             ctx, "hdr", "GET", f"{upstream.url}/json?body=1", headers={"X-Name": value}, retries=2
         )
+    assert caught.value.message == message
     assert caught.value.status_code == 502
     assert value not in str(caught.value)
     assert len(upstream.seen) == count  # nothing was sent, and nothing retried

@@ -7,15 +7,20 @@ whose handler each test writes; ``Seen`` records what arrived.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 from aiohttp import web
+from pydantic import BaseModel
+from starlette.requests import Request
 
 from catalyst_runtime import (
+    ClientDisconnected,
     ConfigError,
     ConnectionPools,
     ExecutionContext,
@@ -23,9 +28,12 @@ from catalyst_runtime import (
     Settings,
     UpstreamError,
     http_call,
+    read_input,
     run_concurrently,
     url_segment,
 )
+
+from .upstream import Upstream, running_upstream
 
 
 @dataclass
@@ -163,14 +171,12 @@ async def test_retries_transient_failures_then_gives_up() -> None:
 
 @pytest.mark.anyio
 async def test_timeouts_become_504_and_a_missing_pool_is_a_config_error() -> None:
-    async def slow(request: web.BaseRequest) -> web.StreamResponse:
-        await asyncio.sleep(5)
-        return web.Response()
-
-    async with serving(slow) as (ctx, up, _):
+    async with serving(_hang()) as (ctx, up, _):
         with pytest.raises(NodeTimeoutError, match='node "a": timed out'):
             await http_call(ctx, "a", "GET", f"{up}/", timeout=0.2)
-    with pytest.raises(ConfigError, match="no pools"):
+    with pytest.raises(
+        ConfigError, match=r"^pools: this workflow has http nodes but the context has no pools$"
+    ):
         await http_call(ExecutionContext("wf", None), "a", "GET", "http://up/")
 
 
@@ -328,3 +334,253 @@ async def test_query_adds_to_the_urls_own_and_unsafe_url_characters_are_encoded(
     # As httpx encoded query values (quote_plus), "@" and "/" included.
     assert seen[0].raw_path == "/s?fixed=1&q=a+b%26c%2Bd&u=%C3%A9&e=ada%40example.com&s=a%2Fb~%2A"
     assert seen[1].raw_path == "/a%20b/%C3%A9/%2E%2E/x"
+
+
+@pytest.fixture(scope="module")
+def raw_upstream() -> Iterator[Upstream]:
+    """An upstream that answers exactly the bytes a test gives it (``/raw``), which an aiohttp
+    server would not (it adds a Content-Type, and encodes header values itself)."""
+    with running_upstream() as server:
+        yield server
+
+
+async def _raw_answer(upstream: Upstream, head: bytes, body: bytes) -> Any:
+    """What the node makes of an answer of exactly these header lines and body."""
+    url = f"{upstream.url}/raw?head={quote(head)}&body={quote(body)}"
+    pools = await ConnectionPools.create(Settings(), ["http"])
+    try:
+        return await http_call(ExecutionContext("wf", None, pools=pools), "fetch", "GET", url)
+    finally:
+        await pools.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("head", "body", "text"),
+    [
+        (b"content-type: text/plain; charset=latin-1\r\n", b"caf\xe9", "caf\u00e9"),
+        (b'Content-Type: text/plain; Charset="ISO-8859-1"\r\n', b"caf\xe9", "caf\u00e9"),
+        (b"content-type: text/plain; format=flowed; charset='cp1252'\r\n", b"\x80", "\u20ac"),
+        (b"content-type: text/plain;charset=latin-1\r\n", b"caf\xe9", "caf\u00e9"),
+        (b"content-type: text/plain; charset=latin-1; format=flowed\r\n", b"caf\xe9", "caf\u00e9"),
+        # The charset named is used even when the bytes do not fit it: what does not is replaced.
+        (b"content-type: text/plain; charset=us-ascii\r\n", b"caf\xc3\xa9", "caf\ufffd\ufffd"),
+        # A charset Python does not know, or none named: UTF-8.
+        (b"content-type: text/plain; charset=no-such-codec\r\n", b"caf\xc3\xa9", "caf\u00e9"),
+        (b"content-type: text/plain; charset=\r\n", b"caf\xc3\xa9", "caf\u00e9"),
+        (b"content-type: text/plain\r\n", b"caf\xc3\xa9", "caf\u00e9"),
+        # No Content-Type at all: text, and bytes that are not UTF-8 replaced, not an error.
+        (b"", b"caf\xc3\xa9", "caf\u00e9"),
+        (b"", b"ok \xff", "ok \ufffd"),
+        (b"content-type: text/plain; charset=no-such-codec\r\n", b"\xff", "\ufffd"),
+    ],
+)
+async def test_a_text_answer_is_decoded_as_its_content_type_says(
+    raw_upstream: Upstream, head: bytes, body: bytes, text: str
+) -> None:
+    answer = await _raw_answer(raw_upstream, head, body)
+    assert answer["body"] == text
+
+
+@pytest.mark.anyio
+async def test_answer_headers_are_lower_case_joined_and_latin_1_when_not_utf_8(
+    raw_upstream: Upstream,
+) -> None:
+    head = b"X-Name: caf\xe9\r\nX-Utf8: caf\xc3\xa9\r\nX-Many: 1\r\nx-many: 2\r\n"
+    answer = await _raw_answer(raw_upstream, head, b"")
+    headers = answer["headers"]
+    assert headers["x-name"] == "caf\u00e9"  # read as Latin-1, what HTTP/1.1 allowed
+    assert headers["x-utf8"] == "caf\u00e9"
+    assert headers["x-many"] == "1, 2"
+    assert answer["body"] is None
+
+
+@pytest.mark.anyio
+async def test_false_and_numbers_are_sent_as_json_would_write_them() -> None:
+    async with serving(answer(204)) as (ctx, up, seen):
+        await http_call(
+            ctx, "a", "GET", f"{up}/q", query={"on": True, "off": False, "n": 1.5},
+            headers={"X-Off": False, "X-On": True},
+        )  # fmt: skip
+    (request,) = seen
+    assert request.raw_path == "/q?on=true&off=false&n=1.5"
+    assert (request.headers["x-off"], request.headers["x-on"]) == ("false", "true")
+
+
+@pytest.mark.anyio
+async def test_a_400_answer_is_an_error_and_a_399_is_not() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(status=int(request.path.strip("/")), text="x" * 100)
+
+    async with serving(handler) as (ctx, up, _):
+        # An error's body is never read: the status is the answer, even past the cap.
+        with pytest.raises(UpstreamError, match='node "a": HTTP upstream answered 400'):
+            await http_call(ctx, "a", "GET", f"{up}/400", max_bytes=10)
+        assert (await http_call(ctx, "a", "GET", f"{up}/399"))["status"] == 399
+
+
+def _hang(arrived: asyncio.Event | None = None) -> Handler:
+    """A handler that never answers and returns once the client has closed its connection, as
+    an upstream would stop working (so the server's shutdown does not wait for it)."""
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if arrived is not None:
+            arrived.set()
+        # aiohttp gives a handler no event for its connection closing: look every 20 ms.
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return web.Response()
+
+    return handler
+
+
+@pytest.mark.anyio
+async def test_a_timed_out_attempt_is_tried_again() -> None:
+    async with serving(_hang()) as (ctx, up, seen):
+        with pytest.raises(NodeTimeoutError, match='node "a": timed out'):
+            await http_call(ctx, "a", "GET", f"{up}/slow", timeout=0.2, retries=1)
+        assert [r.raw_path for r in seen] == ["/slow", "/slow"]
+
+
+@pytest.mark.anyio
+async def test_retries_back_off_50_100_then_200_ms() -> None:
+    arrived: list[float] = []
+
+    async def unavailable(request: web.BaseRequest) -> web.StreamResponse:
+        arrived.append(asyncio.get_running_loop().time())
+        return web.Response(status=503)
+
+    async with serving(unavailable) as (ctx, up, _):
+        with pytest.raises(UpstreamError, match="answered 503"):
+            await http_call(ctx, "a", "GET", f"{up}/", retries=3)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrived)]
+    assert len(gaps) == 3
+    # At least the back-off before each attempt (a loaded machine only makes the gaps longer).
+    for gap, back_off in zip(gaps, (0.05, 0.1, 0.2), strict=True):
+        assert gap >= back_off, gaps
+
+
+class _Order(BaseModel):
+    id: int
+
+
+async def _served_call(
+    up: str, ctx: ExecutionContext, leaves: asyncio.Event | None, **options: Any
+) -> Any:
+    """What a generated route does: read the body (which keeps the request's ``receive`` for
+    http_call), then call the upstream. The client leaves when ``leaves`` is set."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b'{"id": 7}'}
+        if leaves is None:
+            await asyncio.Event().wait()  # a client that stays
+        else:
+            await leaves.wait()
+        return {"type": "http.disconnect"}
+
+    headers = [(b"content-type", b"application/json")]
+    order = await read_input(Request({"type": "http", "headers": headers}, receive), _Order)
+    return await http_call(ctx, "fetch", "GET", f"{up}/orders/{order.id}", **options)
+
+
+@pytest.mark.anyio
+async def test_a_client_that_leaves_cancels_the_call_in_process() -> None:
+    arrived = asyncio.Event()
+    async with serving(_hang(arrived)) as (ctx, up, seen), asyncio.timeout(20):
+        leaves = asyncio.Event()
+        # A task of its own, as a request has: the kept receive stays in its context.
+        call = asyncio.create_task(_served_call(up, ctx, leaves, timeout=15))
+        await arrived.wait()
+        leaves.set()
+        with pytest.raises(ClientDisconnected):
+            await call
+    assert [r.raw_path for r in seen] == ["/orders/7"]
+
+
+@pytest.mark.anyio
+async def test_a_client_that_stays_gets_the_answer_and_other_cancellations_pass() -> None:
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if "slow" in request.query:
+            return await _hang()(request)
+        return web.json_response({"id": 7})
+
+    async with serving(handler) as (ctx, up, _), asyncio.timeout(20):
+        answer = await asyncio.create_task(_served_call(up, ctx, None))
+        assert answer["body"] == {"id": 7}
+        # The node's own deadline holds while the client is watched.
+        with pytest.raises(NodeTimeoutError, match='node "fetch": timed out'):
+            await asyncio.create_task(_served_call(up, ctx, None, query={"slow": 1}, timeout=0.2))
+
+        # A deadline around the whole run (not the client leaving) is the caller's own timeout.
+        async def bounded() -> Any:
+            async with asyncio.timeout(0.3):
+                return await _served_call(up, ctx, None, query={"slow": 1})
+
+        with pytest.raises(TimeoutError):
+            await asyncio.create_task(bounded())
+
+
+@pytest.mark.anyio
+async def test_a_body_is_sent_only_for_json_and_labelled_once() -> None:
+    async def echo(request: web.BaseRequest) -> web.StreamResponse:
+        return web.json_response({"types": request.headers.getall("Content-Type", [])})
+
+    async with serving(echo) as (ctx, up, seen):
+        plain = await http_call(ctx, "a", "GET", f"{up}/plain")
+        labelled = await http_call(ctx, "a", "POST", f"{up}/json", json={"n": 1})
+        merge_patch = {"content-type": "application/merge-patch+json"}
+        patch = await http_call(ctx, "a", "PATCH", f"{up}/patch", json=[], headers=merge_patch)
+    assert (plain["body"], seen[0].body) == ({"types": []}, b"")
+    assert (labelled["body"], seen[1].body) == ({"types": ["application/json"]}, b'{"n":1}')
+    assert (patch["body"], seen[2].body) == ({"types": ["application/merge-patch+json"]}, b"[]")
+
+
+@pytest.mark.anyio
+async def test_without_options_one_attempt_within_the_settings_deadline() -> None:
+    async with serving(answer(503)) as (ctx, up, seen):
+        with pytest.raises(UpstreamError, match="answered 503"):
+            await http_call(ctx, "a", "GET", f"{up}/")
+        assert len(seen) == 1  # no retry unless the node asks for one
+    async with serving(_hang(), Settings(http_timeout=0.2)) as (ctx, up, _), asyncio.timeout(20):
+        with pytest.raises(NodeTimeoutError, match='node "a": timed out'):
+            await http_call(ctx, "a", "GET", f"{up}/")
+
+
+def _chunked(size: int, pieces: int = 1) -> Handler:
+    """An answer of ``size`` bytes with no declared length, in ``pieces`` writes apart."""
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for piece in range(pieces):
+            await response.write(bytes([ord("a") + piece]) * (size // pieces))
+            await asyncio.sleep(0.05)  # each arrives on its own
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+@pytest.mark.anyio
+async def test_an_answer_of_exactly_the_cap_is_kept_declared_or_not() -> None:
+    async with serving(answer(body=b"x" * 10)) as (ctx, up, _):
+        assert (await http_call(ctx, "a", "GET", f"{up}/", max_bytes=10))["body"] == "x" * 10
+        with pytest.raises(
+            UpstreamError, match=r'^node "big": HTTP upstream answer is larger than 9 bytes$'
+        ):
+            await http_call(ctx, "big", "GET", f"{up}/", max_bytes=9)
+    async with serving(_chunked(10)) as (ctx, up, _):
+        assert (await http_call(ctx, "a", "GET", f"{up}/", max_bytes=10))["body"] == "a" * 10
+        with pytest.raises(UpstreamError, match=r'node "big": .* larger than 9 bytes'):
+            await http_call(ctx, "big", "GET", f"{up}/", max_bytes=9)
+
+
+@pytest.mark.anyio
+async def test_an_answer_in_several_pieces_is_joined_as_sent() -> None:
+    async with serving(_chunked(9, pieces=3)) as (ctx, up, _):
+        assert (await http_call(ctx, "a", "GET", f"{up}/"))["body"] == "aaabbbccc"

@@ -1,6 +1,9 @@
 """A misbehaving HTTP upstream on loopback, in a thread: real sockets, one behaviour per path.
 
     /json?body=...    answers the raw bytes given (percent-decoded) as application/json
+    /raw?head=...&body=...
+                      answers the body after the header lines given (percent-decoded, each
+                      ending in CRLF), as they are: no Content-Type unless the head has one
     /drip             declares 40 bytes and sends one every 0.2 s
     /endless          a chunked body that never ends (64 KiB chunks)
     /declared-huge    declares 100 MiB and sends nothing
@@ -86,6 +89,16 @@ def _handler(upstream: Upstream) -> type[socketserver.BaseRequestHandler]:
                 sock.sendall(
                     b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\n"
                     b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                seen.sent = len(body)
+            elif path == "/raw":
+                # Split by hand: parse_qs would decode the bytes as UTF-8 first.
+                fields = dict(item.split("=", 1) for item in query.split("&"))
+                head = unquote_to_bytes(fields["head"])
+                body = unquote_to_bytes(fields["body"])
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nconnection: close\r\n%scontent-length: %d\r\n\r\n%s"
+                    % (head, len(body), body)
                 )
                 seen.sent = len(body)
             elif path == "/cookie":
