@@ -10,6 +10,7 @@
 //   Only a full run of every scenario writes docs/; --quick, or a --scenario selection, writes to
 //   a temporary folder (printed at the end) unless --out DIR.
 //   --scenario observability: the optional study of what metrics and tracing cost.
+//   --render DIR: rewrite DIR/benchmarks.md from DIR/benchmarks/runs.json, measuring nothing.
 //
 // Steps: wrk (installed with apt-get when missing and we may), the plugin built
 // (tools/build-plugin.mjs), the contenders' environment synced from its lock
@@ -35,7 +36,7 @@ const log = (message) =>
 // Options
 
 const argv = process.argv.slice(2);
-const known = ['--quick', '--no-build', '--scenario', '--rounds', '--duration', '--warmup', '--out'];
+const known = ['--quick', '--no-build', '--scenario', '--rounds', '--duration', '--warmup', '--out', '--render'];
 for (const a of argv) {
   if (a.startsWith('--') && !known.includes(a)) {
     console.error(`bench: unknown option ${a} (known: ${known.join(' ')})`);
@@ -83,6 +84,17 @@ const guess = (s) =>
   quick && s.estimate?.quick !== undefined ? s.estimate.quick : (s.estimate?.seconds ?? 120) * scale;
 const estimate = 60 + scenarios.reduce((a, s) => a + guess(s), 0);
 const estimateFull = 60 + all.filter((s) => !s.optional).reduce((a, s) => a + (s.estimate?.seconds ?? 120), 0);
+
+// --render DIR: write DIR/benchmarks.md again from DIR/benchmarks/runs.json (the report's wording
+// changed, the measurements did not); the charts stay as they are.
+if (value('--render')) {
+  const dir = resolve(value('--render'));
+  const saved = JSON.parse(readFileSync(join(dir, 'benchmarks', 'runs.json'), 'utf8'));
+  const sections = saved.scenarios.map(({ id, ...result }) => ({ scenario: all.find((s) => s.id === id), result }));
+  writeFileSync(join(dir, 'benchmarks.md'), renderReport(saved.meta, sections, 'benchmarks'));
+  console.error(`bench: wrote ${join(dir, 'benchmarks.md')} from its runs.json`);
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // One bench at a time on this machine: two would measure each other.

@@ -121,7 +121,6 @@ def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
     no uvicorn): CPU time per request (``time.process_time_ns``), the fastest of ``rounds``
     rounds of ``loops`` requests, the apps rotated per round. What the app itself costs, which
     a loaded machine disturbs far less than the HTTP runs."""
-    import asyncio
     import contextlib
 
     import uvloop

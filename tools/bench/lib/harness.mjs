@@ -1,8 +1,9 @@
 // The benchmark harness behind `npm run bench` (tools/bench/bench.mjs): servers pinned to one
 // core, wrk pinned to the other, interleaved rounds, medians and ratios paired per round.
 //
-// SCENARIO MODULES. Every file tools/bench/scenarios/<id>-<name>.mjs is one scenario; bench.mjs
-// loads them all (sorted by file name) and runs those that `--scenario` selects. A module exports
+// SCENARIO MODULES. Every file tools/bench/scenarios/*.mjs that exports `id` and `run` is one
+// scenario (name it <id>-<what>.mjs: the file order is the report's order); bench.mjs loads them
+// all and runs those that `--scenario` selects (default: every one not `optional`). It exports
 //
 //   export const id = 'a';                          // what --scenario a,b selects; lower case
 //   export const title = 'Simple transform';        // the report's section heading
@@ -13,9 +14,11 @@
 //   export const optional = true;                   // optional: run only when --scenario names it
 //                                                   // (a study, not one of issue 9's scenarios)
 //
-// `h` is a Harness (below); `options` is { quick, rounds, duration, warmup, connections? }
-// (already defaulted from the command line; a scenario may use its own values, say for the
-// 60 s of scenario E, as long as --quick stays short). `run` returns
+// `h` is a Harness (below); `options` is { quick, rounds, duration, warmup } (defaulted from the
+// command line: 3 rounds, 5 s, 1 s; --quick: 1 round, 2 s). A scenario may use its own values,
+// say 60 s for scenario E, as long as --quick stays short and `estimate` says what a full run
+// takes. Compile workflows with lib/compile.mjs's compileWorkflows(h.work, [files], 'pkg_name')
+// (the built compiler's API; the package lands on PYTHONPATH). `run` returns
 //
 //   {
 //     setup: ['markdown paragraph', …],           // what runs, the same work in each contender
@@ -40,23 +43,29 @@
 //       // both also take cwd (default: the temporary folder) and pythonPathFirst (a folder put
 //       // before the others on PYTHONPATH, e.g. another copy of catalyst_runtime)
 //   await h.check([s1, s2], { path, body })     // all answer 200 and the same JSON, or throws
-//   const r = await h.wrk(s, { path, body, connections, seconds, method, timeout })
+//   await h.request(s, { path, body, method })  // one request: { status, text, json, headers }
+//   const r = await h.wrk(s, { path, body, connections, seconds, method, timeout: '5s', threads: 1 })
 //       // { rps, p50_ms, p90_ms, p99_ms, max_ms, mean_ms, requests, non2xx, socket_errors,
-//       //   timeouts, cpu_us_per_req, rss_mb }  (CPU and RSS of the server's process tree)
+//       //   timeouts, cpu_us_per_req, rss_mb }: CPU (every thread's schedstat, ns) and RSS of
+//       //   the server's process tree; async, so a scenario can act while the load runs (stop
+//       //   PostgreSQL mid-run, send SIGTERM)
 //   const runs = await h.rounds(contenders, { connections: [1, 64], beforeRound })
 //       // warm-up then a measured run per contender × connections, `rounds` times, the
 //       // contender order rotated every round; beforeRound(round) may return extra runs
 //       // (e.g. the upstream alone) measured in the same round
 //   const rows = h.summarise(runs, { reference: 'hand-written' })
 //   h.paired(runs, 'generated', 'hand-written', 'rps', 64)  // median of per-round ratios
+//   h.medianOf(runs, 'generated', 'p50_ms', 1)  // median over rounds
+//   h.python, h.work, h.options, h.log(message)  // the interpreter, temp folder, options, progress
 //   await h.stop(s)                              // SIGTERM, then SIGKILL after 5 s
 //   h.defer(async () => stopServices(svc))       // run when the scenario ends (or the bench is
 //                                                // interrupted), last registered first
 //   h.busy()                                     // load average ≥ half the cores: a note for
 //                                                // comparisons a shared core distorts
 //
-// CPU pinning: `cpu: 0` (the default for servers) runs the process under `taskset -c 0`; wrk runs
-// under `taskset -c 1`; `cpu: null` leaves a process unpinned. On a machine without taskset or
+// CPU pinning: `cpu: 0` (the default for servers) pins the process, every thread and every child,
+// to CPU 0 once it answers (`taskset -a -p`; it starts on any core); wrk runs under
+// `taskset -c 1`; `cpu: null` leaves a process unpinned. On a machine without taskset or
 // with one core nothing is pinned, and the report says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -101,6 +110,16 @@ function processTree(pid) {
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
   return tree;
+}
+
+function killPids(pids) {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /**
@@ -187,6 +206,15 @@ export class Harness {
     return loadavg()[0] >= cpus().length / 2;
   }
 
+  /** Pins every thread of a running process and of its descendants to one CPU (taskset -a -p). */
+  pinTree(pid, cpu) {
+    if (!this.pinned || cpu === null || cpu === undefined) return;
+    for (const p of processTree(pid)) {
+      const out = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(p)], { encoding: 'utf8' });
+      if (out.status !== 0 && p === pid) throw new Error(`taskset could not pin ${pid}: ${out.stderr}`);
+    }
+  }
+
   /** `taskset -c N` in front of argv when pinning is possible and cpu is a number. */
   pin(cpu, argv) {
     return this.pinned && cpu !== null && cpu !== undefined ? ['taskset', '-c', String(cpu), ...argv] : argv;
@@ -199,13 +227,12 @@ export class Harness {
   async start(
     name,
     argv,
-    { env = {}, cpu = 0, ready = { path: '/' }, cwd, pythonPathFirst, timeoutMs = 120_000 } = {},
+    { env = {}, cpu = 0, ready = { path: '/' }, cwd, pythonPathFirst, timeoutMs = 300_000 } = {},
   ) {
     const port = await freePort();
-    const command = this.pin(
-      cpu,
-      argv.map((a) => a.replaceAll('{port}', String(port))),
-    );
+    // Started on any core and pinned once it answers: imports are most of a start-up, and a busy
+    // machine starts several servers far sooner on two cores than on one.
+    const command = argv.map((a) => a.replaceAll('{port}', String(port)));
     const child = spawn(command[0], command.slice(1), {
       cwd: cwd ?? this.work, // not the repository: no .env of its is picked up by the runtime's lifespan
       env: {
@@ -229,6 +256,7 @@ export class Harness {
       try {
         const r = await this.request(server, { ...ready, timeoutMs: 2000 });
         if (ready.status === undefined || r.status === ready.status) {
+          this.pinTree(child.pid, cpu);
           server.rssStartMb = rssMb(child.pid);
           return server;
         }
@@ -256,22 +284,18 @@ export class Harness {
 
   async stop(server) {
     if (!server || server.child.exitCode !== null) return;
+    const tree = processTree(server.pid);
     const exited = new Promise((r) => server.child.once('exit', r));
     server.child.kill('SIGTERM');
     await Promise.race([exited, sleep(5000)]);
-    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    killPids(tree); // whatever is left, granian's worker included
     this.children.delete(server.child);
   }
 
   /** Kills every process this harness started (on exit or interrupt). */
   killAll() {
-    for (const child of this.children) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
+    // The whole tree: a SIGKILLed granian leaves its worker process running otherwise.
+    killPids([...this.children].flatMap((child) => (child.exitCode === null ? processTree(child.pid) : [])));
     this.children.clear();
   }
 

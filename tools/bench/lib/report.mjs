@@ -73,7 +73,10 @@ export function renderReport(meta, sections, chartsDir) {
       ? '**A smoke run (`--quick`: one round of short runs), not a measurement: the numbers below only show that every part works.**\n'
       : '',
     'Written by `npm run bench` (`node tools/bench/bench.mjs`); every figure below is from the run that wrote this ' +
-      `file. A full run of every scenario takes about ${Math.round(meta.estimate / 60)} minutes; \`--quick\` a few.`,
+      `file. A full run of every scenario takes about ${Math.round(meta.estimate / 60)} minutes; \`--quick\` a few. ` +
+      'From a fresh clone it needs Node, Python 3.11+ and wrk (installed with apt-get when run as root or with sudo); ' +
+      'it builds the plugin and installs the contenders itself. How it works, and how to add a scenario: ' +
+      '`tools/bench/lib/harness.mjs` and [performance.md](performance.md).',
     '',
     `- Command: \`${meta.command}\`, started ${meta.startedAt}, ${num(meta.elapsedS)} s in all.`,
     `- Machine: ${m.cores} × ${m.cpu}; load average ${m.loadBefore.join(' / ')} before and ${m.loadAfter.join(' / ')} after (1 / 5 / 15 min).`,
