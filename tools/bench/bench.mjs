@@ -18,7 +18,17 @@
 // tools/bench/lib/harness.mjs for the interface) in a temporary folder, servers on 127.0.0.1 and
 // free ports; then the report and the charts. One bench at a time: a second copy refuses to start.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -99,7 +109,8 @@ if (value('--render')) {
 // ---------------------------------------------------------------------------------------------
 // One bench at a time on this machine: two would measure each other.
 
-const lockFile = join(tmpdir(), 'catalyst-bench.lock');
+// One machine-wide path, not $TMPDIR's: two benches with different TMPDIRs still share the cores.
+const lockFile = existsSync('/tmp') ? '/tmp/catalyst-bench.lock' : join(tmpdir(), 'catalyst-bench.lock');
 try {
   const fd = openSync(lockFile, 'wx');
   writeFileSync(fd, String(process.pid));
