@@ -123,7 +123,7 @@ async def test_a_timeout_cancels_running_branches_and_returns_their_connections(
             await run_branches(
                 ctx,
                 "race",
-                {"slow": sleep_query(ctx, "slow_query", 2), "quick": sleep_query(ctx, "q", 0)},
+                {"slow": sleep_query(ctx, "slow_query", 5), "quick": sleep_query(ctx, "q", 0)},
                 timeout=0.1,
             )
         elapsed = time.monotonic() - started
@@ -132,7 +132,8 @@ async def test_a_timeout_cancels_running_branches_and_returns_their_connections(
         assert pool_is_idle(ctx)
         # The pool still serves (the cancelled query did not leave a broken connection).
         assert await sleep_query(ctx, "after", 0) == 0
-    assert elapsed < 1.5, elapsed
+    # Cancelled at 0.1 s, long before the branch's five seconds (generous: a loaded machine).
+    assert elapsed < 4, elapsed
     assert caught.value.status_code == 504
     assert caught.value.message == 'node "race": branch "slow" did not finish within 0.1 s'
     assert "slow_query" not in ctx.timings and "q" in ctx.timings
