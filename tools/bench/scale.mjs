@@ -4,13 +4,21 @@
 //   2. `run-many -t codegen`: cold and cached, unbatched and in Nx's batch mode;
 //   3. `nx affected -t codegen` after one definition edit (asserts exactly one task ran);
 //   4. the projects a runtime library change affects (asserts every service);
-//   5. batched codegen with two broken services (asserts exactly those two tasks fail).
+//   5. batched codegen with two broken services (asserts exactly those two tasks fail);
+//   and beside each of the plugin's costs, Nx's own floor measured in the same run: an empty plugin
+//   (createNodes answering nothing) for the graph, plugins loaded in Nx's process
+//   (NX_ISOLATE_PLUGINS=false) to show the worker's part, and a trivial executor for the process
+//   Nx starts per task.
+// Runs unattended: about 20 minutes on two idle cores at 200 services (generating the workspace
+// 2–3 min, the unbatched cold runs and their floor most of the rest); at a load average of 15–25
+// on two cores it took well over an hour. Under load, run it with `nice -n 19`.
 //   node tools/bench/scale.mjs                 build + pack the plugin, then measure (200 services)
 //   node tools/bench/scale.mjs --services=20   a smaller workspace (a quick check of the script)
 //   node tools/bench/scale.mjs --nx=24         on the pinned Nx 24 instead of Nx 23
 //   --baseline=<plugin .tgz>                   also measure another build of the plugin (e.g. main's), its runs
 //                                              interleaved with this build's in the same workspace (sections 2, 3, 7)
 //   --only=graph,codegen,affected,runtime,broken,startup   measure only those sections
+//   --repeats=3                                 fewer rounds of the graph and start-up measurements (default 5)
 //   KEEP_WORKSPACE=1 ...                       leave the workspace in /tmp for a look
 // Writes tools/bench/results/scale.md (and .json); docs/nx-plugin.md quotes it.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -27,7 +35,7 @@ const arg = (name, fallback) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const SERVICES = Number(arg('services', '200'));
 const NX_MAJOR = Number(arg('nx', '23'));
-const REPEATS = 5;
+const REPEATS = Number(arg('repeats', '5')); // rounds of the graph and start-up measurements
 // --only=graph,codegen,... measures only those sections (the workspace is always built).
 const ONLY = arg('only', '') ? new Set(arg('only', '').split(',')) : undefined;
 const measures = (section) => !ONLY || ONLY.has(section);
@@ -46,6 +54,39 @@ if (!process.argv.includes('--no-build')) {
 const packDir = mkdtempSync(join(tmpdir(), 'catalyst-scale-pack-'));
 const ws = lib.createWorkspace({ tarball: lib.packPlugin(packDir), nxMajor: NX_MAJOR, log });
 const nxBin = join(ws.root, 'node_modules', '.bin', 'nx');
+
+// Nx's own floors, measured beside the plugin: a package (installed into node_modules, as a
+// plugin from the registry would be) holding an Nx plugin whose createNodes matches the same
+// definition files and answers nothing — what any plugin's worker costs — and, with the option
+// noopTarget, infers a target `noop` on each service whose executor returns success at once —
+// what Nx's process per task costs whatever the executor does.
+const floorDir = join(ws.root, 'node_modules', 'catalyst-bench-floor');
+mkdirSync(floorDir, { recursive: true });
+writeFileSync(
+  join(floorDir, 'package.json'),
+  JSON.stringify({ name: 'catalyst-bench-floor', version: '0.0.0', main: 'index.js', executors: './executors.json' }),
+);
+writeFileSync(
+  join(floorDir, 'executors.json'),
+  JSON.stringify({
+    executors: { noop: { implementation: './noop.js', schema: './schema.json', description: 'nothing' } },
+  }),
+);
+writeFileSync(join(floorDir, 'schema.json'), JSON.stringify({ type: 'object', properties: {} }));
+writeFileSync(join(floorDir, 'noop.js'), 'module.exports = async function noop() { return { success: true }; };\n');
+writeFileSync(
+  join(floorDir, 'index.js'),
+  `const { dirname } = require('node:path');
+exports.createNodesV2 = [
+  '**/workflows/*.workflow.{yaml,yml,json}',
+  (files, options) =>
+    options && options.noopTarget
+      ? files.map((file) => [file, { projects: { [dirname(dirname(file))]: { targets: { noop: { executor: 'catalyst-bench-floor:noop', cache: false } } } } }])
+      : [],
+];
+exports.createDependencies = () => [];
+`,
+);
 
 // Two builds of the plugin in one workspace: the installed package's code (dist/) is swapped
 // between runs, so that both are measured under the same load, turn about. The runtime library
@@ -99,11 +140,21 @@ function cpuNx(args, env = {}) {
     .split('\n')
     .map((line) => JSON.parse(line));
   const sum = (f) => processes.filter(f).reduce((total, p) => total + p.cpuMs, 0);
+  const ours = (p) => /plugin-worker/.test(p.script) && p.arg === '@catalyst/plugin';
+  const taskProcesses = processes.filter((p) => /run-executor|batch/.test(p.script)).map((p) => p.cpuMs);
   return {
     ...result,
     cpuMs: sum(() => true),
-    pluginWorkerCpuMs: sum((p) => /plugin-worker/.test(p.script) && p.arg === '@catalyst/plugin'),
+    cliCpuMs: sum((p) => /bin\/nx$/.test(p.script)),
+    pluginWorkerCpuMs: sum(ours),
+    pluginWorkerStarts: processes.filter(ours).length,
+    floorWorkerCpuMs: sum((p) => /plugin-worker/.test(p.script) && p.arg.includes('catalyst-bench-floor')),
+    nxWorkersCpuMs: sum(
+      (p) => /plugin-worker/.test(p.script) && p.arg !== '@catalyst/plugin' && !p.arg.includes('catalyst-bench-floor'),
+    ),
     taskProcessesCpuMs: sum((p) => /run-executor|batch/.test(p.script)),
+    taskProcessMedianCpuMs: taskProcesses.length ? median(taskProcesses) : 0,
+    taskProcessCount: taskProcesses.length,
   };
 }
 
@@ -144,14 +195,28 @@ const projects = JSON.parse(mustNx(['show', 'projects', '--json']).stdout);
 if (projects.length !== SERVICES + 1) fail(`expected ${SERVICES + 1} projects, got ${projects.length}`);
 
 // 2. Project graph with and without the plugin: `nx show projects` with the graph cache cleared
-//    (cold) and kept (warm), alternating so that the machine's noise falls on both alike.
+//    (cold) and kept (warm), alternating so that the machine's noise falls on all alike. Beside
+//    them, Nx's floors: an empty plugin in the plugin's place (its worker is what any plugin
+//    costs), and the plugin with and without Nx's plugin workers (NX_ISOLATE_PLUGINS=false loads
+//    plugins into Nx's own process: what is left is the plugin's own code).
 const nxJsonPath = join(ws.root, 'nx.json');
 const withPlugin = readFileSync(nxJsonPath, 'utf8');
-const withoutPlugin = JSON.stringify({ ...JSON.parse(withPlugin), plugins: [] }, null, 2);
+const withPlugins = (plugins) => JSON.stringify({ ...JSON.parse(withPlugin), plugins }, null, 2);
+const withoutPlugin = withPlugins([]);
+const emptyPlugin = withPlugins(['catalyst-bench-floor']);
+const inProcess = { NX_ISOLATE_PLUGINS: 'false' };
+const GRAPH_VARIANTS = {
+  baseline: { nxJson: withPlugin, build: 'baseline' },
+  with: { nxJson: withPlugin },
+  empty: { nxJson: emptyPlugin },
+  without: { nxJson: withoutPlugin },
+  withInProcess: { nxJson: withPlugin, env: inProcess },
+  withoutInProcess: { nxJson: withoutPlugin, env: inProcess },
+};
 // `with` is this build; `baseline` the other build when one is given. Cold also removes the
 // plugin's own cache of what it read (in .nx/workspace-data); warm keeps it.
 const graph = section('graph', () => {
-  const variants = [...(BASELINE ? ['baseline'] : []), 'with', 'without'];
+  const variants = Object.keys(GRAPH_VARIANTS).filter((v) => v !== 'baseline' || BASELINE);
   const times = Object.fromEntries(
     variants.map((v) => [
       v,
@@ -160,15 +225,16 @@ const graph = section('graph', () => {
   );
   for (let i = 0; i < REPEATS; i++) {
     for (const variant of variants) {
-      writeFileSync(nxJsonPath, variant === 'without' ? withoutPlugin : withPlugin);
-      usePlugin(variant === 'baseline' ? 'baseline' : 'current');
+      const { nxJson, build = 'current', env = {} } = GRAPH_VARIANTS[variant];
+      writeFileSync(nxJsonPath, nxJson);
+      usePlugin(build);
       mustNx(['reset', '--only-cache']);
       rmSync(join(ws.root, '.nx', 'workspace-data'), { recursive: true, force: true });
       for (const kind of ['cold', 'warm']) {
-        const run = cpuNx(['show', 'projects']);
+        const run = cpuNx(['show', 'projects'], env);
         times[variant][kind].push(run.seconds);
         times[variant][`${kind}CpuMs`].push(run.cpuMs);
-        times[variant][`${kind}WorkerCpuMs`].push(run.pluginWorkerCpuMs);
+        times[variant][`${kind}WorkerCpuMs`].push(variant === 'empty' ? run.floorWorkerCpuMs : run.pluginWorkerCpuMs);
       }
     }
   }
@@ -183,6 +249,31 @@ const coldCodegen = () => {
   mustNx(['reset', '--only-cache']);
   ws.must('git', ['clean', '-fdXq', 'apps']); // the git-ignored _generated/ folders
 };
+// Nx's sync generators as a workspace may register ours instead of on the codegen target: as a
+// global sync generator, which `nx sync` and `nx sync:check` run and a task run does not.
+const withGlobalSync = JSON.stringify(
+  {
+    ...JSON.parse(withPlugin),
+    sync: { disabledTaskSyncGenerators: ['@catalyst/plugin:sync'], globalGenerators: ['@catalyst/plugin:sync'] },
+  },
+  null,
+  2,
+);
+const withNoopTargets = withPlugins([
+  ...JSON.parse(withPlugin).plugins,
+  { plugin: 'catalyst-bench-floor', options: { noopTarget: true } },
+]);
+const cpuOf = (run) => ({
+  seconds: run.seconds,
+  cpuMs: run.cpuMs,
+  cliCpuMs: run.cliCpuMs,
+  pluginWorkerCpuMs: run.pluginWorkerCpuMs,
+  pluginWorkerStarts: run.pluginWorkerStarts,
+  nxWorkersCpuMs: run.nxWorkersCpuMs,
+  taskProcessesCpuMs: run.taskProcessesCpuMs,
+  taskProcessMedianCpuMs: run.taskProcessMedianCpuMs,
+  taskProcessCount: run.taskProcessCount,
+});
 // codegen[build][mode]; with a baseline, the two builds run turn about for each mode.
 const codegen = section('codegen', () => {
   const result = Object.fromEntries(builds.map((b) => [b, {}]));
@@ -196,12 +287,16 @@ const codegen = section('codegen', () => {
       const cold = cpuNx(['run-many', '-t', 'codegen'], env);
       if (new Set(ranTasks(cold.output, 'codegen')).size !== SERVICES)
         fail(`${mode} cold run-many ran ${ranTasks(cold.output, 'codegen').length} tasks`);
-      const cached = mustNx(['run-many', '-t', 'codegen'], env);
+      const cached = cpuNx(['run-many', '-t', 'codegen'], env);
       // Recorded rather than asserted: the table shows a partial hit for what it is.
       const hits = cacheHits(cached.output);
       // Outside CI and without the daemon, Nx computes the project graph a second time to run the
-      // tasks' sync generators (ours is registered on codegen): the same run without them.
-      const cachedSkipSync = mustNx(['run-many', '-t', 'codegen', '--skip-sync'], env);
+      // tasks' sync generators (ours is registered on codegen): the same run without them, and
+      // with ours registered as a global sync generator instead (nx sync:check still runs it).
+      const cachedSkipSync = cpuNx(['run-many', '-t', 'codegen', '--skip-sync'], env);
+      writeFileSync(nxJsonPath, withGlobalSync);
+      const cachedGlobalSync = cpuNx(['run-many', '-t', 'codegen'], env);
+      writeFileSync(nxJsonPath, withPlugin);
       // With the daemon (as on a developer's machine) the graph is kept in memory between runs.
       const daemon = { ...env, NX_DAEMON: 'true' };
       mustNx(['run-many', '-t', 'codegen'], daemon); // starts the daemon and computes its graph
@@ -209,19 +304,25 @@ const codegen = section('codegen', () => {
       const daemonHits = cacheHits(cachedDaemon.output);
       mustNx(['daemon', '--stop']);
       result[build][mode] = {
-        cold: cold.seconds,
-        coldCpuMs: cold.cpuMs,
-        coldTaskProcessesCpuMs: cold.taskProcessesCpuMs,
-        cached: cached.seconds,
-        cacheHits: hits,
-        cachedSkipSync: cachedSkipSync.seconds,
-        cachedDaemon: cachedDaemon.seconds,
-        daemonHits,
+        cold: cpuOf(cold),
+        cached: { ...cpuOf(cached), hits },
+        cachedSkipSync: cpuOf(cachedSkipSync),
+        cachedGlobalSync: { ...cpuOf(cachedGlobalSync), hits: cacheHits(cachedGlobalSync.output) },
+        cachedDaemon: { seconds: cachedDaemon.seconds, hits: daemonHits },
       };
       log(`codegen ${build} ${mode}: ${JSON.stringify(result[build][mode])}`);
     }
   }
   usePlugin('current');
+  // Nx's own floor of the unbatched run: the same run-many over a target whose executor returns
+  // success at once (a process per task, as for codegen, and nothing in it).
+  writeFileSync(nxJsonPath, withNoopTargets);
+  const noop = cpuNx(['run-many', '-t', 'noop']);
+  writeFileSync(nxJsonPath, withPlugin);
+  if (new Set(ranTasks(noop.output, 'noop')).size !== SERVICES)
+    fail(`run-many -t noop ran ${ranTasks(noop.output, 'noop').length} tasks`);
+  result.noopFloor = cpuOf(noop);
+  log(`noop floor: ${JSON.stringify(result.noopFloor)}`);
   return result;
 });
 
@@ -288,12 +389,27 @@ console.log(JSON.stringify({ cpuMs: cpu() - t, modules: loaded.length, zod: load
     tracer,
     `if (/run-executor\\.js$/.test(process.argv[1] || '')) process.on('exit', () => { const u = process.cpuUsage(); require('fs').appendFileSync(${JSON.stringify(traceOut)}, JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }) + '\\n'); });\n`,
   );
+  // (c) Loading the plugin entry as Nx's plugin worker does (its plugin loader loaded first),
+  //     beside loading the empty plugin the same way.
+  const entryScript = (id) => `
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+require('nx/src/project-graph/plugins/load-resolved-plugin');
+require('nx/src/project-graph/plugins/utils');
+const before = new Set(Object.keys(require.cache));
+const t = cpu();
+require(${JSON.stringify(id)});
+console.log(JSON.stringify({ cpuMs: cpu() - t, modules: Object.keys(require.cache).filter((m) => !before.has(m)).length }));
+`;
   const result = {};
-  const rounds = Object.fromEntries(builds.map((b) => [b, { load: [], task: [] }]));
+  const rounds = Object.fromEntries(builds.map((b) => [b, { load: [], task: [], entry: [], floorEntry: [] }]));
   for (let i = 0; i < REPEATS; i++) {
     for (const build of builds) {
       usePlugin(build);
       rounds[build].load.push(JSON.parse(ws.must(process.execPath, ['-e', loadScript]).stdout));
+      rounds[build].entry.push(JSON.parse(ws.must(process.execPath, ['-e', entryScript('@catalyst/plugin')]).stdout));
+      rounds[build].floorEntry.push(
+        JSON.parse(ws.must(process.execPath, ['-e', entryScript('catalyst-bench-floor')]).stdout),
+      );
       rmSync(traceOut, { force: true });
       mustNx(['run', 'svc-001:codegen', '--skip-nx-cache', '--skip-sync'], { NODE_OPTIONS: `--require ${tracer}` });
       rounds[build].task.push(JSON.parse(readFileSync(traceOut, 'utf8').trim().split('\n')[0]).cpuMs);
@@ -306,6 +422,9 @@ console.log(JSON.stringify({ cpuMs: cpu() - t, modules: loaded.length, zod: load
       executorModules: samples[0].modules,
       zodModules: samples[0].zod,
       taskProcessCpuMs: median(rounds[build].task),
+      entryLoadCpuMs: median(rounds[build].entry.map((x) => x.cpuMs)),
+      entryModules: rounds[build].entry[0].modules,
+      emptyPluginEntryLoadCpuMs: median(rounds[build].floorEntry.map((x) => x.cpuMs)),
     };
   }
   usePlugin('current');
@@ -317,7 +436,9 @@ console.log(JSON.stringify({ cpuMs: cpu() - t, modules: loaded.length, zod: load
 const nxVersion = JSON.parse(readFileSync(join(ws.root, 'node_modules', 'nx', 'package.json'), 'utf8')).version;
 const uvVersion = execFileSync(ws.uv, ['--version'], { encoding: 'utf8' }).trim();
 const s2 = (x) => x.toFixed(2);
-const share = (variant, kind) => median(graph[variant][kind]) - median(graph.without[kind]);
+// A variant's share: its median less the median without any plugin, under the same isolation.
+const share = (variant, kind) =>
+  median(graph[variant][kind]) - median(graph[variant === 'withInProcess' ? 'withoutInProcess' : 'without'][kind]);
 const ms0 = (x) => x.toFixed(0);
 const result = {
   services: SERVICES,
@@ -328,6 +449,14 @@ const result = {
   loadAverage: loads,
   graphSeconds: graph,
   pluginGraphOverheadSeconds: graph && { cold: share('with', 'cold'), warm: share('with', 'warm') },
+  pluginGraphOverheadCpuMs: graph && {
+    cold: share('with', 'coldCpuMs'),
+    warm: share('with', 'warmCpuMs'),
+    emptyPluginCold: share('empty', 'coldCpuMs'),
+    emptyPluginWarm: share('empty', 'warmCpuMs'),
+    inProcessCold: share('withInProcess', 'coldCpuMs'),
+    inProcessWarm: share('withInProcess', 'warmCpuMs'),
+  },
   baselineGraphOverheadSeconds: graph?.baseline && { cold: share('baseline', 'cold'), warm: share('baseline', 'warm') },
   codegenSeconds: codegen,
   affectedAfterOneEdit: affected,
@@ -340,7 +469,7 @@ const label = (build) => (build === 'current' ? 'this build' : 'baseline');
 const md = [
   `# Monorepo scale: ${SERVICES} services, two workflows each`,
   '',
-  `Measured by \`node tools/bench/scale.mjs${SERVICES === 200 ? '' : ` --services=${SERVICES}`}${NX_MAJOR === 23 ? '' : ` --nx=${NX_MAJOR}`}${BASELINE ? ' --baseline=<tarball>' : ''}${ONLY ? ` --only=${[...ONLY].join(',')}` : ''}\` on ${result.machine.cpus} × ${result.machine.cpu} (${result.machine.memoryGiB} GiB), ` +
+  `Measured by \`node tools/bench/scale.mjs${SERVICES === 200 ? '' : ` --services=${SERVICES}`}${REPEATS === 5 ? '' : ` --repeats=${REPEATS}`}${NX_MAJOR === 23 ? '' : ` --nx=${NX_MAJOR}`}${BASELINE ? ' --baseline=<tarball>' : ''}${ONLY ? ` --only=${[...ONLY].join(',')}` : ''}\` on ${result.machine.cpus} × ${result.machine.cpu} (${result.machine.memoryGiB} GiB), ` +
     `Node ${process.version}, Nx ${nxVersion}, ${uvVersion}; daemon off unless said; a machine shared with other work, so single runs are noisy` +
     (BASELINE
       ? `; "baseline" is ${BASELINE.split('/').pop()} measured turn about with this build in the same workspace`
@@ -349,63 +478,72 @@ const md = [
   '',
 ];
 if (graph) {
+  const variantName = {
+    baseline: 'the baseline plugin',
+    with: 'the plugin',
+    empty: 'an empty plugin (createNodes answers nothing)',
+    without: 'no plugin',
+    withInProcess: 'the plugin, `NX_ISOLATE_PLUGINS=false`',
+    withoutInProcess: 'no plugin, `NX_ISOLATE_PLUGINS=false`',
+  };
+  const variants = Object.keys(variantName).filter((v) => graph[v]);
+  const shareOf = (v) =>
+    v.startsWith('without') ? '' : `${ms0(share(v, 'coldCpuMs'))} / ${ms0(share(v, 'warmCpuMs'))}`;
   md.push(
-    `Project graph (\`nx show projects\`), median of ${REPEATS}${loadOf('graph')}:`,
+    `Project graph (\`nx show projects\`), median of ${REPEATS}${loadOf('graph')}. Cold: \`nx reset --only-cache\` and \`.nx/workspace-data\` removed; warm: the next run. CPU: every process of the command; the worker: the process Nx starts for the measured plugin; share: less the same run without any plugin.`,
     '',
-    '| measurement | seconds |',
-    '|---|---|',
-    `| project graph, cold, with the plugin | ${s2(median(graph.with.cold))} |`,
-    `| project graph, cold, without the plugin | ${s2(median(graph.without.cold))} |`,
-    `| project graph, warm, with the plugin | ${s2(median(graph.with.warm))} |`,
-    `| project graph, warm, without the plugin | ${s2(median(graph.without.warm))} |`,
-    `| → the plugin's share, cold / warm | ${s2(share('with', 'cold'))} / ${s2(share('with', 'warm'))} |`,
-    ...(graph.baseline
-      ? [
-          `| project graph, cold / warm, with the baseline plugin | ${s2(median(graph.baseline.cold))} / ${s2(median(graph.baseline.warm))} |`,
-          `| → the baseline plugin's share, cold / warm | ${s2(share('baseline', 'cold'))} / ${s2(share('baseline', 'warm'))} |`,
-        ]
-      : []),
-    '',
-    'The same runs in CPU milliseconds (every process of the command; the plugin worker is the process Nx starts for this plugin):',
-    '',
-    `| variant | cold, all processes | warm, all processes | cold, the plugin's worker | warm, the plugin's worker |`,
+    '| variant | wall cold / warm, s | CPU cold / warm, ms | its worker, CPU cold / warm, ms | share, CPU cold / warm, ms |',
     '|---|---|---|---|---|',
-    ...[...(graph.baseline ? ['baseline'] : []), 'with', 'without'].map(
+    ...variants.map(
       (v) =>
-        `| ${{ baseline: 'with the baseline plugin', with: 'with the plugin', without: 'without the plugin' }[v]} | ${ms0(median(graph[v].coldCpuMs))} | ${ms0(median(graph[v].warmCpuMs))} | ${v === 'without' ? '–' : ms0(median(graph[v].coldWorkerCpuMs))} | ${v === 'without' ? '–' : ms0(median(graph[v].warmWorkerCpuMs))} |`,
+        `| ${variantName[v]} | ${s2(median(graph[v].cold))} / ${s2(median(graph[v].warm))} | ${ms0(median(graph[v].coldCpuMs))} / ${ms0(median(graph[v].warmCpuMs))} | ${['with', 'baseline', 'empty'].includes(v) ? `${ms0(median(graph[v].coldWorkerCpuMs))} / ${ms0(median(graph[v].warmWorkerCpuMs))}` : '–'} | ${shareOf(v)} |`,
     ),
-    `| → the plugin's share, CPU | ${ms0(share('with', 'coldCpuMs'))} | ${ms0(share('with', 'warmCpuMs'))} | | |`,
-    ...(graph.baseline
-      ? [
-          `| → the baseline plugin's share, CPU | ${ms0(share('baseline', 'coldCpuMs'))} | ${ms0(share('baseline', 'warmCpuMs'))} | | |`,
-        ]
-      : []),
     '',
   );
 }
 if (codegen) {
+  const cell = (r, extra = '') => `${s2(r.seconds)} s, ${s2(r.cpuMs / 1000)} s CPU${extra}`;
+  const parts = (r) =>
+    `CLI ${s2(r.cliCpuMs / 1000)}, Nx's plugin workers ${s2(r.nxWorkersCpuMs / 1000)}, the plugin's worker ${s2(r.pluginWorkerCpuMs / 1000)} (started ${r.pluginWorkerStarts}×), task processes ${s2(r.taskProcessesCpuMs / 1000)}`;
   md.push(
-    `\`run-many -t codegen\` over every service${loadOf('codegen')}:`,
+    `\`run-many -t codegen\` over every service${loadOf('codegen')}: wall time, CPU of every process, and the CPU by process (seconds):`,
     '',
-    `| measurement | ${builds.map(label).join(' | ')} |`,
+    `| run | ${builds.map(label).join(' | ')} |`,
     `|---|${builds.map(() => '---|').join('')}`,
   );
   const row = (title, f) => md.push(`| ${title} | ${builds.map((b) => f(codegen[b])).join(' | ')} |`);
   for (const mode of ['unbatched', 'batched']) {
     const how = mode === 'batched' ? ', batched (`NX_BATCH_MODE=true`)' : ', unbatched';
-    row(`cold${how}`, (c) => s2(c[mode].cold));
+    row(`cold${how}`, (c) => `${cell(c[mode].cold)}: ${parts(c[mode].cold)}`);
+    if (mode === 'unbatched')
+      row(
+        `cold, unbatched: one task process, median CPU`,
+        (c) => `${ms0(c[mode].cold.taskProcessMedianCpuMs)} ms (${c[mode].cold.taskProcessCount} processes)`,
+      );
     row(
-      `cold${how}: CPU seconds, all processes / task processes`,
-      (c) => `${s2(c[mode].coldCpuMs / 1000)} / ${s2(c[mode].coldTaskProcessesCpuMs / 1000)}`,
+      `fully cached${how}`,
+      (c) => `${cell(c[mode].cached, `, ${c[mode].cached.hits} hits`)}: ${parts(c[mode].cached)}`,
     );
-    row(`cached${how} (hits of ${SERVICES})`, (c) => `${s2(c[mode].cached)} (${c[mode].cacheHits})`);
-    row(`cached${how}, \`--skip-sync\``, (c) => s2(c[mode].cachedSkipSync));
     row(
-      `cached${how}, with the daemon (hits of ${SERVICES})`,
-      (c) => `${s2(c[mode].cachedDaemon)} (${c[mode].daemonHits})`,
+      `fully cached${how}, \`--skip-sync\``,
+      (c) => `${cell(c[mode].cachedSkipSync)}: ${parts(c[mode].cachedSkipSync)}`,
+    );
+    row(
+      `fully cached${how}, the sync generator global instead of on the target`,
+      (c) =>
+        `${cell(c[mode].cachedGlobalSync, `, ${c[mode].cachedGlobalSync.hits} hits`)}: ${parts(c[mode].cachedGlobalSync)}`,
+    );
+    row(
+      `fully cached${how}, with the daemon (second run)`,
+      (c) => `${s2(c[mode].cachedDaemon.seconds)} s, ${c[mode].cachedDaemon.hits} hits`,
     );
   }
-  md.push('');
+  const noop = codegen.noopFloor;
+  md.push(
+    '',
+    `Nx's floor for a process per task, in the same run: \`run-many -t noop\` over the ${SERVICES} services, an executor that returns success at once: ${cell(noop)}: ${parts(noop)}; one task process, median ${ms0(noop.taskProcessMedianCpuMs)} ms CPU (${noop.taskProcessCount} processes).`,
+    '',
+  );
 }
 if (affected)
   md.push(
@@ -430,6 +568,7 @@ if (startup) {
     `|---|${builds.map(() => '---|').join('')}`,
     `| loading the executor in a process with Nx's run command loaded | ${builds.map((b) => `${startup[b].executorLoadCpuMs.toFixed(0)} (${startup[b].executorModules} modules, ${startup[b].zodModules} of zod)`).join(' | ')} |`,
     `| Nx's whole task process for one \`nx run svc-001:codegen\` | ${builds.map((b) => startup[b].taskProcessCpuMs.toFixed(0)).join(' | ')} |`,
+    `| loading the plugin entry as Nx's plugin worker does (the empty plugin's: ${startup.current.emptyPluginEntryLoadCpuMs.toFixed(0)}) | ${builds.map((b) => `${startup[b].entryLoadCpuMs.toFixed(0)} (${startup[b].entryModules} modules)`).join(' | ')} |`,
     '',
   );
 }

@@ -474,6 +474,36 @@ describe('a workflow service in a fresh Nx workspace', () => {
     }
   });
 
+  it("starts the plugin's worker once in a run whose sync generators compute the graph again", () => {
+    // Without the daemon Nx computes the project graph twice for a codegen run (the second time
+    // for the sync generators); Nx ends a plugin's worker after its last hook, so the plugin's
+    // postTasksExecution hook is what keeps the first worker for the second computation.
+    const nxBin = join(ws.root, 'node_modules/.bin/nx');
+    const result = ws.sh(nxBin, ['run-many', '-t', 'codegen', '--output-style=static'], {
+      env: { ...ws.env, NX_VERBOSE_LOGGING: 'true' },
+    });
+    expect(result.code).toBe(0);
+    // The run held codegen tasks, so Nx ran the sync generator and computed the graph again.
+    expect(result.output).toMatch(/Successfully ran target codegen for (project \S+|\d+ projects)/);
+    expect(result.output).toMatch(/spawned worker for "nx\/core\/project-json"/);
+    const spawned = result.output.match(/\[isolated-plugin\] spawned worker for "@catalyst\/plugin"/g) ?? [];
+    expect(result.output).not.toMatch(/restarting worker for "@catalyst\/plugin"/);
+    expect(spawned).toHaveLength(1);
+  });
+
+  it('reports a malformed project.json of a service with its file, line and column', () => {
+    const projectJson = join(ws.root, 'apps/hello-svc/project.json');
+    const original = readFileSync(projectJson, 'utf8');
+    try {
+      writeFileSync(projectJson, original.replace(/("name": "hello-svc"),/, '$1'));
+      const result = ws.nx('show', 'projects');
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/apps\/hello-svc\/project\.json.* at \d+:\d+/);
+    } finally {
+      writeFileSync(projectJson, original);
+    }
+  });
+
   it('nx affected names every service when the runtime library changes', () => {
     ws.must('git', ['checkout', '--', '.']);
     const module = join(ws.root, 'libs/catalyst-runtime/src/catalyst_runtime/__init__.py');

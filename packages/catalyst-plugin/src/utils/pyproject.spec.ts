@@ -4,6 +4,7 @@ import {
   addUvWorkspaceMember,
   findUvMemberNamed,
   memberGlobMatches,
+  memberMatcher,
   readProjectName,
   rootPyprojectText,
   uvMemberDirs,
@@ -21,6 +22,36 @@ describe('pyproject helpers', () => {
     expect(memberGlobMatches('apps/*', 'apps/shop/orders')).toBe(false);
     expect(memberGlobMatches('apps/**', 'apps/shop/orders')).toBe(true);
     expect(memberGlobMatches('./libs/catalyst-runtime/', 'libs/catalyst-runtime')).toBe(true);
+  });
+
+  it('answers for a list of member globs as each glob alone does', () => {
+    const globs = ['libs/catalyst-runtime/', 'apps/*', 'services/**', 'tools/a?c', 'odd[1].dir'];
+    const matches = memberMatcher(globs);
+    const paths = [
+      'libs/catalyst-runtime',
+      './libs/catalyst-runtime',
+      'libs/catalyst-runtime-2',
+      'apps/hello-svc',
+      'apps/shop/orders',
+      'services/shop/orders',
+      'tools/abc',
+      'tools/abbc',
+      'odd[1].dir',
+      'odd1xdir',
+      'apps',
+    ];
+    for (const path of paths) {
+      expect([path, matches(path)]).toEqual([path, globs.some((glob) => memberGlobMatches(glob, path))]);
+    }
+    expect(paths.filter(matches)).toEqual([
+      'libs/catalyst-runtime',
+      './libs/catalyst-runtime',
+      'apps/hello-svc',
+      'services/shop/orders',
+      'tools/abc',
+      'odd[1].dir',
+    ]);
+    expect(memberMatcher([])('apps/a')).toBe(false);
   });
 
   it('lists the folders the uv member globs match, and finds a member by its PEP 503 name', () => {

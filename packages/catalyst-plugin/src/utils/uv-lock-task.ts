@@ -1,4 +1,5 @@
-import { logger, type GeneratorCallback } from '@nx/devkit';
+import type { GeneratorCallback } from '@nx/devkit';
+import { logger } from 'nx/src/utils/logger';
 import { spawnSync } from 'node:child_process';
 import { requireUv } from './uv';
 

@@ -1,4 +1,4 @@
-import { logger } from '@nx/devkit';
+import { logger } from 'nx/src/utils/logger';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 

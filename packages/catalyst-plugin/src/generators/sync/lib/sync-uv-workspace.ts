@@ -1,7 +1,7 @@
 import type { Tree } from '@nx/devkit';
 import { posix } from 'node:path';
 import { parse, stringify, type TomlTable } from 'smol-toml';
-import { addUvWorkspaceMember, memberGlobMatches, readUvWorkspaceMembers } from '../../../utils/pyproject';
+import { addUvWorkspaceMember, memberMatcher, readUvWorkspaceMembers } from '../../../utils/pyproject';
 import { RUNTIME_DISTRIBUTION_NAME } from '../../../utils/python-names';
 
 function isTable(value: unknown): value is TomlTable {
@@ -10,8 +10,8 @@ function isTable(value: unknown): value is TomlTable {
 
 /** Adds every folder in `members` that the root uv workspace does not list yet; returns those added. */
 export function syncUvMembers(tree: Tree, members: string[]): string[] {
-  const listed = readUvWorkspaceMembers(tree);
-  const missing = members.filter((dir) => !listed.some((glob) => memberGlobMatches(glob, dir)));
+  const listed = memberMatcher(readUvWorkspaceMembers(tree));
+  const missing = members.filter((dir) => !listed(dir));
   for (const dir of missing) addUvWorkspaceMember(tree, dir);
   return missing;
 }
