@@ -4,7 +4,8 @@
 //
 //   npm run bench                          full run of every scenario, writes docs/ (the estimate
 //                                          is each scenario's `estimate` summed, printed first and
-//                                          in the report; about 9 minutes for A and B)
+//                                          in the report: about 17 minutes for A to F,
+//                                          with the build about 18)
 //   npm run bench -- --quick               1 round of 2 s runs, a few minutes
 //   options: --scenario a,b  --rounds N (3)  --duration S (5)  --warmup S (1)  --no-build  --out DIR
 //   Only a full run of every scenario writes docs/; --quick, or a --scenario selection, writes to
