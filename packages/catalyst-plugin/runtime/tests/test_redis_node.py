@@ -16,10 +16,11 @@ from catalyst_runtime import (
     ExecutionContext,
     NodeError,
     NodeTimeoutError,
+    Settings,
     UpstreamError,
     redis_command,
 )
-from catalyst_runtime.testing import free_port
+from catalyst_runtime.testing import TcpProxy, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -176,6 +177,33 @@ async def test_an_unreachable_server_is_a_502_naming_the_node(unique: str) -> No
         assert "hunter2" not in str(caught.value)
     finally:
         await pools.close()
+
+
+@pytest.mark.parametrize("metrics", [False, True], ids=["plain pool", "timed pool"])
+async def test_connections_redis_closed_are_replaced_without_failing_a_request(
+    redis_url: str, unique: str, metrics: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis restarted while the service was idle: every pooled connection is dead. Each of the
+    # next commands must be answered on a new connection, not fail once per stale connection.
+    from catalyst_runtime import pools as pools_module
+
+    if metrics:  # with metrics on, the pool is the runtime's timed subclass
+        monkeypatch.setattr(pools_module, "wait_observer", lambda pool, seconds: None)
+    proxy = TcpProxy(redis_url)
+    proxy.open()
+    pools = await ConnectionPools.create(Settings(redis_url=proxy.url), needs=["redis"])
+    try:
+        ctx = ExecutionContext("redis_test", None, pools=pools)
+        key = f"{unique}restart"
+        await asyncio.gather(*(redis_command(ctx, "hits", "incr", key) for _ in range(4)))
+        assert len(pools.redis.connection_pool._available_connections) >= 2
+        proxy.close()  # every connection cut, as a restart would
+        proxy.open()
+        answers = [await redis_command(ctx, "hits", "incr", key) for _ in range(4)]
+        assert answers == [{"value": n} for n in range(5, 9)]
+    finally:
+        await pools.close()
+        proxy.shutdown()
 
 
 async def test_a_server_that_does_not_answer_is_a_504(unique: str) -> None:

@@ -356,16 +356,25 @@ async def _redis(settings: Settings) -> Redis:
     from redis.asyncio import Redis
 
     url = _require(settings.redis_url, "REDIS_URL", "redis", "redis://localhost:6379/0")
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 
+    # A pooled connection that Redis closed (a restart, an idle cut) fails its next command;
+    # redis-py's pool does not try again unless told, so every stale connection cost a request
+    # a 502 after Redis came back. One more try, on a new connection, for a lost connection
+    # only: a timeout is not tried again (it would double the wait), and a Redis that is still
+    # down fails the second try at once.
+    options: dict[str, Any] = {
+        "max_connections": settings.redis_max_connections,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    }
     observe = wait_observer
     if observe is None:
-        client = Redis.from_url(url, max_connections=settings.redis_max_connections)
+        client = Redis.from_url(url, **options)
     else:
-        pool_class = _timed_redis_pool(observe)
-        client = Redis.from_pool(
-            pool_class.from_url(url, max_connections=settings.redis_max_connections)
-        )
+        client = Redis.from_pool(_timed_redis_pool(observe).from_url(url, **options))
     try:
         await client.ping()  # fail at start-up, not on the first request
     except BaseException as exc:
