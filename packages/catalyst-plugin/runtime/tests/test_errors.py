@@ -116,6 +116,12 @@ async def test_asyncpg_errors(postgres_dsn: str) -> None:
     closed = await _mapped("docs", connection.fetch("SELECT 1"))
     assert isinstance(closed, UpstreamError)
     assert "InterfaceError" in closed.message
+    # asyncpg's protocol failing when the server goes away mid-operation: seen under load in
+    # npm run bench's faults scenario, built here since it cannot be caused on demand.
+    lost = node_error("docs", asyncpg.InternalClientError("got result for unknown protocol state"))
+    assert isinstance(lost, UpstreamError)
+    assert lost.status_code == 502
+    assert lost.message == 'node "docs": PostgreSQL error (InternalClientError)'
 
 
 @pytest.mark.anyio

@@ -312,7 +312,9 @@ def node_error(node_id: str, exc: BaseException) -> CatalystError:
             return UpstreamError(node_id, f"HTTP upstream answered {status}")
         return UpstreamError(node_id, f"HTTP request failed ({name})")
     asyncpg = sys.modules.get("asyncpg")
-    if asyncpg is not None and isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError)):
+    if asyncpg is not None and isinstance(
+        exc, (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+    ):
         if isinstance(exc, asyncpg.QueryCanceledError):
             return NodeTimeoutError(node_id, f"PostgreSQL query cancelled ({name})")
         sqlstate = getattr(exc, "sqlstate", None)
