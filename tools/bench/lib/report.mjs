@@ -81,7 +81,7 @@ export function renderReport(meta, sections, chartsDir) {
     `- Command: \`${meta.command}\`, started ${meta.startedAt}, ${num(meta.elapsedS)} s in all.`,
     `- Machine: ${m.cores} × ${m.cpu}; load average ${m.loadBefore.join(' / ')} before and ${m.loadAfter.join(' / ')} after (1 / 5 / 15 min).`,
     `- Versions: Python ${meta.versions.python}; ${meta.versions.packages}; ${meta.versions.wrk}; Node ${meta.versions.node}.`,
-    `- Method: ${meta.pinned ? 'every server pinned to CPU 0 with `taskset -c 0`, wrk pinned to CPU 1' : '**not pinned** (no taskset or a single core)'}; ` +
+    `- Method: ${meta.pinned ? 'every server pinned to CPU 0 (every thread and child, once it answers), wrk pinned to CPU 1' : '**not pinned** (no taskset or a single core)'}; ` +
       'one worker per server; `wrk -t1 -cN` with a keep-alive connection per N, closed loop, the body and the latency ' +
       "percentiles through `tools/bench/lib/wrk.lua` (wrk's own histogram); " +
       `${meta.options.warmup} s of discarded warm-up before each ${meta.options.duration} s measured run; ` +
