@@ -134,6 +134,17 @@ describe('planWorkflow: cycles', () => {
     expect(ids(plan.readySets)).toEqual([['ok']]);
   });
 
+  it('reports nothing more for a node stuck behind a cycle already reported', () => {
+    // The cycle's nodes come first: d's walk then ends at a, which the cycle's walk explained.
+    // a reads ok before c: the error points at the reference to the next node of the cycle.
+    const { reporter } = planOf(
+      `id: w\nnodes:\n${t('a', 'ok', 'c')}${t('b', 'a')}${t('c', 'b')}${t('d', 'a')}${t('ok')}output: { v: "{{ nodes.d.v }}" }\n`,
+    );
+    expect(said(reporter)).toEqual([
+      '3:68 cycle: dependency cycle: a → c → b → a (each node needs the next); remove one of these references or "after" entries',
+    ]);
+  });
+
   it('reports a node that needs itself as such, through a reference or "after"', () => {
     const { reporter } = planOf(
       `id: w\nnodes:\n${t('a', 'a')}  - { id: b, type: transform, after: [b], set: { v: 1 } }\noutput: { v: "{{ nodes.a.v }}" }\n`,
