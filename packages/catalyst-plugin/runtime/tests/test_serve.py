@@ -32,6 +32,7 @@ def test_serve_runs_on_uvloop_and_httptools(apps_dir: Path) -> None:
         "task": "RequestResponseCycle.run_asgi",
         "protocol": "catalyst_runtime.serve.LimitedHttpToolsProtocol",  # httptools, bounded
         "parser": "httptools.parser.parser.HttpRequestParser",
+        "start-up heap frozen": True,  # gc.freeze() once the app has started
     }
     assert hello.status_code == 200
     assert hello.headers["content-type"] == "application/json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 from fastapi import Request, Response
@@ -50,7 +51,8 @@ def _qualified(obj: object) -> str:
 
 @router.get("/probe")
 async def probe() -> Response:
-    """Report the running loop, and the uvicorn protocol and parser serving this very request.
+    """Report the running loop, the uvicorn protocol and parser serving this very request, and
+    whether the server froze the start-up heap out of the collector's reach.
 
     uvicorn runs each request in a task whose coroutine is ``RequestResponseCycle.run_asgi``; the
     cycle holds the connection's transport, whose protocol is the one parsing this request.
@@ -67,6 +69,7 @@ async def probe() -> Response:
             "task": coro.__qualname__,
             "protocol": _qualified(protocol),
             "parser": _qualified(protocol.parser),
+            "start-up heap frozen": gc.get_freeze_count() > 0,
         },
         ctx,
     )
