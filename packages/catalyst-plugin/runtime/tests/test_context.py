@@ -90,6 +90,21 @@ def test_timings_and_server_timing() -> None:
     assert summary["total"] >= 2.0
 
 
+def test_server_timing_writes_durations_as_the_float_would() -> None:
+    # Durations under a millisecond come from a table: every one must read exactly as
+    # f"{ns / 1e6:.3f}" writes it, the exact halves (float rounding) and the edges included.
+    checked = [*range(0, 1_000_000, 7), *range(500, 1_000_000, 1000), 999_499, 999_500, 999_999]
+    checked += [1_000_000, 1_234_567, 12_345_678_901, 2**40]
+    ctx = ExecutionContext("wf", None)
+    for ns in checked:
+        ctx.timings["n"] = ns
+        node = ctx.server_timing().split(", ")[0]
+        assert node == f"n;dur={ns / 1_000_000:.3f}", ns
+    ctx.note("n", "3 items")
+    ctx.timings["n"] = 4_123
+    assert ctx.server_timing().split(", ")[0] == 'n;dur=0.004;desc="3 items"'
+
+
 def test_server_timing_without_nodes() -> None:
     assert ExecutionContext("wf", None).server_timing().startswith("total;dur=")
 
