@@ -202,7 +202,9 @@ async def read_input(request: Request, model: type[ModelT]) -> ModelT:
     request._body = body  # as Starlette caches it: a later request.body() or .json() gets it
     _receive.set(receive)
     try:
-        return model.model_validate_json(body)
+        # pydantic-core's validator itself: ``model_validate_json`` only checks its keyword
+        # arguments (none are passed here) before calling it, about 0.5 µs a request.
+        return model.__pydantic_validator__.validate_json(body)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise _input_error(exc, limits.max_validation_errors) from None
 
