@@ -584,3 +584,74 @@ async def test_an_answer_of_exactly_the_cap_is_kept_declared_or_not() -> None:
 async def test_an_answer_in_several_pieces_is_joined_as_sent() -> None:
     async with serving(_chunked(9, pieces=3)) as (ctx, up, _):
         assert (await http_call(ctx, "a", "GET", f"{up}/"))["body"] == "aaabbbccc"
+
+
+class ClientConnection:
+    """A request's ASGI ``receive`` after its body was read: it answers ``http.disconnect`` once
+    ``leave()`` is called. Counts the waits begun on it and those cancelled."""
+
+    def __init__(self) -> None:
+        self.gone = asyncio.Event()
+        self.waits = 0
+        self.cancelled = 0
+
+    async def receive(self) -> dict[str, str]:
+        self.waits += 1
+        try:
+            await self.gone.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return {"type": "http.disconnect"}
+
+    def leave(self) -> None:
+        self.gone.set()
+
+
+@asynccontextmanager
+async def client_connection() -> AsyncIterator[ClientConnection]:
+    """A connection made the request's, as ``read_input`` makes it once the body is read."""
+    from catalyst_runtime.bodies import _receive
+
+    connection = ClientConnection()
+    token = _receive.set(connection.receive)
+    try:
+        yield connection
+    finally:
+        _receive.reset(token)
+
+
+@pytest.mark.anyio
+async def test_calls_in_series_share_one_watch_on_the_client_and_it_ends_with_them() -> None:
+    async with serving(answer(200, text="ok")) as (ctx, up, seen), client_connection() as client:
+        for path in ("/a", "/b", "/c"):
+            await http_call(ctx, "n", "GET", f"{up}{path}")
+        assert client.waits == 1  # one watcher for the three calls, not one each
+        await asyncio.sleep(0)  # the loop's next turn with no call under way
+        await asyncio.sleep(0)  # (the cancelled wait unwinds)
+        assert (client.waits, client.cancelled) == (1, 1)
+        await http_call(ctx, "n", "GET", f"{up}/d")  # a later call watches again
+        assert client.waits == 2
+    assert [r.raw_path for r in seen] == ["/a", "/b", "/c", "/d"]
+
+
+@pytest.mark.anyio
+async def test_a_client_leaving_cancels_every_call_under_way_and_any_later_one() -> None:
+    arrived, done = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if len(seen) == 2:
+            arrived.set()
+        await done.wait()  # the calls are cancelled long before; this only ends the test
+        return web.Response()
+
+    async with serving(handler) as (ctx, up, seen), client_connection() as client:
+        calls = [asyncio.ensure_future(http_call(ctx, f"n{i}", "GET", f"{up}/{i}")) for i in (1, 2)]
+        await asyncio.wait_for(arrived.wait(), 20)
+        client.leave()
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 20)
+        assert [type(r) for r in results] == [ClientDisconnected, ClientDisconnected]
+        with pytest.raises(ClientDisconnected):  # the client is known to be gone: not sent
+            await http_call(ctx, "n3", "GET", f"{up}/3")
+        done.set()
+    assert sorted(r.raw_path for r in seen) == ["/1", "/2"]

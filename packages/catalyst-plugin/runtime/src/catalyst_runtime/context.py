@@ -144,6 +144,7 @@ class ExecutionContext:
         "_execution_id",
         "_notes",
         "_started_at",
+        "client_watch",
         "events",
         "globals",
         "input",
@@ -171,6 +172,9 @@ class ExecutionContext:
     pools: ConnectionPools | None
     started_ns: int
     events: EventSink | None
+    # The http node's watch on the client's connection, shared by every call of the run (made
+    # by the first: ``http_node.ClientWatch``), or None.
+    client_watch: Any
     _execution_id: str | None
     _notes: dict[str, str] | None
     _started_at: str
@@ -195,6 +199,7 @@ class ExecutionContext:
         self.secrets = _ENV_SECRETS if secrets is None else secrets
         self.pools = pools
         self.events = None
+        self.client_watch = None
         self._execution_id = execution_id
         self._notes = None
         observer = ExecutionContext.input_observer
@@ -305,6 +310,7 @@ class ExecutionContext:
         branch.secrets = self.secrets
         branch.pools = self.pools
         branch.events = self.events
+        branch.client_watch = self.client_watch
         branch.started_ns = self.started_ns
         branch._notes = None
         # Branches belong to the same run: make the id now so parent and branches agree.
