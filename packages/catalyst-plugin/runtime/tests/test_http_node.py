@@ -655,3 +655,16 @@ async def test_a_client_leaving_cancels_every_call_under_way_and_any_later_one()
             await http_call(ctx, "n3", "GET", f"{up}/3")
         done.set()
     assert sorted(r.raw_path for r in seen) == ["/1", "/2"]
+
+
+def test_a_query_is_written_as_urlencode_writes_it() -> None:
+    # Plain keys and values skip quote_plus; every text must still come out as urlencode's.
+    from urllib.parse import urlencode
+
+    from catalyst_runtime.http_node import _url
+
+    texts = ["", "ada", "A-Z_a.z~09", "a b", "a+b", "a*b", "50%", "é", "x/y", "k=v&w", "😀", "~-._"]
+    for key in texts:
+        for value in texts:
+            params = {key: value, "limit": "5"}
+            assert str(_url("http://up/o", params)) == f"http://up/o?{urlencode(params)}"
