@@ -201,7 +201,10 @@ async def _send(
             raise _too_large(node_id, cap)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.content.iter_any():
+        # readany() itself rather than ``async for`` over iter_any(), which wraps each read and
+        # ends with a StopAsyncIteration: b"" is the end of the body either way.
+        read = response.content.readany
+        while chunk := await read():
             size += len(chunk)
             if size > cap:
                 raise _too_large(node_id, cap)
