@@ -200,6 +200,18 @@ describe('ExprEmitter operators', () => {
     );
   });
 
+  it('reads a field of a computed model as a key', () => {
+    expect(emit('(input.home if input.ok else input.home).city')).toBe(
+      '(inp.home.model_dump(by_alias=True) if inp.ok else inp.home.model_dump(by_alias=True))["city"] @15 | use input',
+    );
+  });
+
+  it('refuses to write a filter the checker does not know', () => {
+    const e = parseExpression('1 | nope', 0, 8);
+    const { env } = environment(new Checker(SCOPE));
+    expect(() => new ExprEmitter(env).value(e)).toThrow('unchecked filter "nope"');
+  });
+
   it('dumps models in lists and optional models', () => {
     expect(emit('input.homes')).toBe('[_m0.model_dump(by_alias=True) for _m0 in inp.homes] @16 | use input');
     expect(emit('input.grid')).toBe(

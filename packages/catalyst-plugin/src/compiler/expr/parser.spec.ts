@@ -6,7 +6,10 @@ import type { Expr } from './ast';
 import { children } from './ast';
 import { ExprError } from './errors';
 import { parseExpression } from './parser';
+import { nodeRefs } from './refs';
 import { MAX_TEMPLATE_CHARS, parseTemplate } from './template';
+import { expressionsOf, parseValue, templatesOf } from './value';
+import type { Reporter } from '../report/reporter';
 
 /** A tree as text: every node with its span, `(op left right)@start-end`. */
 function show(e: Expr): string {
@@ -303,5 +306,91 @@ describe('parseTemplate', () => {
     ]);
     // Without expressions any length is text.
     expect(parts('x'.repeat(MAX_TEMPLATE_CHARS + 1))).toEqual([`text "${'x'.repeat(MAX_TEMPLATE_CHARS + 1)}"`]);
+  });
+});
+
+describe('nodeRefs', () => {
+  const refs = (s: string) => nodeRefs(parseExpression(s, 0, s.length));
+
+  it('finds node references, soft inside the operand of a default', () => {
+    expect(refs('nodes.a.b + nodes["c"] + (nodes.d.x | default(nodes.e))')).toEqual([
+      { nodeId: 'a', offset: 6, soft: false },
+      { nodeId: 'c', offset: 18, soft: false },
+      { nodeId: 'd', offset: 32, soft: true },
+      { nodeId: 'e', offset: 52, soft: false },
+    ]);
+    expect(refs('[nodes.a | upper, -nodes.b, nodes.c if nodes.d else f(nodes.e)]').map((r) => r.nodeId)).toEqual([
+      'a',
+      'b',
+      'd',
+      'c',
+      'e',
+    ]);
+    expect(refs('(nodes.a | default(1)) | default(nodes.b)')).toEqual([
+      { nodeId: 'a', offset: 7, soft: true },
+      { nodeId: 'b', offset: 39, soft: false },
+    ]);
+  });
+
+  it('reads only a literal string index of nodes as a reference', () => {
+    expect(refs('nodes[1]')).toEqual([]);
+    expect(refs('nodes[input.x]')).toEqual([]);
+    expect(refs('input.nodes.a')).toEqual([]);
+    expect(refs('x.y')).toEqual([]);
+  });
+});
+
+describe('parseValue', () => {
+  type Call = [string, { path: (string | number)[]; stringOffset?: number }, string];
+  const reporter = (calls: Call[]): Reporter => ({ error: (...args: Call) => calls.push(args) }) as unknown as Reporter;
+
+  it('parses the strings of a value, keeping mappings and lists', () => {
+    const calls: Call[] = [];
+    const v = parseValue(
+      { a: ['{{ x }}', 'plain', 2, null], b: { c: 'y {{ z }}' }, d: true },
+      ['set'],
+      reporter(calls),
+    );
+    expect(calls).toEqual([]);
+    expect(templatesOf(v).map((t) => t.path)).toEqual([
+      ['set', 'a', 0],
+      ['set', 'b', 'c'],
+    ]);
+    expect(v).toMatchObject({
+      kind: 'object',
+      entries: [
+        [
+          'a',
+          {
+            kind: 'list',
+            items: [
+              { kind: 'template' },
+              { kind: 'const', value: 'plain' },
+              { kind: 'const', value: 2 },
+              { kind: 'const', value: null },
+            ],
+          },
+        ],
+        ['b', { kind: 'object', entries: [['c', { kind: 'template', template: { kind: 'text' } }]] }],
+        ['d', { kind: 'const', value: true }],
+      ],
+    });
+    expect(templatesOf(parseValue('x', [], reporter(calls)))).toEqual([]);
+  });
+
+  it('reports every syntax error at its offset in the string, and keeps a null in its place', () => {
+    const calls: Call[] = [];
+    const v = parseValue({ a: '{{ * }} {{ a b }}' }, ['output'], reporter(calls));
+    expect(calls).toEqual([
+      ['expression_syntax', { path: ['output', 'a'], stringOffset: 3 }, 'expected a value, found "*"'],
+      ['expression_syntax', { path: ['output', 'a'], stringOffset: 13 }, 'unexpected "b" after the expression'],
+    ]);
+    expect(v).toEqual({ kind: 'object', entries: [['a', { kind: 'const', value: null }]] });
+  });
+
+  it('lists the expressions of a template', () => {
+    const { template } = parseTemplate('a {{ x }} b {{ "lit" }} {{ y }}');
+    expect(expressionsOf(template!).map(show)).toEqual(['x@5-6', '"lit"@15-20', 'y@27-28']);
+    expect(expressionsOf(parseTemplate('{{ z }}').template!).map(show)).toEqual(['z@3-4']);
   });
 });
