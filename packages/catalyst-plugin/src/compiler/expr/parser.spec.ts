@@ -337,6 +337,9 @@ describe('nodeRefs', () => {
     expect(refs('nodes[input.x]')).toEqual([]);
     expect(refs('input.nodes.a')).toEqual([]);
     expect(refs('x.y')).toEqual([]);
+    expect(refs('input.nodes["a"]')).toEqual([]);
+    expect(refs('input["a"]')).toEqual([]);
+    expect(refs('nodes.a.default')).toEqual([{ nodeId: 'a', offset: 6, soft: false }]);
   });
 });
 
