@@ -462,7 +462,7 @@ describe('valueCode', () => {
     // Checked after parsing: the checker annotates each expression the emitter reads.
     const walk = (x: unknown): void => {
       if (x && typeof x === 'object' && 'kind' in x && (x as { kind: string }).kind === 'template')
-        for (const e of expressionsOf((x as { template: Parameters<typeof expressionsOf>[0] }).template))
+        for (const e of expressionsOf((x as unknown as { template: Parameters<typeof expressionsOf>[0] }).template))
           checker.check(e);
       else if (x && typeof x === 'object') Object.values(x).forEach(walk);
     };
