@@ -8,14 +8,12 @@ endpoint as the hand-written service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 from urllib.parse import quote
 
 import aiohttp
 import orjson
-from chain_apps import UPSTREAM, ChainIn, UpstreamError, new_session
+from chain_apps import UPSTREAM, ChainIn, UpstreamError, lifespan
 from fastapi import FastAPI, Request, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -67,13 +65,6 @@ _builder.add_edge("account", "orders")
 _builder.add_edge("orders", "audit")
 _builder.add_edge("audit", END)
 graph = _builder.compile()
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.session = new_session()
-    yield
-    await app.state.session.close()
 
 
 app = FastAPI(title="chain (LangGraph)", lifespan=lifespan)
