@@ -4,11 +4,16 @@ The side-by-side HTTP measurement is ``npm run bench`` (tools/bench/scenarios/a-
     node tools/uv.mjs run --project packages/catalyst-plugin/runtime --no-sync \\
         python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
     ... python tools/bench/compiled_path.py --in-process    # no sockets: the apps' own CPU
+    ... python tools/bench/compiled_path.py --http --tree before=/tmp/before --tree after=.
+
 
 ``--profile NAME`` serves one contender (``tools/bench/http/card_apps.py``) under ``python -m
 catalyst_runtime.serve`` pinned to CPU 0 with ``taskset``, loads it with wrk pinned to CPU 1 at
 64 connections and records it with py-spy. ``--in-process`` calls each app as an ASGI callable
-(see ``in_process``).
+(see ``in_process``). ``--http`` compares trees (a checkout, or ``git archive`` of a commit,
+unpacked): each tree's runtime and its golden ``transform_chain`` served as ``compiled@NAME``, and
+the floor under the same tree's ``serve`` as ``bare@NAME``, over HTTP at 64 connections (see
+``http_rounds``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +122,74 @@ def profile(process: subprocess.Popen[bytes], port: int, seconds: float, out: Pa
         print(f"{100 * n / total:5.1f} %  {frame}")
 
 
+def server_cpu_ns(pid: int) -> int:
+    """Time on a CPU of every thread of ``pid`` (schedstat, nanoseconds), as npm run bench."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+def http_rounds(trees: dict[str, Path], rounds: int, seconds: float, connections: int) -> None:
+    """Every tree's compiled service and floor at ``connections``: 1 s of warm-up then
+    ``seconds`` measured per run, the servers rotated each round; server CPU per request from
+    schedstat, and each compiled service's CPU over its own tree's floor paired per round."""
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    cleanup: list[Path] = []
+    port = 18710
+    try:
+        for name, tree in trees.items():
+            work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
+            cleanup.append(work)
+            (work / "bench_card").mkdir()
+            (work / "bench_card" / "__init__.py").write_text("")
+            case = tree / CASE.relative_to(ROOT)
+            shutil.copytree(case, work / "bench_card" / "_generated")
+            runtime = tree / "packages" / "catalyst-plugin" / "runtime" / "src"
+            pythonpath = os.pathsep.join([str(runtime), str(work), str(HTTP)])
+            for app in ("compiled", "bare"):
+                servers[f"{app}@{name}"] = (start(app, port, pythonpath), port)
+                port += 1
+        for label, (_, p) in servers.items():
+            print(f"{label}: {answer(p)[1].decode()}", flush=True)
+        cpu: dict[str, list[float]] = collections.defaultdict(list)
+        rps: dict[str, list[float]] = collections.defaultdict(list)
+        total: collections.Counter[str] = collections.Counter()
+        labels = list(servers)
+        for r in range(rounds):
+            order = labels[r % len(labels) :] + labels[: r % len(labels)]
+            for label in order:
+                process, p = servers[label]
+                before = server_cpu_ns(process.pid)
+                total[label] += wrk(p, connections, 1)["requests"]
+                result = wrk(p, connections, seconds)
+                total[label] += result["requests"]
+                spent = server_cpu_ns(process.pid) - before
+                cpu[label].append(spent / result["requests"] / 1000)
+                rps[label].append(result["requests"] / (result["duration_us"] / 1e6))
+            print(
+                f"round {r + 1} (load {os.getloadavg()[0]:.1f}): "
+                + ", ".join(f"{x} {cpu[x][-1]:.1f} µs" for x in labels),
+                flush=True,
+            )
+        med = statistics.median
+        print("\n| contender | req/s | server CPU µs/req | ÷ its floor (paired) |")
+        print("|---|--:|--:|--:|")
+        for label in labels:
+            app, _, name = label.partition("@")
+            floor = cpu[f"bare@{name}"]
+            paired = med(a / b for a, b in zip(cpu[label], floor, strict=True))
+            print(f"| {label} | {med(rps[label]):.0f} | {med(cpu[label]):.1f} | {paired:.2f}× |")  # noqa: RUF001
+        print("requests per server, warm-ups included:", dict(total))
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+        for work in cleanup:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
     """Each app called as an ASGI callable on uvloop with a ready-made request (no sockets,
     no uvicorn): CPU time per request (``time.process_time_ns``), the fastest of ``rounds``
@@ -190,10 +264,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--only", default=",".join(CONTENDERS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--profile", choices=list(CONTENDERS))
     mode.add_argument("--in-process", action="store_true")
+    mode.add_argument("--http", action="store_true")
     args = parser.parse_args()
+    if args.http:
+        pairs = [t.split("=", 1) for t in args.tree] or [["this", str(ROOT)]]
+        trees = {name: Path(path).resolve() for name, path in pairs}
+        http_rounds(trees, args.rounds, args.duration, args.connections)
+        return
     work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
     (work / "bench_card").mkdir()
     (work / "bench_card" / "__init__.py").write_text("")
