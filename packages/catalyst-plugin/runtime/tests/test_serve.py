@@ -33,6 +33,7 @@ def test_serve_runs_on_uvloop_and_httptools(apps_dir: Path) -> None:
         "protocol": "catalyst_runtime.serve.LimitedHttpToolsProtocol",  # httptools, bounded
         "parser": "httptools.parser.parser.HttpRequestParser",
         "start-up heap frozen": True,  # gc.freeze() once the app has started
+        "young collection threshold": 10_000,  # serve.YOUNG_THRESHOLD, not the default 700
     }
     assert hello.status_code == 200
     assert hello.headers["content-type"] == "application/json"

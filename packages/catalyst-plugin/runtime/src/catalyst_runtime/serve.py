@@ -53,6 +53,7 @@ __all__ = [
 
 HTTP = "httptools"
 LOOP = "uvloop"
+YOUNG_THRESHOLD = 10_000  # the collector's first threshold once the app has started
 _logger = logging.getLogger("catalyst_runtime")
 
 
@@ -299,6 +300,12 @@ class SignalBurstServer(uvicorn.Server):
         # collected first, so freezing keeps nothing that is already unreachable.
         gc.collect()
         gc.freeze()
+        # A young collection every 700 net new objects (the default) came several times per
+        # burst of requests at 64 connections: each burst's requests are all in flight at once,
+        # ~30 objects each, so the collector walked them (and promoted them) for nothing, about
+        # 2-4 µs a request. 10,000 is above what a burst keeps alive, so young collections are
+        # left to the garbage that needs them (docs/performance.md, "A third pass").
+        gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         now = monotonic()

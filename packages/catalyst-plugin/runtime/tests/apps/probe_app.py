@@ -70,6 +70,7 @@ async def probe() -> Response:
             "protocol": _qualified(protocol),
             "parser": _qualified(protocol.parser),
             "start-up heap frozen": gc.get_freeze_count() > 0,
+            "young collection threshold": gc.get_threshold()[0],
         },
         ctx,
     )
