@@ -111,12 +111,14 @@ async def test_an_answer_and_what_the_sdk_sent(
     assert result == {
         "text": "Hello, world!",
         "usage": {"input_tokens": 11, "output_tokens": 4},
-        "stop_reason": "end_turn" if name == "anthropic" else "stop",
+        "stop_reason": "end_turn",  # OpenAI's and Groq's "stop" in the node's vocabulary
     }
     [request] = provider.requests
     body = request.body
     assert body["model"] == "m-1"
+    # A loopback server is an OpenAI-compatible one: it gets the name every such server knows.
     assert body["max_tokens"] == 64
+    assert "max_completion_tokens" not in body
     assert body["temperature"] == 0.2
     if name == "anthropic":
         assert request.path == "/v1/messages"
@@ -154,7 +156,7 @@ async def test_a_stream_passes_each_token_on_and_keeps_the_text(
     assert sink.tokens == [("answer", t) for t in ["Hello", ", ", "world", "!"]]
     assert result["text"] == "Hello, world!"
     assert result["usage"] == {"input_tokens": 11, "output_tokens": 4}
-    assert result["stop_reason"] == ("end_turn" if name == "anthropic" else "stop")
+    assert result["stop_reason"] == "end_turn"
     assert provider.requests[0].body["stream"] is True
 
 
@@ -209,6 +211,8 @@ async def test_structured_output_is_asked_for_and_validated(
     )
     assert result["output"] == {"name": "Ada", "age": 36}
     assert result["text"] == '{"name":"Ada","age":36}'
+    # Anthropic ends on the forced tool ("tool_use"): for the node that is a finished answer.
+    assert result["stop_reason"] == "end_turn"
     body = provider.requests[0].body
     if name == "anthropic":
         assert body["tools"][0]["input_schema"] == PERSON.schema
@@ -218,6 +222,68 @@ async def test_structured_output_is_asked_for_and_validated(
             "type": "json_schema",
             "json_schema": {"name": "output", "schema": PERSON.schema},
         }
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("anthropic", "max_tokens", "max_tokens"),
+        ("openai", "length", "max_tokens"),
+        ("groq", "length", "max_tokens"),
+        ("anthropic", "stop_sequence", "stop_sequence"),
+        ("anthropic", "refusal", "content_filter"),
+        ("openai", "content_filter", "content_filter"),
+        ("openai", "tool_calls", "tool_use"),
+        ("anthropic", "tool_use", "tool_use"),
+        ("anthropic", "pause_turn", "pause_turn"),  # a word not in the table: as given
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_stop_reason_is_one_vocabulary_for_every_provider(
+    name: str,
+    raw: str,
+    expected: str,
+    stream: bool,
+    provider: ProviderServer,
+    pools: ConnectionPools,
+) -> None:
+    provider.script.stop_reason = raw
+    result = await llm_call(
+        context(pools),
+        "answer",
+        name,
+        model="m",
+        prompt="Hi",
+        max_tokens=8,
+        base_url=base(provider, name),
+        api_key=KEY,
+        stream=stream,
+    )
+    assert result["stop_reason"] == expected
+
+
+async def test_the_answer_limit_is_named_for_the_endpoint_the_client_sends_to(
+    provider: ProviderServer, pools: ConnectionPools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenAI's and Groq's own APIs take ``max_completion_tokens`` (``max_tokens`` is deprecated
+    there); any other base URL, an OpenAI-compatible server, gets ``max_tokens``."""
+    from catalyst_runtime.llm_node import _OPENAI, _Request
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("GROQ_BASE_URL", raising=False)
+    request = _Request("m", [{"role": "user", "content": "Hi"}], None, 64, None, None, None)
+    official = {
+        "openai": pools.provider("openai").get(None, KEY),
+        "groq": pools.provider("groq").get(None, KEY),
+    }
+    for name, client in official.items():
+        kw = _OPENAI.kwargs(client, request)
+        assert kw["max_completion_tokens"] == 64, name
+        assert "max_tokens" not in kw, name
+    local = pools.provider("openai").get(f"{provider.url}/v1", KEY)
+    kw = _OPENAI.kwargs(local, request)
+    assert kw["max_tokens"] == 64
+    assert "max_completion_tokens" not in kw
 
 
 @pytest.mark.parametrize("name", ["anthropic", "openai"])

@@ -195,6 +195,39 @@ async def llm_call(
     return _result(node_id, answer, output, limit)
 
 
+# One vocabulary whatever the provider, so a workflow branches on ``stop_reason`` the same way
+# for each: Anthropic's words, which already name every case, with OpenAI's and Groq's mapped
+# onto them. A word not listed (a provider's new one, such as Anthropic's ``pause_turn``) is
+# passed on as the provider gave it.
+_STOP_REASONS: Final[dict[str, str]] = {
+    "end_turn": "end_turn",
+    "stop": "end_turn",
+    "max_tokens": "max_tokens",
+    "length": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "refusal": "content_filter",
+    "content_filter": "content_filter",
+}
+
+
+def stop_reason(raw: str | None, *, structured: bool) -> str | None:
+    """The provider's reason for ending the answer in the node's vocabulary (``end_turn``,
+    ``max_tokens``, ``stop_sequence``, ``tool_use``, ``content_filter``), ``None`` if it sent none.
+
+    With an ``output_schema`` Anthropic ends on the forced tool (``tool_use``): that is the
+    answer being complete, as OpenAI's ``stop`` is, so it reads ``end_turn`` too.
+    """
+    if raw is None:
+        return None
+    reason = _STOP_REASONS.get(raw, raw)
+    if structured and reason == "tool_use":
+        return "end_turn"
+    return reason
+
+
 def _fits(output: StructuredOutput, answer: _Answer) -> bool:
     try:
         output.parse(_structured(answer))
@@ -214,7 +247,7 @@ def _result(
     result: dict[str, Any] = {
         "text": text,
         "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
-        "stop_reason": answer.stop_reason,
+        "stop_reason": stop_reason(answer.stop_reason, structured=output is not None),
     }
     if output is not None:
         try:
@@ -441,11 +474,12 @@ class _OpenAIAdapter:
     """OpenAI chat completions (and Groq, and OpenAI-compatible servers): the system prompt as
     the first message, ``response_format`` json_schema for structured output."""
 
-    def kwargs(self, r: _Request) -> dict[str, Any]:
+    def kwargs(self, client: Any, r: _Request) -> dict[str, Any]:
         messages = r.messages
         if r.system is not None:
             messages = [{"role": "system", "content": r.system}, *messages]
-        kw: dict[str, Any] = {"model": r.model, "messages": messages, "max_tokens": r.max_tokens}
+        kw: dict[str, Any] = {"model": r.model, "messages": messages}
+        kw[_token_limit_param(client)] = r.max_tokens
         if r.temperature is not None:
             kw["temperature"] = r.temperature
         if r.stop:
@@ -458,7 +492,7 @@ class _OpenAIAdapter:
         return kw
 
     async def complete(self, client: Any, r: _Request) -> _Answer:
-        completion = await client.chat.completions.create(**self.kwargs(r))
+        completion = await client.chat.completions.create(**self.kwargs(client, r))
         answer = _Answer()
         if completion.choices:
             choice = completion.choices[0]
@@ -471,7 +505,7 @@ class _OpenAIAdapter:
 
     async def stream(self, client: Any, r: _Request, on_delta: OnDelta) -> _Answer:
         answer = _Answer()
-        kw = self.kwargs(r)
+        kw = self.kwargs(client, r)
         if type(client).__module__.startswith("openai"):
             kw["stream_options"] = {"include_usage": True}  # Groq sends usage unasked
         chunks = await client.chat.completions.create(**kw, stream=True)
@@ -487,6 +521,20 @@ class _OpenAIAdapter:
                     usage = chunk.usage or getattr(getattr(chunk, "x_groq", None), "usage", None)
                     _usage(answer, usage)
         return answer
+
+
+# OpenAI's own API and Groq's call the answer's limit ``max_completion_tokens`` (``max_tokens`` is
+# deprecated there, and OpenAI's reasoning models refuse it); OpenAI-compatible servers (Ollama,
+# vLLM, gateways) know ``max_tokens``, and one that ignored the new name would leave the answer
+# unbounded. So the name follows the endpoint the client actually sends to (its ``base_url``,
+# from the definition, the SDK's variable or its default).
+_NEW_TOKEN_LIMIT_HOSTS: Final = frozenset(("api.openai.com", "api.groq.com"))
+
+
+def _token_limit_param(client: Any) -> str:
+    if client.base_url.host in _NEW_TOKEN_LIMIT_HOSTS:
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 def _usage(answer: _Answer, usage: Any) -> None:

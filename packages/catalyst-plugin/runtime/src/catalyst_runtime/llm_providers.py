@@ -1,9 +1,9 @@
 """The LLM providers' official SDK clients, one per provider, base URL and key per process.
 
-A service whose nodes call a provider lists it among its pools (``WorkflowRouter(pools=("llm",
-"anthropic"))``). At start-up its pool imports the provider's SDK, so a service without
-``catalyst-runtime[llm]`` stops with one line saying what to install instead of failing on its
-first request, and opens the HTTP client the SDK sends on:
+A service whose nodes call a provider lists it among its pools (``WorkflowRouter(pools=
+("anthropic",))``; Groq's with ``"llm"`` too). At start-up its pool imports the provider's SDK,
+so a service without ``catalyst-runtime[llm]`` stops with one line saying what to install
+instead of failing on its first request, and opens the HTTP client the SDK sends on:
 
 - ``groq`` sends on httpx: the ``llm`` pool's own ``httpx.AsyncClient``;
 - ``anthropic`` and ``openai`` moved to ``httpx2``, a separate package whose clients httpx's

@@ -78,10 +78,11 @@ class ConnectionPools:
             for name in _ORDER:
                 if name in wanted:
                     pools._clients[name] = await _BUILDERS[name](settings)
-            # The providers' SDK clients send on the llm pool (or on a client with its limits).
+            # Groq's SDK sends on the llm pool's httpx client; Anthropic's and OpenAI's on an
+            # httpx2 client of their own with the same limits, so only Groq needs the pool.
             for name in PROVIDERS:
                 if name in wanted:
-                    if "llm" not in pools._clients:
+                    if name == "groq" and "llm" not in pools._clients:
                         pools._clients["llm"] = await _llm(settings)
                     pools._clients[name] = await build_provider(name, settings, pools)
         except BaseException:

@@ -106,9 +106,14 @@ function foreignRoot(e: Expr): Expr | undefined {
   return undefined;
 }
 
-/** The pools a provider node needs: the provider's SDK clients, and Redis for a shared limit. */
+/**
+ * The pools a provider node needs: the provider's SDK clients, the `llm` pool's httpx client for
+ * Groq's SDK (Anthropic's and OpenAI's send on an httpx2 client of their own, so a service
+ * without Groq does not open it), and Redis for a shared limit.
+ */
 export function providerPools(node: ProviderNode): string[] {
-  const pools = ['llm', node.provider ?? 'openai'];
+  const provider = node.provider ?? 'openai';
+  const pools = provider === 'groq' ? ['llm', provider] : [provider];
   if (node.rate_limit?.backend === 'redis') pools.push('redis');
   return pools;
 }

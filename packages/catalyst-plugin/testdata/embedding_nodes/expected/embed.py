@@ -59,7 +59,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         return {"vectors": vectors["vectors"], "count": len(vectors["vectors"])}
 
 
-router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
+router = WorkflowRouter(pools=("openai",), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/embed", openapi_extra=input_body(EmbedInput))

@@ -57,7 +57,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         }
 
 
-router = WorkflowRouter(pools=("llm", "openai", "redis"), secrets=("OPENAI_API_KEY",))
+router = WorkflowRouter(pools=("openai", "redis"), secrets=("OPENAI_API_KEY",))
 
 
 @router.get("/query", openapi_extra=query_parameters(QueryInput))

@@ -61,7 +61,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         }
 
 
-router = WorkflowRouter(pools=("anthropic", "llm"), secrets=("ANTHROPIC_API_KEY",))
+router = WorkflowRouter(pools=("anthropic",), secrets=("ANTHROPIC_API_KEY",))
 
 
 @router.post("/answer", openapi_extra=input_body(AnswerInput))

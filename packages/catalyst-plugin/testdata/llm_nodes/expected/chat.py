@@ -55,7 +55,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         return {"reply": talk["text"], "usage": talk["usage"]}
 
 
-router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
+router = WorkflowRouter(pools=("openai",), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/chat", openapi_extra=input_body(ChatInput))

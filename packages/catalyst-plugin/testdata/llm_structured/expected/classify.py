@@ -75,7 +75,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         }
 
 
-router = WorkflowRouter(pools=("llm", "openai"), secrets=("OPENAI_API_KEY",))
+router = WorkflowRouter(pools=("openai",), secrets=("OPENAI_API_KEY",))
 
 
 @router.post("/classify", openapi_extra=input_body(ClassifyInput))

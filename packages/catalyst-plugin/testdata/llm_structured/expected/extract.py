@@ -87,7 +87,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         return {"person": person["output"], "card": card}
 
 
-router = WorkflowRouter(pools=("anthropic", "llm"), secrets=("ANTHROPIC_API_KEY",))
+router = WorkflowRouter(pools=("anthropic",), secrets=("ANTHROPIC_API_KEY",))
 
 
 @router.post("/extract", openapi_extra=input_body(ExtractInput))

@@ -55,7 +55,7 @@ async def run(ctx: ExecutionContext) -> dict[str, Any]:
         return {"answer": reply["text"]}
 
 
-router = WorkflowRouter(pools=("anthropic", "llm"), secrets=("ANTHROPIC_API_KEY",))
+router = WorkflowRouter(pools=("anthropic",), secrets=("ANTHROPIC_API_KEY",))
 
 
 @router.post(
