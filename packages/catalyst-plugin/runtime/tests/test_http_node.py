@@ -281,6 +281,27 @@ async def test_negative_retries_are_refused_before_any_request() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1/x", "Invalid IPv6 URL"),
+        ("http://user:s3cret@127.0.0.1:99999/x", "Port out of range 0-65535"),
+        ("http://127.0.0.1:port/x", "Invalid URL: port can't be converted to integer"),
+    ],
+)
+async def test_a_url_that_cannot_be_parsed_is_a_502_naming_the_node(url: str, reason: str) -> None:
+    """A base URL from env or global that yarl refuses: an ``UpstreamError`` before any attempt,
+    its message without the URL (which may hold a password), not a 500 "failed (ValueError)"."""
+    async with serving(answer(200)) as (ctx, _up, seen):
+        with pytest.raises(UpstreamError) as caught:
+            await http_call(ctx, "fetch", "GET", url, retries=2)
+    assert caught.value.status_code == 502
+    assert caught.value.message == f'node "fetch": HTTP request URL is not valid ({reason})'
+    assert "s3cret" not in caught.value.message
+    assert seen == []
+
+
+@pytest.mark.anyio
 async def test_connections_are_kept_alive_and_idle_ones_bounded() -> None:
     async def handler(request: web.BaseRequest) -> web.StreamResponse:
         await asyncio.sleep(0.05)  # long enough for the calls below to overlap
@@ -667,4 +688,4 @@ def test_a_query_is_written_as_urlencode_writes_it() -> None:
     for key in texts:
         for value in texts:
             params = {key: value, "limit": "5"}
-            assert str(_url("http://up/o", params)) == f"http://up/o?{urlencode(params)}"
+            assert str(_url("n", "http://up/o", params)) == f"http://up/o?{urlencode(params)}"

@@ -96,7 +96,7 @@ async def http_call(
             sent_headers = {"Content-Type": _JSON_TYPE}
         elif not any(name.lower() == "content-type" for name in sent_headers):
             sent_headers["Content-Type"] = _JSON_TYPE
-    request = _Request(method, _url(url, _texts(query)), sent_headers, body)
+    request = _Request(method, _url(node_id, url, _texts(query)), sent_headers, body)
     watch: ClientWatch | None = ctx.client_watch
     if watch is None:
         receive = request_receive()
@@ -120,7 +120,7 @@ class _Request:
         self.body = body
 
 
-def _url(url: str, params: dict[str, str] | None) -> URL:
+def _url(node_id: str, url: str, params: dict[str, str] | None) -> URL:
     from yarl import URL
 
     if _RAW_URL.fullmatch(url) is None:
@@ -133,7 +133,17 @@ def _url(url: str, params: dict[str, str] | None) -> URL:
         query = "&".join(f"{_form(key)}={_form(value)}" for key, value in params.items())
         base, hash_, fragment = url.partition("#")
         url = f"{base}{'&' if '?' in base else '?'}{query}{hash_}{fragment}"
-    return URL(url, encoded=True)
+    try:
+        parsed = URL(url, encoded=True)
+        # yarl checks the port only when it is read; aiohttp reads it first thing, so this
+        # costs nothing more and fails here, before the first attempt, as the host does.
+        parsed.port  # noqa: B018
+    except ValueError as exc:
+        # A base URL from env or global that cannot be parsed ("http://[::1", a port of 99999):
+        # the service's configuration, not the client's request, so a 502 naming the node.
+        # yarl's messages never quote the URL, which may carry credentials.
+        raise UpstreamError(node_id, f"HTTP request URL is not valid ({exc})") from None
+    return parsed
 
 
 # What quote_plus leaves as it is: most query keys and values (names, ids, numbers).
