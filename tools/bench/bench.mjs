@@ -272,6 +272,7 @@ const meta = {
     cores: cpus().length,
     loadBefore,
     loadAfter: loadavg().map((v) => v.toFixed(2)),
+    otherCores: harness.otherCores().toFixed(2),
   },
   versions: { python: pythonVersion, packages: packageVersions, wrk: wrkVersion, node: process.version },
 };

@@ -60,8 +60,9 @@
 //   await h.stop(s)                              // SIGTERM, then SIGKILL after 5 s
 //   h.defer(async () => stopServices(svc))       // run when the scenario ends (or the bench is
 //                                                // interrupted), last registered first
-//   h.busy()                                     // load average ≥ half the cores: a note for
-//                                                // comparisons a shared core distorts
+//   h.busy()                                     // other work used ≥ half a core since the bench
+//                                                // began: a note for comparisons a shared core
+//                                                // distorts
 //
 // CPU pinning: `cpu: 0` (the default for servers) pins the process, every thread and every child,
 // to CPU 0 once it answers (`taskset -a -p`; it starts on any core); wrk runs under
@@ -69,7 +70,7 @@
 // with one core nothing is pinned, and the report says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../services/services.mjs';
@@ -110,6 +111,36 @@ function processTree(pid) {
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
   return tree;
+}
+
+// USER_HZ: /proc reports CPU time in these on every Linux architecture userspace sees.
+const TICKS_PER_SECOND = 100;
+
+/** Clock ticks of CPU (user + system, children reaped included) a process has used. */
+function ticksOf(pid, withChildren) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of proc(5): utime, stime, cutime, cstime (f[0] is field 3).
+    const own = Number(f[11]) + Number(f[12]);
+    return withChildren ? own + Number(f[13]) + Number(f[14]) : own;
+  } catch {
+    return 0; // exited meanwhile: its time is in its parent's cutime once reaped
+  }
+}
+
+/**
+ * CPU ticks the whole machine has been busy (everything but idle and iowait, /proc/stat) and the
+ * ticks this bench's own processes used: itself and its reaped children, and every live
+ * descendant with its own reaped children. The difference is other work's.
+ */
+function cpuTicks() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  const machine = user + nice + system + irq + softirq + steal;
+  const tree = processTree(process.pid);
+  const bench = ticksOf(process.pid, true) + tree.slice(1).reduce((sum, pid) => sum + ticksOf(pid, true), 0);
+  return { machine, bench };
 }
 
 function killPids(pids) {
@@ -182,6 +213,7 @@ export class Harness {
     this.pinned = Boolean(which('taskset')) && cpus().length >= 2;
     this.children = new Set();
     this.deferred = [];
+    this.started = { ...cpuTicks(), at: performance.now() };
   }
 
   /** Registers a clean-up (e.g. stopping PostgreSQL) for the end of the current scenario. */
@@ -201,9 +233,23 @@ export class Harness {
     }
   }
 
-  /** True when the 1-minute load average is at least half the cores: other work shares the cores. */
+  /**
+   * True when work outside the bench used half a core or more on average since the bench began:
+   * then other work shared the cores the servers and wrk are pinned to. Not the load average,
+   * which the bench raises itself (a server on one core and wrk on the other are a load of 2, all
+   * the cores of this machine). Servers that daemonise away from the bench's process tree
+   * (PostgreSQL, Redis) count as other work; they are idle but for the queries they answer.
+   */
   busy() {
-    return loadavg()[0] >= cpus().length / 2;
+    return this.otherCores() >= 0.5;
+  }
+
+  /** Cores' worth of CPU used by work outside the bench, on average since it began. */
+  otherCores() {
+    const now = cpuTicks();
+    const seconds = (performance.now() - this.started.at) / 1000;
+    const other = now.machine - this.started.machine - (now.bench - this.started.bench);
+    return seconds > 0 ? Math.max(0, other / TICKS_PER_SECOND / seconds) : 0;
   }
 
   /** Pins every thread of a running process and of its descendants to one CPU (taskset -a -p). */

@@ -62,7 +62,7 @@ export function renderScenario(scenario, result, chartsDir) {
 
 /**
  * meta: { command, startedAt, elapsedS, estimate, quick, machine: { cpu, cores, loadBefore,
- * loadAfter }, versions: { python, packages, wrk, node }, options, pinned, work }.
+ * loadAfter, otherCores }, versions: { python, packages, wrk, node }, options, pinned, work }.
  */
 export function renderReport(meta, sections, chartsDir) {
   const m = meta.machine;
@@ -79,7 +79,10 @@ export function renderReport(meta, sections, chartsDir) {
       '`tools/bench/lib/harness.mjs` and [performance.md](performance.md).',
     '',
     `- Command: \`${meta.command}\`, started ${meta.startedAt}, ${num(meta.elapsedS)} s in all.`,
-    `- Machine: ${m.cores} × ${m.cpu}; load average ${m.loadBefore.join(' / ')} before and ${m.loadAfter.join(' / ')} after (1 / 5 / 15 min).`,
+    `- Machine: ${m.cores} × ${m.cpu}; load average ${m.loadBefore.join(' / ')} before and ${m.loadAfter.join(' / ')} after (1 / 5 / 15 min)` +
+      (m.otherCores !== undefined
+        ? `; work outside the bench used ${m.otherCores} cores on average while it ran (the bench itself keeps both busy, so the load average during a run says little).`
+        : '.'),
     `- Versions: Python ${meta.versions.python}; ${meta.versions.packages}; ${meta.versions.wrk}; Node ${meta.versions.node}.`,
     `- Method: ${meta.pinned ? 'every server pinned to CPU 0 (every thread and child, once it answers), wrk pinned to CPU 1' : '**not pinned** (no taskset or a single core)'}; ` +
       'one worker per server; `wrk -t1 -cN` with a keep-alive connection per N, closed loop, the body and the latency ' +
