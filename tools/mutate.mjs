@@ -90,7 +90,8 @@ const AREAS = [
     name: 'emit',
     tool: 'ts',
     mutate: [`${SRC}/compiler/emit/**/*.ts`, `!${SRC}/compiler/emit/**/*.spec.ts`],
-    specs: [`${SRC}/compiler/emit/header.spec.ts`, ...COMPILER_SPECS],
+    // The emit code's own unit specs first (each module's output read whole), then the goldens.
+    specs: [...['router', 'header'].map((s) => `${SRC}/compiler/emit/${s}.spec.ts`), ...COMPILER_SPECS],
   },
   {
     name: 'write',
