@@ -293,8 +293,10 @@ function chosenMutate(area) {
       continue;
     }
     for (const f of opts.file) {
-      const path = `${entry.slice(0, entry.indexOf('*'))}${f}`.replace(/\/+/g, '/');
-      if (globRegExp(entry).test(path) && existsSync(join(repoRoot, path))) out.push(path);
+      // `--file run.ts:120-140` in a glob's folder: that file's lines.
+      const [name, span] = f.split(':');
+      const path = `${entry.slice(0, entry.indexOf('*'))}${name}`.replace(/\/+/g, '/');
+      if (globRegExp(entry).test(path) && existsSync(join(repoRoot, path))) out.push(span ? `${path}:${span}` : path);
     }
   }
   return out.length ? [...out, ...exclude] : [];
