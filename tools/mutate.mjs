@@ -92,7 +92,7 @@ const AREAS = [
     mutate: [`${SRC}/compiler/emit/**/*.ts`, `!${SRC}/compiler/emit/**/*.spec.ts`],
     // The emit code's own unit specs first (each module's output read whole), then the goldens.
     specs: [
-      ...['init', 'router', 'input-classes', 'run', 'workflow', 'mermaid', 'header'].map(
+      ...['init', 'router', 'input-classes', 'run', 'workflow', 'mermaid', 'graphs', 'header'].map(
         (s) => `${SRC}/compiler/emit/${s}.spec.ts`,
       ),
       ...COMPILER_SPECS,
