@@ -100,6 +100,41 @@ describe('scheduleOf', () => {
   });
 });
 
+describe('scheduleOf: which synchronous nodes run inline', () => {
+  it('runs synchronous nodes that need no async node before the group, even when they need each other', () => {
+    const s = scheduleOf(
+      readySetsOf(
+        wf(
+          t('x') + t('x2', 'x.v') + h('a', 'x2.v') + h('b'),
+          '{ a: "{{ nodes.a.status }}", b: "{{ nodes.b.status }}" }',
+        ),
+      ),
+    );
+    expect(shape(s)).toEqual({ kind: 'dataflow', before: ['x', 'x2'], tasks: ['b', 'a'], after: [] });
+  });
+
+  it('keeps in the group a synchronous node that feeds an async node through another synchronous node', () => {
+    const s = scheduleOf(
+      readySetsOf(
+        wf(
+          h('a') + t('m1', 'a.status') + t('m2', 'm1.v') + h('b', 'm2.v') + h('c'),
+          '{ b: "{{ nodes.b.status }}", c: "{{ nodes.c.status }}" }',
+        ),
+      ),
+    );
+    expect(shape(s)).toEqual({ kind: 'dataflow', before: [], tasks: ['a', 'c', 'm1', 'm2', 'b'], after: [] });
+  });
+
+  it('runs after the group a chain of synchronous nodes that only the response reads', () => {
+    const s = scheduleOf(
+      readySetsOf(
+        wf(h('a') + h('b') + t('y', 'b.status') + t('z', 'y.v'), '{ a: "{{ nodes.a.status }}", z: "{{ nodes.z.v }}" }'),
+      ),
+    );
+    expect(shape(s)).toEqual({ kind: 'dataflow', before: [], tasks: ['a', 'b'], after: ['y', 'z'] });
+  });
+});
+
 describe('annotationOf', () => {
   it('gives each type its annotation', () => {
     expect(annotationOf({ kind: 'object', fields: {} } as never, false)).toBe('dict[str, Any]');
