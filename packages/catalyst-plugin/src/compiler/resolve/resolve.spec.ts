@@ -110,6 +110,25 @@ describe('resolve: the graph and its dependencies', () => {
     expect([ir.method, ir.route, ir.stream, ir.nodes, ir.all]).toEqual(['GET', '/x/y', true, [], []]);
   });
 
+  it('reports reserved and duplicate ids and unknown or hidden `after` targets, each with its code', () => {
+    const { reporter } = resolved(
+      'id: w\nnodes:\n' +
+        // The first "a" has its id on its second line: the duplicate names that line.
+        '  - type: transform\n    id: a\n    set: { v: 1 }\n' +
+        '  - { id: a, type: transform, set: { v: 2 } }\n' +
+        '  - { id: total, type: transform, set: { v: 3 } }\n' +
+        '  - id: p\n    type: parallel\n    branches:\n      x:\n        - { id: inner, type: transform, set: { v: 4 } }\n' +
+        '  - { id: late, type: transform, after: [innr, inner], set: { v: 5 } }\n' +
+        'output: {}\n',
+    );
+    expect(said(reporter)).toEqual([
+      '6:11 duplicate_id: duplicate node id "a" (first defined on line 4); node ids must be unique in the workflow, inside branches and maps too',
+      '7:11 invalid_id: node id "total" is reserved ("total" is the whole run in Server-Timing); choose another, e.g. "total_step"',
+      '13:42 unknown_after: "after" names unknown node "innr" (did you mean "inner"?)',
+      '13:48 out_of_scope: "after" names node "inner", which is inside branch "x" of parallel node "p"; read the branch\'s value instead: nodes.p.x',
+    ]);
+  });
+
   it('says why a node cannot be read from where it is read', () => {
     const { ir } = resolved(NESTED);
     const top = ir.graph;
