@@ -129,6 +129,55 @@ describe('resolve: the graph and its dependencies', () => {
     ]);
   });
 
+  it('reports empty graphs and branch names that are not identifiers, each with its code', () => {
+    const { reporter } = resolved(
+      'id: w\nnodes:\n' +
+        '  - { id: none, type: parallel, branches: {} }\n' +
+        '  - id: par\n    type: parallel\n    branches:\n      empty: []\n' +
+        '      bad-name:\n        - { id: b, type: transform, set: { v: 1 } }\n' +
+        '  - { id: each, type: map, over: "{{ [1] }}", nodes: [] }\n' +
+        'output: {}\n',
+    );
+    expect(said(reporter)).toEqual([
+      '3:43 empty_graph: parallel node "none" has no branches; give it at least one, e.g. branches: { a: [ ...nodes ] }',
+      '7:14 empty_graph: branch "empty" of parallel node "par" has no nodes; its value is its last node\'s value, so give it one (or remove the branch)',
+      '8:7 invalid_id: branch name "bad-name" is not a Python identifier (ASCII letters, digits and "_", not starting with a digit); it names a field of the output, try "bad_name"',
+      '10:54 empty_graph: map node "each" has no nodes; give it the nodes to run for each item (each item\'s value is its last node\'s value)',
+    ]);
+    expect(reporter.diagnostics.map((d) => d.suggestion)).toEqual([undefined, undefined, 'bad_name', undefined]);
+  });
+
+  it('refuses query parameters that are objects or lists of them, typed or not, and keeps the rest', () => {
+    const properties = [
+      'obj: { properties: { k: { type: string } } }',
+      'any: {}',
+      'strs: { items: { type: string } }',
+      'objs: { items: { type: object } }',
+      'bare: { type: array }',
+      'lists: { type: array, items: { type: array, items: { type: string } } }',
+      'untyped: { type: array, items: { properties: { k: { type: string } } } }',
+      'untyped_lists: { type: array, items: { items: { type: string } } }',
+      // A type wins over the keywords of another type.
+      'text: { type: string, properties: { k: { type: string } } }',
+      'count: { type: integer, items: { type: object } }',
+      'choice: { enum: [a, b] }',
+    ];
+    const { reporter } = resolved(
+      `id: w\ntrigger: { method: DELETE }\ninput:\n  properties:\n${properties.map((p) => `    ${p}\n`).join('')}output: {}\n`,
+    );
+    const refused = (key: string, what: string) =>
+      `unsupported: a DELETE request has no body: "${key}" is a query parameter, which can be a string, number, integer, boolean, enum or a list of those (repeated), not ${what}; use POST for structured input`;
+    const list = 'a list of objects or lists';
+    expect(said(reporter)).toEqual([
+      `5:5 ${refused('obj', 'an object')}`,
+      `8:5 ${refused('objs', list)}`,
+      `9:5 ${refused('bare', list)}`,
+      `10:5 ${refused('lists', list)}`,
+      `11:5 ${refused('untyped', list)}`,
+      `12:5 ${refused('untyped_lists', list)}`,
+    ]);
+  });
+
   it('says why a node cannot be read from where it is read', () => {
     const { ir } = resolved(NESTED);
     const top = ir.graph;
@@ -152,5 +201,17 @@ describe('resolve: the graph and its dependencies', () => {
       'node "m2", which runs once per item inside map node "each"; read every item\'s value instead: nodes.each (a list of each item\'s last node value)',
     );
     expect(hiddenFrom(node(ir, 'c1'), inBranch)).toContain('inside branch "two" of parallel node "par"');
+  });
+
+  it('points at the results of a map that collects its failures', () => {
+    const { ir } = resolved(
+      'id: w\nnodes:\n' +
+        '  - id: each\n    type: map\n    over: "{{ [1] }}"\n    on_error: collect\n' +
+        '    nodes:\n      - { id: one, type: transform, set: { v: 1 } }\n' +
+        'output: { v: "{{ nodes.each.results }}" }\n',
+    );
+    expect(hiddenFrom(node(ir, 'one'), ir.graph)).toBe(
+      'node "one", which runs once per item inside map node "each"; read every item\'s value instead: nodes.each.results (a list of each item\'s last node value)',
+    );
   });
 });
