@@ -17,6 +17,9 @@
 //   npm run mutate -- --area graph --file resolve.ts --label resolve
 //                                           reports in tmp/mutation/graph-resolve/ instead of graph/, so
 //                                           runs of one area's files can go at once and keep their reports
+//   npm run mutate -- --area expr --focused TypeScript: the area's focused specs only, not the golden
+//                                           folders: what they kill is killed; the score is a lower
+//                                           bound (re-run the survivors' lines without --focused)
 //   npm run mutate -- --fresh               Python: forget earlier results (after adding tests)
 //   npm run mutate -- --list                the areas, their files and the tests that judge them
 //
@@ -24,7 +27,8 @@
 // reach it) and a jest config limited to the specs of the area. Python: mutmut on a copy of the
 // runtime in tmp/mutation/py-<area>/ (kept, so a re-run tests only the functions that changed),
 // with the runtime's own tests against real PostgreSQL and Redis started here (tools/services).
-// Reports: tmp/mutation/<area>/ (git-ignored). Exits non-zero if an area falls below its
+// Reports: tmp/mutation/<area>/ (git-ignored); events/ there holds one file per mutant tested, so a
+// run stopped before its end still says what it found (tools/mutate/events.mjs). Exits non-zero if an area falls below its
 // threshold, or a run failed.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -160,6 +164,7 @@ const { values: opts } = parseArgs({
     label: { type: 'string' },
     list: { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
+    focused: { type: 'boolean', default: false },
   },
 });
 if (opts.only && !['ts', 'py'].includes(opts.only)) fail(`--only takes ts or py, not "${opts.only}"`);
@@ -254,7 +259,9 @@ function strykerConfig(area, mutate, reportDir) {
     // The first run (every spec, with coverage) on a loaded machine can take minutes.
     dryRunTimeoutMinutes: 30,
     thresholds: { high: 90, low: THRESHOLD, break: null },
-    reporters: ['clear-text', 'html', 'json', 'progress-append-only'],
+    // event-recorder: one JSON file per mutant as it is tested, which a stopped run still leaves.
+    reporters: ['clear-text', 'html', 'json', 'progress-append-only', 'event-recorder'],
+    eventReporter: { baseDir: relative(repoRoot, join(reportDir, 'events')) },
     htmlReporter: { fileName: relative(repoRoot, join(reportDir, 'index.html')) },
     jsonReporter: { fileName: relative(repoRoot, join(reportDir, 'mutation.json')) },
     clearTextReporter: { allowEmojis: false, logTests: false, maxTestsToLog: 0 },
@@ -273,7 +280,9 @@ function strykerConfig(area, mutate, reportDir) {
         testEnvironment: join(repoRoot, 'tools', 'mutate', 'jest-fail-fast-environment.cjs'),
         // The area's specs in its order (focused ones first), not jest's slowest-first.
         testSequencer: join(repoRoot, 'tools', 'mutate', 'jest-spec-order.cjs'),
-        testMatch: area.specs.map((s) => `<rootDir>/${s}`),
+        testMatch: (opts.focused ? area.specs.filter((s) => !COMPILER_SPECS.includes(s)) : area.specs).map(
+          (s) => `<rootDir>/${s}`,
+        ),
         transform: {
           '^.+\\.ts$': ['ts-jest', { tsconfig: `<rootDir>/${PLUGIN}/tsconfig.spec.json` }],
         },
