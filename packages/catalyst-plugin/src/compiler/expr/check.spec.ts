@@ -169,6 +169,8 @@ describe('Checker types', () => {
     ['input.tags | last', 'string or null'],
     ['input.name | first', 'string or null'],
     ['input.name | last', 'string or null'],
+    ['input.nums | first', 'integer or null'],
+    ['input.nums | last', 'integer or null'],
     ['input.tags | json', 'string'],
     ['input.name | upper', 'string'],
     ['input.name | lower', 'string'],

@@ -269,6 +269,8 @@ describe('ExprEmitter filters', () => {
     ['input.name | last', '(inp.name or [None])[-1] @15 | use input'],
     ['(input.tags or input.tags) | first', '((inp.tags or inp.tags) or [None])[0] @15 | use input'],
     ['(input.ok and input.tags) | first', '(inp.ok and inp.tags or [None])[0] @15 | use input'],
+    ['(input.tags or input.tags) | last', '((inp.tags or inp.tags) or [None])[-1] @15 | use input'],
+    ['(input.ok and input.tags) | last', '(inp.ok and inp.tags or [None])[-1] @15 | use input'],
     [
       'input.homes | first',
       '(inp.homes or [None])[0].model_dump(by_alias=True) if (inp.homes or [None])[0] is not None else None @1 | use input',
@@ -449,17 +451,17 @@ describe('ExprEmitter templates', () => {
 });
 
 describe('valueCode', () => {
-  it('writes a value template with its mappings and lists', () => {
-    // Nothing here is malformed: a reporter that is called fails the test.
-    const reporter = {
-      error: () => {
-        throw new Error('unexpected syntax error');
-      },
-    } as unknown as Reporter;
-    const v = parseValue({ a: [1, '{{ input.name }}', 'x'], b: {}, c: [], 'd"': null }, [], reporter);
+  // Nothing here is malformed: a reporter that is called fails the test.
+  const reporter = {
+    error: () => {
+      throw new Error('unexpected syntax error');
+    },
+  } as unknown as Reporter;
+  /** The value's Python at `indent`, after `used` characters; checked first, as the emitter reads the checker's notes. */
+  const code = (value: unknown, indent = 0, used = 0): string => {
+    const v = parseValue(value, [], reporter);
     const checker = new Checker(SCOPE);
     const { env } = environment(checker);
-    // Checked after parsing: the checker annotates each expression the emitter reads.
     const walk = (x: unknown): void => {
       if (x && typeof x === 'object' && 'kind' in x && (x as { kind: string }).kind === 'template')
         for (const e of expressionsOf((x as unknown as { template: Parameters<typeof expressionsOf>[0] }).template))
@@ -467,6 +469,32 @@ describe('valueCode', () => {
       else if (x && typeof x === 'object') Object.values(x).forEach(walk);
     };
     walk(v);
-    expect(valueCode(v, new ExprEmitter(env), 0)).toBe(`{"a": [1, inp.name, "x"], "b": {}, "c": [], 'd"': None}`);
+    return valueCode(v, new ExprEmitter(env), indent, used);
+  };
+
+  it('writes a value template with its mappings and lists', () => {
+    expect(code({ a: [1, '{{ input.name }}', 'x'], b: {}, c: [], 'd"': null })).toBe(
+      `{"a": [1, inp.name, "x"], "b": {}, "c": [], 'd"': None}`,
+    );
+  });
+
+  it('breaks a value too long for one line: one entry a line, a long conditional on three', () => {
+    const half = 'x'.repeat(30);
+    // The entries would fit on one line of their own; a mapping still takes one line each.
+    expect(code({ a: half, b: half }, 4, 20)).toBe(`{
+        "a": "${half}",
+        "b": "${half}",
+    }`);
+    const long = 'x'.repeat(60);
+    expect(code({ greeting: `{{ input.name if input.ok else "${long}" }}`, tags: ['{{ input.name }}', long] }, 4, 4))
+      .toBe(`{
+        "greeting": inp.name
+        if inp.ok
+        else "${long}",
+        "tags": [
+            inp.name,
+            "${long}",
+        ],
+    }`);
   });
 });

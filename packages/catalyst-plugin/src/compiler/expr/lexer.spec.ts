@@ -56,6 +56,16 @@ describe('lex', () => {
     expect(tokens('0.5')[0]).toMatchObject({ value: 0.5, integer: false, raw: '0.5' });
     expect(tokens('00.5')[0]).toMatchObject({ raw: '00.5', integer: false });
     expect(tokens('12345678901234567890123')[0]).toMatchObject({ raw: '12345678901234567890123', integer: true });
+    // A leading zero is refused only on an integer: with a fraction or an exponent it is a float.
+    expect(tokens('00e1')[0]).toMatchObject({ value: 0, raw: '00e1', integer: false });
+    expect(tokens('01.25')[0]).toMatchObject({ value: 1.25, raw: '01.25', integer: false });
+  });
+
+  it('reads a number only up to the end offset', () => {
+    expect(tokens('123', 0, 2)).toEqual([
+      { kind: 'number', value: 12, integer: true, raw: '12', start: 0, end: 2 },
+      { kind: 'eof', value: '', start: 2, end: 2 },
+    ]);
   });
 
   it('stops a number at a dot not followed by a digit, and at the end offset', () => {
@@ -127,6 +137,8 @@ describe('lex', () => {
     expect(tokens('a**', 0, 2).map((t) => t.value)).toEqual(['a', '*', '']);
     expect(tokens('a//', 0, 2).map((t) => t.value)).toEqual(['a', '/', '']);
     expect(refusal('a&&', 0, 2)).toEqual({ offset: 1, message: 'unexpected character "&"' });
+    // One that ends exactly at the end offset is inside.
+    expect(refusal('a**')).toEqual({ offset: 1, message: '"**" is not an operator here; use multiplication' });
   });
 
   it('refuses other characters, with a hint for non-ASCII letters', () => {
@@ -180,6 +192,8 @@ describe('lex', () => {
     expect(refusal(`a 'bc`)).toEqual({ offset: 2, message: "unterminated string: add the closing '" });
     // The closing quote past the end offset does not count.
     expect(refusal(`"ab"`, 0, 3)).toEqual({ offset: 0, message: 'unterminated string: add the closing "' });
+    // An escape past the end offset is not read.
+    expect(refusal(String.raw`"a\n"`, 0, 2)).toEqual({ offset: 0, message: 'unterminated string: add the closing "' });
   });
 
   it('refuses a lone surrogate, and accepts a whole pair', () => {

@@ -280,10 +280,14 @@ describe('parseTemplate', () => {
     expect(parts(`{{ '}}' }}`)).toEqual(['single "}}"@3-7']);
     expect(parts(`{{ "a\\"}}" }}!`)).toEqual(['expr "a\\"}}"@3-10 0-13', 'text "!"']);
     expect(parts(`{{ "}" }}`)).toEqual(['single "}"@3-6']);
+    // A quote in the text before "{{" opens no string.
+    expect(parts(`x"{{ "}}" }}`)).toEqual(['text "x\\""', 'expr "}}"@5-9 2-12']);
   });
 
   it('falls back to the first "}}" when a string is never closed, so the lexer can say so', () => {
     expect(errors(`{{ "abc }}`)).toEqual([{ offset: 3, message: 'unterminated string: add the closing "' }]);
+    // Only a "}}" after the "{{" closes it.
+    expect(errors(`}}{{ "b }}`)).toEqual([{ offset: 5, message: 'unterminated string: add the closing "' }]);
   });
 
   it('reports an unclosed "{{" and every broken expression', () => {
