@@ -160,6 +160,7 @@ describe('Checker types', () => {
     ['[input.home][0].city', 'string'],
     ['input.tags if true else input.tags', 'list of string'],
     ['input.age | default(0)', 'integer'],
+    ['null | default(0)', 'integer'],
     ['input.note | default("x")', 'string'],
     ['input.address.city | default("x")', 'string'],
     ['input.items[0].city | default("x")', 'string'],

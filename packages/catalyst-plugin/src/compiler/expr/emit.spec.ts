@@ -269,7 +269,10 @@ describe('ExprEmitter filters', () => {
     ['input.name | last', '(inp.name or [None])[-1] @15 | use input'],
     ['(input.tags or input.tags) | first', '((inp.tags or inp.tags) or [None])[0] @15 | use input'],
     ['(input.ok and input.tags) | first', '(inp.ok and inp.tags or [None])[0] @15 | use input'],
-    ['(input.tags or input.tags) | last', '((inp.tags or inp.tags) or [None])[-1] @15 | use input'],
+    [
+      '(input.tags if input.ok else input.nums) | last',
+      '((inp.tags if inp.ok else inp.nums) or [None])[-1] @15 | use input',
+    ],
     ['(input.ok and input.tags) | last', '(inp.ok and inp.tags or [None])[-1] @15 | use input'],
     [
       'input.homes | first',

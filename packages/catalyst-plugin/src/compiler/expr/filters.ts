@@ -65,7 +65,8 @@ export const FILTERS: Record<string, FilterSpec> = {
   default: {
     args: [1, 1],
     accepts: [],
-    result: (t, [d]) => plain(join({ ...t, nullable: undefined }, d)),
+    // The input's non-null part joined with the default's; a value that is only ever null has none.
+    result: (t, [d]) => plain(t.kind === 'null' ? d : join({ ...t, nullable: undefined }, d)),
     emit: (x) => x,
   },
   json: {
