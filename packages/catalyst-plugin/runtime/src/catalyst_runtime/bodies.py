@@ -316,16 +316,19 @@ class _JSONResponse(Response):
     """
 
     media_type = "application/json"
+    background = None
 
     def __init__(self, body: bytes, status_code: int, server_timing: str) -> None:
         self.status_code = status_code
-        self.background = None
         self.body = body
         self.raw_headers = [
-            (b"content-length", str(len(body)).encode("latin-1")),
-            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            _CONTENT_TYPE,
             (b"server-timing", server_timing.encode("latin-1")),
         ]
+
+
+_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 
 
 def json_response(data: Any, ctx: ExecutionContext, status_code: int = 200) -> Response:
