@@ -5,7 +5,7 @@ The side-by-side HTTP measurement is ``npm run bench`` (tools/bench/scenarios/a-
         python tools/bench/compiled_path.py --profile compiled --duration 10   # needs py-spy
     ... python tools/bench/compiled_path.py --in-process    # no sockets: the apps' own CPU
     ... python tools/bench/compiled_path.py --http --tree before=/tmp/before --tree after=.
-
+    ... python tools/bench/compiled_path.py --in-process --tree before=/tmp/before --tree after=.
 
 ``--profile NAME`` serves one contender (``tools/bench/http/card_apps.py``) under ``python -m
 catalyst_runtime.serve`` pinned to CPU 0 with ``taskset``, loads it with wrk pinned to CPU 1 at
@@ -13,7 +13,8 @@ catalyst_runtime.serve`` pinned to CPU 0 with ``taskset``, loads it with wrk pin
 (see ``in_process``). ``--http`` compares trees (a checkout, or ``git archive`` of a commit,
 unpacked): each tree's runtime and its golden ``transform_chain`` served as ``compiled@NAME``, and
 the floor under the same tree's ``serve`` as ``bare@NAME``, over HTTP at 64 connections (see
-``http_rounds``).
+``http_rounds``); with ``--tree``, ``--in-process`` does the same for the apps' own CPU
+(``in_process_trees``).
 """
 
 from __future__ import annotations
@@ -190,7 +191,40 @@ def http_rounds(trees: dict[str, Path], rounds: int, seconds: float, connections
             shutil.rmtree(work, ignore_errors=True)
 
 
-def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
+def in_process_trees(trees: dict[str, Path], repeats: int) -> None:
+    """``in_process`` of ``compiled`` and ``bare`` for each tree (its runtime first on
+    ``PYTHONPATH``, its golden ``transform_chain``), a process per tree and repeat, the trees
+    alternated: the fastest and the median over the repeats, and each tree's compiled app over
+    the first tree's, paired per repeat."""
+    best: dict[str, list[dict[str, float]]] = collections.defaultdict(list)
+    for r in range(repeats):
+        for name, tree in trees.items():
+            runtime = tree / "packages" / "catalyst-plugin" / "runtime" / "src"
+            env = {**os.environ, "PYTHONPATH": str(runtime)}
+            command = [sys.executable, __file__, "--in-process", "--only", "compiled,bare"]
+            case = ["--case", str(tree / CASE.relative_to(ROOT)), "--json"]
+            out = subprocess.run(  # noqa: S603 - our own interpreter and script
+                [*command, *case], env=env, capture_output=True, text=True, check=True
+            ).stdout
+            best[name].append(json.loads(out.splitlines()[-1]))
+        print(f"repeat {r + 1} (load {os.getloadavg()[0]:.1f}): ", end="")
+        print(", ".join(f"{n} {best[n][-1]['compiled']:.2f} µs" for n in trees), flush=True)
+    first = next(iter(trees))
+    med = statistics.median
+    print("\n| tree | compiled: fastest, median µs | bare: fastest, median µs | ÷ first (paired) |")
+    print("|---|--:|--:|--:|")
+    for name in trees:
+        c = [b["compiled"] for b in best[name]]
+        f = [b["bare"] for b in best[name]]
+        ratio = med(
+            x["compiled"] / y["compiled"] for x, y in zip(best[name], best[first], strict=True)
+        )
+        print(f"| {name} | {min(c):.2f}, {med(c):.2f} | {min(f):.2f}, {med(f):.2f} | {ratio:.3f} |")
+
+
+def in_process(
+    names: list[str], loops: int = 5000, rounds: int = 7, *, as_json: bool = False
+) -> None:
     """Each app called as an ASGI callable on uvloop with a ready-made request (no sockets,
     no uvicorn): CPU time per request (``time.process_time_ns``), the fastest of ``rounds``
     rounds of ``loops`` requests, the apps rotated per round. What the app itself costs, which
@@ -253,6 +287,9 @@ def in_process(names: list[str], loops: int = 5000, rounds: int = 7) -> None:
                         await app(scope(), receive, send)
                     spent = (time.process_time_ns() - started) / loops / 1000
                     best[name] = min(best[name], spent)
+        if as_json:
+            print(json.dumps(best))
+            return
         print("\n| app, in process | CPU µs per request | ÷ bare |\n|---|--:|--:|")
         for name in names:
             print(f"| {name} | {best[name]:.1f} | {best[name] / best['bare']:.1f}× |")
@@ -267,6 +304,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--case", type=Path, default=CASE, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--profile", choices=list(CONTENDERS))
     mode.add_argument("--in-process", action="store_true")
@@ -280,11 +319,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="compiled-path-"))
     (work / "bench_card").mkdir()
     (work / "bench_card" / "__init__.py").write_text("")
-    shutil.copytree(CASE, work / "bench_card" / "_generated")
+    shutil.copytree(args.case, work / "bench_card" / "_generated")
     pythonpath = os.pathsep.join([str(work), str(HTTP)])
+    if args.in_process and args.tree:
+        trees = {name: Path(path).resolve() for name, path in (t.split("=", 1) for t in args.tree)}
+        in_process_trees(trees, args.rounds)
+        return
     if args.in_process:
         sys.path[:0] = [str(work), str(HTTP)]
-        in_process(args.only.split(","))
+        in_process(args.only.split(","), as_json=args.json)
         shutil.rmtree(work, ignore_errors=True)
         return
     process = start(args.profile, 18700, pythonpath)
