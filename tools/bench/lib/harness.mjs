@@ -315,16 +315,14 @@ export class Harness {
   }
 
   /**
-   * An ASGI app `module:attribute` served by uvicorn (`python -m catalyst_runtime.serve`: uvloop,
-   * httptools, one worker, access log off) or granian (one worker, one runtime thread, uvloop).
+   * An ASGI app `module:attribute` served by `python -m catalyst_runtime.serve` (one worker, access
+   * log off) under uvicorn (uvloop, httptools) or, with `server: 'granian'`, under granian
+   * (`--server granian`: one worker, one runtime thread, uvloop, the CATALYST_* limits mapped to
+   * granian's settings), so the bench measures what `serve` offers.
    */
   serve(name, app, { server = 'uvicorn', env = {}, cpu = 0, ready, cwd, pythonPathFirst } = {}) {
-    const argv =
-      server === 'granian'
-        ? [this.python, '-m', 'granian', '--interface', 'asgi', '--host', '127.0.0.1', '--port', '{port}',
-            '--workers', '1', '--runtime-threads', '1', '--loop', 'uvloop', '--no-ws', '--log-level', 'warning', app]
-        : [this.python, '-m', 'catalyst_runtime.serve', app, '--host', '127.0.0.1', '--port', '{port}',
-            '--no-access-log', '--log-level', 'warning']; // prettier-ignore
+    const argv = [this.python, '-m', 'catalyst_runtime.serve', app, '--host', '127.0.0.1', '--port', '{port}',
+      '--no-access-log', '--log-level', 'warning', ...(server === 'granian' ? ['--server', 'granian'] : [])]; // prettier-ignore
     return this.start(name, argv, { env, cpu, ready, cwd, pythonPathFirst });
   }
 

@@ -91,8 +91,8 @@ export function renderReport(meta, sections, chartsDir) {
       `${meta.options.rounds} round(s), the order of the contenders rotated each round; medians over rounds, ` +
       'ratios paired per round.',
     '- Server and load commands: `python -m catalyst_runtime.serve MODULE:APP --host 127.0.0.1 --port PORT ' +
-      '--no-access-log --log-level warning` (uvicorn, uvloop, httptools, one worker) or `python -m granian --interface asgi ' +
-      '--host 127.0.0.1 --port PORT --workers 1 --runtime-threads 1 --loop uvloop --no-ws --log-level warning MODULE:APP`, ' +
+      '--no-access-log --log-level warning` (uvicorn, uvloop, httptools, one worker), with `--server granian` for the ' +
+      'granian rows (one worker, one runtime thread, uvloop), ' +
       'then `taskset -a -p -c 0 PID` for the server and each of its threads and children once it answers; ' +
       '`taskset -c 1 wrk -t1 -cN -dDs --timeout 5s -s tools/bench/lib/wrk.lua URL` (time-out 10 s in B) with `BENCH_METHOD` and `BENCH_BODY` ' +
       'in its environment. The apps are in `tools/bench/http/`.',

@@ -15,7 +15,10 @@ const BODY = { name: ' Ada Lovelace ', city: 'london', visits: 12 };
 const PATH = '/card';
 const caseDir = join(pluginDir, 'testdata', 'transform_chain');
 
-/** Whether granian earns a `serve` option: faster in requests/s at both concurrencies, on a quiet machine. */
+/**
+ * granian against uvicorn at 1 and 64 connections. `serve --server granian` exists for many
+ * connections (scenario E); here the note says whether it is also faster, on a quiet machine.
+ */
 export function granianNote(rps, cpu, busy) {
   const measured =
     `granian ÷ uvicorn, the same generated app, paired per round: requests/s ${fmt(rps[0])}× at c=1 and ` +
@@ -26,8 +29,9 @@ export function granianNote(rps, cpu, busy) {
       "(granian's Rust runtime beside the Python worker) gets more of the core's time than a one-thread uvicorn."
     );
   return rps.every((r) => r > 1.05)
-    ? `${measured} granian measured faster on a quiet machine: worth offering as a \`serve\` option.`
-    : `${measured} granian is not faster here, so \`serve\` keeps uvicorn only.`;
+    ? `${measured} granian measured faster on a quiet machine here too.`
+    : `${measured} granian is not faster here: uvicorn stays \`serve\`'s default, and \`--server granian\` is ` +
+        'for many open connections (scenario E).';
 }
 
 const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
@@ -147,7 +151,7 @@ export async function run(h) {
         `- *generated*: \`packages/catalyst-plugin/testdata/transform_chain\` compiled by the built compiler ` +
         `(identical to its golden: ${compiled.sameAsGolden ? 'yes' : '**no**'}), mounted as a scaffolded \`main.py\` ` +
         'mounts it, under `python -m catalyst_runtime.serve` (uvicorn, uvloop, httptools). *generated (granian)*: the ' +
-        'same app under granian (`--interface asgi --workers 1 --runtime-threads 1 --loop uvloop`).\n' +
+        'same app under `python -m catalyst_runtime.serve --server granian` (one worker, one runtime thread, uvloop).\n' +
         '- *hand-written*: FastAPI as a skilled engineer writes it (`card_apps:handwritten`): the raw body into ' +
         '`model_validate_json`, orjson into a plain `Response`.\n' +
         '- *LangGraph*: `tools/bench/http/card_langgraph.py`, the same endpoint with the three steps as async nodes ' +

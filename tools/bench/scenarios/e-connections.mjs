@@ -139,12 +139,12 @@ export async function run(h, options) {
       `${CONNECTIONS} keep-alive connections held open by \`wrk -t1 -c${CONNECTIONS} --timeout ${TIMEOUT}\` (a request ` +
         `not answered within ${TIMEOUT} counts as a time-out), pinned to CPU 1, against the generated service of ` +
         `each scenario pinned to CPU 0 (B's upstream on CPU 1 with wrk), under uvicorn (\`python -m catalyst_runtime.serve\`) ` +
-        'and under granian (`python -m granian --interface asgi --workers 1 --runtime-threads 1 --loop uvloop`)' +
+        'and under granian (the same with `--server granian`: one worker, one runtime thread, uvloop)' +
         `: ${warmS} s of warm-up with the same ` +
         `${CONNECTIONS} connections, then ${seconds} s measured. The services run with ` +
         `\`CATALYST_MAX_CONNECTIONS=${MAX_CONNECTIONS}\`: uvicorn answers 503 once connections or tasks in flight ` +
-        'reach that limit, 512 by default, so a service meant to hold 1000 connections raises it (granian does not read it: it has no connection limit, and its ' +
-        '`--backpressure`, 1024 requests at once by default, holds further requests back instead of refusing them)' +
+        'reach that limit, 512 by default, so a service meant to hold 1000 connections raises it (under granian it is ' +
+        "granian's backpressure: past it a new connection waits to be accepted instead of getting a 503)" +
         (targets.some((t) => t.upstream)
           ? ", and so does B's upstream (B's http pool keeps its default of 200 connections)"
           : '') +

@@ -36,6 +36,7 @@ __all__ = [
     "json_response",
     "read_input",
     "request_receive",
+    "time_first_read",
     "to_json",
     "watch_without_body",
 ]
@@ -127,6 +128,16 @@ _DEFAULT_LIMITS: Final = RequestLimits()
 _JSON: Final = b"application/json"
 
 _receive: ContextVar[Receive | None] = ContextVar("catalyst_receive", default=None)
+# Whether ``read_input`` also times the wait for a body's first bytes: under uvicorn ``serve``'s
+# protocol does (one timer only for requests with a body), granian does not (serve_granian).
+_time_first_read = False
+
+
+def time_first_read(on: bool) -> None:
+    """Make ``read_input`` answer 408 when a body's first bytes do not come within
+    ``body_timeout`` (for servers that do not time it themselves: granian)."""
+    global _time_first_read
+    _time_first_read = on
 
 
 def request_receive() -> Receive | None:
@@ -191,7 +202,7 @@ async def read_input(request: Request, model: type[ModelT]) -> ModelT:
     if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
         raise BodyTooLarge(limits.max_body_bytes)
     receive = request.receive
-    message = await receive()
+    message = await (_first_read(receive, limits) if _time_first_read else receive())
     if message["type"] != "http.request":
         raise ClientDisconnected()
     body: bytes = message.get("body", b"")
@@ -207,6 +218,14 @@ async def read_input(request: Request, model: type[ModelT]) -> ModelT:
         return model.__pydantic_validator__.validate_json(body)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise _input_error(exc, limits.max_validation_errors) from None
+
+
+async def _first_read(receive: Receive, limits: RequestLimits) -> Message:
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            return await receive()
+    except TimeoutError:
+        raise BodyTimeout(limits.body_timeout) from None
 
 
 async def _read_rest(receive: Receive, first: bytes, limits: RequestLimits) -> bytes:

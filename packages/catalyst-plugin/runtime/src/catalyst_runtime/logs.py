@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from time import gmtime, monotonic, strftime
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlsplit
@@ -215,6 +215,8 @@ class ProbeAccessFilter(logging.Filter):
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             return args[2].partition("?")[0] not in self.paths
+        if isinstance(args, Mapping):  # granian's: a dict, the path without the query
+            return args.get("path") not in self.paths
         return True
 
 
@@ -242,10 +244,11 @@ def install(settings: Settings, secrets: Iterable[str] = ()) -> None:
         for old in [f for f in logger.filters if isinstance(f, RepeatFilter)]:
             logger.removeFilter(old)
         logger.addFilter(RepeatFilter(settings.log_repeat_seconds))
-    access = logging.getLogger("uvicorn.access")
-    for stale in [f for f in access.filters if isinstance(f, ProbeAccessFilter)]:
-        access.removeFilter(stale)
-    access.addFilter(ProbeAccessFilter((settings.health_path, settings.ready_path)))
+    for name in ("uvicorn.access", "granian.access"):
+        access = logging.getLogger(name)
+        for stale in [f for f in access.filters if isinstance(f, ProbeAccessFilter)]:
+            access.removeFilter(stale)
+        access.addFilter(ProbeAccessFilter((settings.health_path, settings.ready_path)))
 
 
 trace_id_source: Callable[[], str | None] | None = None
@@ -284,6 +287,16 @@ class JsonFormatter(logging.Formatter):
         if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
             client, method, path, _version, status = args
             entry.update(client=client, method=method, path=path, status=status)
+        elif record.name == "granian.access" and isinstance(args, Mapping):
+            query = args.get("query_string")
+            if isinstance(query, bytes):
+                query = query.decode("latin-1")
+            entry.update(
+                client=args.get("addr"),
+                method=args.get("method"),
+                path=f"{args.get('path')}?{query}" if query else args.get("path"),
+                status=args.get("status"),
+            )
         if record.exc_info and not record.exc_text:
             record.exc_text = redactor.redact(self.formatException(record.exc_info))
         if record.exc_text:

@@ -2,6 +2,8 @@
 
     python -m catalyst_runtime.serve hello_svc.main:app --host 127.0.0.1 --port 8000 [--reload]
 
+(``--server granian``: under granian instead, with the same settings; ``serve_granian``.)
+
 uvicorn's ``loop="uvloop"`` makes its loop factory ``uvloop.new_event_loop`` (no
 ``uvloop.install()``, which current uvloop deprecates) and ``http="httptools"`` picks its
 httptools protocol; both are named explicitly so a missing wheel fails loudly at start-up
@@ -335,7 +337,7 @@ class SignalBurstServer(uvicorn.Server):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m catalyst_runtime.serve",
-        description="Serve a Catalyst workflow service with uvicorn, uvloop and httptools.",
+        description="Serve a Catalyst workflow service (uvicorn, uvloop, httptools; or granian).",
     )
     parser.add_argument("app", help="the ASGI app as module:attribute, e.g. hello_svc.main:app")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -362,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
     )
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--server",
+        default="uvicorn",
+        choices=["uvicorn", "granian"],
+        help="uvicorn (default) or granian (the granian extra; docs/operations.md)",
+    )
     return parser
 
 
@@ -371,6 +379,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = _settings()
     except ConfigError as exc:
         sys.exit(f"catalyst_runtime.serve: {exc}")
+    if args.server == "granian":
+        from .serve_granian import serve_granian
+
+        serve_granian(args, settings)
+        return
     options = dict(
         host=args.host,
         port=args.port,

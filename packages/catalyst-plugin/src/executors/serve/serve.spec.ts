@@ -22,6 +22,12 @@ describe('serve executor', () => {
     ]);
   });
 
+  it('serves under granian when asked, and leaves the flag out for uvicorn', () => {
+    const args = (server: 'uvicorn' | 'granian') => serveArgs('s', 's.main:app', { host: 'h', port: 1, server });
+    expect(args('granian').slice(-2)).toEqual(['--server', 'granian']);
+    expect(args('uvicorn')).not.toContain('--server');
+  });
+
   it('watches the given folders when reloading', () => {
     expect(serveArgs('s', 's.main:app', { host: 'h', port: 1, reloadDirs: ['/ws/apps/s/src'] }).slice(-3)).toEqual([
       '--reload',
@@ -97,6 +103,21 @@ describe('serve executor, when the service cannot start', () => {
     expect(printed.filter((line) => line.startsWith('LOGGED '))).toHaveLength(1);
     expect(reason).toBeLessThan(printed.findIndex((line) => line.includes('Traceback')));
     expect(printed).toContain('ERROR:    Application startup failed. Exiting.');
+  });
+
+  it('refuses reload under granian before starting anything', async () => {
+    const errors: string[] = [];
+    jest.spyOn(logger, 'error').mockImplementation((message: unknown) => void errors.push(String(message)));
+    const context = {
+      root: dir,
+      cwd: dir,
+      isVerbose: false,
+      projectName: 'hello-svc',
+      projectsConfigurations: { version: 2, projects: { 'hello-svc': { root: 'apps/hello-svc' } } },
+    } as unknown as ExecutorContext;
+
+    await expect(serveExecutor({ reload: true, server: 'granian' }, context)).resolves.toEqual({ success: false });
+    expect(errors).toEqual(['--reload is served by uvicorn only: drop --server=granian in development.']);
   });
 });
 

@@ -14,10 +14,11 @@ import type { ServeExecutorSchema } from './schema';
 export function serveArgs(
   distributionName: string,
   app: string,
-  options: { host: string; port: number; reloadDirs?: string[] },
+  options: { host: string; port: number; reloadDirs?: string[]; server?: 'uvicorn' | 'granian' },
 ): string[] {
   const args = ['run', '--package', distributionName, 'python', '-m', 'catalyst_runtime.serve', app];
   args.push('--host', options.host, '--port', String(options.port));
+  if (options.server === 'granian') args.push('--server', 'granian');
   if (options.reloadDirs) {
     args.push('--reload', ...options.reloadDirs.flatMap((dir) => ['--reload-dir', dir]));
   }
@@ -65,8 +66,18 @@ export default async function serveExecutor(
     logger.error(`--port=${port} is not a TCP port: use a whole number from 1 to 65535.`);
     return { success: false };
   }
+  const server = options.server ?? 'uvicorn';
+  if (server !== 'uvicorn' && server !== 'granian') {
+    logger.error(`--server=${server} is not a server serve knows: use uvicorn or granian.`);
+    return { success: false };
+  }
+  if (options.reload && server === 'granian') {
+    // The reloader is uvicorn's; granian's would need the watchfiles extra and behaves differently.
+    logger.error('--reload is served by uvicorn only: drop --server=granian in development.');
+    return { success: false };
+  }
   const reloadDirs = options.reload ? reloadDirsFor(service.absoluteRoot, context) : undefined;
-  const args = serveArgs(service.distributionName, app, { host, port, reloadDirs });
+  const args = serveArgs(service.distributionName, app, { host, port, reloadDirs, server });
 
   logger.info(`Serving ${context.projectName} on http://${host}:${port} (${uv} ${args.join(' ')})`);
   const watcher = options.reload ? watchDefinitions(service) : undefined;

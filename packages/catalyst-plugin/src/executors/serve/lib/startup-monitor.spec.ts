@@ -34,6 +34,18 @@ const IMPORT_ERROR = [
   "ModuleNotFoundError: No module named 'nosuch'",
 ];
 
+// The same under `--server granian`: the app's one line, then granian's own.
+const GRANIAN_MISSING_SECRET = [
+  'INFO:     Starting granian (main PID: 4626)',
+  'INFO:     Listening at: http://127.0.0.1:8000',
+  'INFO:     Spawning worker-1 with PID: 4696',
+  `ERROR:    ${SECRET_REASON}`,
+  'ERROR:    ASGI lifespan startup failed',
+  'ERROR:    Unexpected exit from worker-1',
+  'INFO:     Shutting down granian',
+  'INFO:     Stopped worker-1',
+];
+
 function run(lines: string[], code: number, { chunked = false } = {}) {
   const out: string[] = [];
   const monitor = new StartupMonitor(
@@ -51,6 +63,10 @@ describe('startupFailureReason', () => {
   it('is the exception a traceback ended with, without its module', () => {
     expect(startupFailureReason(MISSING_SECRET)).toBe(SECRET_REASON);
     expect(startupFailureReason(IMPORT_ERROR)).toBe("ModuleNotFoundError: No module named 'nosuch'");
+  });
+
+  it("is the app's error under granian, not granian's lines about the worker", () => {
+    expect(startupFailureReason(GRANIAN_MISSING_SECRET)).toBe(SECRET_REASON);
   });
 
   it('is the error uvicorn logged when there is no traceback', () => {
@@ -79,6 +95,13 @@ describe('StartupMonitor', () => {
     expect(out.slice(0, 2)).toEqual(MISSING_SECRET.slice(0, 2)); // before the trouble: live
     expect(out[2]).toBe(`REASON ${SECRET_REASON}`);
     expect(out.slice(3)).toEqual(MISSING_SECRET.slice(2));
+  });
+
+  it('does so under granian, which binds before the app starts', () => {
+    const out = run(GRANIAN_MISSING_SECRET, 1);
+    expect(out.slice(0, 3)).toEqual(GRANIAN_MISSING_SECRET.slice(0, 3));
+    expect(out[3]).toBe(`REASON ${SECRET_REASON}`);
+    expect(out.slice(4)).toEqual(GRANIAN_MISSING_SECRET.slice(3));
   });
 
   it('does so however the output is cut into chunks, and reports once', () => {

@@ -22,16 +22,18 @@ const LOGGED_ERROR = /^(?:(?:ERROR|CRITICAL):|error:)\s+(.*\S)/;
 /**
  * The line after which the server is up. Without the reloader uvicorn binds its socket after the
  * app's start-up, and a port in use fails only then; with it, the reloader binds first and each
- * server process it starts ends its start-up with the app's.
+ * server process it starts ends its start-up with the app's. granian binds first and logs
+ * `Started worker-N` once that worker's app has started.
  */
-const LISTENING = /Uvicorn running on\b/;
+const LISTENING = /Uvicorn running on\b|^INFO:\s+Started worker-\d+$/;
 const APP_STARTED = /Application startup complete\b/;
-const STARTUP_FAILED = /Application startup failed\b/;
+/** uvicorn's, and granian's (`--server granian`: it binds first, then each worker starts the app). */
+const STARTUP_FAILED = /Application startup failed\b|ASGI lifespan startup failed\b/;
 /** A new server process (the first, or the one uvicorn's reloader starts after a change). */
 const STARTING = /Started server process\b/;
-/** uvicorn's own lines that say nothing about the cause. */
+/** uvicorn's and granian's own lines that say nothing about the cause. */
 const GENERIC =
-  /^(?:Application startup failed\b|Traceback \(most recent call last\):|Exception in 'lifespan' protocol)/;
+  /^(?:Application startup failed\b|Traceback \(most recent call last\):|Exception in 'lifespan' protocol|ASGI lifespan startup failed\b|Unexpected exit from worker-\d+)/;
 const INFO = /^(?:INFO|DEBUG|TRACE|WARNING):/;
 
 /** `catalyst_runtime.errors.ConfigError: API_KEY: …` → `ConfigError: API_KEY: …`. */
