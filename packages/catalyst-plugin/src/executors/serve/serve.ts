@@ -68,7 +68,7 @@ export default async function serveExecutor(
   }
   const server = options.server ?? 'uvicorn';
   if (server !== 'uvicorn' && server !== 'granian') {
-    logger.error(`--server=${server} is not a server serve knows: use uvicorn or granian.`);
+    logger.error(`--server=${String(server)} is not a server serve knows: use uvicorn or granian.`);
     return { success: false };
   }
   if (options.reload && server === 'granian') {
