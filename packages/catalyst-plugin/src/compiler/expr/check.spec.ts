@@ -146,6 +146,8 @@ describe('Checker types', () => {
     ['1 if true else 2', 'integer'],
     ['1 if true else 2.5', 'number'],
     ['1 if true else null', 'integer or null'],
+    ['null if true else 1', 'integer or null'],
+    ['[null, 1][0]', 'integer or null'],
     ['input.home if true else input.home', 'object'],
     ['(input.home if true else input.home).city', 'string'],
     ['(input.home if true else input.meta).zz', 'any'],
