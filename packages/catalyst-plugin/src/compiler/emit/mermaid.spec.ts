@@ -109,6 +109,51 @@ describe('emitMermaid', () => {
     );
   });
 
+  it('keeps the arrows into a parallel or map node that its own nodes do not explain: `after` and `over`', () => {
+    expect(
+      chart(
+        'id: w\n' +
+          INPUT +
+          'nodes:\n' +
+          '  - { id: o, type: transform, set: { v: "{{ input.s }}", l: "{{ [1, 2] }}" } }\n' +
+          '  - { id: q, type: transform, set: { v: "{{ input.s }}" } }\n' +
+          '  - id: p\n' +
+          '    type: parallel\n' +
+          '    after: [q]\n' +
+          '    branches:\n' +
+          '      x: [{ id: px, type: transform, set: { v: "{{ nodes.o.v }}" } }]\n' +
+          '  - { id: m, type: map, over: "{{ nodes.o.l }}", nodes: [{ id: md, type: transform, set: { v: "{{ item }} {{ nodes.o.v }}" } }] }\n' +
+          'output: { p: "{{ nodes.p }}", m: "{{ nodes.m }}", q: "{{ nodes.q.v }}" }\n',
+      ),
+    ).toBe(
+      lines(
+        '  input(["input"])',
+        '  n_o["o<br/>transform"]',
+        '  n_q["q<br/>transform"]',
+        '  subgraph ready2["independent: run concurrently"]',
+        '    subgraph n_p["p<br/>parallel"]',
+        '      subgraph b_p__x["branch x"]',
+        '        n_px["px<br/>transform"]',
+        '      end',
+        '    end',
+        '    subgraph n_m["m<br/>map: each item"]',
+        '      n_md["md<br/>transform"]',
+        '    end',
+        '  end',
+        '  output(["output"])',
+        '  n_o --> n_px',
+        '  n_o --> n_md',
+        '  input --> n_o',
+        '  input --> n_q',
+        '  n_q -.-> n_p',
+        '  n_o --> n_m',
+        '  n_q --> output',
+        '  n_p --> output',
+        '  n_m --> output',
+      ),
+    );
+  });
+
   it('joins input to output when there are no nodes', () => {
     expect(chart('id: w\nnodes: []\noutput: { v: 1 }\n')).toBe(
       lines('  input(["input"])', '  output(["output"])', '  input --> output'),
