@@ -7,6 +7,7 @@ shutdown bound, the drain, JSON logs with access lines, the probes, and the one-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -237,6 +238,7 @@ def _serve(apps_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.P
             [sys.executable, "-m", "catalyst_runtime.serve", "granian_app:app",
              "--port", str(port), *GRANIAN],
             cwd=apps_dir, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a failed test can kill granian's worker with it
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
@@ -249,6 +251,14 @@ def _serve(apps_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.P
 
     _eventually(answering, timeout=START)
     return process, url
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Whatever is left of the server's group (after a failed test): a granian killed alone
+    leaves its worker serving."""
+    with contextlib.suppress(ProcessLookupError):  # the group is gone: all stopped
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _in_flight(url: str, seconds: float) -> tuple[threading.Thread, list[Any]]:
@@ -282,9 +292,7 @@ def test_sigterm_lets_running_requests_finish_then_shuts_the_app_down(
         assert process.wait(timeout=30) == 0
         assert marker.read_text() == "shut down"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill(process)
 
 
 def test_a_request_running_past_the_shutdown_timeout_is_cut_off(
@@ -306,9 +314,7 @@ def test_a_request_running_past_the_shutdown_timeout_is_cut_off(
         assert isinstance(outcome[0], httpx.TransportError), outcome
         assert not marker.exists()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill(process)
 
 
 def test_after_sigterm_readyz_drains_while_requests_are_still_served(
@@ -328,9 +334,7 @@ def test_after_sigterm_readyz_drains_while_requests_are_still_served(
         assert process.wait(timeout=30) == 0
         assert time.monotonic() - started >= 2.5  # it waited out the drain period
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill(process)
     assert any("draining for 3 s" in line["message"] for line in _json_lines(log))
 
 
