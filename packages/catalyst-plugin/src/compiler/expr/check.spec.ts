@@ -154,6 +154,8 @@ describe('Checker types', () => {
     ['input.address if true else input.meta', 'object or null'],
     ['1 if true else input.meta', 'any'],
     ['input.meta if true else 1', 'any'],
+    // A type without models is kept as it is, so its fields stay known through nested conditionals.
+    ['((nodes.calc if true else nodes.calc) if true else nodes.calc).total', 'integer'],
     ['(input.extra if true else input.extra).a', 'any'],
     ['1 if true else "a"', 'any'],
     ['input.tags if true else input.nums', 'list'],
