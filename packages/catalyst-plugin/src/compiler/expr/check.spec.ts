@@ -7,7 +7,18 @@ import type { Expr } from './ast';
 import { Checker, describe as describeExpr } from './check';
 import { parseExpression } from './parser';
 import type { Scope } from './scope';
-import { ANY, BOOLEAN, INTEGER, NUMBER, STRING, typeName, type Field, type ObjectType, type Type } from './types';
+import {
+  ANY,
+  BOOLEAN,
+  INTEGER,
+  NUMBER,
+  STRING,
+  plain,
+  typeName,
+  type Field,
+  type ObjectType,
+  type Type,
+} from './types';
 
 const f = (type: Type, attr?: string): Field => ({ type, attr });
 const ADDRESS: ObjectType = { kind: 'object', model: 'Address', fields: new Map([['city', f(STRING, 'city')]]) };
@@ -221,6 +232,25 @@ describe('Checker types', () => {
     expect(c2.out.types.get(n.object)).toEqual(ANY);
     const k = run('input["name"]');
     expect(k.checker.out.types.get((k.e as Expr & { kind: 'index' }).index)).toEqual(STRING);
+  });
+});
+
+describe('plain', () => {
+  it('turns the models held in the fields of a plain object into plain data too', () => {
+    const held: Type = {
+      kind: 'object',
+      fields: new Map([
+        ['n', f(INTEGER)],
+        ['home', f(ADDRESS, 'home')],
+      ]),
+    };
+    expect(plain(held)).toEqual({
+      kind: 'object',
+      fields: new Map([
+        ['n', { type: INTEGER }],
+        ['home', { type: { kind: 'object', fields: new Map([['city', { type: STRING }]]) } }],
+      ]),
+    });
   });
 });
 

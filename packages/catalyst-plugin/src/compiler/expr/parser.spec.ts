@@ -280,6 +280,7 @@ describe('parseTemplate', () => {
     expect(parts(`{{ '}}' }}`)).toEqual(['single "}}"@3-7']);
     expect(parts(`{{ "a\\"}}" }}!`)).toEqual(['expr "a\\"}}"@3-10 0-13', 'text "!"']);
     expect(parts(`{{ "}" }}`)).toEqual(['single "}"@3-6']);
+    expect(parts(`{{ "a}}" }}`)).toEqual(['single "a}}"@3-8']);
     // A quote in the text before "{{" opens no string.
     expect(parts(`x"{{ "}}" }}`)).toEqual(['text "x\\""', 'expr "}}"@5-9 2-12']);
   });
