@@ -184,6 +184,15 @@ describe('classCode: classes, item aliases and traces', () => {
       ['customer_email_address', 'customer_email_address'],
       ['shipping_postcode', 'shipping_postcode'],
     ]);
+    // A dict goes one item per line even where the items would fit on one indented line (a call's layout).
+    const k = 'k'.repeat(15);
+    const v = 'v'.repeat(15);
+    expect(
+      traced([
+        [k, k],
+        [v, v],
+      ]),
+    ).toBe(`__catalyst_trace__ = {\n        "${k}": "${k}",\n        "${v}": "${v}",\n    }`);
     expect(long).toBe(
       '__catalyst_trace__ = {\n' +
         '        "customer_email_address": "customer_email_address",\n' +
