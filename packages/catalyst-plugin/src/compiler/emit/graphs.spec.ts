@@ -1,8 +1,8 @@
 /**
  * The graphs inside `parallel` and `map` nodes as functions, read whole where the golden folders
  * do not reach: a branch laid out as a task group or a `run_concurrently` line (its last value
- * must be unpacked, to be returned), and a parallel node inside a map, whose branches are passed
- * the map's `item` and `index`.
+ * must be unpacked, to be returned), a parallel node inside a map, whose branches are passed
+ * the map's `item` and `index`, and a branch given the values it reads from outside.
  */
 import { compileService } from '../index';
 
@@ -162,6 +162,71 @@ describe('innerGraphs', () => {
         '',
         '    with ctx.output():',
         '        return {"m": m}',
+      ),
+    );
+  });
+
+  it('gives a branch of several nodes the values it reads from outside the parallel node', () => {
+    expect(
+      functionsAndRun(
+        'id: w\n' +
+          'nodes:\n' +
+          '  - { id: a, type: http, url: "https://x.example/a" }\n' +
+          '  - id: p\n' +
+          '    type: parallel\n' +
+          '    branches:\n' +
+          '      two:\n' +
+          '        - { id: b, type: transform, set: { s: "{{ nodes.a.status }}" } }\n' +
+          '        - { id: c, type: http, url: "https://x.example/{{ nodes.b.s }}" }\n' +
+          '      one: [{ id: d, type: http, url: "https://x.example/d" }]\n' +
+          'output: { p: "{{ nodes.p }}" }\n',
+      ),
+    ).toBe(
+      lines(
+        '# a (http), workflows/w.workflow.yaml:3:5',
+        'async def _a(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    with ctx.node("a", "http"):',
+        '        return await http_call(ctx, "a", "GET", "https://x.example/a")',
+        '',
+        '',
+        '# c (http), workflows/w.workflow.yaml:9:11',
+        'async def _c(ctx: ExecutionContext, b: dict[str, Any]) -> dict[str, Any]:',
+        '    with ctx.node("c", "http"):',
+        '        return await http_call(',
+        '            ctx, "c", "GET", f"https://x.example/{url_segment(b[\'s\'])}"',
+        '        )',
+        '',
+        '',
+        '# p (parallel): branch "two", workflows/w.workflow.yaml:8:9',
+        'async def _p_two(ctx: ExecutionContext, a: dict[str, Any]) -> dict[str, Any]:',
+        '    # b (transform), workflows/w.workflow.yaml:8:11',
+        '    with ctx.node("b", "transform"):',
+        '        b = {"s": a["status"]}',
+        '',
+        '    c = await _c(ctx, b)',
+        '',
+        '    return c',
+        '',
+        '',
+        '# d (http), workflows/w.workflow.yaml:10:13',
+        'async def _d(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    with ctx.node("d", "http"):',
+        '        return await http_call(ctx, "d", "GET", "https://x.example/d")',
+        '',
+        '',
+        '# p (parallel), workflows/w.workflow.yaml:4:5',
+        'async def _p(ctx: ExecutionContext, a: dict[str, Any]) -> dict[str, Any]:',
+        '    with ctx.node("p", "parallel"):',
+        '        return await run_branches(ctx, "p", {"two": _p_two(ctx, a), "one": _d(ctx)})',
+        '',
+        '',
+        'async def run(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    a = await _a(ctx)',
+        '',
+        '    p = await _p(ctx, a)',
+        '',
+        '    with ctx.output():',
+        '        return {"p": p}',
       ),
     );
   });

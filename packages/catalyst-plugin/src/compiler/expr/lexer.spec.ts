@@ -164,6 +164,8 @@ describe('lex', () => {
     expect(tokens(String.raw`"\n\t\r\\\'\"\0"`)[0]).toMatchObject({ value: '\n\t\r\\\'"\0' });
     expect(tokens(String.raw`'\u00e9\u00E9x\u0041'`)[0]).toMatchObject({ value: 'ééxA', end: 21 });
     expect(tokens(String.raw`"\ud83d\ude00"`)[0]).toMatchObject({ value: '😀' });
+    // Four hex digits after another escape are text: only \u reads them.
+    expect(tokens(String.raw`"\n0041\t00e9"`)[0]).toMatchObject({ value: '\n0041\t00e9', end: 14 });
   });
 
   it('refuses unknown escapes at the backslash', () => {
