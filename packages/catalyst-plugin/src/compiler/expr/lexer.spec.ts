@@ -187,6 +187,16 @@ describe('lex', () => {
       offset: 1,
       message: String.raw`unknown escape "\" in string; use \\ for a backslash`,
     });
+    // What follows the backslash past the end offset is not read: neither an escape's letter
+    // nor a \u's digits.
+    expect(refusal(String.raw`"\n"`, 0, 2)).toEqual({
+      offset: 1,
+      message: String.raw`unknown escape "\" in string; use \\ for a backslash`,
+    });
+    expect(refusal(String.raw`"\u0041"`, 0, 6)).toEqual({
+      offset: 1,
+      message: String.raw`unknown escape "\u" in string; use \\ for a backslash`,
+    });
   });
 
   it('refuses an unterminated string at its opening quote', () => {

@@ -92,14 +92,16 @@ function lexString(source: string, start: number, end: number, tokens: Token[]):
   let i = start + 1;
   while (i < end && source[i] !== quote) {
     if (source[i] === '\\') {
-      const e = source[i + 1];
-      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(source.slice(i + 2, i + 6))) {
-        value += String.fromCharCode(parseInt(source.slice(i + 2, i + 6), 16));
+      // What follows the backslash counts only up to the end offset (a template's `}}` is past it).
+      const e = i + 1 < end ? source[i + 1] : '';
+      const hex = source.slice(i + 2, Math.min(i + 6, end));
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
+        value += String.fromCharCode(parseInt(hex, 16));
         i += 6;
         continue;
       }
-      if (i + 1 >= end || own(ESCAPES, e) === undefined)
-        throw new ExprError(i, `unknown escape "\\${e ?? ''}" in string; use \\\\ for a backslash`);
+      if (own(ESCAPES, e) === undefined)
+        throw new ExprError(i, `unknown escape "\\${e}" in string; use \\\\ for a backslash`);
       value += own(ESCAPES, e);
       i += 2;
     } else {
