@@ -234,6 +234,14 @@ describe('parseExpression', () => {
     const pipes = (n: number): string => `x${'|f'.repeat(n)}`;
     passes(pipes(62));
     expect(refusal(pipes(63))).toEqual({ offset: 127, message: chain });
+    // A conditional's `else` is one level below it: inside 31 parentheses it is level 64, and
+    // its value then one level too deep, refused as a chain where the value ends.
+    passes(`${'('.repeat(30)}a if b else c${')'.repeat(30)}`);
+    expect(refusal(`${'('.repeat(31)}a if b else c${')'.repeat(31)}`)).toEqual({ offset: 44, message: chain });
+    // Siblings do not add up: a level is given back when its expression ends.
+    const many = Array.from({ length: 200 }, (_, i) => `a${i}`).join(', ');
+    passes(`[${many}]`);
+    passes(`f(${many})`);
   });
 });
 
