@@ -220,6 +220,21 @@ describe("run's body", () => {
         '        return {"a": a["status"], "y": y["v"]}',
       ),
     );
+    // A call in the line passes each value its node reads.
+    expect(runOf(moduleOf(wf(t('x') + h('a', 'x.v') + h('b'), '{ v: 1 }')))).toBe(
+      lines(
+        'async def run(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    inp: WInput = ctx.input',
+        '',
+        '    # x (transform), workflows/w.workflow.yaml:4:5',
+        '    with ctx.node("x", "transform"):',
+        '        x = {"v": inp.s}',
+        '',
+        '    await run_concurrently(_b(ctx), _a(ctx, x))',
+        '',
+        '    return {"v": 1}',
+      ),
+    );
   });
 
   it('runs a task group: tasks given the tasks they read, `after=` for an order alone, results unpacked', () => {
