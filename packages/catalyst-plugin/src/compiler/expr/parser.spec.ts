@@ -173,6 +173,11 @@ describe('parseExpression', () => {
       });
   });
 
+  it('reads an operator only from an operator token, never from a string of its text', () => {
+    for (const op of ['<', '==', '+', '-', '*', '/', '%'])
+      expect(refusal(`a "${op}" b`)).toEqual({ offset: 2, message: 'unexpected string after the expression' });
+  });
+
   it('refuses keywords where a value belongs', () => {
     for (const word of ['and', 'or', 'if', 'else'])
       expect(refusal(`1 + ${word}`)).toEqual({ offset: 4, message: `expected a value, found "${word}"` });
