@@ -14,6 +14,9 @@
 //                                           only the area's files whose path ends so (repeatable;
 //                                           `--file name.ts:10-40` for those lines of a file)
 //   npm run mutate -- --concurrency 2       test processes at once (default 1; the machine is shared)
+//   npm run mutate -- --timeout 20000       TypeScript: ms a mutant's run may take beyond its dry-run
+//                                           time before it counts as killed (default 60000; lower
+//                                           for --focused runs, whose honest runs take seconds)
 //   npm run mutate -- --area graph --file resolve.ts --label resolve
 //                                           reports in tmp/mutation/graph-resolve/ instead of graph/, so
 //                                           runs of one area's files can go at once and keep their reports
@@ -161,6 +164,7 @@ const { values: opts } = parseArgs({
     since: { type: 'string' },
     file: { type: 'string', multiple: true },
     concurrency: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '60000' },
     label: { type: 'string' },
     list: { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
@@ -254,7 +258,7 @@ function strykerConfig(area, mutate, reportDir) {
     // reached by most compiler mutants before runs stopped at their first failure, and by some
     // after, under load). A loop that goes round forever is ended sooner anyway: StrykerJS stops a
     // run once the mutant is reached 100 times as often as in the dry run (a "hit limit" timeout).
-    timeoutMS: 60000,
+    timeoutMS: Number(opts.timeout),
     timeoutFactor: 1.5,
     // The first run (every spec, with coverage) on a loaded machine can take minutes.
     dryRunTimeoutMinutes: 30,
