@@ -125,6 +125,10 @@ describe('parseExpression', () => {
       offset: 7,
       message: 'comparisons cannot be chained; join them with "and"',
     });
+    // A comparison after arithmetic is the first one, and a string of an operator's text none.
+    expect(shape('a + b < c * d')).toBe('(< (+ a b) (* c d))');
+    expect(shape('-a * b >= c - d')).toBe('(>= (* (- a) b) (- c d))');
+    expect(refusal('a < b "<" c')).toEqual({ offset: 6, message: 'unexpected string after the expression' });
   });
 
   it('refuses what is not an expression, at the offending token', () => {
