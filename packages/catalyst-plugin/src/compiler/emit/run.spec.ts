@@ -288,6 +288,24 @@ describe("run's body", () => {
     ]);
   });
 
+  it('waits with `after=` on every task a node is ordered after, and on one as a one-item tuple', () => {
+    const after = (ids: string) => `  - { id: d, type: http, after: [${ids}], url: "https://example.com/d" }\n`;
+    expect(runOf(moduleOf(wf(h('a') + h('b') + after('a, b'), '{ v: 1 }')))).toBe(
+      lines(
+        'async def run(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    async with ctx.tasks() as tasks:',
+        '        a = tasks.start(_a, ctx)',
+        '        b = tasks.start(_b, ctx)',
+        '        tasks.start(_d, ctx, after=(a, b))',
+        '',
+        '    return {"v": 1}',
+      ),
+    );
+    expect(runOf(moduleOf(wf(h('a') + h('b') + after('b'), '{ v: 1 }')))).toContain(
+      '        tasks.start(_d, ctx, after=(b,))\n',
+    );
+  });
+
   it('binds nothing from a group whose values nobody reads after it, and gives an unread task no name', () => {
     const py = moduleOf(wf(h('a') + t('m', 'a.status') + h('b', 'm.v') + h('unread'), '{ v: 1 }'));
     expect(runOf(py)).toBe(
