@@ -331,6 +331,11 @@ describe('ExprEmitter defaults', () => {
       '(nodes.fetch.a | default(1)).b | default(2)',
       '_d0 if (n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1) is not None and (_d0 := (n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1).get("b")) is not None else 2 @1',
     ],
+    // A filter without arguments holds no default of its own: its value is tested, not bound.
+    [
+      'input.tags | first | default("x")',
+      '(inp.tags or [None])[0] if (inp.tags or [None])[0] is not None else "x" @1 | use input',
+    ],
     [
       '[input.age | default(0)] | first | default(1)',
       '_d0 if (_d0 := ([inp.age if inp.age is not None else 0] or [None])[0]) is not None else 1 @1 | use input',
