@@ -379,6 +379,21 @@ describe("run's body", () => {
     );
   });
 
+  it('adds a `when` that binds tighter than `and` to the guards without parentheses', () => {
+    const run = runOf(
+      moduleOf(
+        wf(
+          `  - { id: g, type: transform, when: "{{ input.s == 'x' }}", set: { v: 1 } }\n` +
+            `  - { id: m, type: transform, when: "{{ input.s == 'y' and input.s != 'w' }}", set: { v: "{{ nodes.g.v }}" } }\n` +
+            `  - { id: n, type: transform, when: "{{ not input.s }}", set: { v: "{{ nodes.g.v }}" } }\n`,
+          '{ m: "{{ nodes.m.v | default(0) }}", n: "{{ nodes.n.v | default(0) }}" }',
+        ),
+      ),
+    );
+    expect(run).toContain('        if g is not None and inp.s == "y" and inp.s != "w":\n');
+    expect(run).toContain('        if g is not None and not inp.s:\n');
+  });
+
   it("tells a streamed run's client each node's value as it is made", () => {
     const stream = 'trigger: { stream: true }\n';
     const py = moduleOf(wf(t('p') + h('a') + t('q', 'p.v'), '{ v: "{{ nodes.q.v }}" }', stream));
