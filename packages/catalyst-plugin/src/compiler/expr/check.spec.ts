@@ -108,6 +108,9 @@ describe('Checker types', () => {
     ['input.home.city', 'string'],
     ['nodes.fetch', 'any'],
     ['nodes.fetch.a.b', 'any'],
+    // A field named like a root is a field: only the root itself reads a variable.
+    ['nodes.fetch.secrets.K', 'any'],
+    ['input.meta.env.K', 'any'],
     ['nodes.fetch[0]', 'any'],
     ['nodes.calc.total', 'integer'],
     ['nodes["calc"].total', 'integer'],
