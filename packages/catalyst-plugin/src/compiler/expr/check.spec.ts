@@ -111,6 +111,11 @@ describe('Checker types', () => {
     // A field named like a root is a field: only the root itself reads a variable.
     ['nodes.fetch.secrets.K', 'any'],
     ['input.meta.env.K', 'any'],
+    ['nodes.fetch.nodes.calc', 'any'],
+    ['input.meta.nodes.calc.total', 'any'],
+    // Under a default a variable may be missing: its default decides the type.
+    ['secrets.KEY | default(1)', 'any'],
+    ['env.KEY | default(null)', 'string or null'],
     ['nodes.fetch[0]', 'any'],
     ['nodes.calc.total', 'integer'],
     ['nodes["calc"].total', 'integer'],
@@ -491,6 +496,13 @@ describe('Checker guards', () => {
     expect(guards('input.meta.k | default(1)')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
     expect(guards('input.extra.zz | default(1)')).toEqual({ nullable: [], lenient: ['input.extra.zz'] });
     expect(guards('secrets.K | default("x")')).toEqual({ nullable: [], lenient: ['secrets.K'] });
+    // A variable that may be missing is null to a filter or an operator before the default.
+    expect(check('secrets.K | upper | default("x")')).toEqual([
+      'filter_type@12: secrets.K may be null; add "| default(...)" before "| upper"',
+    ]);
+    expect(check('(env.K + "x") | default("x")')).toEqual([
+      'operator_type@1: cannot add string or null and string; convert with | string, or write both in text: "{{ a }}{{ b }}"',
+    ]);
     expect(guards('input.tags[0] | default("x")')).toEqual({ nullable: ['input.tags[0]'], lenient: [] });
     expect(guards('input.items[0] | default(input.home)')).toEqual({
       nullable: ['input.items', 'input.items[0]'],
