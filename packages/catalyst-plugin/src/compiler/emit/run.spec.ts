@@ -394,6 +394,18 @@ describe("run's body", () => {
     expect(run).toContain('        if g is not None and not inp.s:\n');
   });
 
+  it("lays an inline node's value out after its name: the line breaks past 88 columns with it", () => {
+    // `        x = {"v": "a…"}` is 88 columns with 67 a's, 90 with 69: one line only if `x = `
+    // were not counted.
+    const x = (n: number) => `  - { id: x, type: transform, set: { v: "${'a'.repeat(n)}" } }\n`;
+    expect(runOf(moduleOf(wf(x(67), '{ v: "{{ nodes.x.v }}" }')))).toContain(
+      `        x = {"v": "${'a'.repeat(67)}"}\n`,
+    );
+    expect(runOf(moduleOf(wf(x(69), '{ v: "{{ nodes.x.v }}" }')))).toContain(
+      `        x = {\n            "v": "${'a'.repeat(69)}",\n        }\n`,
+    );
+  });
+
   it("tells a streamed run's client each node's value as it is made", () => {
     const stream = 'trigger: { stream: true }\n';
     const py = moduleOf(wf(t('p') + h('a') + t('q', 'p.v'), '{ v: "{{ nodes.q.v }}" }', stream));
