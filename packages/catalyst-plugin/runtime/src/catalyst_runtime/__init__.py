@@ -28,6 +28,7 @@ from .errors import (
     UpstreamError,
     node_error,
 )
+from .expressions import item_at
 from .http_node import http_call, url_segment
 from .llm_node import StructuredOutput, llm_call
 from .map_node import MapTooLarge, run_map
@@ -82,6 +83,7 @@ __all__ = [
     "format_sse",
     "http_call",
     "input_body",
+    "item_at",
     "json_response",
     "llm_call",
     "node_error",

@@ -503,10 +503,15 @@ describe('Checker guards', () => {
     expect(check('(env.K + "x") | default("x")')).toEqual([
       'operator_type@1: cannot add string or null and string; convert with | string, or write both in text: "{{ a }}{{ b }}"',
     ]);
-    expect(guards('input.tags[0] | default("x")')).toEqual({ nullable: ['input.tags[0]'], lenient: [] });
+    expect(guards('input.tags[0] | default("x")')).toEqual({ nullable: ['input.tags[0]'], lenient: ['input.tags[0]'] });
     expect(guards('input.items[0] | default(input.home)')).toEqual({
       nullable: ['input.items', 'input.items[0]'],
-      lenient: [],
+      lenient: ['input.items[0]'],
+    });
+    // Unknown data's item: the object is tested for None, the item read with item_at.
+    expect(guards('nodes.fetch.a[1] | default(1)')).toEqual({
+      nullable: ['nodes.fetch', 'nodes.fetch.a'],
+      lenient: ['nodes.fetch.a', 'nodes.fetch.a[1]'],
     });
     expect(guards('input.meta[input.name] | default(1)')).toEqual({
       nullable: [],

@@ -248,7 +248,15 @@ export class Checker {
     }
     const t = this.check(e.object);
     const k = this.check(key);
-    if (t.kind === 'any') return ANY;
+    if (t.kind === 'any') {
+      // Unknown data (an http body) under a default: a short list, a missing key or a null
+      // object gives the default (read with `item_at`, the object tested for None).
+      if (this.defaultDepth > 0) {
+        this.out.lenient.add(e);
+        this.out.nullable.add(e.object);
+      }
+      return ANY;
+    }
     if (mayBeNull(t)) {
       if (this.defaultDepth === 0)
         return this.fail(
@@ -259,7 +267,11 @@ export class Checker {
       this.out.nullable.add(e.object);
     }
     if ((t.kind === 'array' || t.kind === 'string') && (k.kind === 'integer' || k.kind === 'any')) {
-      if (this.defaultDepth > 0) this.out.nullable.add(e);
+      // Under a default an index past the end gives the default, as a null item does.
+      if (this.defaultDepth > 0) {
+        this.out.nullable.add(e);
+        this.out.lenient.add(e);
+      }
       return t.kind === 'array' ? t.items : STRING;
     }
     if (t.kind === 'object' && t.model === undefined && (k.kind === 'string' || k.kind === 'any')) {

@@ -293,7 +293,7 @@ describe('ExprEmitter defaults', () => {
     ['input.address.city | default("x")', 'inp.address.city if inp.address is not None else "x" @1 | use input'],
     [
       'input.opt_homes[0].city | default("x")',
-      'inp.opt_homes[0].city if inp.opt_homes is not None and inp.opt_homes[0] is not None else "x" @1 | use input',
+      'item_at(inp.opt_homes, 0).city if inp.opt_homes is not None and item_at(inp.opt_homes, 0) is not None else "x" @1 | use input',
     ],
     [
       'input.address.city | length | default(0)',
@@ -303,8 +303,11 @@ describe('ExprEmitter defaults', () => {
       'nodes.fetch.a.b | default(1)',
       'n_fetch.get("a").get("b") if n_fetch is not None and n_fetch.get("a") is not None and n_fetch.get("a").get("b") is not None else 1 @1',
     ],
-    ['nodes.fetch[0] | default(1)', 'n_fetch[0] if n_fetch is not None and n_fetch[0] is not None else 1 @1'],
-    ['nodes.list[0] | default(1)', 'n_list[0] if n_list[0] is not None else 1 @1'],
+    [
+      'nodes.fetch[0] | default(1)',
+      'item_at(n_fetch, 0) if n_fetch is not None and item_at(n_fetch, 0) is not None else 1 @1',
+    ],
+    ['nodes.list[0] | default(1)', 'item_at(n_list, 0) if item_at(n_list, 0) is not None else 1 @1'],
     ['nodes.maybe | default("x")', 'n_maybe if n_maybe is not None else "x" @1'],
     ['nodes.maybe | upper | default("x")', 'n_maybe.upper() if n_maybe is not None else "x" @1'],
     ['input.meta.k | default(1)', 'inp.meta.get("k") if inp.meta.get("k") is not None else 1 @1 | use input'],
@@ -362,11 +365,11 @@ describe('ExprEmitter defaults', () => {
   it.each([
     [
       '[nodes.fetch.a | default(1)][0] | default(2)',
-      '_d0 if (_d0 := [n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1][0]) is not None else 2 @1',
+      '_d0 if (_d0 := item_at([n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1], 0)) is not None else 2 @1',
     ],
     [
       'nodes.list[nodes.fetch.i | default(0)] | default(2)',
-      '_d0 if (_d0 := n_list[n_fetch.get("i") if n_fetch is not None and n_fetch.get("i") is not None else 0]) is not None else 2 @1',
+      '_d0 if (_d0 := item_at(n_list, n_fetch.get("i") if n_fetch is not None and n_fetch.get("i") is not None else 0)) is not None else 2 @1',
     ],
     [
       '(nodes.fetch.a | default(1)) + nodes.fetch.b | default(2)',

@@ -13,6 +13,8 @@ import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } 
 
 /** The runtime helper that percent-encodes one URL path segment (see `template`). */
 export const URL_SEGMENT = 'url_segment';
+/** The runtime's `items[index]` or None (`catalyst_runtime.item_at`), for an index under a default. */
+const ITEM_AT = 'item_at';
 
 export interface EmitEnv {
   checked: Checked;
@@ -205,8 +207,12 @@ export class ExprEmitter {
       case 'index':
         if (e.index.kind === 'literal' && typeof e.index.value === 'string')
           return this.access(e, e.object, e.index.value);
-        if (this.env.checked.lenient.has(e))
-          return { code: `${tight(this.emit(e.object))}.get(${this.value(e.index).code})`, prec: CALL };
+        if (this.env.checked.lenient.has(e)) {
+          // Under a default: a mapping's missing key, or a list's or unknown data's missing item, is None.
+          if (this.typeOf(e.object).kind === 'object')
+            return { code: `${tight(this.emit(e.object))}.get(${this.value(e.index).code})`, prec: CALL };
+          return { code: `${ITEM_AT}(${this.emit(e.object).code}, ${this.value(e.index).code})`, prec: CALL };
+        }
         return { code: `${tight(this.emit(e.object))}[${this.value(e.index).code}]`, prec: CALL };
       case 'filter':
         return this.filter(e);

@@ -23,6 +23,8 @@ function compileOutput(value: string) {
 }
 
 const CHECK_SCRIPT = readFileSync(join(__dirname, '..', 'test-utils', 'check_generated.py'), 'utf8');
+/** The runtime's helpers that compiled expressions call (`item_at`), loaded by the script from here. */
+const EXPRESSIONS_PY = join(__dirname, '..', '..', '..', 'runtime', 'src', 'catalyst_runtime', 'expressions.py');
 
 interface Case {
   label: string;
@@ -123,7 +125,7 @@ describe('expression compiler properties', () => {
       if (!module) throw new Error(`logic expression did not compile: ${expr}`);
       cases.push({ label: expr, source: module.contents, canon: canon(parseExpression(expr, 0, expr.length)) });
     }
-    results = runPython(CHECK_SCRIPT, cases);
+    results = runPython(CHECK_SCRIPT, cases, { CATALYST_EXPRESSIONS_PY: EXPRESSIONS_PY });
   });
 
   it('compiles every well-typed random expression', () => {

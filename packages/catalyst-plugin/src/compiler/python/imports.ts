@@ -24,6 +24,7 @@ export const MODULE_OF = {
   embedding_call: 'catalyst_runtime',
   http_call: 'catalyst_runtime',
   input_body: 'catalyst_runtime',
+  item_at: 'catalyst_runtime',
   json_response: 'catalyst_runtime',
   llm_call: 'catalyst_runtime',
   pg_query: 'catalyst_runtime',

@@ -95,6 +95,8 @@ const typed = fc.letrec<{ num: string; str: string; bool: string; list: string }
     tie('list').map((l) => `${paren(l)} | join(", ")`),
     fc.tuple(tie('list'), tie('str')).map(([l, sep]) => `${paren(l)} | join(${sep})`),
     fc.constantFrom('input.meta | json', 'input.tags | first | default("none")', 'input.meta | keys | join("")'),
+    // Past either end of a list or a string, under a default: the default.
+    fc.constantFrom('input.tags[5] | default("none")', 'input.tags[-3] | default("none")', 'input.s[9] | default("z")'),
     fc
       .tuple(tie('list'), fc.constantFrom('first', 'last'), tie('str'))
       .map(([l, f, d]) => `${paren(l)} | ${f} | default(${d})`),

@@ -8,8 +8,10 @@ For each case: Python parses and compiles the module. Optionally it also
 """
 
 import ast
+import importlib.util
 import json
 import math
+import os
 import sys
 import types
 
@@ -18,6 +20,19 @@ OPS = {
     ast.UAdd: "+", ast.Not: "not", ast.And: "and", ast.Or: "or", ast.Eq: "==", ast.NotEq: "!=",
     ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "==", ast.IsNot: "!=",
 }  # fmt: skip
+
+
+def _runtime_expressions():
+    """The runtime's module of helpers compiled expressions call (standard library only), from
+    its file: this process has no runtime installed."""
+    path = os.environ["CATALYST_EXPRESSIONS_PY"]
+    spec = importlib.util.spec_from_file_location("catalyst_expressions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HELPERS = {name: getattr(_runtime_expressions(), name) for name in ("item_at",)}
 
 INPUT = {"s": " Ab c", "n": 7, "x": 2.5, "b": True, "tags": ["x", "y"], "meta": {"k": 1, "é": "v"}}
 NODES = {"a": {"count": 3, "name": "a", "flags": [True]}}
@@ -85,8 +100,10 @@ class Skip(Exception):
     """The expression is not deterministic (uuid(), now(), execution ids)."""
 
 
-def evaluate(e):
-    """The reference interpreter: the expression language's meaning, one AST node at a time."""
+def evaluate(e, lenient=False):
+    """The reference interpreter: the expression language's meaning, one AST node at a time.
+    ``lenient``: inside a ``default``'s input, where a missing item or key, or a lookup in
+    null, is null."""
     kind = e["kind"]
     if kind == "literal":
         value = e["value"]
@@ -94,29 +111,37 @@ def evaluate(e):
             return float(value)  # "2.0" arrives through JSON as 2
         return value
     if kind == "list":
-        return [evaluate(i) for i in e["items"]]
+        return [evaluate(i, lenient) for i in e["items"]]
     if kind in ("member", "index"):
         obj = e["object"]
-        key = e["name"] if kind == "member" else evaluate(e["index"])
+        key = e["name"] if kind == "member" else evaluate(e["index"], lenient)
         if obj["kind"] == "root":
             if obj["name"] == "execution":
                 raise Skip
-            return {"input": INPUT, "nodes": NODES}[obj["name"]][key]
-        return evaluate(obj)[key]
+            target = {"input": INPUT, "nodes": NODES}[obj["name"]]
+        else:
+            target = evaluate(obj, lenient)
+        if lenient and (target is None or isinstance(target, (list, str, dict))):
+            try:
+                return None if target is None else target[key]
+            except (IndexError, KeyError):
+                return None
+        return target[key]
     if kind == "filter":
-        return FILTERS[e["name"]](evaluate(e["input"]), *[evaluate(a) for a in e["args"]])
+        value = evaluate(e["input"], lenient or e["name"] == "default")
+        return FILTERS[e["name"]](value, *[evaluate(a, lenient) for a in e["args"]])
     if kind == "call":
         raise Skip
     if kind == "unary":
-        value = evaluate(e["operand"])
+        value = evaluate(e["operand"], lenient)
         return {"not": lambda: not value, "-": lambda: -value, "+": lambda: +value}[e["op"]]()
     if kind == "binary":
         op = e["op"]
         if op == "and":
-            return evaluate(e["left"]) and evaluate(e["right"])
+            return evaluate(e["left"], lenient) and evaluate(e["right"], lenient)
         if op == "or":
-            return evaluate(e["left"]) or evaluate(e["right"])
-        left, right = evaluate(e["left"]), evaluate(e["right"])
+            return evaluate(e["left"], lenient) or evaluate(e["right"], lenient)
+        left, right = evaluate(e["left"], lenient), evaluate(e["right"], lenient)
         return {
             "==": lambda: left == right, "!=": lambda: left != right, "<": lambda: left < right,
             "<=": lambda: left <= right, ">": lambda: left > right, ">=": lambda: left >= right,
@@ -124,7 +149,8 @@ def evaluate(e):
             "/": lambda: left / right, "%": lambda: left % right,
         }[op]()  # fmt: skip
     if kind == "conditional":
-        return evaluate(e["then"]) if evaluate(e["test"]) else evaluate(e["otherwise"])
+        test = evaluate(e["test"], lenient)
+        return evaluate(e["then"], lenient) if test else evaluate(e["otherwise"], lenient)
     raise ValueError(kind)
 
 
@@ -163,7 +189,7 @@ def check(case):
     inp = types.SimpleNamespace(**INPUT)
     ctx = types.SimpleNamespace(execution_id="e", workflow_id="prop")
     # Generated code reads a node's value from the local named after it.
-    scope = {"inp": inp, "ctx": ctx, "to_json": to_json, **NODES}
+    scope = {"inp": inp, "ctx": ctx, "to_json": to_json, **HELPERS, **NODES}
     if "sentinel" in case:
         inp.s = case["sentinel"]
         result["value"] = eval(code, scope)  # noqa: S307 - test harness, evaluating our own output
