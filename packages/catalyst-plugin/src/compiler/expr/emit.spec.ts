@@ -496,6 +496,13 @@ describe('valueCode', () => {
         "a": "${half}",
         "b": "${half}",
     }`);
+    // An empty list or mapping keeps its brackets on its line when its mapping breaks.
+    expect(code({ a: half, b: [], c: {}, d: half }, 4, 20)).toBe(`{
+        "a": "${half}",
+        "b": [],
+        "c": {},
+        "d": "${half}",
+    }`);
     const long = 'x'.repeat(60);
     expect(code({ greeting: `{{ input.name if input.ok else "${long}" }}`, tags: ['{{ input.name }}', long] }, 4, 4))
       .toBe(`{
