@@ -314,6 +314,7 @@ describe('Checker problems', () => {
       ['bad_access@11: input.tags is list of string, which has no field "a"; use [index], | first or | last'],
     ],
     ['input.tags[1.5]', ['bad_access@11: input.tags is list of string and cannot be indexed by number']],
+    ['input.tags[input.name]', ['bad_access@11: input.tags is list of string and cannot be indexed by string']],
     ['input.home[1]', ['bad_access@11: input.home is object and cannot be indexed by integer; use a literal key']],
     ['input.meta[1]', ['bad_access@11: input.meta is object and cannot be indexed by integer; use a literal key']],
     [
@@ -474,6 +475,10 @@ describe('Checker problems', () => {
     expect(check('input.extra.a | default("x")')).toEqual([
       'useless_default@16: input.extra.a is never null, so this default is never used (warning)',
     ]);
+    // Counted from the guards before it: a default earlier in the expression does not hide it.
+    expect(check('[input.meta.k | default(1), input.name | default("x")]')).toEqual([
+      'useless_default@41: input.name is never null, so this default is never used (warning)',
+    ]);
   });
 });
 
@@ -527,6 +532,12 @@ describe('Checker guards', () => {
     expect(guards('input.tags[0]')).toEqual({ nullable: [], lenient: [] });
     expect(guards('input.meta[input.name]')).toEqual({ nullable: [], lenient: [] });
     expect(guards('secrets.K')).toEqual({ nullable: [], lenient: [] });
+    // Only a default's input is inside it: another filter opens no default and closes none.
+    expect(guards('input.meta.k | json')).toEqual({ nullable: [], lenient: [] });
+    expect(guards('((input.name | upper) + input.meta.k) | default("x")')).toEqual({
+      nullable: [],
+      lenient: ['input.meta.k'],
+    });
     // After a default closes, its depth is back to none.
     expect(guards('(input.age | default(1)) + nodes.fetch.a')).toEqual({ nullable: [], lenient: [] });
   });
