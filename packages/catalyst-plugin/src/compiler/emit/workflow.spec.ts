@@ -74,6 +74,18 @@ describe('emitWorkflow', () => {
     );
   });
 
+  it("names a node apart from the module's classes, and gives each node its own declarations", () => {
+    const { messages, module } = compiled(
+      'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: WInput, type: transform, set: { v: "{{ input.s }}" } }\n  - { id: a, type: rate_limit, key: "a", interval: 1, timeout: 0 }\n  - { id: b, type: rate_limit, key: "b", interval: 2, timeout: 0, after: [a] }\noutput: { v: "{{ nodes.WInput.v }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain('\nclass WInput(BaseModel):\n');
+    expect(module).toContain('        WInput_ = {"v": inp.s}\n');
+    // Node `b`'s declaration is not `a`'s, though `b#limiter` cut after `a#` reads `limiter`.
+    expect(module).toContain('return await rate_limit(ctx, "a", _a_limiter, "a", timeout=0)');
+    expect(module).toContain('return await rate_limit(ctx, "b", _b_limiter, "b", timeout=0)');
+  });
+
   it("declares each node's objects once at module level, under its own names, and what the router and context need", () => {
     const { messages, module } = compiled(
       'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: a, type: rate_limit, key: "k:{{ input.s }}", interval: 0.5, timeout: 1 }\n  - { id: a_b, type: rate_limit, key: "j", interval: 1, timeout: 0, after: [a] }\n  - { id: c, type: http, url: "https://x.example/{{ secrets.TOKEN }}/{{ env.MODE }}/{{ global.region }}", cache: { ttl: 5 }, after: [a_b] }\noutput: { v: "{{ nodes.c.status }}" }\n',
