@@ -112,6 +112,9 @@ describe('Checker types', () => {
     ['nodes.fetch.secrets.K', 'any'],
     ['input.meta.env.K', 'any'],
     ['nodes.fetch.nodes.calc', 'any'],
+    // An argument of unknown type is taken, as an operand of unknown type is.
+    ['input.tags | join(nodes.fetch.sep)', 'string'],
+    ['input.score | round(nodes.fetch.digits)', 'number'],
     ['input.meta.nodes.calc.total', 'any'],
     // Under a default a variable may be missing: its default decides the type.
     ['secrets.KEY | default(1)', 'any'],
