@@ -114,6 +114,10 @@ describe('Checker types', () => {
     ['nodes.fetch.nodes.calc', 'any'],
     // An argument of unknown type is taken, as an operand of unknown type is.
     ['input.tags | join(nodes.fetch.sep)', 'string'],
+    // `and` and `or` give one of their operands: a boolean that may be null makes the result so.
+    ['input.ok and input.ok', 'boolean'],
+    ['input.ok and [true, null][0]', 'boolean or null'],
+    ['[true, null][0] or input.ok', 'boolean or null'],
     ['input.score | round(nodes.fetch.digits)', 'number'],
     ['input.meta.nodes.calc.total', 'any'],
     // Under a default a variable may be missing: its default decides the type.

@@ -358,7 +358,8 @@ export class Checker {
       case 'and':
       case 'or':
         // Either operand is the value: computed, so models inside are plain data (see `plain`).
-        return l.kind === 'boolean' && r.kind === 'boolean' ? BOOLEAN : plain(join(l, r));
+        // Two booleans join to a boolean, null when either side may be (`true and null` is null).
+        return plain(join(l, r));
       case '==':
       case '!=':
         if (known && l.kind !== 'null' && r.kind !== 'null' && !comparable(l, r)) {
