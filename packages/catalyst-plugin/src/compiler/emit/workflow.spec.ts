@@ -86,6 +86,21 @@ describe('emitWorkflow', () => {
     expect(module).toContain('return await rate_limit(ctx, "b", _b_limiter, "b", timeout=0)');
   });
 
+  it('binds the input in run when only the output reads it', () => {
+    const { messages, module } = compiled(
+      'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: a, type: transform, set: { v: 1 } }\noutput: { s: "{{ input.s }}", v: "{{ nodes.a.v }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain(
+      lines(
+        'async def run(ctx: ExecutionContext) -> dict[str, Any]:',
+        '    inp: WInput = ctx.input',
+        '',
+        '    # a (transform), workflows/w.workflow.yaml:4:5',
+      ),
+    );
+  });
+
   it("declares each node's objects once at module level, under its own names, and what the router and context need", () => {
     const { messages, module } = compiled(
       'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: a, type: rate_limit, key: "k:{{ input.s }}", interval: 0.5, timeout: 1 }\n  - { id: a_b, type: rate_limit, key: "j", interval: 1, timeout: 0, after: [a] }\n  - { id: c, type: http, url: "https://x.example/{{ secrets.TOKEN }}/{{ env.MODE }}/{{ global.region }}", cache: { ttl: 5 }, after: [a_b] }\noutput: { v: "{{ nodes.c.status }}" }\n',
