@@ -101,6 +101,34 @@ describe('emitWorkflow', () => {
     );
   });
 
+  it('declares objects that use a class after the classes, the others before, each once', () => {
+    const { messages, module } = compiled(
+      'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n' +
+        '  - { id: a, type: rate_limit, key: "a", interval: 1, timeout: 0 }\n' +
+        '  - { id: label, type: llm, provider: openai, model: m, prompt: "{{ input.s }}", max_tokens: 10, api_key: "{{ secrets.K }}", after: [a],\n' +
+        '      output_schema: { type: object, properties: { c: { type: string } }, required: [c] } }\n' +
+        'output: { c: "{{ nodes.label.output.c }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    const count = (text: string): number => module.split(text).length - 1;
+    expect(count('\n_a_limiter = ')).toBe(1);
+    expect(count('\n_label_output = StructuredOutput(')).toBe(1);
+    const limiter = module.indexOf('\n_a_limiter = ');
+    const outputClass = module.indexOf('\nclass LabelOutput(BaseModel):');
+    expect(limiter).toBeLessThan(outputClass);
+    expect(outputClass).toBeLessThan(module.indexOf('\n_label_output = StructuredOutput('));
+  });
+
+  it("guards the output's read of a node that may be skipped", () => {
+    const { messages, module } = compiled(
+      'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n' +
+        `  - { id: g, type: transform, when: "{{ input.s == 'x' }}", set: { v: 1 } }\n` +
+        'output: { v: "{{ nodes.g.v }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain('        return {"v": g["v"] if g is not None else None}\n');
+  });
+
   it("declares each node's objects once at module level, under its own names, and what the router and context need", () => {
     const { messages, module } = compiled(
       'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: a, type: rate_limit, key: "k:{{ input.s }}", interval: 0.5, timeout: 1 }\n  - { id: a_b, type: rate_limit, key: "j", interval: 1, timeout: 0, after: [a] }\n  - { id: c, type: http, url: "https://x.example/{{ secrets.TOKEN }}/{{ env.MODE }}/{{ global.region }}", cache: { ttl: 5 }, after: [a_b] }\noutput: { v: "{{ nodes.c.status }}" }\n',
