@@ -119,6 +119,26 @@ describe('emitWorkflow', () => {
     expect(outputClass).toBeLessThan(module.indexOf('\n_label_output = StructuredOutput('));
   });
 
+  it('breaks a declaration past 88 columns counting its name', () => {
+    // `_<19 letters>_limiter = InMemoryRateLimiter(interval=1, name="<19 letters>")`: 90 columns.
+    const id = 'abcdefghijklmnopqrs';
+    const { messages, module } = compiled(
+      `id: w\nnodes:\n  - { id: ${id}, type: rate_limit, key: "k", interval: 1, timeout: 0 }\noutput: { v: 1 }\n`,
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain(`\n_${id}_limiter = InMemoryRateLimiter(\n    interval=1, name="${id}"\n)\n`);
+  });
+
+  it('reads no query for a GET whose input takes no parameters', () => {
+    const { messages, module } = compiled(
+      'id: w\ntrigger: { method: GET }\nnodes:\n  - { id: a, type: transform, set: { v: 1 } }\noutput: { v: "{{ nodes.a.v }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain(
+      '@router.get("/w")\n@compiled_route\nasync def w() -> Response:\n    ctx = ExecutionContext(WORKFLOW_ID, WInput())\n',
+    );
+  });
+
   it("guards the output's read of a node that may be skipped", () => {
     const { messages, module } = compiled(
       'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n' +
