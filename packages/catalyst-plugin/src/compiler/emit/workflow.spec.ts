@@ -129,7 +129,12 @@ describe('emitWorkflow', () => {
     expect(module).toContain(`\n_${id}_limiter = InMemoryRateLimiter(\n    interval=1, name="${id}"\n)\n`);
   });
 
-  it('reads no query for a GET whose input takes no parameters', () => {
+  it('reads the query of a GET whose input declares parameters, and none for one that takes none', () => {
+    const declared = compiled(
+      'id: w\ntrigger: { method: GET }\ninput: { properties: { s: { type: string } } }\nnodes:\n  - { id: a, type: transform, set: { v: "{{ input.s }}" } }\noutput: { v: "{{ nodes.a.v }}" }\n',
+    );
+    expect(declared.messages).toEqual([]);
+    expect(declared.module).toContain('    ctx = ExecutionContext(WORKFLOW_ID, read_query(request, WInput))\n');
     const { messages, module } = compiled(
       'id: w\ntrigger: { method: GET }\nnodes:\n  - { id: a, type: transform, set: { v: 1 } }\noutput: { v: "{{ nodes.a.v }}" }\n',
     );
