@@ -116,6 +116,9 @@ describe('Checker types', () => {
     ['input.tags | join(nodes.fetch.sep)', 'string'],
     // `and` and `or` give one of their operands: a boolean that may be null makes the result so.
     ['input.ok and input.ok', 'boolean'],
+    // Only "/" and "%" fail on a zero divisor.
+    ['input.score * 0', 'number'],
+    ['input.score - 0', 'number'],
     ['input.ok and [true, null][0]', 'boolean or null'],
     ['[true, null][0] or input.ok', 'boolean or null'],
     ['input.score | round(nodes.fetch.digits)', 'number'],
@@ -359,6 +362,9 @@ describe('Checker problems', () => {
       ['comparison_type@0: comparing list of string with object is never true; convert one side (| string, | int)'],
     ],
     ['1 < "a"', ['comparison_type@0: cannot order integer and string with "<"; compare two numbers or two strings']],
+    ['"a" < 1', ['comparison_type@0: cannot order string and integer with "<"; compare two numbers or two strings']],
+    ['input.tags + 1', ['operator_type@0: cannot add list of string and integer']],
+    ['1 + input.tags', ['operator_type@0: cannot add integer and list of string']],
     [
       'true >= false',
       ['comparison_type@0: cannot order boolean and boolean with ">="; compare two numbers or two strings'],
