@@ -74,6 +74,15 @@ describe('emitWorkflow', () => {
     );
   });
 
+  it('names the endpoint of a workflow called run apart from run itself', () => {
+    const { messages, module } = compiled(
+      'id: run\nnodes:\n  - { id: a, type: transform, set: { v: 1 } }\noutput: { v: "{{ nodes.a.v }}" }\n',
+    );
+    expect(messages).toEqual([]);
+    expect(module).toContain('\nasync def run(ctx: ExecutionContext) -> dict[str, Any]:\n');
+    expect(module).toContain('\nasync def run_endpoint(request: Request) -> Response:\n');
+  });
+
   it("names a node apart from the module's classes, and gives each node its own declarations", () => {
     const { messages, module } = compiled(
       'id: w\ninput: { properties: { s: { type: string } }, required: [s] }\nnodes:\n  - { id: WInput, type: transform, set: { v: "{{ input.s }}" } }\n  - { id: a, type: rate_limit, key: "a", interval: 1, timeout: 0 }\n  - { id: b, type: rate_limit, key: "b", interval: 2, timeout: 0, after: [a] }\noutput: { v: "{{ nodes.WInput.v }}" }\n',
