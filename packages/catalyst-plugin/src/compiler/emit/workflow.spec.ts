@@ -74,13 +74,27 @@ describe('emitWorkflow', () => {
     );
   });
 
-  it('names the endpoint of a workflow called run apart from run itself', () => {
+  it("names the endpoint and the nodes apart from the module's run, router, ctx, item and index", () => {
     const { messages, module } = compiled(
       'id: run\nnodes:\n  - { id: a, type: transform, set: { v: 1 } }\noutput: { v: "{{ nodes.a.v }}" }\n',
     );
     expect(messages).toEqual([]);
     expect(module).toContain('\nasync def run(ctx: ExecutionContext) -> dict[str, Any]:\n');
     expect(module).toContain('\nasync def run_endpoint(request: Request) -> Response:\n');
+    // No node's local hides the context, the router, or a map's item and index.
+    const other = compiled(
+      'id: w\nnodes:\n' +
+        '  - { id: ctx, type: transform, set: { v: 1 } }\n' +
+        '  - { id: router, type: transform, set: { v: 2 } }\n' +
+        '  - { id: item, type: transform, set: { v: "{{ nodes.ctx.v }}", r: "{{ nodes.router.v }}" } }\n' +
+        '  - { id: index, type: transform, set: { v: "{{ nodes.item.v }}" } }\n' +
+        'output: { v: "{{ nodes.index.v }}" }\n',
+    );
+    expect(other.messages).toEqual([]);
+    expect(other.module).toContain('        ctx_ = {"v": 1}\n');
+    expect(other.module).toContain('        router_ = {"v": 2}\n');
+    expect(other.module).toContain('        item_ = {"v": ctx_["v"], "r": router_["v"]}\n');
+    expect(other.module).toContain('        index_ = {"v": item_["v"]}\n');
   });
 
   it("names a node apart from the module's classes, and gives each node its own declarations", () => {
