@@ -119,6 +119,8 @@ describe('Checker types', () => {
     // Only "/" and "%" fail on a zero divisor.
     ['input.score * 0', 'number'],
     ['input.score - 0', 'number'],
+    ['input.score / 2', 'number'],
+    ['input.score % input.score', 'number'],
     ['input.ok and [true, null][0]', 'boolean or null'],
     ['[true, null][0] or input.ok', 'boolean or null'],
     ['input.score | round(nodes.fetch.digits)', 'number'],
