@@ -89,6 +89,11 @@ describe('scheduleOf', () => {
     expect(ids(functionNodes(s))).toEqual(['b', 'a', 'm', 'c']);
   });
 
+  it('runs a synchronous node that needs no async node once, before the group, even when only the response reads it', () => {
+    const s = scheduleOf(readySetsOf(wf(t('z') + h('a') + h('b'), '{ z: "{{ nodes.z.v }}" }')));
+    expect(shape(s)).toEqual({ kind: 'dataflow', before: ['z'], tasks: ['a', 'b'], after: [] });
+  });
+
   it('keeps a synchronous node between two async nodes in the group', () => {
     // b needs a through m, and c needs nothing: not a chain; m feeds b, so it runs in the group.
     const s = scheduleOf(
