@@ -39,6 +39,7 @@ const INPUT: ObjectType = {
     ['extra', f({ kind: 'object', model: 'Extra', extra: true, fields: new Map([['a', f(STRING, 'a')]]) }, 'extra')],
     ['empty', f({ kind: 'object', fields: new Map() }, 'empty')],
     ['items', f({ kind: 'array', items: ADDRESS, nullable: true }, 'items')],
+    ['homes', f({ kind: 'array', items: ADDRESS }, 'homes')],
   ]),
 };
 const CALC: Type = {
@@ -203,6 +204,9 @@ describe('Checker types', () => {
     ['input.note | default("x")', 'string'],
     ['input.address.city | default("x")', 'string'],
     ['input.items[0].city | default("x")', 'string'],
+    // A default between two of the same model keeps its fields (an open mapping before).
+    ['(input.address | default(input.home)).city', 'string'],
+    ['(input.address | default(input.home))', 'object'],
     ['nodes.maybe | default("x")', 'string'],
     ['input.tags | length', 'integer'],
     ['input.tags | first', 'string or null'],
@@ -303,6 +307,18 @@ describe('Checker problems', () => {
     ['input.nmae', ['unknown_input_field@6: input has no field "nmae" (did you mean "name"?) [name]']],
     ['input.home.zzzzz', ['unknown_input_field@11: input.home has no field "zzzzz"; it has "city"']],
     ['input.empty.a', ['unknown_input_field@12: input.empty has no field "a"; it has no fields']],
+    // The code names the input through an index and a filter too (a model's fields survive a default).
+    [
+      '(input.address | default(input.home)).zzz',
+      ['unknown_input_field@38: input.address | default has no field "zzz"; it has "city"'],
+    ],
+    ['input.homes[0].zzz', ['unknown_input_field@15: input.homes[0] has no field "zzz"; it has "city"']],
+    [
+      '(input.address | default(input.address)).city',
+      [
+        'bad_access@41: input.address | default may be null here (it is optional); add "| default(...)" to the expression, or make it required',
+      ],
+    ],
     ['nodes.calc.totl', ['unknown_output_field@11: nodes.calc has no field "totl" (did you mean "total"?) [total]']],
     [
       'execution.nope',

@@ -204,6 +204,10 @@ describe('ExprEmitter operators', () => {
     expect(emit('(input.home if input.ok else input.home).city')).toBe(
       '(inp.home.model_dump(by_alias=True) if inp.ok else inp.home.model_dump(by_alias=True))["city"] @15 | use input',
     );
+    // A default between two of the same model keeps its fields: the key is read from the dict.
+    expect(emit('(input.address | default(input.home)).city')).toBe(
+      '((inp.address.model_dump(by_alias=True) if inp.address is not None else None) if inp.address is not None else inp.home.model_dump(by_alias=True))["city"] @15 | use input',
+    );
   });
 
   it('refuses to write a filter the checker does not know', () => {

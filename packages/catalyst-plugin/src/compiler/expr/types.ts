@@ -47,7 +47,10 @@ export function join(a: Type, b: Type): Type {
   if (isNumeric(a) && isNumeric(b)) return withNullable(NUMBER, nullable);
   if (a.kind === 'array' && b.kind === 'array')
     return { kind: 'array', items: join(a.items, b.items), nullable: nullable || undefined };
-  if (a.kind === 'object' && b.kind === 'object' && a === b) return a;
+  // The same model or record on both sides (`input.address | default(input.home)`, one of them a
+  // copy made non-null) keeps its fields, so a typo after the default is still an error.
+  if (a.kind === 'object' && b.kind === 'object' && a.fields === b.fields && a.model === b.model && a.extra === b.extra)
+    return withNullable(a, nullable);
   if (a.kind === 'object' && b.kind === 'object')
     return { kind: 'object', fields: null, nullable: nullable || undefined };
   return ANY;
