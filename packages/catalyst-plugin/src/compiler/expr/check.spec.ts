@@ -555,6 +555,42 @@ describe('Checker guards', () => {
     });
   });
 
+  it('marks a lenient read where None fails, and a computation a lazy part may leave None', () => {
+    // An operator, a unary minus, a filter: None would fail there, so the default tests it first.
+    expect(guards('(input.meta.k + 1) | default(0)')).toEqual({
+      nullable: ['input.meta.k'],
+      lenient: ['input.meta.k'],
+    });
+    expect(guards('(-input.meta.k) | default(0)')).toEqual({ nullable: ['input.meta.k'], lenient: ['input.meta.k'] });
+    expect(guards('(input.meta.k | upper) | default("x")')).toEqual({
+      nullable: ['input.meta.k'],
+      lenient: ['input.meta.k'],
+    });
+    // Comparing for equality, `json` and `string` take None as it is.
+    expect(guards('(input.meta.k == 1) | default(false)')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
+    expect(guards('(input.meta.k | json) | default("x")')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
+    expect(guards('(input.meta.k | string) | default("x")')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
+    // A branch or the right of `and`/`or` that may give None makes the whole maybe None.
+    expect(guards("(input.address.city if input.ok else 'z') | default('y')")).toEqual({
+      nullable: ['input.address', "input.address.city if input.ok else 'z'"],
+      lenient: [],
+    });
+    expect(guards("('z' if input.ok else input.meta.k) | default('y')")).toEqual({
+      nullable: ["'z' if input.ok else input.meta.k"],
+      lenient: ['input.meta.k'],
+    });
+    expect(guards('(input.ok and input.meta.k) | default(1)')).toEqual({
+      nullable: ['input.ok and input.meta.k'],
+      lenient: ['input.meta.k'],
+    });
+    expect(guards('(input.meta.k or input.ok) | default(1)')).toEqual({
+      nullable: ['input.meta.k or input.ok'],
+      lenient: ['input.meta.k'],
+    });
+    expect(guards("(input.name if input.ok else 'z') | default('y')")).toEqual({ nullable: [], lenient: [] });
+    expect(guards('(input.ok and input.ok) | default(false)')).toEqual({ nullable: [], lenient: [] });
+  });
+
   it('marks nothing outside a default', () => {
     expect(guards('nodes.fetch.a.b')).toEqual({ nullable: [], lenient: [] });
     expect(guards('nodes.maybe')).toEqual({ nullable: [], lenient: [] });
@@ -565,8 +601,9 @@ describe('Checker guards', () => {
     expect(guards('secrets.K')).toEqual({ nullable: [], lenient: [] });
     // Only a default's input is inside it: another filter opens no default and closes none.
     expect(guards('input.meta.k | json')).toEqual({ nullable: [], lenient: [] });
+    // (The lenient key is tested too: `+` cannot add its None.)
     expect(guards('((input.name | upper) + input.meta.k) | default("x")')).toEqual({
-      nullable: [],
+      nullable: ['input.meta.k'],
       lenient: ['input.meta.k'],
     });
     // After a default closes, its depth is back to none.

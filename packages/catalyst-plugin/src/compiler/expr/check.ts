@@ -4,6 +4,7 @@
  */
 import type { Expr } from './ast';
 import { FILTER_NAMES, FILTERS } from './filters';
+import { tested } from './guards';
 import { ROOTS, type ExprProblem, type Scope } from './scope';
 import {
   ANY,
@@ -98,6 +99,7 @@ export class Checker {
       case 'unary': {
         const t = this.check(e.operand);
         if (e.op === 'not') return BOOLEAN;
+        this.noneFails(e.operand);
         if (t.kind !== 'any' && !isNumeric(t))
           return this.fail(e, 'operator_type', `"${e.op}" needs a number, not ${typeName(t)}`);
         if (t.kind !== 'any' && mayBeNull(t))
@@ -112,7 +114,10 @@ export class Checker {
         return this.binary(e);
       case 'conditional': {
         this.check(e.test);
-        return plain(join(this.check(e.then), this.check(e.otherwise)));
+        const t = plain(join(this.check(e.then), this.check(e.otherwise)));
+        // A branch may give None under a default (emit.ts' `lazy`): so may the conditional.
+        if (this.mayGiveNone(e.then) || this.mayGiveNone(e.otherwise)) this.out.nullable.add(e);
+        return t;
       }
     }
   }
@@ -291,6 +296,7 @@ export class Checker {
     if (e.name === 'default') this.defaultDepth++;
     const input = this.check(e.input);
     if (e.name === 'default') this.defaultDepth--;
+    else if (e.name !== 'json' && e.name !== 'string') this.noneFails(e.input);
     if (e.name === 'default' && !mayBeNull(input) && this.out.nullable.size + this.out.lenient.size === guardsBefore) {
       this.problems.push({
         code: 'useless_default',
@@ -350,15 +356,38 @@ export class Checker {
     return spec.result(input, args);
   }
 
+  /**
+   * Under a default, a lenient read (`.get`, `item_at`) gives None for what is missing; where None
+   * would fail (arithmetic, ordering, a filter) the default tests it first, so it answers instead.
+   */
+  private noneFails(x: Expr): void {
+    if (this.defaultDepth > 0 && this.out.lenient.has(x)) this.out.nullable.add(x);
+  }
+
+  /**
+   * Under a default, whether `x` may give None where a value was read: a part read leniently or
+   * from something that may be null (the default, or a lazy part's own test, gives None then).
+   */
+  private mayGiveNone(x: Expr): boolean {
+    if (this.defaultDepth === 0) return false;
+    const { nullable, lenient } = this.out;
+    return lenient.has(x) || tested(x).some((p) => nullable.has(p));
+  }
+
   private binary(e: Expr & { kind: 'binary' }): Type {
     const l = this.check(e.left);
     const r = this.check(e.right);
     const known = l.kind !== 'any' && r.kind !== 'any';
+    if (e.op !== 'and' && e.op !== 'or' && e.op !== '==' && e.op !== '!=') {
+      this.noneFails(e.left);
+      this.noneFails(e.right);
+    }
     switch (e.op) {
       case 'and':
       case 'or':
         // Either operand is the value: computed, so models inside are plain data (see `plain`).
         // Two booleans join to a boolean, null when either side may be (`true and null` is null).
+        if (this.mayGiveNone(e.left) || this.mayGiveNone(e.right)) this.out.nullable.add(e);
         return plain(join(l, r));
       case '==':
       case '!=':

@@ -381,7 +381,7 @@ describe('ExprEmitter defaults', () => {
     ],
     [
       '(nodes.fetch.a if (nodes.fetch.t | default(true)) else 1) | default(2)',
-      '_d0 if (_d0 := n_fetch.get("a") if (n_fetch.get("t") if n_fetch is not None and n_fetch.get("t") is not None else True) else 1) is not None else 2 @1',
+      '_d0 if (_d0 := (n_fetch.get("a") if n_fetch is not None else None) if (n_fetch.get("t") if n_fetch is not None and n_fetch.get("t") is not None else True) else 1) is not None else 2 @1',
     ],
     [
       '(-(nodes.fetch.a | default(1))) | default(2)',
@@ -392,6 +392,73 @@ describe('ExprEmitter defaults', () => {
       '_d0 if (_d0 := (n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1) + 1) is not None else 2 @1',
     ],
   ])('binds an operand holding a default anywhere: %s', (src, code) => {
+    expect(emit(src)).toBe(code);
+  });
+});
+
+describe('ExprEmitter defaults over computed values', () => {
+  // Each part that may be null is tested before the operand is computed, wherever the operand
+  // always computes it: an operator's sides, a list's items, an index's key, a filter's input.
+  it.each([
+    [
+      "(input.tags[5] + 'x') | default('y')",
+      'item_at(inp.tags, 5) + "x" if item_at(inp.tags, 5) is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.address.city + 'x') | default('y')",
+      'inp.address.city + "x" if inp.address is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.address.city == 'x') | default(false)",
+      'inp.address.city == "x" if inp.address is not None else False @1 | use input',
+    ],
+    ['[input.address.city] | default([])', '[inp.address.city] if inp.address is not None else [] @1 | use input'],
+    [
+      '(-input.nums[3]) | default(0)',
+      '-item_at(inp.nums, 3) if item_at(inp.nums, 3) is not None else 0 @1 | use input',
+    ],
+    ["(nodes.maybe + 'x') | default('y')", 'n_maybe + "x" if n_maybe is not None else "y" @1'],
+    [
+      "input.tags[input.nums[9]] | default('y')",
+      'item_at(inp.tags, item_at(inp.nums, 9)) if item_at(inp.nums, 9) is not None and item_at(inp.tags, item_at(inp.nums, 9)) is not None else "y" @1 | use input',
+    ],
+    [
+      '(input.meta.x + 1) | default(0)',
+      '_d0 if inp.meta.get("x") is not None and (_d0 := inp.meta.get("x") + 1) is not None else 0 @1 | use input',
+    ],
+    [
+      '(input.meta.x | upper) | default("x")',
+      'inp.meta.get("x").upper() if inp.meta.get("x") is not None else "x" @1 | use input',
+    ],
+  ])('tests the parts it computes: %s', (src, code) => {
+    expect(emit(src)).toBe(code);
+  });
+
+  // A conditional's branch or the right of `and`/`or` is computed only sometimes: it tests its
+  // own parts and gives None, and the default answers for the whole.
+  it.each([
+    [
+      "(input.address.city if input.ok else 'z') | default('y')",
+      '_d0 if (_d0 := (inp.address.city if inp.address is not None else None) if inp.ok else "z") is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.tags[0] if input.ok else 'z') | default('y')",
+      '_d0 if (_d0 := item_at(inp.tags, 0) if inp.ok else "z") is not None else "y" @1 | use input',
+    ],
+    [
+      "((input.address.city if input.ok else 'z') + 'x') | default('y')",
+      '((inp.address.city if inp.address is not None else None) if inp.ok else "z") + "x" if ((inp.address.city if inp.address is not None else None) if inp.ok else "z") is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.ok and input.address.city == 'x') | default(false)",
+      '_d0 if (_d0 := inp.ok and (inp.address.city == "x" if inp.address is not None else None)) is not None else False @1 | use input',
+    ],
+    [
+      '(input.ok or input.meta.x) | default(false)',
+      '_d0 if (_d0 := inp.ok or inp.meta.get("x")) is not None else False @1 | use input',
+    ],
+    ["('a' if input.ok else input.name) | default('y')", '"a" if inp.ok else inp.name @1 | use input'],
+  ])('lets a part computed only sometimes give None: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
 });

@@ -7,6 +7,7 @@ import type { Checked } from './check';
 import { ATOM, CALL, FILTERS, conditional, tight, toText, type PyCode } from './filters';
 import { holdsModel, mayBeNull, type Type } from './types';
 import { expressionsOf } from './value';
+import { tested } from './guards';
 import { nodeRefs } from './refs';
 import { own } from '../util/own';
 import { pyNumber, pyString as pyStringIn, pyStringBody, quoteFor, type Quote } from '../python/literal';
@@ -229,9 +230,9 @@ export class ExprEmitter {
       case 'conditional': {
         const c = PREC.conditional;
         return conditional(
-          paren(this.value(e.then), c + 1),
+          paren(this.lazy(e.then), c + 1),
           paren(this.value(e.test), c + 1),
-          paren(this.value(e.otherwise), c),
+          paren(this.lazy(e.otherwise), c),
         );
       }
     }
@@ -281,7 +282,7 @@ export class ExprEmitter {
    * `x | default(d)`: `x if <each nullable part of x> and x is not None else d`. The operand is
    * written twice, which for a path or a lookup costs less than binding it; an operand that holds
    * another default is bound once with `:=` instead, or each level of a chain would double the
-   * code (and the work).
+   * code (and the work), and so is one that computes (a conditional, an operator).
    */
   private defaultFilter(operand: Expr, fallback: Expr): PyCode {
     // A secret or variable is a string or absent, never null: the mapping's own default says it all.
@@ -295,19 +296,11 @@ export class ExprEmitter {
         prec: CALL,
       };
     }
-    const guards: string[] = [];
-    const walk = (x: Expr): void => {
-      if (x.kind === 'member' || x.kind === 'index') walk(x.object);
-      // A default inside has dealt with the nulls below it.
-      if (x.kind === 'filter' && x.name !== 'default') walk(x.input);
-      if (x !== operand && this.env.checked.nullable.has(x))
-        guards.push(`${paren(this.emit(x), PREC.comparison + 1)} is not None`);
-    };
-    walk(operand);
+    const guards = this.guards(operand);
     let v = this.value(operand);
     const c = PREC.conditional;
     if (mayBeNull(this.typeOf(operand)) || this.env.checked.nullable.has(operand)) {
-      if (holdsDefault(operand)) {
+      if (holdsDefault(operand) || operand.kind === 'conditional' || operand.kind === 'binary') {
         const name = `_d${this.bound++}`;
         guards.push(`(${name} := ${v.code}) is not None`);
         v = { code: name, prec: ATOM };
@@ -320,10 +313,31 @@ export class ExprEmitter {
     return conditional(paren(v, c + 1), guards.join(' and '), paren(this.value(fallback), c));
   }
 
+  /** A test for each part of `x` that may be null, before `x` is computed (see guards.ts). */
+  private guards(x: Expr): string[] {
+    return tested(x)
+      .filter((p) => p !== x && this.env.checked.nullable.has(p))
+      .map((p) => `${paren(this.emit(p), PREC.comparison + 1)} is not None`);
+  }
+
+  /**
+   * A conditional's branch or the right of `and`/`or`: computed only sometimes, so a default
+   * around it cannot test its parts first. It tests them itself and gives None, which the default
+   * then answers for (the checker marks the conditional or `and`/`or` as maybe null).
+   */
+  private lazy(x: Expr): PyCode {
+    const v = this.value(x);
+    const guards = this.guards(x);
+    if (guards.length === 0) return v;
+    // In brackets: a conditional inside another's branch reads more easily so.
+    const { code } = conditional(paren(v, PREC.conditional + 1), guards.join(' and '), 'None');
+    return { code: `(${code})`, prec: ATOM };
+  }
+
   private binary(e: Expr & { kind: 'binary' }): PyCode {
     const prec = BINARY_PREC[e.op];
     const left = this.value(e.left);
-    const right = this.value(e.right);
+    const right = e.op === 'and' || e.op === 'or' ? this.lazy(e.right) : this.value(e.right);
     let op: string = e.op;
     const literal = (x: Expr): boolean => x.kind === 'literal' && (x.value === null || typeof x.value === 'boolean');
     // `x == None` and `x == True` are lint errors and subtly wrong; identity is what is meant.

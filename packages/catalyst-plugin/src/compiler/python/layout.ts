@@ -65,10 +65,45 @@ function breakTest(test: string, indent: number): string {
     if (parts.length > 1) return parts.join(`\n${pad}${op.trimStart()}`);
   }
   const compared = splitTopLevel(test, ' is not None');
-  if (compared.length === 2 && compared[1] === '' && compared[0].startsWith('(') && fits(compared[0])) {
-    return `${compared[0]}\n${pad}is not None`;
+  if (compared.length === 2 && compared[1] === '' && bracketed(compared[0])) {
+    if (fits(compared[0])) return `${compared[0]}\n${pad}is not None`;
+    // Too long even alone: the brackets open, and what they hold breaks as a test would.
+    const inner = indent + 4;
+    return `(\n${' '.repeat(inner)}${breakHeld(compared[0].slice(1, -1), inner)}\n${pad})\n${pad}is not None`;
   }
   return test;
+}
+
+/**
+ * What a bracket holds (`_d0 := a if t else b`, `_d0 := a and b`), at column `indent`: one
+ * conditional breaks before `if` and `else`, else a top-level `or` (else `and`) chain before each
+ * operator, as ruff does.
+ */
+function breakHeld(code: string, indent: number): string {
+  if (indent + code.length <= LINE_WIDTH) return code;
+  const pad = ' '.repeat(indent);
+  const [body, ...rest] = splitTopLevel(code, ' if ');
+  const branches = rest.length === 1 ? splitTopLevel(rest[0], ' else ') : [];
+  if (branches.length === 2) return `${body}\n${pad}if ${branches[0]}\n${pad}else ${branches[1]}`;
+  for (const op of [' or ', ' and ']) {
+    const parts = splitTopLevel(code, op);
+    if (parts.length > 1) return parts.join(`\n${pad}${op.trimStart()}`);
+  }
+  return code;
+}
+
+/** Whether `code` is one bracketed group: the `(` it starts with closes at its end. */
+function bracketed(code: string): boolean {
+  if (!code.startsWith('(')) return false;
+  let depth = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (c === '"' || c === "'") {
+      for (i++; i < code.length && code[i] !== c; i++) if (code[i] === '\\') i++;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if ((c === ')' || c === ']' || c === '}') && --depth === 0) return i === code.length - 1;
+  }
+  return false;
 }
 
 /** `code` split at each `sep` outside brackets and string literals. */
