@@ -172,6 +172,8 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.only && !['ts', 'py'].includes(opts.only)) fail(`--only takes ts or py, not "${opts.only}"`);
+for (const name of ['concurrency', 'timeout'])
+  if (!/^[1-9]\d*$/.test(opts[name])) fail(`--${name} takes a whole number above 0, not "${opts[name]}"`);
 if (opts.label !== undefined && !/^[\w.-]+$/.test(opts.label))
   fail(`--label takes letters, digits, '.', '-' and '_', not "${opts.label}"`);
 for (const name of opts.area ?? [])
