@@ -99,7 +99,7 @@ export class Checker {
       case 'unary': {
         const t = this.check(e.operand);
         if (e.op === 'not') return BOOLEAN;
-        this.noneFails(e.operand);
+        this.noneFails(e.operand, t);
         if (t.kind !== 'any' && !isNumeric(t))
           return this.fail(e, 'operator_type', `"${e.op}" needs a number, not ${typeName(t)}`);
         if (t.kind !== 'any' && mayBeNull(t))
@@ -253,6 +253,7 @@ export class Checker {
     }
     const t = this.check(e.object);
     const k = this.check(key);
+    this.noneFails(key, k);
     if (t.kind === 'any') {
       // Unknown data (an http body) under a default: a short list, a missing key or a null
       // object gives the default (read with `item_at`, the object tested for None).
@@ -296,7 +297,7 @@ export class Checker {
     if (e.name === 'default') this.defaultDepth++;
     const input = this.check(e.input);
     if (e.name === 'default') this.defaultDepth--;
-    else if (e.name !== 'json' && e.name !== 'string') this.noneFails(e.input);
+    else if (e.name !== 'json' && e.name !== 'string') this.noneFails(e.input, input);
     if (e.name === 'default' && !mayBeNull(input) && this.out.nullable.size + this.out.lenient.size === guardsBefore) {
       this.problems.push({
         code: 'useless_default',
@@ -306,6 +307,10 @@ export class Checker {
       });
     }
     const args = e.args.map((a) => this.check(a));
+    if (e.name !== 'default') e.args.forEach((a, i) => this.noneFails(a, args[i]));
+    // A default's fallback is computed only when needed (lazy, like a branch): inside another
+    // default, one that may give None makes this default's value maybe None too.
+    else if (e.args.length === 1 && this.mayGiveNone(e.args[0])) this.out.nullable.add(e);
     if (!spec)
       return this.fail(
         e,
@@ -360,8 +365,10 @@ export class Checker {
    * Under a default, a lenient read (`.get`, `item_at`) gives None for what is missing; where None
    * would fail (arithmetic, ordering, a filter) the default tests it first, so it answers instead.
    */
-  private noneFails(x: Expr): void {
-    if (this.defaultDepth > 0 && this.out.lenient.has(x)) this.out.nullable.add(x);
+  private noneFails(x: Expr, t: Type): void {
+    // Unknown data that may be null (`nodes.fetch.x | default(null)`) is no type error: test it too.
+    if (this.defaultDepth > 0 && (this.out.lenient.has(x) || (t.kind === 'any' && t.nullable)))
+      this.out.nullable.add(x);
   }
 
   /**
@@ -379,8 +386,8 @@ export class Checker {
     const r = this.check(e.right);
     const known = l.kind !== 'any' && r.kind !== 'any';
     if (e.op !== 'and' && e.op !== 'or' && e.op !== '==' && e.op !== '!=') {
-      this.noneFails(e.left);
-      this.noneFails(e.right);
+      this.noneFails(e.left, l);
+      this.noneFails(e.right, r);
     }
     switch (e.op) {
       case 'and':

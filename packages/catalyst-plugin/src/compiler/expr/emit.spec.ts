@@ -206,7 +206,7 @@ describe('ExprEmitter operators', () => {
     );
     // A default between two of the same model keeps its fields: the key is read from the dict.
     expect(emit('(input.address | default(input.home)).city')).toBe(
-      '((inp.address.model_dump(by_alias=True) if inp.address is not None else None) if inp.address is not None else inp.home.model_dump(by_alias=True))["city"] @15 | use input',
+      '(inp.address.model_dump(by_alias=True) if inp.address is not None else inp.home.model_dump(by_alias=True))["city"] @15 | use input',
     );
   });
 
@@ -328,7 +328,7 @@ describe('ExprEmitter defaults', () => {
     ['global.K | default(1)', 'ctx.globals.get("K") if ctx.globals.get("K") is not None else 1 @1 | use globals'],
     [
       'input.address | default(input.home)',
-      '(inp.address.model_dump(by_alias=True) if inp.address is not None else None) if inp.address is not None else inp.home.model_dump(by_alias=True) @1 | use input',
+      'inp.address.model_dump(by_alias=True) if inp.address is not None else inp.home.model_dump(by_alias=True) @1 | use input',
     ],
     [
       'nodes.fetch.a | default(1) | default(2)',
@@ -459,6 +459,52 @@ describe('ExprEmitter defaults over computed values', () => {
     ],
     ["('a' if input.ok else input.name) | default('y')", '"a" if inp.ok else inp.name @1 | use input'],
   ])('lets a part computed only sometimes give None: %s', (src, code) => {
+    expect(emit(src)).toBe(code);
+  });
+
+  it.each([
+    // A model that may be missing is dumped only if it is there, in a branch or right of `and`.
+    [
+      '(input.homes[5] if input.ok else input.home) | default(input.home)',
+      '_d0 if (_d0 := (item_at(inp.homes, 5).model_dump(by_alias=True) if item_at(inp.homes, 5) is not None else None) if inp.ok else inp.home.model_dump(by_alias=True)) is not None else inp.home.model_dump(by_alias=True) @1 | use input',
+    ],
+    [
+      '(input.ok and input.homes[5]) | default(input.home)',
+      '_d0 if (_d0 := inp.ok and (item_at(inp.homes, 5).model_dump(by_alias=True) if item_at(inp.homes, 5) is not None else None)) is not None else inp.home.model_dump(by_alias=True) @1 | use input',
+    ],
+    [
+      '(input.grid[0] if input.ok else input.homes) | default([])',
+      '_d0 if (_d0 := ([_m0.model_dump(by_alias=True) for _m0 in item_at(inp.grid, 0)] if item_at(inp.grid, 0) is not None else None) if inp.ok else [_m0.model_dump(by_alias=True) for _m0 in inp.homes]) is not None else [] @1 | use input',
+    ],
+    // Unknown data read as an index key or a filter argument is tested like any operand.
+    [
+      "input.tags[input.meta.i] | default('y')",
+      'item_at(inp.tags, inp.meta.get("i")) if inp.meta.get("i") is not None and item_at(inp.tags, inp.meta.get("i")) is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.tags | join(input.meta.sep)) | default('')",
+      'inp.meta.get("sep").join(inp.tags) if inp.meta.get("sep") is not None else "" @1 | use input',
+    ],
+    // A fallback inside another default is computed only when needed: lazy, like a branch.
+    [
+      "(input.note | default(input.address.city)) | default('q')",
+      '_d0 if (_d0 := inp.note if inp.note is not None else (inp.address.city if inp.address is not None else None)) is not None else "q" @1 | use input',
+    ],
+    [
+      "(input.note | default(input.address.city if input.ok else 'z')) | default('q')",
+      '_d0 if (_d0 := inp.note if inp.note is not None else (inp.address.city if inp.address is not None else None) if inp.ok else "z") is not None else "q" @1 | use input',
+    ],
+    // Unknown data a default inside may leave null is tested before an operator reads it.
+    [
+      '((input.meta.x | default(null)) + 1) | default(0)',
+      '_d0 if (inp.meta.get("x") if inp.meta.get("x") is not None else None) is not None and (_d0 := (inp.meta.get("x") if inp.meta.get("x") is not None else None) + 1) is not None else 0 @1 | use input',
+    ],
+    // Python refuses `:=` in a comprehension's iterable: a list of models read so is mapped.
+    [
+      'input.grid[(input.meta.x if input.ok else 0) | default(0)]',
+      'list(map(lambda _m0: _m0.model_dump(by_alias=True), inp.grid[_d0 if (_d0 := inp.meta.get("x") if inp.ok else 0) is not None else 0])) @16 | use input',
+    ],
+  ])('answers for models, keys, arguments and fallbacks: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
 });

@@ -5,7 +5,7 @@
 import type { Expr, Template } from './ast';
 import type { Checked } from './check';
 import { ATOM, CALL, FILTERS, conditional, tight, toText, type PyCode } from './filters';
-import { holdsModel, mayBeNull, type Type } from './types';
+import { holdsModel, mayBeNull, withNullable, type Type } from './types';
 import { expressionsOf } from './value';
 import { tested } from './guards';
 import { nodeRefs } from './refs';
@@ -183,7 +183,10 @@ export class ExprEmitter {
   value(e: Expr): PyCode {
     const code = this.emit(e);
     const t = this.typeOf(e);
-    return holdsModel(t) ? dump(code, t, 0) : code;
+    // A part that may give None under a default (an item past the end) is dumped only if it is there.
+    if (!holdsModel(t)) return code;
+    if (!this.env.checked.nullable.has(e) || t.nullable) return dump(code, t, 0);
+    return { code: `(${dump(code, withNullable(t, true), 0).code})`, prec: ATOM };
   }
 
   private emit(e: Expr): PyCode {
@@ -305,12 +308,16 @@ export class ExprEmitter {
         guards.push(`(${name} := ${v.code}) is not None`);
         v = { code: name, prec: ATOM };
       } else {
-        // Dumping a model keeps None as None: the test reads the value before any dump.
-        guards.push(`${paren(this.emit(operand), PREC.comparison + 1)} is not None`);
+        // The test reads the value before any dump, so the dump needs no test of its own.
+        const code = this.emit(operand);
+        guards.push(`${paren(code, PREC.comparison + 1)} is not None`);
+        const t = this.typeOf(operand);
+        if (holdsModel(t)) v = dump(code, withNullable(t, false), 0);
       }
     }
     if (guards.length === 0) return v; // never null: the checker warned that the default is unused
-    return conditional(paren(v, c + 1), guards.join(' and '), paren(this.value(fallback), c));
+    // A fallback inside another default is computed only sometimes: lazy, like a branch.
+    return conditional(paren(v, c + 1), guards.join(' and '), paren(this.lazy(fallback), c));
   }
 
   /** A test for each part of `x` that may be null, before `x` is computed (see guards.ts). */
@@ -380,7 +387,11 @@ function dump(code: PyCode, t: Type, depth: number): PyCode {
   if (t.kind === 'array') {
     const v = `_m${depth}`;
     const inner = dump({ code: v, prec: ATOM }, t.items, depth + 1);
-    const comp = `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
+    // Python refuses `:=` (a bound default, as in `grid[x | default(0)]`) in a comprehension's
+    // iterable, so a list read so is dumped with `map` instead.
+    const comp = code.code.includes(':=')
+      ? `list(map(lambda ${v}: ${inner.code}, ${code.code}))`
+      : `[${inner.code} for ${v} in ${paren(code, PREC.or)}]`;
     return t.nullable
       ? conditional(comp, `${paren(code, PREC.comparison + 1)} is not None`, 'None')
       : { code: comp, prec: ATOM };

@@ -61,6 +61,58 @@ describe('layout of a conditional', () => {
     );
   });
 
+  it('opens a bracket again inside one, and breaks at + and - too (each case as ruff writes it)', () => {
+    const a = long('a');
+    const b = long('b');
+    expect(
+      layout(cond('_d0', `(_d0 := (${a} if ${b} else None) if ${a} else (${b} or None)) is not None`, '0'), 12),
+    ).toBe(
+      [
+        '_d0',
+        '            if (',
+        '                _d0 := (',
+        `                    ${a}`,
+        `                    if ${b}`,
+        '                    else None',
+        '                )',
+        `                if ${a}`,
+        `                else (${b} or None)`,
+        '            )',
+        '            is not None',
+        '            else 0',
+      ].join('\n'),
+    );
+    expect(layout(cond('_d0', `(_d0 := (${a} if ${a} is not None else None) + 1) is not None`, '0'), 12)).toBe(
+      [
+        '_d0',
+        '            if (',
+        '                _d0 := (',
+        `                    ${a}`,
+        `                    if ${a} is not None`,
+        '                    else None',
+        '                )',
+        '                + 1',
+        '            )',
+        '            is not None',
+        '            else 0',
+      ].join('\n'),
+    );
+    // A bound value after `and` opens the same way.
+    expect(layout(cond('_d0', `${a} is not None and (_d0 := ${a} + ${b} - 1) is not None`, '0'), 12)).toBe(
+      [
+        '_d0',
+        `            if ${a} is not None`,
+        '            and (',
+        `                _d0 := ${a}`,
+        `                + ${b}`,
+        '                - 1',
+        '            )',
+        '            is not None',
+        '            else 0',
+      ].join('\n'),
+    );
+  });
+
   it('leaves a test alone that is not one bracketed value', () => {
     const a = long('a');
     const b = long('b');

@@ -57,53 +57,109 @@ export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string
  * `(...) is not None` (a bound default) gets its `is not None` on the next line.
  */
 function breakTest(test: string, indent: number): string {
-  const fits = (line: string): boolean => indent + 'if '.length + line.length <= LINE_WIDTH;
-  if (fits(test)) return test;
+  if (indent + 'if '.length + test.length <= LINE_WIDTH) return test;
   const pad = ' '.repeat(indent);
-  for (const op of [' or ', ' and ']) {
-    const parts = splitTopLevel(test, op);
-    if (parts.length > 1) return parts.join(`\n${pad}${op.trimStart()}`);
+  for (const op of ['or', 'and']) {
+    const parts = splitTopLevel(test, ` ${op} `);
+    if (parts.length > 1)
+      return parts
+        .map((p, i) =>
+          i === 0 ? openTested(p, indent, 'if '.length) : `${op} ${openTested(p, indent, op.length + 1)}`,
+        )
+        .join(`\n${pad}`);
   }
-  const compared = splitTopLevel(test, ' is not None');
-  if (compared.length === 2 && compared[1] === '' && bracketed(compared[0])) {
-    if (fits(compared[0])) return `${compared[0]}\n${pad}is not None`;
-    // Too long even alone: the brackets open, and what they hold breaks as a test would.
-    const inner = indent + 4;
-    return `(\n${' '.repeat(inner)}${breakHeld(compared[0].slice(1, -1), inner)}\n${pad})\n${pad}is not None`;
-  }
-  return test;
+  return openTested(test, indent, 'if '.length);
 }
 
 /**
- * What a bracket holds (`_d0 := a if t else b`, `_d0 := a and b`), at column `indent`: one
- * conditional breaks before `if` and `else`, else a top-level `or` (else `and`) chain before each
- * operator, as ruff does.
+ * One operand of a test, `lead` columns past the indent: a bound value `(...) is not None` too
+ * long for its line gets its `is not None` on the next line, and if still too long its brackets
+ * open and what they hold breaks as a test would.
+ */
+function openTested(part: string, indent: number, lead: number): string {
+  if (indent + lead + part.length <= LINE_WIDTH) return part;
+  const compared = splitTopLevel(part, ' is not None');
+  if (compared.length !== 2 || compared[1] !== '' || !bracketed(compared[0])) return part;
+  const pad = ' '.repeat(indent);
+  if (indent + lead + compared[0].length <= LINE_WIDTH) return `${compared[0]}\n${pad}is not None`;
+  const inner = indent + 4;
+  return `(\n${' '.repeat(inner)}${breakHeld(compared[0].slice(1, -1), inner)}\n${pad})\n${pad}is not None`;
+}
+
+/**
+ * What a bracket holds (`_d0 := a if t else b`, `_d0 := a and b`), at column `indent`, as ruff
+ * breaks it: one conditional before `if` and `else`, else a top-level `or`, `and`, `+`/`-` or
+ * `*`/`/`/`%` chain (the loosest found) before each operator. A line still too long that ends in
+ * a bracketed value opens that bracket in turn.
  */
 function breakHeld(code: string, indent: number): string {
   if (indent + code.length <= LINE_WIDTH) return code;
-  const pad = ' '.repeat(indent);
+  const lines = (segments: string[]): string =>
+    segments.map((line) => openLast(line, indent)).join(`\n${' '.repeat(indent)}`);
   const [body, ...rest] = splitTopLevel(code, ' if ');
   const branches = rest.length === 1 ? splitTopLevel(rest[0], ' else ') : [];
-  if (branches.length === 2) return `${body}\n${pad}if ${branches[0]}\n${pad}else ${branches[1]}`;
-  for (const op of [' or ', ' and ']) {
-    const parts = splitTopLevel(code, op);
-    if (parts.length > 1) return parts.join(`\n${pad}${op.trimStart()}`);
+  if (branches.length === 2) return lines([body, `if ${branches[0]}`, `else ${branches[1]}`]);
+  for (const ops of [['or'], ['and'], ['+', '-'], ['*', '/', '%']]) {
+    const segments = splitOperators(code, ops);
+    if (segments.length > 1) return lines(segments);
   }
   return code;
 }
 
-/** Whether `code` is one bracketed group: the `(` it starts with closes at its end. */
-function bracketed(code: string): boolean {
-  if (!code.startsWith('(')) return false;
+/** `code` split before each top-level binary operator of `ops`, in order, each piece after the first led by its operator. */
+function splitOperators(code: string, ops: string[]): string[] {
+  const cuts: { at: number; op: string }[] = [];
+  for (const op of ops) {
+    let offset = 0;
+    for (const piece of splitTopLevel(code, ` ${op} `).slice(0, -1)) {
+      offset += piece.length;
+      cuts.push({ at: offset, op });
+      offset += op.length + 2;
+    }
+  }
+  cuts.sort((a, b) => a.at - b.at);
+  const out: string[] = [];
+  let start = 0;
+  let lead = '';
+  for (const cut of cuts) {
+    out.push(`${lead}${code.slice(start, cut.at)}`);
+    start = cut.at + cut.op.length + 2;
+    lead = `${cut.op} `;
+  }
+  out.push(`${lead}${code.slice(start)}`);
+  return out;
+}
+
+/** A line at column `indent` too long for it that ends in a bracketed value (`_d0 := (...)`, `else (...)`): the bracket opens. */
+function openLast(line: string, indent: number): string {
+  if (indent + line.length > LINE_WIDTH) {
+    const start = lastGroupStart(line);
+    if (start === 0 || (start > 0 && line[start - 1] === ' ')) {
+      const inner = indent + 4;
+      return `${line.slice(0, start)}(\n${' '.repeat(inner)}${breakHeld(line.slice(start + 1, -1), inner)}\n${' '.repeat(indent)})`;
+    }
+  }
+  return line;
+}
+
+/** Where the `(` that closes at the end of `code` opens, at the top level; -1 if `code` does not end so. */
+function lastGroupStart(code: string): number {
   let depth = 0;
+  let start = -1;
   for (let i = 0; i < code.length; i++) {
     const c = code[i];
     if (c === '"' || c === "'") {
       for (i++; i < code.length && code[i] !== c; i++) if (code[i] === '\\') i++;
-    } else if (c === '(' || c === '[' || c === '{') depth++;
-    else if ((c === ')' || c === ']' || c === '}') && --depth === 0) return i === code.length - 1;
+    } else if (c === '(' || c === '[' || c === '{') {
+      if (depth++ === 0) start = c === '(' ? i : -1;
+    } else if ((c === ')' || c === ']' || c === '}') && --depth === 0 && i === code.length - 1) return start;
   }
-  return false;
+  return -1;
+}
+
+/** Whether `code` is one bracketed group: the `(` it starts with closes at its end. */
+function bracketed(code: string): boolean {
+  return lastGroupStart(code) === 0;
 }
 
 /** `code` split at each `sep` outside brackets and string literals. */
