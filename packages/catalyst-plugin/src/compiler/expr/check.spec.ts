@@ -313,6 +313,17 @@ describe('Checker problems', () => {
       ['unknown_input_field@38: input.address | default has no field "zzz"; it has "city"'],
     ],
     ['input.homes[0].zzz', ['unknown_input_field@15: input.homes[0] has no field "zzz"; it has "city"']],
+    // Python cannot index by None.
+    [
+      'input.tags[input.age]',
+      ['bad_access@11: input.age may be null here, so it cannot be an index; add "| default(...)" to it'],
+    ],
+    [
+      'input.meta[input.note]',
+      ['bad_access@11: input.note may be null here, so it cannot be an index; add "| default(...)" to it'],
+    ],
+    // A default without its fallback inside another is refused, not a crash.
+    ['(input.note | default()) | default("x")', ['filter_arguments@14: filter "default" takes 1 argument, not 0']],
     [
       '(input.address | default(input.address)).city',
       [
@@ -568,6 +579,7 @@ describe('Checker guards', () => {
     });
     // Comparing for equality, `json` and `string` take None as it is.
     expect(guards('(input.meta.k == 1) | default(false)')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
+    expect(guards('(input.meta.k != 1) | default(false)')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
     expect(guards('(input.meta.k | json) | default("x")')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
     expect(guards('(input.meta.k | string) | default("x")')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
     // A branch or the right of `and`/`or` that may give None makes the whole maybe None.
@@ -606,6 +618,8 @@ describe('Checker guards', () => {
       nullable: ['input.meta.k'],
       lenient: ['input.meta.k'],
     });
+    // Unknown data a default left maybe null is tested only under another default.
+    expect(guards('(input.meta.k | default(null)) + 1')).toEqual({ nullable: [], lenient: ['input.meta.k'] });
     // After a default closes, its depth is back to none.
     expect(guards('(input.age | default(1)) + nodes.fetch.a')).toEqual({ nullable: [], lenient: [] });
   });

@@ -253,6 +253,13 @@ export class Checker {
     }
     const t = this.check(e.object);
     const k = this.check(key);
+    // Python cannot index by None: a key that may be null needs its fallback first.
+    if (k.kind !== 'any' && mayBeNull(k) && this.defaultDepth === 0)
+      return this.fail(
+        key,
+        'bad_access',
+        `${describe(key)} may be null here, so it cannot be an index; add "| default(...)" to it`,
+      );
     this.noneFails(key, k);
     if (t.kind === 'any') {
       // Unknown data (an http body) under a default: a short list, a missing key or a null
@@ -366,9 +373,9 @@ export class Checker {
    * would fail (arithmetic, ordering, a filter) the default tests it first, so it answers instead.
    */
   private noneFails(x: Expr, t: Type): void {
-    // Unknown data that may be null (`nodes.fetch.x | default(null)`) is no type error: test it too.
-    if (this.defaultDepth > 0 && (this.out.lenient.has(x) || (t.kind === 'any' && t.nullable)))
-      this.out.nullable.add(x);
+    // So is a value typed as maybe null that reaches here (unknown data, `nodes.fetch.x |
+    // default(null)`, or an index key) without a type error of its own.
+    if (this.defaultDepth > 0 && (this.out.lenient.has(x) || t.nullable === true)) this.out.nullable.add(x);
   }
 
   /**

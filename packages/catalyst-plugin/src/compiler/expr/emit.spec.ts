@@ -504,6 +504,30 @@ describe('ExprEmitter defaults over computed values', () => {
       'input.grid[(input.meta.x if input.ok else 0) | default(0)]',
       'list(map(lambda _m0: _m0.model_dump(by_alias=True), inp.grid[_d0 if (_d0 := inp.meta.get("x") if inp.ok else 0) is not None else 0])) @16 | use input',
     ],
+    // An index key typed as maybe null is tested like unknown data.
+    [
+      "input.tags[input.age] | default('y')",
+      'item_at(inp.tags, inp.age) if inp.age is not None and item_at(inp.tags, inp.age) is not None else "y" @1 | use input',
+    ],
+    // A list without models that may be missing is not dumped (only models are).
+    [
+      '[input.tags][3] | default([])',
+      'item_at([inp.tags], 3) if item_at([inp.tags], 3) is not None else [] @1 | use input',
+    ],
+    // A branch that is a conditional itself keeps its brackets inside its own test.
+    [
+      "(('a' if input.nums[2] > input.nums[3] else 'b') if input.ok else 'c') | default('y')",
+      '_d0 if (_d0 := (("a" if item_at(inp.nums, 2) > item_at(inp.nums, 3) else "b") if item_at(inp.nums, 2) is not None and item_at(inp.nums, 3) is not None else None) if inp.ok else "c") is not None else "y" @1 | use input',
+    ],
+    // Only `and` and `or` make their right side lazy: `+` computes both sides, tested first.
+    [
+      "('x' + input.address.city) | default('y')",
+      '"x" + inp.address.city if inp.address is not None else "y" @1 | use input',
+    ],
+    [
+      "(input.ok or input.address.city == 'x') | default(false)",
+      '_d0 if (_d0 := inp.ok or (inp.address.city == "x" if inp.address is not None else None)) is not None else False @1 | use input',
+    ],
   ])('answers for models, keys, arguments and fallbacks: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
