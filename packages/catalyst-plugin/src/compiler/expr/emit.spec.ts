@@ -528,6 +528,15 @@ describe('ExprEmitter defaults over computed values', () => {
       "(input.ok or input.address.city == 'x') | default(false)",
       '_d0 if (_d0 := inp.ok or (inp.address.city == "x" if inp.address is not None else None)) is not None else False @1 | use input',
     ],
+    // The left of `and` always runs: tested first. A default inside answers for its own parts.
+    [
+      "(input.address.city == 'x' and input.ok) | default(false)",
+      '_d0 if inp.address is not None and (_d0 := inp.address.city == "x" and inp.ok) is not None else False @1 | use input',
+    ],
+    [
+      "((input.address.city | default('a')) + 'x') | default('y')",
+      '(inp.address.city if inp.address is not None else "a") + "x" @10 | use input',
+    ],
   ])('answers for models, keys, arguments and fallbacks: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
