@@ -608,6 +608,17 @@ describe('ExprEmitter templates', () => {
       '(1 if n_maybe == "a" else 2) if n_maybe is not None else None @1',
     );
     expect(template('{{ nodes.maybe }}', { skipped: [] })).toBe('n_maybe @16');
+    // Only a value that is the skipped node's output itself goes unguarded, not a field named `nodes`.
+    expect(template('{{ nodes.fetch.nodes.x }}', { skipped })).toBe(
+      'n_fetch["nodes"]["x"] if n_fetch is not None else None @1',
+    );
+  });
+
+  it('keeps a number written in text as code, and quotes code inside an f-string with the other quotes', () => {
+    expect(template('a{{ 1 }}b')).toBe('f"a{1}b" @16');
+    expect(template('he said "{{ input.note | default(\'x\') }}"')).toBe(
+      `f'he said "{inp.note if inp.note is not None else "x"}"' @16 | use input`,
+    );
   });
 });
 
