@@ -417,5 +417,7 @@ describe('parseValue', () => {
     const { template } = parseTemplate('a {{ x }} b {{ "lit" }} {{ y }}');
     expect(expressionsOf(template!).map(show)).toEqual(['x@5-6', '"lit"@15-20', 'y@27-28']);
     expect(expressionsOf(parseTemplate('{{ z }}').template!).map(show)).toEqual(['z@3-4']);
+    // Closed by `}}` alone, even right after the expression; a single `}` is not a close.
+    expect(expressionsOf(parseTemplate('{{z}}{{ "}" }}').template!).map(show)).toEqual(['z@2-3', '"}"@8-11']);
   });
 });
