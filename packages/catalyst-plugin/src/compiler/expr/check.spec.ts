@@ -207,6 +207,8 @@ describe('Checker types', () => {
     // A default between two of the same model keeps its fields (an open mapping before).
     ['(input.address | default(input.home)).city', 'string'],
     ['(input.address | default(input.home))', 'object'],
+    // Two different records joined are an open mapping: any field, unchecked.
+    ['(nodes.calc if input.ok else input.empty).zzz', 'any'],
     ['nodes.maybe | default("x")', 'string'],
     ['input.tags | length', 'integer'],
     ['input.tags | first', 'string or null'],

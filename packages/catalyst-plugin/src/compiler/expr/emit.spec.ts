@@ -537,6 +537,11 @@ describe('ExprEmitter defaults over computed values', () => {
       "((input.address.city | default('a')) + 'x') | default('y')",
       '(inp.address.city if inp.address is not None else "a") + "x" @10 | use input',
     ],
+    // A conditional's test always runs: tested first.
+    [
+      "('a' if input.address.city == 'x' else 'b') | default('z')",
+      '("a" if inp.address.city == "x" else "b") if inp.address is not None else "z" @1 | use input',
+    ],
   ])('answers for models, keys, arguments and fallbacks: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
