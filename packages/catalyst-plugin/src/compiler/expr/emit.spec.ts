@@ -613,6 +613,10 @@ describe('ExprEmitter templates', () => {
       '(1 if n_maybe == "a" else 2) if n_maybe is not None else None @1',
     );
     expect(template('{{ nodes.maybe }}', { skipped: [] })).toBe('n_maybe @16');
+    // Fields named like the roots are fields.
+    expect(template('{{ nodes.fetch.env.x }}{{ nodes.fetch.global.y }}')).toBe(
+      "f\"{n_fetch['env']['x']}{n_fetch['global']['y']}\" @16",
+    );
     // Only a value that is the skipped node's output itself goes unguarded, not a field named `nodes`.
     expect(template('{{ nodes.fetch.nodes.x }}', { skipped })).toBe(
       'n_fetch["nodes"]["x"] if n_fetch is not None else None @1',
