@@ -26,7 +26,7 @@ export interface EmitEnv {
   /** The Python local holding node `id`'s value (a parameter inside an async node's function). */
   node(id: string): string;
   /** Called for each `secrets.X` / `env.X` read without a fallback: the service cannot start without it. */
-  require?(root: 'secrets' | 'env', name: string): void;
+  require(root: 'secrets' | 'env', name: string): void;
   /**
    * Outside nodes (the response), a value that needs a node that may have been skipped is
    * null when it was: these are the nodes that may be skipped.
@@ -248,7 +248,7 @@ export class ExprEmitter {
       const mapping = MAPPINGS[object.name];
       if (object.name === 'global') this.env.use('globals');
       // Read by subscript, a missing variable would fail the request: declare it for start-up.
-      if (!lenient && object.name !== 'global') this.env.require?.(object.name, name);
+      if (!lenient && object.name !== 'global') this.env.require(object.name, name);
       return {
         code: lenient ? `${mapping}.get(${this.pyString(name)})` : `${mapping}[${this.pyString(name)}]`,
         prec: CALL,
