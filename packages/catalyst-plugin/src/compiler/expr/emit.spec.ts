@@ -391,6 +391,20 @@ describe('ExprEmitter defaults', () => {
       '((nodes.fetch.a | default(1)) + 1) | default(2)',
       '_d0 if (_d0 := (n_fetch.get("a") if n_fetch is not None and n_fetch.get("a") is not None else 1) + 1) is not None else 2 @1',
     ],
+    // An operand holding no default, nor computing at its top, is written twice, not bound.
+    [
+      '[input.nums[0] + 1][5] | default(0)',
+      'item_at([item_at(inp.nums, 0) + 1], 5) if item_at(inp.nums, 0) is not None and item_at([item_at(inp.nums, 0) + 1], 5) is not None else 0 @1 | use input',
+    ],
+    [
+      '[1 if input.ok else 2][5] | default(0)',
+      'item_at([1 if inp.ok else 2], 5) if item_at([1 if inp.ok else 2], 5) is not None else 0 @1 | use input',
+    ],
+    ['[1, 2][5] | default(0)', 'item_at([1, 2], 5) if item_at([1, 2], 5) is not None else 0 @1'],
+    [
+      '[input.age | default(1), 2][5] | default(0)',
+      '_d0 if (_d0 := item_at([inp.age if inp.age is not None else 1, 2], 5)) is not None else 0 @1 | use input',
+    ],
   ])('binds an operand holding a default anywhere: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
