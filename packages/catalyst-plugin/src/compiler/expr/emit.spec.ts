@@ -628,8 +628,8 @@ describe('ExprEmitter templates', () => {
     );
     expect(template('{{ nodes.maybe }}', { skipped: [] })).toBe('n_maybe @16');
     // Fields named like the roots are fields.
-    expect(template('{{ nodes.fetch.env.x }}{{ nodes.fetch.global.y }}')).toBe(
-      "f\"{n_fetch['env']['x']}{n_fetch['global']['y']}\" @16",
+    expect(template('{{ nodes.fetch.env.x }}{{ nodes.fetch.global.y }}{{ nodes.fetch.execution.id }}')).toBe(
+      "f\"{n_fetch['env']['x']}{n_fetch['global']['y']}{n_fetch['execution']['id']}\" @16",
     );
     // Only a value that is the skipped node's output itself goes unguarded, not a field named `nodes`.
     expect(template('{{ nodes.fetch.nodes.x }}', { skipped })).toBe(
