@@ -405,6 +405,34 @@ describe('ExprEmitter defaults', () => {
       '[input.age | default(1), 2][5] | default(0)',
       '_d0 if (_d0 := item_at([inp.age if inp.age is not None else 1, 2], 5)) is not None else 0 @1 | use input',
     ],
+    [
+      '[(input.age | default(1)) + 1][5] | default(0)',
+      '_d0 if (_d0 := item_at([(inp.age if inp.age is not None else 1) + 1], 5)) is not None else 0 @1 | use input',
+    ],
+    [
+      '[1 + (input.age | default(1))][5] | default(0)',
+      '_d0 if (_d0 := item_at([1 + (inp.age if inp.age is not None else 1)], 5)) is not None else 0 @1 | use input',
+    ],
+    [
+      '[(input.age | default(1)) if input.ok else 2][5] | default(0)',
+      '_d0 if (_d0 := item_at([(inp.age if inp.age is not None else 1) if inp.ok else 2], 5)) is not None else 0 @1 | use input',
+    ],
+    [
+      '[1 if input.ok else (input.age | default(2))][5] | default(0)',
+      '_d0 if (_d0 := item_at([1 if inp.ok else inp.age if inp.age is not None else 2], 5)) is not None else 0 @1 | use input',
+    ],
+    [
+      "[1 if (input.note | default('')) == 'a' else 2][5] | default(0)",
+      '_d0 if (_d0 := item_at([1 if (inp.note if inp.note is not None else "") == "a" else 2], 5)) is not None else 0 @1 | use input',
+    ],
+    ["[uuid()][5] | default('x')", 'item_at([str(uuid4())], 5) if item_at([str(uuid4())], 5) is not None else "x" @1'],
+    // A secret read by index under a default is read with `.get`, then tested.
+    ['secrets["K"] | default("x")', 'ctx.secrets.get("K") if ctx.secrets.get("K") is not None else "x" @1'],
+    // A field named secrets under a node is a field, even under a default.
+    [
+      "nodes.fetch.secrets.K | default('x')",
+      'n_fetch.get("secrets").get("K") if n_fetch is not None and n_fetch.get("secrets") is not None and n_fetch.get("secrets").get("K") is not None else "x" @1',
+    ],
   ])('binds an operand holding a default anywhere: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
