@@ -370,11 +370,11 @@ export class Checker {
 
   /**
    * Under a default, a lenient read (`.get`, `item_at`) gives None for what is missing; where None
-   * would fail (arithmetic, ordering, a filter) the default tests it first, so it answers instead.
+   * would fail (arithmetic, ordering, a filter, an index) the default tests it first, so it
+   * answers instead. The same for a value typed as maybe null that reaches here without a type
+   * error of its own (unknown data, `nodes.fetch.x | default(null)`, an index key).
    */
   private noneFails(x: Expr, t: Type): void {
-    // So is a value typed as maybe null that reaches here (unknown data, `nodes.fetch.x |
-    // default(null)`, or an index key) without a type error of its own.
     if (this.defaultDepth > 0 && (this.out.lenient.has(x) || t.nullable === true)) this.out.nullable.add(x);
   }
 
