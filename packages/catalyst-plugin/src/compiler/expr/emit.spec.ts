@@ -433,7 +433,7 @@ describe('ExprEmitter defaults', () => {
       "nodes.fetch.secrets.K | default('x')",
       'n_fetch.get("secrets").get("K") if n_fetch is not None and n_fetch.get("secrets") is not None and n_fetch.get("secrets").get("K") is not None else "x" @1',
     ],
-  ])('binds an operand holding a default anywhere: %s', (src, code) => {
+  ])('binds an operand holding a default anywhere or computing at its top, and no other: %s', (src, code) => {
     expect(emit(src)).toBe(code);
   });
 });

@@ -113,6 +113,14 @@ describe('layout of a conditional', () => {
     );
   });
 
+  it('never breaks inside a string literal or a bracket', () => {
+    const a = long('a');
+    const test = `${a} == " or \\" and " and f(${a} or ${a}) is not None`;
+    expect(layout(cond('v', test, '0'), 8)).toBe(
+      `v\n        if ${a} == " or \\" and "\n        and f(${a} or ${a}) is not None\n        else 0`,
+    );
+  });
+
   it('leaves a test alone that is not one bracketed value', () => {
     const a = long('a');
     const b = long('b');

@@ -53,8 +53,8 @@ export function layout(doc: Doc, indent: number, used = 0, trailing = 0): string
 
 /**
  * A conditional's test after `if `: when it does not fit, ruff puts each operand of a top-level
- * `or` (else `and`) chain on its own line, starting with the operator; a lone parenthesised
- * `(...) is not None` (a bound default) gets its `is not None` on the next line.
+ * `or` (else `and`) chain on its own line, starting with the operator; an operand too long for
+ * its line that is a bound default, `(...) is not None`, breaks as `openTested` says.
  */
 function breakTest(test: string, indent: number): string {
   if (indent + 'if '.length + test.length <= LINE_WIDTH) return test;
@@ -106,28 +106,13 @@ function breakHeld(code: string, indent: number): string {
   return code;
 }
 
-/** `code` split before each top-level binary operator of `ops`, in order, each piece after the first led by its operator. */
+/** `code` split before each top-level binary operator of `ops`, each piece after the first led by its operator. */
 function splitOperators(code: string, ops: string[]): string[] {
-  const cuts: { at: number; op: string }[] = [];
-  for (const op of ops) {
-    let offset = 0;
-    for (const piece of splitTopLevel(code, ` ${op} `).slice(0, -1)) {
-      offset += piece.length;
-      cuts.push({ at: offset, op });
-      offset += op.length + 2;
-    }
-  }
-  cuts.sort((a, b) => a.at - b.at);
-  const out: string[] = [];
-  let start = 0;
-  let lead = '';
-  for (const cut of cuts) {
-    out.push(`${lead}${code.slice(start, cut.at)}`);
-    start = cut.at + cut.op.length + 2;
-    lead = `${cut.op} `;
-  }
-  out.push(`${lead}${code.slice(start)}`);
-  return out;
+  const { parts, found } = splitAt(
+    code,
+    ops.map((op) => ` ${op} `),
+  );
+  return parts.map((part, k) => (k === 0 ? part : `${found[k - 1].trim()} ${part}`));
 }
 
 /** A line at column `indent` too long for it that ends in a bracketed value (`_d0 := (...)`, `else (...)`): the bracket opens. */
@@ -144,15 +129,11 @@ function openLast(line: string, indent: number): string {
 
 /** Where the `(` that closes at the end of `code` opens, at the top level; -1 if `code` does not end so. */
 function lastGroupStart(code: string): number {
-  let depth = 0;
   let start = -1;
-  for (let i = 0; i < code.length; i++) {
-    const c = code[i];
-    if (c === '"' || c === "'") {
-      for (i++; i < code.length && code[i] !== c; i++) if (code[i] === '\\') i++;
-    } else if (c === '(' || c === '[' || c === '{') {
-      if (depth++ === 0) start = c === '(' ? i : -1;
-    } else if ((c === ')' || c === ']' || c === '}') && --depth === 0 && i === code.length - 1) return start;
+  for (const { i, depth } of outsideStrings(code)) {
+    if (depth !== 0) continue;
+    if ('([{'.includes(code[i])) start = code[i] === '(' ? i : -1;
+    else if (')]}'.includes(code[i]) && i === code.length - 1) return start;
   }
   return -1;
 }
@@ -164,21 +145,40 @@ function bracketed(code: string): boolean {
 
 /** `code` split at each `sep` outside brackets and string literals. */
 function splitTopLevel(code: string, sep: string): string[] {
+  return splitAt(code, [sep]).parts;
+}
+
+/** `code` split at each of `seps` outside brackets and string literals, and the one found at each cut. */
+function splitAt(code: string, seps: string[]): { parts: string[]; found: string[] } {
   const parts: string[] = [];
-  let depth = 0;
+  const found: string[] = [];
   let start = 0;
+  for (const { i, depth } of outsideStrings(code)) {
+    if (depth !== 0 || i < start) continue;
+    const sep = seps.find((s) => code.startsWith(s, i));
+    if (sep === undefined) continue;
+    parts.push(code.slice(start, i));
+    found.push(sep);
+    start = i + sep.length;
+  }
+  parts.push(code.slice(start));
+  return { parts, found };
+}
+
+/**
+ * Each character of `code` outside its string literals, with the bracket depth around it (a
+ * bracket's own depth is the one outside it).
+ */
+function* outsideStrings(code: string): Generator<{ i: number; depth: number }> {
+  let depth = 0;
   for (let i = 0; i < code.length; i++) {
     const c = code[i];
     if (c === '"' || c === "'") {
       for (i++; i < code.length && code[i] !== c; i++) if (code[i] === '\\') i++;
-    } else if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') depth--;
-    else if (depth === 0 && code.startsWith(sep, i)) {
-      parts.push(code.slice(start, i));
-      start = i + sep.length;
-      i = start - 1;
+      continue;
     }
+    if (c === ')' || c === ']' || c === '}') depth--;
+    yield { i, depth };
+    if (c === '(' || c === '[' || c === '{') depth++;
   }
-  parts.push(code.slice(start));
-  return parts;
 }
